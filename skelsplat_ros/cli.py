@@ -1,0 +1,414 @@
+# Copyright 2026 The skelsplat_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""The ``skelsplat`` command: offline multi-view 3D poses without ROS.
+
+``skelsplat solve`` fuses per-camera OpenPose JSON keypoints with a calibration, frame by frame
+and causally, exactly as the live node would.  ``skelsplat videos`` does the same from
+synchronised videos, detecting people with MediaPipe, and draws the result.  Heavy modules are
+imported inside the commands, so ``skelsplat --help`` answers at once.
+"""
+
+import argparse
+import pathlib
+import sys
+
+OUTPUT_SUFFIXES = ('.npz', '.csv', '.trc')
+# A video at most this far (fraction of each side) from its calibrated size is taken as the
+# same sensor with a few rows or columns cut or added at the right and bottom edges (codec
+# macro-block alignment: e.g. 1080 px wide video for a 1088 px calibration).
+SIZE_TOLERANCE = 0.02
+
+
+class CliError(Exception):
+    """A problem with the user's input: printed as one line, exit status 2."""
+
+
+def _progress(label):
+    """Return a callback printing 'label: done/total' to stderr about every 5%."""
+    state = {'last': -1}
+
+    def report(done, total):
+        percent = 100 * done // max(total, 1)
+        if percent // 5 != state['last'] // 5 or done == total:
+            state['last'] = percent
+            print(f'\r{label}: {done}/{total} frames ({percent}%)', end='', file=sys.stderr,
+                  flush=True)
+            if done == total:
+                print(file=sys.stderr)
+    return report
+
+
+def load_keypoint_frames(directories, keypoint_format):
+    """Read OpenPose JSON directories (one per camera) into frames.
+
+    Returns a list of F frames, each a list of V arrays (P_v, 17, 3) in COCO-17 order.
+    """
+    from skelsplat_ros.fileio.openpose import KeypointFileError, list_openpose_files
+    from skelsplat_ros.fileio.openpose import read_openpose_json
+    from skelsplat_ros.skeletons import get_format, to_coco17
+
+    try:
+        fmt = get_format(keypoint_format)
+    except ValueError as error:
+        raise CliError(str(error)) from None
+    per_camera = []
+    for directory in directories:
+        try:
+            files = list_openpose_files(directory)
+        except FileNotFoundError as error:
+            raise CliError(str(error)) from None
+        if not files:
+            raise CliError(f'{directory}: no *.json keypoint files')
+        per_camera.append(files)
+    counts = {len(files) for files in per_camera}
+    if len(counts) != 1:
+        detail = ', '.join(f'{d}: {len(f)}' for d, f in zip(directories, per_camera))
+        raise CliError(f'unequal frame counts across cameras ({detail})')
+    frames = []
+    for frame_files in zip(*per_camera):
+        views = []
+        for path in frame_files:
+            try:
+                people = read_openpose_json(path, fmt.num_joints)
+            except KeypointFileError as error:
+                raise CliError(str(error)) from None
+            views.append(to_coco17(people, fmt.name) if len(people) else people[:, :17])
+        frames.append(views)
+    return frames
+
+
+def write_outputs(path, positions, confidence, joint_names, rate_hz):
+    """Write (F, J, 3) positions and (F, J) confidence as .npz, .csv or .trc by suffix."""
+    import numpy as np
+
+    from skelsplat_ros.fileio.tabular import write_csv
+    from skelsplat_ros.fileio.trc import write_trc
+
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == '.npz':
+        np.savez(path, positions=positions, confidence=confidence,
+                 joint_names=np.array(joint_names))
+    elif path.suffix == '.csv':
+        write_csv(path, positions, joint_names, confidence=confidence)
+    elif path.suffix == '.trc':
+        write_trc(path, positions, joint_names, rate_hz)
+    else:
+        raise CliError(f'{path}: output must end in one of {", ".join(OUTPUT_SUFFIXES)}')
+
+
+def command_solve(args):
+    """Run ``skelsplat solve``."""
+    import numpy as np
+
+    from skelsplat_ros.cameras import CalibrationError, load_calibration
+    from skelsplat_ros.estimators import make_estimator
+    from skelsplat_ros.skeletons import COCO17_JOINTS
+    from skelsplat_ros.solver import SolverConfig
+
+    if pathlib.Path(args.output).suffix not in OUTPUT_SUFFIXES:
+        raise CliError(f'{args.output}: output must end in one of {", ".join(OUTPUT_SUFFIXES)}')
+    try:
+        cameras = load_calibration(args.calibration)
+    except (CalibrationError, OSError) as error:
+        raise CliError(f'{args.calibration}: {error}') from None
+    if len(args.keypoints) != len(cameras):
+        raise CliError(f'{len(args.keypoints)} keypoint directories given, but the calibration '
+                       f'has {len(cameras)} cameras ({", ".join(c.name for c in cameras)})')
+    frames = load_keypoint_frames(args.keypoints, args.keypoint_format)
+    if args.frames:
+        frames = frames[:args.frames]
+    config = SolverConfig(device=args.device, temporal=not args.per_frame)
+    if args.device == 'cuda':
+        import torch
+        if not torch.cuda.is_available():
+            raise CliError('--device cuda: this torch build has no CUDA device')
+    estimate = make_estimator(args.method, cameras, config)
+    progress = _progress(f'{args.method}') if not args.quiet else None
+    positions = np.full((len(frames), 17, 3), np.nan)
+    confidence = np.zeros((len(frames), 17))
+    for index, frame in enumerate(frames):
+        positions[index], confidence[index] = estimate(frame)
+        if progress:
+            progress(index + 1, len(frames))
+    write_outputs(args.output, positions, confidence, COCO17_JOINTS, args.rate)
+    if not args.quiet:
+        solved = np.isfinite(positions).all(axis=2).mean()
+        print(f'wrote {args.output}: {len(frames)} frames, {100 * solved:.0f}% of joints located',
+              file=sys.stderr)
+    return 0
+
+
+class _VideoSource:
+    """One camera's video, brought to its calibrated image size frame by frame."""
+
+    def __init__(self, path, camera):
+        import cv2
+
+        self.path = pathlib.Path(path)
+        if not self.path.is_file():
+            raise CliError(f'{self.path}: no such video file')
+        self.capture = cv2.VideoCapture(str(self.path))
+        ok, first = self.capture.read() if self.capture.isOpened() else (False, None)
+        if not ok:
+            raise CliError(f'{self.path}: cannot read video frames (not a video OpenCV can '
+                           'decode?)')
+        self.fps = self.capture.get(cv2.CAP_PROP_FPS) or 0.0
+        self.frame_count = int(self.capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        self._pending = first
+        height, width = first.shape[:2]
+        self.size = (width, height)
+        self.target = (camera.width, camera.height)
+        ratio = (camera.width / width, camera.height / height)
+        if self.size == self.target:
+            self.mode = 'same'
+        elif max(abs(r - 1) for r in ratio) <= SIZE_TOLERANCE:
+            self.mode = 'pad'
+        elif abs(ratio[0] - ratio[1]) <= 0.01 * ratio[0]:
+            self.mode = 'resize'
+        else:
+            raise CliError(f'{self.path}: {width}x{height} video for a camera calibrated at '
+                           f'{camera.width}x{camera.height} ({camera.name}): neither the same '
+                           'sensor nor a uniform scaling of it')
+
+    def describe_size(self):
+        """Say how the video is brought to the calibrated size (None when nothing is done)."""
+        if self.mode == 'same':
+            return None
+        how = ('padded/cropped at the right and bottom edges, calibration used as is'
+               if self.mode == 'pad' else 'resized to it')
+        return (f'{self.path.name}: {self.size[0]}x{self.size[1]} video, calibrated at '
+                f'{self.target[0]}x{self.target[1]}: {how}')
+
+    def read(self):
+        """Return the next frame (H, W, 3) uint8 at the calibrated size, or None at the end."""
+        import cv2
+
+        if self._pending is not None:
+            frame, self._pending = self._pending, None
+        else:
+            ok, frame = self.capture.read()
+            if not ok:
+                return None
+        if self.mode == 'resize':
+            return cv2.resize(frame, self.target, interpolation=cv2.INTER_AREA)
+        if self.mode == 'pad':
+            frame = frame[:self.target[1], :self.target[0]]
+            bottom, right = self.target[1] - frame.shape[0], self.target[0] - frame.shape[1]
+            return cv2.copyMakeBorder(frame, 0, bottom, 0, right, cv2.BORDER_CONSTANT, value=0)
+        return frame
+
+    def close(self):
+        """Release the video."""
+        self.capture.release()
+
+
+def _open_videos(paths, cameras):
+    """Open one :class:`_VideoSource` per camera; nothing stays open on an error."""
+    sources = []
+    try:
+        for path, camera in zip(paths, cameras):
+            sources.append(_VideoSource(path, camera))
+    except CliError:
+        for source in sources:
+            source.close()
+        raise
+    return sources
+
+
+def _fuse_videos(sources, estimate, total, animation, gif_stride, summary_indexes,
+                 progress, log):
+    """Detect, fuse and draw frame by frame until ``total`` frames (0: the videos' end).
+
+    Returns ``(positions (F, 17, 3), confidence (F, 17), summary frames, seconds spent
+    detecting, seconds spent fusing)``.
+    """
+    import time
+
+    import numpy as np
+
+    from skelsplat_ros.detect import create_detector
+    from skelsplat_ros.visualize import OverlayFrame, shrink
+
+    try:
+        detectors = [create_detector('mediapipe') for _ in sources]
+    except ImportError as error:
+        raise CliError(str(error)) from None
+    positions, confidence, summary_frames = [], [], []
+    detect_s = solve_s = 0.0
+    index = 0
+    while not total or index < total:
+        images = [source.read() for source in sources]
+        if any(image is None for image in images):
+            if total:
+                ended = [s.path.name for s, image in zip(sources, images) if image is None]
+                log(f'skelsplat videos: warning: {", ".join(ended)} ended after {index} '
+                    'frames')
+            break
+        start = time.perf_counter()
+        keypoints = [detector.detect(image) for detector, image in zip(detectors, images)]
+        detect_s += time.perf_counter() - start
+        start = time.perf_counter()
+        joints, scores = estimate(keypoints)
+        solve_s += time.perf_counter() - start
+        positions.append(joints)
+        confidence.append(scores)
+        animate = animation is not None and index % gif_stride == 0
+        keep = index in summary_indexes
+        if animate or keep:
+            # Only small copies are kept: the summary needs a few, the animation none.
+            small = [shrink(image, 960 if keep else animation.height) for image in images]
+            frame = OverlayFrame(index, [image for image, _ in small], keypoints, joints,
+                                 scores, pixel_scale=small[0][1])
+            if animate:
+                animation.add(frame)
+            if keep:
+                summary_frames.append(frame)
+        index += 1
+        if progress:
+            progress(index, max(total, index))
+    for detector in detectors:
+        detector.close()
+    return np.array(positions), np.array(confidence), summary_frames, detect_s, solve_s
+
+
+def command_videos(args):
+    """Run ``skelsplat videos``."""
+    import numpy as np
+
+    from skelsplat_ros.cameras import CalibrationError, load_calibration
+    from skelsplat_ros.estimators import make_estimator
+    from skelsplat_ros.skeletons import COCO17_JOINTS
+    from skelsplat_ros.solver import SolverConfig
+    from skelsplat_ros.visualize import AnimationWriter, render_summary_png
+
+    try:
+        cameras = load_calibration(args.calibration)
+    except (CalibrationError, OSError) as error:
+        raise CliError(f'{args.calibration}: {error}') from None
+    if len(args.videos) != len(cameras):
+        raise CliError(f'{len(args.videos)} videos given, but the calibration has '
+                       f'{len(cameras)} cameras ({", ".join(c.name for c in cameras)})')
+    import torch
+    if args.device == 'cuda' and not torch.cuda.is_available():
+        raise CliError('--device cuda: this torch build has no CUDA device')
+    if args.device == 'cpu':
+        # The solver's tensors are tiny: extra torch threads only fight MediaPipe's threads for
+        # the cores (measured on 2 cores: 0.6 s per frame with one thread, 3-20 s with two).
+        torch.set_num_threads(1)
+    log = (lambda text: None) if args.quiet else (lambda text: print(text, file=sys.stderr))
+    sources = _open_videos(args.videos, cameras)
+    for source in sources:
+        if source.describe_size():
+            log(f'skelsplat videos: warning: {source.describe_size()}')
+    if len({round(source.fps, 2) for source in sources}) > 1:
+        rates = ', '.join(f'{s.path.name}: {s.fps:g}' for s in sources)
+        log(f'skelsplat videos: warning: the videos have different frame rates ({rates}); '
+            'frames are paired by index')
+    rate = args.rate or sources[0].fps or 30.0
+    counts = [source.frame_count for source in sources if source.frame_count > 0]
+    total = min(counts) if counts else 0
+    if args.frames:
+        total = min(total, args.frames) if total else args.frames
+    summary_indexes = set(np.linspace(0, max(total - 1, 0), 4).round().astype(int).tolist())
+
+    output = pathlib.Path(args.output)
+    output.mkdir(parents=True, exist_ok=True)
+    animation = None
+    if args.video_format != 'none':
+        animation = AnimationWriter(output / f'annotated.{args.video_format}', cameras,
+                                    fps=rate if args.video_format == 'mp4' else min(rate, 10.0),
+                                    height=args.video_height)
+    gif_stride = max(1, round(rate / 10.0)) if args.video_format == 'gif' else 1
+    try:
+        estimate = make_estimator(args.method, cameras, SolverConfig(device=args.device))
+        positions, confidence, summary_frames, detect_s, solve_s = _fuse_videos(
+            sources, estimate, total, animation, gif_stride, summary_indexes,
+            None if args.quiet else _progress('videos'), log)
+    finally:
+        for source in sources:
+            source.close()
+        if animation is not None:
+            animation.close()
+    if not len(positions):
+        raise CliError('no frame could be read from the videos')
+    for suffix in OUTPUT_SUFFIXES:
+        write_outputs(output / f'poses{suffix}', positions, confidence, COCO17_JOINTS, rate)
+    render_summary_png(output / 'summary.png', summary_frames, cameras,
+                       title=f'skelsplat videos ({args.method}): {len(positions)} frames')
+    solved = np.isfinite(positions).all(axis=2).mean()
+    log(f'{len(positions)} frames, {100 * solved:.0f}% of joints located; per frame: detection '
+        f'{1000 * detect_s / len(positions):.0f} ms ({len(cameras)} views), '
+        f'{args.method} {1000 * solve_s / len(positions):.0f} ms')
+    written = [output / f'poses{suffix}' for suffix in OUTPUT_SUFFIXES] + [output / 'summary.png']
+    if animation is not None:
+        written.append(animation.path)
+    log('wrote ' + ', '.join(str(path) for path in written))
+    return 0
+
+
+def build_parser():
+    """Build the argument parser of ``skelsplat``."""
+    parser = argparse.ArgumentParser(
+        prog='skelsplat', description='Multi-view 3D human poses with SkelSplat, without ROS.')
+    commands = parser.add_subparsers(dest='command', required=True)
+
+    solve = commands.add_parser(
+        'solve', help='fuse per-camera OpenPose JSON keypoints into 3D poses',
+        description='Fuse per-camera 2D keypoints (OpenPose JSON, one file per frame, sorted '
+                    'by name) into COCO-17 3D poses, frame by frame and causally.')
+    solve.add_argument('--calibration', required=True,
+                       help='anipose/pose2sim TOML or OpenCV/ROS camera YAML')
+    solve.add_argument('--keypoints', required=True, nargs='+', metavar='DIR',
+                       help='one directory per camera, in the calibration file order')
+    solve.add_argument('--keypoint-format', default='body25b',
+                       help='coco17, body25, body25b, halpe26 or blazepose33 (default body25b)')
+    solve.add_argument('--output', required=True, help='OUT.npz, OUT.csv or OUT.trc')
+    solve.add_argument('--method', default='skelsplat',
+                       choices=['skelsplat', 'dlt', 'weighted_dlt', 'ransac'])
+    solve.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
+    solve.add_argument('--per-frame', action='store_true',
+                       help='no warm start or motion prior between frames')
+    solve.add_argument('--frames', type=int, default=0, help='only the first N frames')
+    solve.add_argument('--rate', type=float, default=60.0, help='frame rate for .trc output')
+    solve.add_argument('--quiet', action='store_true', help='no progress output')
+    solve.set_defaults(run=command_solve)
+
+    videos = commands.add_parser(
+        'videos', help='3D poses from synchronised videos of a calibrated camera rig',
+        description='Detect people with MediaPipe in synchronised videos (the i-th video is the '
+                    "calibration's i-th camera), fuse them into COCO-17 3D poses causally, and "
+                    'write OUTPUT/poses.{npz,csv,trc}, OUTPUT/summary.png and an annotated '
+                    'video.')
+    videos.add_argument('--calibration', required=True,
+                        help='anipose/pose2sim TOML or OpenCV/ROS camera YAML')
+    videos.add_argument('videos', nargs='+', metavar='VIDEO',
+                        help='one video per camera, in the calibration file order')
+    videos.add_argument('--output', required=True, metavar='DIR', help='output directory')
+    videos.add_argument('--method', default='skelsplat',
+                        choices=['skelsplat', 'dlt', 'weighted_dlt', 'ransac'])
+    videos.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
+    videos.add_argument('--frames', type=int, default=0, help='only the first N frames')
+    videos.add_argument('--rate', type=float, default=0.0,
+                        help='frame rate for .trc output (default: the video frame rate)')
+    videos.add_argument('--video-format', default='mp4', choices=['mp4', 'gif', 'none'],
+                        help='annotated video: mp4 (every frame), gif (about 10 fps) or none')
+    videos.add_argument('--video-height', type=int, default=360,
+                        help='height in pixels of the annotated video')
+    videos.add_argument('--quiet', action='store_true', help='no progress output')
+    videos.set_defaults(run=command_videos)
+    return parser
+
+
+def main(argv=None):
+    """Entry point of ``skelsplat``; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except CliError as error:
+        print(f'skelsplat {args.command}: error: {error}', file=sys.stderr)
+        return 2
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,98 @@
+# Copyright 2026 The skelsplat_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""Single-person 2D keypoints from MediaPipe Pose (legacy ``mp.solutions.pose`` API).
+
+MediaPipe's BlazePose gives 33 landmarks normalised to the image; they are mapped to COCO-17
+with :func:`skelsplat_ros.skeletons.to_coco17` and scaled to pixels.  The confidence of a
+keypoint is the landmark's *visibility* (the legacy API leaves *presence* unset).  Landmarks
+the model places outside the image are kept as they are (usually with low visibility).
+
+Only ``model_complexity=1`` ('full') is usable offline: its model ships in the wheel, while
+0 ('lite') and 2 ('heavy') are downloaded on first use.
+
+A ``Pose`` object tracks the person between frames and is not thread-safe: use one
+:class:`MediaPipeDetector` per camera stream (``create_detector('mediapipe')`` makes a new
+one each call).
+"""
+
+import cv2
+import numpy as np
+
+from skelsplat_ros.skeletons import to_coco17
+
+__all__ = ['MediaPipeDetector']
+
+
+class MediaPipeDetector:
+    """COCO-17 keypoints of the one person MediaPipe Pose finds in each image.
+
+    Args:
+        static_image_mode: detect the person afresh in every image instead of tracking it
+            from the previous one (slower, but frames need not be consecutive).
+        model_complexity: must be 1 (see the module docstring).
+        min_detection_confidence: MediaPipe's person-detection threshold, in [0, 1].
+        min_tracking_confidence: MediaPipe's threshold for keeping a track, in [0, 1].
+        smooth_landmarks: let MediaPipe filter landmarks over time (tracking mode only).
+        max_side: if set, images whose longer side exceeds it are shrunk to it before
+            inference (faster); keypoints are still returned in the original pixels.
+    """
+
+    def __init__(self, static_image_mode=False, model_complexity=1,
+                 min_detection_confidence=0.5, min_tracking_confidence=0.5,
+                 smooth_landmarks=True, max_side=None):
+        if model_complexity != 1:
+            raise ValueError(
+                f'model_complexity={model_complexity} needs a model MediaPipe downloads at run '
+                'time; only 1 (full, shipped in the mediapipe wheel) works offline')
+        if max_side is not None and max_side < 32:
+            raise ValueError(f'max_side must be at least 32 pixels, got {max_side}')
+        try:
+            from mediapipe.python.solutions import pose as mp_pose
+        except ImportError as error:
+            raise ImportError('the mediapipe detector needs the mediapipe package '
+                              '(pip install mediapipe)') from error
+        self._max_side = max_side
+        self._pose = mp_pose.Pose(
+            static_image_mode=static_image_mode, model_complexity=1,
+            smooth_landmarks=smooth_landmarks, enable_segmentation=False,
+            min_detection_confidence=min_detection_confidence,
+            min_tracking_confidence=min_tracking_confidence)
+
+    def detect(self, bgr):
+        """Return ``(P, 17, 3)`` COCO-17 keypoints (x px, y px, visibility), P = 0 or 1.
+
+        Args:
+            bgr: ``(H, W, 3) uint8`` BGR image.
+        """
+        bgr = np.asarray(bgr)
+        if bgr.dtype != np.uint8 or bgr.ndim != 3 or bgr.shape[2] != 3:
+            raise ValueError(f'expected an (H, W, 3) uint8 BGR image, got {bgr.dtype} '
+                             f'{bgr.shape}')
+        height, width = bgr.shape[:2]
+        image = bgr
+        if self._max_side is not None and max(height, width) > self._max_side:
+            factor = self._max_side / max(height, width)
+            size = (max(1, round(width * factor)), max(1, round(height * factor)))
+            image = cv2.resize(bgr, size, interpolation=cv2.INTER_AREA)
+        rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        result = self._pose.process(rgb)
+        if result.pose_landmarks is None:
+            return np.zeros((0, 17, 3))
+        # Normalised coordinates do not depend on the resize: scale by the original size.
+        blazepose = np.array([(mark.x * width, mark.y * height, mark.visibility)
+                              for mark in result.pose_landmarks.landmark])
+        keypoints = to_coco17(blazepose[None], 'blazepose33')
+        keypoints[..., 2] = np.clip(keypoints[..., 2], 0.0, 1.0)
+        return keypoints
+
+    def close(self):
+        """Release MediaPipe's graph."""
+        self._pose.close()
+
+    def __enter__(self):
+        """Return self, for ``with``."""
+        return self
+
+    def __exit__(self, *exc_info):
+        """Close on leaving a ``with`` block."""
+        self.close()

@@ -1,0 +1,134 @@
+# Copyright 2026 The skelsplat_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""Differentiable rendering of 3D Gaussians into per-view multi-channel heatmaps.
+
+Two backends share one signature: ``'torch'`` (pure PyTorch, any device, see
+`torch_backend`) and ``'gsplat'`` (gsplat's CUDA kernels, CUDA tensors only).  Both follow
+gsplat's classic 3DGS rasterization, so they give the same images.
+"""
+
+import importlib
+from typing import Tuple
+
+from skelsplat_ros.render.errors import RendererUnavailable
+import torch
+from torch import Tensor
+
+__all__ = ['RendererUnavailable', 'available_backends', 'default_backend', 'rasterize_heatmaps',
+           'rasterize_heatmaps_at']
+
+# Backend name -> module with a ``rasterize`` function of the signature below.
+_BACKEND_MODULES = {
+    'torch': 'skelsplat_ros.render.torch_backend',
+    'gsplat': 'skelsplat_ros.render.gsplat_backend',
+}
+
+
+def _gsplat_usable() -> bool:
+    if not torch.cuda.is_available():
+        return False
+    try:
+        importlib.import_module('gsplat')
+    except ImportError:
+        return False
+    return True
+
+
+def available_backends() -> Tuple[str, ...]:
+    """Names of the backends that can run on this machine, 'torch' always first."""
+    return ('torch', 'gsplat') if _gsplat_usable() else ('torch',)
+
+
+def default_backend(device) -> str:
+    """Fastest backend for tensors on ``device`` (a torch.device or its name)."""
+    on_cuda = torch.device(device).type == 'cuda'
+    return 'gsplat' if on_cuda and 'gsplat' in available_backends() else 'torch'
+
+
+def rasterize_heatmaps(
+    means: Tensor,
+    quats: Tensor,
+    scales: Tensor,
+    opacities: Tensor,
+    colors: Tensor,
+    viewmats: Tensor,
+    Ks: Tensor,
+    width: int,
+    height: int,
+    backend: str = 'torch',
+    eps2d: float = 0.3,
+) -> Tuple[Tensor, Tensor]:
+    """Render N 3D Gaussians into V pinhole views, differentiably.
+
+    Args:
+        means: (N, 3) centres in world coordinates, metres.
+        quats: (N, 4) orientations as wxyz quaternions (normalised internally).
+        scales: (N, 3) standard deviations along the Gaussian's axes, metres.
+        opacities: (N,) opacities in [0, 1].
+        colors: (N, C) colours; one-hot rows give one heatmap channel per Gaussian.
+        viewmats: (V, 4, 4) world-to-camera transforms (OpenCV camera axes).
+        Ks: (V, 3, 3) intrinsics of undistorted pinhole images.
+        width: image width W in pixels.
+        height: image height H in pixels.
+        backend: 'torch' (any device) or 'gsplat' (CUDA only).
+        eps2d: pixel variance added to each projected 2D covariance.
+
+    Returns:
+        colours (V, H, W, C) and accumulated alphas (V, H, W, 1).
+
+    Raises:
+        RendererUnavailable: the backend cannot run here.
+        ValueError: unknown backend name.
+
+    """
+    return _backend(backend).rasterize(means, quats, scales, opacities, colors, viewmats, Ks,
+                                       width, height, eps2d=eps2d)
+
+
+def rasterize_heatmaps_at(
+    means: Tensor,
+    quats: Tensor,
+    scales: Tensor,
+    opacities: Tensor,
+    colors: Tensor,
+    viewmats: Tensor,
+    Ks: Tensor,
+    width: int,
+    height: int,
+    pixels: Tensor,
+    backend: str = 'torch',
+    eps2d: float = 0.3,
+) -> Tuple[Tensor, Tensor]:
+    """Render like `rasterize_heatmaps`, but return only the pixel centres ``pixels``.
+
+    The values equal the full W x H render read at those pixels.  The torch backend computes
+    just those pixels, which is what makes small windows around each joint cheap on a CPU.
+
+    Args:
+        means: (N, 3), as in `rasterize_heatmaps`; likewise quats, scales, opacities,
+            colors, viewmats, Ks, width, height, backend and eps2d.
+        quats: (N, 4).
+        scales: (N, 3).
+        opacities: (N,).
+        colors: (N, C).
+        viewmats: (V, 4, 4).
+        Ks: (V, 3, 3).
+        width: image width W, which sets the projection's Jacobian clamp as in a full render.
+        height: image height H.
+        pixels: (V, M, 2) pixel centres (column + 0.5, row + 0.5) in each view.
+        backend: 'torch' or 'gsplat'.
+        eps2d: pixel variance added to each projected 2D covariance.
+
+    Returns:
+        colours (V, M, C) and accumulated alphas (V, M, 1).
+
+    """
+    return _backend(backend).rasterize_at(means, quats, scales, opacities, colors, viewmats,
+                                          Ks, width, height, pixels, eps2d=eps2d)
+
+
+def _backend(name):
+    if name not in _BACKEND_MODULES:
+        raise ValueError(f'unknown renderer backend {name!r}; choose from '
+                         f'{sorted(_BACKEND_MODULES)}')
+    return importlib.import_module(_BACKEND_MODULES[name])

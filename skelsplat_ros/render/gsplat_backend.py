@@ -1,0 +1,95 @@
+# Copyright 2026 The skelsplat_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""gsplat CUDA rasterizer behind the same signature as the pure-PyTorch backend.
+
+gsplat is imported only when this backend is used, so the package works without it.
+``gsplat.rasterization`` also accepts leading batch dimensions (several scenes at once,
+``means (..., N, 3)``, ``viewmats (..., V, 4, 4)``); this wrapper keeps to one scene.
+"""
+
+from typing import Tuple
+
+from skelsplat_ros.render.errors import RendererUnavailable
+from skelsplat_ros.render.torch_backend import NEAR_PLANE
+import torch
+from torch import Tensor
+
+# Channel counts gsplat's CUDA rasterizer is compiled for (gsplat/cuda/_wrapper.py).
+SUPPORTED_CHANNELS = (1, 2, 3, 4, 5, 8, 9, 16, 17, 32, 33, 64, 65, 128, 129, 256, 257, 512, 513)
+
+
+def padded_channel_count(channels: int) -> int:
+    """Smallest channel count >= ``channels`` that gsplat's kernels are compiled for."""
+    for supported in SUPPORTED_CHANNELS:
+        if supported >= channels:
+            return supported
+    raise ValueError(f'gsplat renders at most {SUPPORTED_CHANNELS[-1]} channels, got {channels}')
+
+
+def rasterize(
+    means: Tensor,
+    quats: Tensor,
+    scales: Tensor,
+    opacities: Tensor,
+    colors: Tensor,
+    viewmats: Tensor,
+    Ks: Tensor,
+    width: int,
+    height: int,
+    eps2d: float = 0.3,
+) -> Tuple[Tensor, Tensor]:
+    """Render N Gaussians into V views with gsplat; see `rasterize_heatmaps` for the shapes.
+
+    Raises:
+        RendererUnavailable: when the tensors are not on a CUDA device or gsplat is missing.
+
+    """
+    if means.device.type != 'cuda':
+        raise RendererUnavailable(
+            f"the 'gsplat' renderer needs CUDA tensors, got device '{means.device}'; "
+            "use backend='torch' on the CPU")
+    try:
+        import gsplat
+    except ImportError as error:
+        raise RendererUnavailable(
+            "the 'gsplat' renderer needs the gsplat package (pip install gsplat); "
+            "use backend='torch' instead") from error
+
+    channels = colors.shape[-1]
+    padding = padded_channel_count(channels) - channels
+    padded_colors = torch.nn.functional.pad(colors, (0, padding))
+    rendered, alphas, _ = gsplat.rasterization(
+        means, quats, scales, opacities, padded_colors, viewmats, Ks, width, height,
+        near_plane=NEAR_PLANE, eps2d=eps2d, packed=False, rasterize_mode='classic',
+        render_mode='RGB', camera_model='pinhole', backgrounds=None)
+    return rendered[..., :channels], alphas
+
+
+def rasterize_at(
+    means: Tensor,
+    quats: Tensor,
+    scales: Tensor,
+    opacities: Tensor,
+    colors: Tensor,
+    viewmats: Tensor,
+    Ks: Tensor,
+    width: int,
+    height: int,
+    pixels: Tensor,
+    eps2d: float = 0.3,
+) -> Tuple[Tensor, Tensor]:
+    """Render the whole W x H images with gsplat and read them at ``pixels`` (V, M, 2).
+
+    gsplat renders in tiles, so a sparse pixel set costs as much as the image; on a GPU that is
+    cheap.  Pixel centres outside the image read as zero.
+    """
+    rendered, alphas = rasterize(means, quats, scales, opacities, colors, viewmats, Ks,
+                                 width, height, eps2d)
+    column = torch.floor(pixels[..., 0]).long()
+    row = torch.floor(pixels[..., 1]).long()
+    inside = (column >= 0) & (column < width) & (row >= 0) & (row < height)
+    flat = (row.clamp(0, height - 1) * width + column.clamp(0, width - 1))      # (V, M)
+    views = torch.arange(rendered.shape[0], device=rendered.device)[:, None]
+    colour = rendered.reshape(rendered.shape[0], -1, rendered.shape[-1])[views, flat]
+    alpha = alphas.reshape(alphas.shape[0], -1, 1)[views, flat]
+    return colour * inside[..., None], alpha * inside[..., None]

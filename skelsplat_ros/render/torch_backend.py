@@ -1,0 +1,274 @@
+# Copyright 2026 The skelsplat_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""Exact pure-PyTorch 3D Gaussian splatting renderer (CPU or GPU, differentiable).
+
+Reproduces the maths of gsplat 1.5.3's ``rasterization(..., rasterize_mode='classic',
+packed=False, render_mode='RGB', camera_model='pinhole')`` without tiles:
+
+* covariance ``Sigma = R S S^T R^T`` from a wxyz quaternion (normalised) and scales;
+* world to camera with the (4, 4) view matrix;
+* EWA projection with the Jacobian of the pinhole at the mean, where x/z and y/z in the
+  Jacobian (not in the projected mean) are clamped to gsplat's limits
+  ``[-(cx / fx + 0.3 tan_fovx), (W - cx) / fx + 0.3 tan_fovx]`` with
+  ``tan_fovx = 0.5 W / fx`` (likewise for y), i.e. about 1.3 half-fields of view;
+* ``eps2d`` added to the diagonal of the 2D covariance (no compensation: classic mode);
+* a Gaussian is dropped in a view when its depth z is outside [near, far];
+* per pixel centre ``p = (x + 0.5, y + 0.5)``: ``sigma = 0.5 d^T Conic d`` with
+  ``d = mean2d - p``, ``alpha = min(0.999, opacity exp(-sigma))``; the Gaussian is skipped
+  when ``sigma < 0`` or ``alpha < 1/255``;
+* front-to-back compositing in increasing camera depth z (ties keep the input order, as
+  gsplat's stable radix sort does), and gsplat's termination: a Gaussian whose
+  ``T (1 - alpha)`` would be ``<= 1e-4`` is not composited and ends the pixel;
+* output colour ``sum_k c_k alpha_k T_k`` and alpha ``1 - T_final``, no background.
+
+gsplat also culls a Gaussian whose tight bounding box (``ceil(e sqrt(Sigma_xx))`` with
+``e = min(3.33, sqrt(2 ln(255 opacity)))``) misses the image, and only visits the 16x16
+tiles that box touches.  For opacity <= 1 that box contains every pixel where
+``alpha >= 1/255`` (``sqrt(2 ln 255) = 3.329 < 3.33``), so the culling never changes a
+pixel and is not reproduced here; it would differ only for opacities above 1.
+
+Shapes: N Gaussians, V views, C colour channels, images H x W.
+"""
+
+from typing import NamedTuple, Tuple
+
+import torch
+from torch import Tensor
+
+NEAR_PLANE = 0.01
+FAR_PLANE = 1e10
+ALPHA_THRESHOLD = 1.0 / 255.0
+MAX_ALPHA = 0.999
+MIN_TRANSMITTANCE = 1e-4
+# Slack on the x/z, y/z clamp of the EWA Jacobian, as a fraction of tan(fov / 2).
+JACOBIAN_FOV_MARGIN = 0.3
+
+
+class Projection(NamedTuple):
+    """Gaussians projected into V views.
+
+    Attributes:
+        means2d: (V, N, 2) projected centres in pixels.
+        conics: (V, N, 3) upper triangle (a, b, c) of the inverse 2D covariance.
+        depths: (V, N) camera-frame z in metres.
+        valid: (V, N) bool, False where the Gaussian is culled in that view.
+
+    """
+
+    means2d: Tensor
+    conics: Tensor
+    depths: Tensor
+    valid: Tensor
+
+
+def quat_to_rotmat(quats: Tensor) -> Tensor:
+    """Rotation matrices (N, 3, 3) from quaternions (N, 4) in wxyz order, normalised first."""
+    w, x, y, z = torch.unbind(quats / quats.norm(dim=-1, keepdim=True), dim=-1)
+    rows = [
+        1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
+        2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
+        2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y),
+    ]
+    return torch.stack(rows, dim=-1).reshape(quats.shape[:-1] + (3, 3))
+
+
+def quat_scale_to_covariance(quats: Tensor, scales: Tensor) -> Tensor:
+    """World covariances (N, 3, 3) = R S S^T R^T from quats (N, 4) wxyz and scales (N, 3)."""
+    rs = quat_to_rotmat(quats) * scales[..., None, :]
+    return rs @ rs.transpose(-1, -2)
+
+
+def project_gaussians(
+    means: Tensor,
+    quats: Tensor,
+    scales: Tensor,
+    viewmats: Tensor,
+    Ks: Tensor,
+    width: int,
+    height: int,
+    eps2d: float = 0.3,
+    near_plane: float = NEAR_PLANE,
+    far_plane: float = FAR_PLANE,
+) -> Projection:
+    """Project N 3D Gaussians into V pinhole views (EWA splatting, as gsplat does it).
+
+    Args:
+        means: (N, 3) centres in world coordinates, metres.
+        quats: (N, 4) wxyz quaternions.
+        scales: (N, 3) standard deviations along the Gaussian's axes, metres.
+        viewmats: (V, 4, 4) world-to-camera transforms (x right, y down, z forward).
+        Ks: (V, 3, 3) pinhole intrinsics.
+        width: image width W in pixels (sets the Jacobian clamp).
+        height: image height H in pixels.
+        eps2d: pixel variance added to the diagonal of each 2D covariance.
+        near_plane: Gaussians nearer than this depth (metres) are culled.
+        far_plane: Gaussians farther than this depth (metres) are culled.
+
+    Returns:
+        The `Projection`; entries of culled Gaussians are finite but meaningless.
+
+    """
+    rotations = viewmats[:, None, :3, :3]  # (V, 1, 3, 3)
+    means_c = (rotations @ means[None, :, :, None])[..., 0] + viewmats[:, None, :3, 3]
+    covars_c = rotations @ quat_scale_to_covariance(quats, scales)[None] \
+        @ rotations.transpose(-1, -2)  # (V, N, 3, 3)
+
+    fx, fy = Ks[:, 0, 0, None], Ks[:, 1, 1, None]  # (V, 1)
+    cx, cy = Ks[:, 0, 2, None], Ks[:, 1, 2, None]
+    x, y, depths = torch.unbind(means_c, dim=-1)  # (V, N)
+    in_range = (depths >= near_plane) & (depths <= far_plane)
+    # Culled Gaussians get a harmless depth so that no inf/NaN reaches the (masked) gradients.
+    z = torch.where(in_range, depths, torch.ones_like(depths))
+    margin_x = JACOBIAN_FOV_MARGIN * 0.5 * width / fx
+    margin_y = JACOBIAN_FOV_MARGIN * 0.5 * height / fy
+    x_clamped = z * torch.clamp(x / z, min=-(cx / fx + margin_x), max=(width - cx) / fx + margin_x)
+    y_clamped = z * torch.clamp(y / z, min=-(cy / fy + margin_y),
+                                max=(height - cy) / fy + margin_y)
+    zeros = torch.zeros_like(z)
+    jacobian = torch.stack([
+        fx / z, zeros, -fx * x_clamped / (z * z),
+        zeros, fy / z, -fy * y_clamped / (z * z),
+    ], dim=-1).reshape(z.shape + (2, 3))
+    covars2d = jacobian @ covars_c @ jacobian.transpose(-1, -2)  # (V, N, 2, 2)
+
+    a = covars2d[..., 0, 0] + eps2d
+    b = 0.5 * (covars2d[..., 0, 1] + covars2d[..., 1, 0])
+    c = covars2d[..., 1, 1] + eps2d
+    det = a * c - b * b
+    conics = torch.stack([c, -b, a], dim=-1) / det[..., None]
+    means2d = torch.stack([fx * x / z + cx, fy * y / z + cy], dim=-1)
+    return Projection(means2d, conics, depths, in_range & (det > 0))
+
+
+def composite(
+    projection: Projection,
+    opacities: Tensor,
+    colors: Tensor,
+    width: int,
+    height: int,
+) -> Tuple[Tensor, Tensor]:
+    """Alpha-composite projected Gaussians front to back over every pixel of V images.
+
+    Args:
+        projection: the Gaussians in V views, see `Projection`.
+        opacities: (N,) opacities in [0, 1].
+        colors: (N, C) colours or features.
+        width: image width W in pixels.
+        height: image height H in pixels.
+
+    Returns:
+        colours (V, H, W, C) and accumulated alphas (V, H, W, 1).
+
+    """
+    n_views = projection.depths.shape[0]
+    order, means2d, conics = _depth_sorted(projection)
+    # sigma splits into a pixel-column term, a pixel-row term and their product, which saves
+    # most of the work on the (V, N, H, W) grid; the rounding matches gsplat's expression.
+    dtype, device = means2d.dtype, means2d.device
+    dx = means2d[..., 0, None] - (torch.arange(width, dtype=dtype, device=device) + 0.5)
+    dy = means2d[..., 1, None] - (torch.arange(height, dtype=dtype, device=device) + 0.5)
+    conic_a, conic_b, conic_c = (conics[..., k, None] for k in range(3))
+    sigma = ((0.5 * conic_a * dx * dx)[:, :, None, :] + (0.5 * conic_c * dy * dy)[..., None]
+             + (conic_b * dx)[:, :, None, :] * dy[..., None]).flatten(2)  # (V, N, H * W)
+    rendered, accumulated = _blend(sigma, order, projection.valid, opacities, colors)
+    return (rendered.reshape(n_views, height, width, -1),
+            accumulated.reshape(n_views, height, width, 1))
+
+
+def composite_at(
+    projection: Projection,
+    opacities: Tensor,
+    colors: Tensor,
+    pixels: Tensor,
+) -> Tuple[Tensor, Tensor]:
+    """Alpha-composite like `composite`, but only at the given pixel centres.
+
+    Each pixel's value is computed exactly as in the full image (compositing is per pixel), so
+    rendering a sparse set of pixels - small windows around each joint, say - gives the same
+    numbers as rendering the whole image and reading those pixels.
+
+    Args:
+        projection: the Gaussians in V views, see `Projection`.
+        opacities: (N,) opacities in [0, 1].
+        colors: (N, C) colours or features.
+        pixels: (V, M, 2) pixel centres (x + 0.5, y + 0.5 for pixel column x, row y).
+
+    Returns:
+        colours (V, M, C) and accumulated alphas (V, M, 1).
+
+    """
+    order, means2d, conics = _depth_sorted(projection)
+    d = means2d[:, :, None, :] - pixels[:, None, :, :]                     # (V, N, M, 2)
+    dx, dy = d[..., 0], d[..., 1]
+    conic_a, conic_b, conic_c = (conics[..., k, None] for k in range(3))
+    sigma = 0.5 * conic_a * dx * dx + 0.5 * conic_c * dy * dy + conic_b * dx * dy
+    rendered, accumulated = _blend(sigma, order, projection.valid, opacities, colors)
+    return rendered, accumulated[..., None]
+
+
+def _depth_sorted(projection: Projection) -> Tuple[Tensor, Tensor, Tensor]:
+    """Front-to-back order (V, N) and the sorted means2d (V, N, 2) and conics (V, N, 3)."""
+    order = torch.sort(projection.depths.detach(), dim=1, stable=True).indices
+    means2d = torch.gather(projection.means2d, 1, order[..., None].expand(-1, -1, 2))
+    conics = torch.gather(projection.conics, 1, order[..., None].expand(-1, -1, 3))
+    return order, means2d, conics
+
+
+def _blend(sigma: Tensor, order: Tensor, valid: Tensor, opacities: Tensor,
+           colors: Tensor) -> Tuple[Tensor, Tensor]:
+    """Composite depth-sorted Gaussians with Mahalanobis terms ``sigma`` (V, N, P).
+
+    Returns colours (V, P, C) and accumulated alpha (V, P).
+    """
+    sorted_valid = torch.gather(valid, 1, order)
+    alpha = torch.clamp(opacities[order][..., None] * torch.exp(-sigma), max=MAX_ALPHA)
+
+    # Up to the first Gaussian whose next T would be <= 1e-4 the running transmittance is the
+    # plain product; it never increases, so that Gaussian and every one behind it are exactly
+    # those where the product is <= 1e-4, and none of them is composited.
+    with torch.no_grad():
+        touches = sorted_valid[..., None] & (sigma >= 0) & (alpha >= ALPHA_THRESHOLD)
+        kept = touches & (torch.cumprod(1.0 - alpha * touches, dim=1) > MIN_TRANSMITTANCE)
+    alpha = torch.where(kept, alpha, torch.zeros_like(alpha))
+
+    transmittance = torch.cumprod(1.0 - alpha, dim=1)
+    transmittance_before = torch.cat(
+        [torch.ones_like(transmittance[:, :1]), transmittance[:, :-1]], dim=1)
+    weights = alpha * transmittance_before  # (V, N, P)
+    rendered = torch.einsum('vnp,vnc->vpc', weights, colors[order])
+    return rendered, 1.0 - transmittance[:, -1]
+
+
+def rasterize(
+    means: Tensor,
+    quats: Tensor,
+    scales: Tensor,
+    opacities: Tensor,
+    colors: Tensor,
+    viewmats: Tensor,
+    Ks: Tensor,
+    width: int,
+    height: int,
+    eps2d: float = 0.3,
+) -> Tuple[Tensor, Tensor]:
+    """Render N Gaussians into V views; see `skelsplat_ros.render.rasterize_heatmaps`."""
+    projection = project_gaussians(means, quats, scales, viewmats, Ks, width, height, eps2d)
+    return composite(projection, opacities, colors, width, height)
+
+
+def rasterize_at(
+    means: Tensor,
+    quats: Tensor,
+    scales: Tensor,
+    opacities: Tensor,
+    colors: Tensor,
+    viewmats: Tensor,
+    Ks: Tensor,
+    width: int,
+    height: int,
+    pixels: Tensor,
+    eps2d: float = 0.3,
+) -> Tuple[Tensor, Tensor]:
+    """Render N Gaussians into V views at the pixel centres ``pixels`` (V, M, 2) only."""
+    projection = project_gaussians(means, quats, scales, viewmats, Ks, width, height, eps2d)
+    return composite_at(projection, opacities, colors, pixels)

@@ -1,0 +1,196 @@
+# Copyright 2026 The skelsplat_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""Joint sets, bones and the mappings between keypoint formats.
+
+COCO-17 is the canonical skeleton of the package: every detector output is mapped to it with
+:func:`to_coco17`, the solver works on it, and :func:`coco17_to_h36m17` derives the Human3.6M
+17-joint layout for consumers that expect it.  The source-to-COCO mappings are built by joint
+*name*, so each format only lists its joint names in its native order.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+COCO17_JOINTS = (
+    'nose', 'left_eye', 'right_eye', 'left_ear', 'right_ear',
+    'left_shoulder', 'right_shoulder', 'left_elbow', 'right_elbow', 'left_wrist', 'right_wrist',
+    'left_hip', 'right_hip', 'left_knee', 'right_knee', 'left_ankle', 'right_ankle',
+)
+
+# A tree over the body plus the shoulder and hip lines; each bone is (parent, child).
+COCO17_BONES = (
+    (0, 1), (0, 2), (1, 3), (2, 4),          # face: nose-eyes, eyes-ears
+    (5, 6), (11, 12),                        # shoulder line, hip line
+    (5, 11), (6, 12),                        # torso sides
+    (5, 7), (7, 9), (6, 8), (8, 10),         # arms
+    (11, 13), (13, 15), (12, 14), (14, 16),  # legs
+)
+
+
+def _mirror_name(name):
+    if name.startswith('left_'):
+        return 'right_' + name[len('left_'):]
+    if name.startswith('right_'):
+        return 'left_' + name[len('right_'):]
+    return name
+
+
+# COCO17_FLIP[j] is the joint that j becomes in a left-right mirrored image.
+COCO17_FLIP = np.array([COCO17_JOINTS.index(_mirror_name(name)) for name in COCO17_JOINTS])
+
+
+def _symmetric_bone_pairs(bones, flip, joint_names):
+    bone_index = {bone: i for i, bone in enumerate(bones)}
+    pairs = []
+    for i, (parent, child) in enumerate(bones):
+        mirrored = bone_index.get((int(flip[parent]), int(flip[child])))
+        if mirrored is not None and joint_names[child].startswith('left_'):
+            pairs.append((i, mirrored))
+    return tuple(pairs)
+
+
+# Pairs (left bone index, right bone index) into COCO17_BONES: the limbs whose lengths match.
+COCO17_SYMMETRIC_BONES = _symmetric_bone_pairs(COCO17_BONES, COCO17_FLIP, COCO17_JOINTS)
+
+H36M17_JOINTS = (
+    'pelvis', 'right_hip', 'right_knee', 'right_ankle', 'left_hip', 'left_knee', 'left_ankle',
+    'spine', 'thorax', 'neck_nose', 'head',
+    'left_shoulder', 'left_elbow', 'left_wrist', 'right_shoulder', 'right_elbow', 'right_wrist',
+)
+
+
+@dataclass(frozen=True, eq=False)
+class SkeletonFormat:
+    """A keypoint layout and where each COCO-17 joint sits in it.
+
+    ``coco17_index`` has shape (17,): ``coco17_index[j]`` is the index, in this format, of
+    COCO-17 joint ``j``.
+    """
+
+    name: str
+    joint_names: tuple
+    coco17_index: np.ndarray
+
+    @property
+    def num_joints(self):
+        """Number of joints K of this format."""
+        return len(self.joint_names)
+
+
+BLAZEPOSE33_JOINTS = (
+    'nose', 'left_eye_inner', 'left_eye', 'left_eye_outer',
+    'right_eye_inner', 'right_eye', 'right_eye_outer', 'left_ear', 'right_ear',
+    'mouth_left', 'mouth_right', 'left_shoulder', 'right_shoulder', 'left_elbow', 'right_elbow',
+    'left_wrist', 'right_wrist', 'left_pinky', 'right_pinky', 'left_index', 'right_index',
+    'left_thumb', 'right_thumb', 'left_hip', 'right_hip', 'left_knee', 'right_knee',
+    'left_ankle', 'right_ankle', 'left_heel', 'right_heel', 'left_foot_index', 'right_foot_index',
+)
+
+# OpenPose BODY_25 (Nose, Neck, RShoulder, ..., RHeel) in snake case.
+BODY25_JOINTS = (
+    'nose', 'neck', 'right_shoulder', 'right_elbow', 'right_wrist',
+    'left_shoulder', 'left_elbow', 'left_wrist', 'mid_hip',
+    'right_hip', 'right_knee', 'right_ankle', 'left_hip', 'left_knee', 'left_ankle',
+    'right_eye', 'left_eye', 'right_ear', 'left_ear',
+    'left_big_toe', 'left_small_toe', 'left_heel', 'right_big_toe', 'right_small_toe',
+    'right_heel',
+)
+
+# OpenPose BODY_25B (the layout pose2sim's demo uses): COCO-17 first, then neck, head and feet.
+BODY25B_JOINTS = COCO17_JOINTS + (
+    'neck', 'head', 'left_big_toe', 'left_small_toe', 'left_heel',
+    'right_big_toe', 'right_small_toe', 'right_heel',
+)
+
+# HALPE-26 (AlphaPose, RTMPose body7/halpe): COCO-17 first, then head, neck, hip and feet.
+HALPE26_JOINTS = COCO17_JOINTS + (
+    'head', 'neck', 'hip', 'left_big_toe', 'right_big_toe',
+    'left_small_toe', 'right_small_toe', 'left_heel', 'right_heel',
+)
+
+
+def _make_format(name, joint_names):
+    index = np.array([joint_names.index(joint) for joint in COCO17_JOINTS], dtype=np.intp)
+    index.setflags(write=False)
+    return SkeletonFormat(name=name, joint_names=tuple(joint_names), coco17_index=index)
+
+
+_FORMATS = {
+    fmt.name: fmt for fmt in (
+        _make_format('coco17', COCO17_JOINTS),
+        _make_format('blazepose33', BLAZEPOSE33_JOINTS),
+        _make_format('body25', BODY25_JOINTS),
+        _make_format('body25b', BODY25B_JOINTS),
+        _make_format('halpe26', HALPE26_JOINTS),
+    )
+}
+
+FORMAT_NAMES = tuple(_FORMATS)
+
+
+def get_format(name):
+    """Return the :class:`SkeletonFormat` called ``name`` (one of :data:`FORMAT_NAMES`)."""
+    key = name.lower().replace('-', '').replace('_', '')
+    if key not in _FORMATS:
+        raise ValueError(f'unknown keypoint format {name!r}; known: {", ".join(FORMAT_NAMES)}')
+    return _FORMATS[key]
+
+
+def to_coco17(keypoints, fmt_name):
+    """Select the COCO-17 joints from keypoints in format ``fmt_name``.
+
+    ``keypoints`` has shape (..., K, C) with K the format's joint count; returns (..., 17, C).
+    """
+    fmt = get_format(fmt_name)
+    keypoints = np.asarray(keypoints)
+    if keypoints.ndim < 2 or keypoints.shape[-2] != fmt.num_joints:
+        raise ValueError(f'{fmt.name} keypoints need shape (..., {fmt.num_joints}, C), '
+                         f'got {keypoints.shape}')
+    return keypoints[..., fmt.coco17_index, :]
+
+
+def coco17_to_h36m17(positions):
+    """Derive the Human3.6M 17-joint layout (:data:`H36M17_JOINTS`) from COCO-17 joints.
+
+    ``positions`` has shape (..., 17, 3); returns (..., 17, 3).  Limb joints are copied.  The
+    derived joints follow the common COCO-to-H36M conversion: pelvis = hip midpoint, thorax =
+    shoulder midpoint, spine = midpoint of pelvis and thorax, neck_nose = nose, and head = ear
+    midpoint (COCO has no head top, so the H36M head sits at the head centre).  A NaN input
+    joint gives NaN in every joint derived from it.
+    """
+    coco = np.asarray(positions, dtype=float)
+    if coco.ndim < 2 or coco.shape[-2] != 17:
+        raise ValueError(f'COCO-17 positions need shape (..., 17, C), got {coco.shape}')
+    pelvis = 0.5 * (coco[..., 11, :] + coco[..., 12, :])
+    thorax = 0.5 * (coco[..., 5, :] + coco[..., 6, :])
+    joints = [
+        pelvis, coco[..., 12, :], coco[..., 14, :], coco[..., 16, :],
+        coco[..., 11, :], coco[..., 13, :], coco[..., 15, :],
+        0.5 * (pelvis + thorax), thorax, coco[..., 0, :],
+        0.5 * (coco[..., 3, :] + coco[..., 4, :]),
+        coco[..., 5, :], coco[..., 7, :], coco[..., 9, :],
+        coco[..., 6, :], coco[..., 8, :], coco[..., 10, :],
+    ]
+    return np.stack(joints, axis=-2)
+
+
+# Pose2Sim/OpenSim .trc marker names of the joints that COCO-17 also has (13 of them).
+TRC_MARKER_TO_COCO17 = {
+    'Nose': 0,
+    'LShoulder': 5, 'RShoulder': 6, 'LElbow': 7, 'RElbow': 8, 'LWrist': 9, 'RWrist': 10,
+    'LHip': 11, 'RHip': 12, 'LKnee': 13, 'RKnee': 14, 'LAnkle': 15, 'RAnkle': 16,
+}
+
+
+def trc_coco17_correspondence(marker_names):
+    """Match .trc markers to COCO-17 joints by :data:`TRC_MARKER_TO_COCO17`.
+
+    Returns ``(marker_index, coco_index)``, two integer arrays of shape (M',) sorted by COCO
+    index, for the markers of ``marker_names`` that have a COCO-17 joint.
+    """
+    pairs = sorted((coco, i) for i, name in enumerate(marker_names)
+                   if (coco := TRC_MARKER_TO_COCO17.get(name)) is not None)
+    marker_index = np.array([i for _, i in pairs], dtype=np.intp)
+    coco_index = np.array([coco for coco, _ in pairs], dtype=np.intp)
+    return marker_index, coco_index

@@ -1,0 +1,337 @@
+# Copyright 2026 The skelsplat_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""Multi-camera frame synchroniser that fuses whichever views arrive.
+
+Why not ``message_filters.ApproximateTimeSynchronizer``: it emits a set only when *every*
+input has a message, so one stalled or dead camera silences the whole pipeline, and its
+search over candidate sets grows as ``queue_size ** (N - 1)`` with N inputs.  SkelSplat's
+point is to fuse whichever views exist (any two calibrated views constrain a 3D joint), so
+this synchroniser emits groups with at least ``min_views`` cameras, waits a bounded time for
+the rest, and never lets one camera block the others for longer than ``max_wait_s``.
+
+Pure Python and clock-free: every call takes the frame stamp and the current time as
+integer nanoseconds, so behaviour is deterministic and testable.  ``now_ns`` should come from
+a monotonic clock (``time.monotonic_ns()``), not ROS time: it only measures waiting.  The
+synchroniser treats it as never going backwards (it keeps the largest value seen).
+
+Grouping rules:
+
+- A group holds at most one frame per camera, and all its frames lie within ``slop_s`` of
+  each other (``max stamp - min stamp <= slop``).  A new frame joins the pending group,
+  lacking its camera, that it fits and whose earliest stamp is nearest (earlier group on
+  ties); otherwise it starts a new group.
+- ``FrameGroup.stamp_ns`` is the group's *earliest* frame stamp, a stamp one of the cameras
+  really had (the mean would be a time no camera saw).  Groups are emitted in strictly
+  increasing ``stamp_ns`` (between resets).
+- A group is finished when every camera has contributed, or ``max_wait_s`` after its first
+  frame arrived, or as soon as no missing camera is worth waiting for: one whose newest
+  stamp is already past ``stamp + slop`` cannot fit any more (its frame was lost), and a
+  *stalled* one is skipped.  A camera becomes stalled when a group times out waiting for it,
+  and stops being stalled when a frame of it arrives that is at most ``max_wait_s`` behind
+  the last emitted stamp (one far behind means a late or skewed clock that waiting cannot
+  fix); so a dead camera costs one ``max_wait_s`` delay, not one per group, whatever the
+  frame rate.
+- A finished group with at least ``min_views`` frames is emitted, otherwise it is dropped
+  (``dropped_incomplete``).  Groups finish in stamp order: a group waits while an earlier one
+  is unfinished, which delays it by at most ``max_wait_s``.  ``max_wait_s`` must exceed the
+  spread of arrival latencies between cameras, or the slowest camera's frames come too late
+  and are dropped as stale.
+- A frame stamped at or before the last emitted stamp can no longer be emitted in order: it
+  is dropped (``dropped_stale``).  A frame whose stamp equals one its camera already gave is
+  dropped as a duplicate (``dropped_duplicate``).  Frames from a camera whose clock drifted
+  beyond ``slop`` simply never share a group with the others.
+
+Time jumps: when a bag restarts or ``use_sim_time`` loops, every camera's stamps jump back
+and would be stale forever.  A frame more than ``reset_after_s`` older than the last emitted
+stamp starts (or extends) a *rewind streak* for its camera; any in-order frame from that
+camera ends the streak.  Once at least ``min_views`` cameras each have
+``reset_confirm_frames`` consecutive, increasing rewound frames, the new timeline is real
+and shared by enough cameras to form groups: pending groups are flushed (emitted or
+dropped as usual), the synchroniser forgets its history and counts a reset (``resets``),
+and the frame that confirmed it starts the new timeline (the earlier streak frames stay
+dropped as stale).  One glitched stamp cannot reset anything, and with ``min_views >= 2``
+one camera whose clock restarted alone is only dropped as stale (it cannot be fused
+anyway).  With ``min_views == 1`` such a camera triggers repeated resets, visible in
+``resets``: fix its clock.
+
+Memory is bounded: at most ``max_buffer_per_camera`` pending frames per camera and
+``max_pending_groups`` pending groups; when a limit is hit the earliest group is finished
+early (emitted if it has ``min_views`` frames, else dropped as ``dropped_overflow``).
+"""
+
+import dataclasses
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+__all__ = ['FrameGroup', 'FrameSynchronizer', 'SyncStats']
+
+_NS_PER_S = 1_000_000_000
+
+
+@dataclasses.dataclass
+class SyncStats:
+    """Counters of a :class:`FrameSynchronizer`; frames and groups as named."""
+
+    received: Dict[str, int]
+    """Frames received per camera."""
+    emitted: int = 0
+    """Groups emitted."""
+    dropped_stale: int = 0
+    """Frames dropped because their stamp was at or before the last emitted stamp."""
+    dropped_duplicate: int = 0
+    """Frames dropped because their camera already gave that stamp."""
+    dropped_incomplete: int = 0
+    """Groups dropped because they finished with fewer than ``min_views`` frames."""
+    dropped_overflow: int = 0
+    """Groups with fewer than ``min_views`` frames dropped early because a buffer was full."""
+    resets: int = 0
+    """Times the synchroniser restarted after its cameras' clocks jumped back."""
+
+
+@dataclasses.dataclass(frozen=True)
+class FrameGroup:
+    """Frames of several cameras taken at about the same time.
+
+    Attributes:
+        stamp_ns: the earliest stamp among the frames, in nanoseconds.
+        frames: camera name -> ``(stamp_ns, item)`` for each contributing camera, in the
+            synchroniser's camera order.
+    """
+
+    stamp_ns: int
+    frames: Mapping[str, Tuple[int, Any]]
+
+
+class _PendingGroup:
+    """A group still collecting frames."""
+
+    __slots__ = ('frames', 'min_stamp', 'max_stamp', 'first_arrival')
+
+    def __init__(self, camera, stamp, item, now):
+        self.frames = {camera: (stamp, item)}
+        self.min_stamp = self.max_stamp = stamp
+        self.first_arrival = now
+
+    def add(self, camera, stamp, item):
+        self.frames[camera] = (stamp, item)
+        self.min_stamp = min(self.min_stamp, stamp)
+        self.max_stamp = max(self.max_stamp, stamp)
+
+
+class FrameSynchronizer:
+    """Group frames of several cameras by stamp; see the module docstring for the rules.
+
+    Args:
+        camera_names: the cameras, each a distinct name; the order of ``FrameGroup.frames``.
+        slop_s: largest stamp difference within a group, seconds.
+        max_wait_s: longest a group waits for missing cameras after its first frame arrived,
+            seconds.
+        min_views: fewest frames a group needs to be emitted (1 to the number of cameras).
+        max_buffer_per_camera: most pending frames of one camera.
+        max_pending_groups: most pending groups (default: ``max_buffer_per_camera``).
+        reset_after_s: how far behind the last emitted stamp a frame must be to count
+            towards a reset, seconds.
+        reset_confirm_frames: consecutive rewound frames each of ``min_views`` cameras must
+            give before a reset.
+    """
+
+    def __init__(self, camera_names: Sequence[str], slop_s: float, max_wait_s: float,
+                 min_views: int, max_buffer_per_camera: int = 30,
+                 max_pending_groups: Optional[int] = None, reset_after_s: float = 2.0,
+                 reset_confirm_frames: int = 3):
+        self._cameras = tuple(camera_names)
+        if not self._cameras or len(set(self._cameras)) != len(self._cameras):
+            raise ValueError(f'camera names must be non-empty and distinct: {camera_names!r}')
+        if slop_s < 0 or max_wait_s < 0 or reset_after_s < 0:
+            raise ValueError('slop_s, max_wait_s and reset_after_s must not be negative')
+        if not 1 <= min_views <= len(self._cameras):
+            raise ValueError(f'min_views must be 1..{len(self._cameras)}, got {min_views}')
+        if max_pending_groups is None:
+            max_pending_groups = max_buffer_per_camera
+        if max_buffer_per_camera < 1 or max_pending_groups < 1 or reset_confirm_frames < 1:
+            raise ValueError('buffer limits and reset_confirm_frames must be at least 1')
+        self._slop = round(slop_s * _NS_PER_S)
+        self._max_wait = round(max_wait_s * _NS_PER_S)
+        self._reset_after = round(reset_after_s * _NS_PER_S)
+        self._min_views = int(min_views)
+        self._max_per_camera = int(max_buffer_per_camera)
+        self._max_groups = int(max_pending_groups)
+        self._reset_confirm = int(reset_confirm_frames)
+        self._stats = SyncStats(received=dict.fromkeys(self._cameras, 0))
+        self._now = None
+        self._clear()
+
+    def _clear(self):
+        """Forget all timeline state (pending groups must already be finished)."""
+        self._pending: List[_PendingGroup] = []
+        self._pending_per_camera = dict.fromkeys(self._cameras, 0)
+        self._last_emitted: Optional[int] = None
+        self._newest: Dict[str, int] = {}
+        self._stalled = set()
+        self._rewind: Dict[str, Tuple[int, int]] = {}  # camera -> (streak length, last stamp)
+
+    @property
+    def camera_names(self) -> Tuple[str, ...]:
+        """The cameras, in order."""
+        return self._cameras
+
+    @property
+    def stats(self) -> SyncStats:
+        """A copy of the counters."""
+        return dataclasses.replace(self._stats, received=dict(self._stats.received))
+
+    @property
+    def pending_group_count(self) -> int:
+        """Number of groups still collecting frames."""
+        return len(self._pending)
+
+    def pending_frame_counts(self) -> Dict[str, int]:
+        """Pending frames per camera."""
+        return dict(self._pending_per_camera)
+
+    def add(self, camera: str, stamp_ns: int, item: Any, now_ns: int) -> List[FrameGroup]:
+        """Add one frame and return the groups that became ready, oldest first.
+
+        Args:
+            camera: one of ``camera_names``.
+            stamp_ns: the frame's capture stamp, nanoseconds.
+            item: anything (image, detections); handed back in the group.
+            now_ns: the current monotonic time, nanoseconds.
+
+        Raises:
+            ValueError: for an unknown camera.
+        """
+        if camera not in self._pending_per_camera:
+            raise ValueError(f'unknown camera {camera!r}; expected one of {self._cameras}')
+        stamp = int(stamp_ns)
+        now = self._advance(now_ns)
+        self._stats.received[camera] += 1
+        if self._last_emitted is None or stamp > self._last_emitted - self._max_wait:
+            self._stalled.discard(camera)  # alive, and recent enough to be worth waiting for
+        emitted: List[FrameGroup] = []
+        if self._is_duplicate(camera, stamp):
+            self._stats.dropped_duplicate += 1
+            return emitted + self._release()
+        if self._last_emitted is not None and stamp <= self._last_emitted:
+            if stamp < self._last_emitted - self._reset_after and self._rewinds(camera, stamp):
+                emitted += self.reset(now)
+            else:
+                self._stats.dropped_stale += 1
+                return emitted + self._release()
+        self._rewind.pop(camera, None)
+        self._newest[camera] = max(stamp, self._newest.get(camera, stamp))
+
+        while self._pending_per_camera[camera] >= self._max_per_camera:
+            emitted += self._finish_head(overflow=True)
+        group = self._best_group(camera, stamp)
+        if group is None:
+            while len(self._pending) >= self._max_groups:
+                emitted += self._finish_head(overflow=True)
+        if self._last_emitted is not None and stamp <= self._last_emitted:
+            # Finishing groups early for room moved the emitted stamp past this frame.
+            self._stats.dropped_stale += 1
+            return emitted + self._release()
+        if group is None:
+            self._pending.append(_PendingGroup(camera, stamp, item, now))
+        else:
+            group.add(camera, stamp, item)
+        self._pending.sort(key=lambda pending: pending.min_stamp)
+        self._pending_per_camera[camera] += 1
+        return emitted + self._release()
+
+    def poll(self, now_ns: int) -> List[FrameGroup]:
+        """Return the groups that became ready by ``now_ns`` (timeouts, stalled cameras)."""
+        self._advance(now_ns)
+        return self._release()
+
+    def reset(self, now_ns: int) -> List[FrameGroup]:
+        """Finish every pending group, forget all history, count a reset; return the emitted.
+
+        A caller may use it when it sees ROS time jump back; :meth:`add` calls it itself
+        on a confirmed time jump (see the module docstring).
+        """
+        self._advance(now_ns)
+        emitted: List[FrameGroup] = []
+        while self._pending:
+            emitted += self._finish_head(overflow=False)
+        self._clear()
+        self._stats.resets += 1
+        return emitted
+
+    def _advance(self, now_ns):
+        """Move the internal time forward to ``now_ns`` (never back) and return it."""
+        now = int(now_ns)
+        if self._now is None or now > self._now:
+            self._now = now
+        return self._now
+
+    def _is_duplicate(self, camera, stamp):
+        """Whether ``camera`` already gave a frame stamped ``stamp`` (newest or pending)."""
+        if self._newest.get(camera) == stamp:
+            return True
+        return any(group.frames.get(camera, (None,))[0] == stamp for group in self._pending)
+
+    def _rewinds(self, camera, stamp):
+        """Record a frame far behind the emitted timeline; return whether to reset now."""
+        length, last = self._rewind.get(camera, (0, None))
+        length = length + 1 if last is not None and stamp > last else 1
+        self._rewind[camera] = (length, stamp)
+        confirmed = sum(streak >= self._reset_confirm for streak, _ in self._rewind.values())
+        return confirmed >= self._min_views
+
+    def _best_group(self, camera, stamp):
+        """Return the pending group ``camera``'s frame at ``stamp`` should join, or None."""
+        best, best_distance = None, None
+        for group in self._pending:
+            if camera in group.frames:
+                continue
+            if max(group.max_stamp, stamp) - min(group.min_stamp, stamp) > self._slop:
+                continue
+            distance = abs(stamp - group.min_stamp)
+            if best is None or distance < best_distance:
+                best, best_distance = group, distance
+        return best
+
+    def _awaited(self, group):
+        """Return the missing cameras that might still contribute to ``group``."""
+        awaited = []
+        for camera in self._cameras:
+            if camera in group.frames or camera in self._stalled:
+                continue
+            newest = self._newest.get(camera)
+            if newest is not None and newest >= group.min_stamp + self._slop:
+                continue  # its later frames can no longer fit this group
+            awaited.append(camera)
+        return awaited
+
+    def _release(self):
+        """Finish and return the ready groups at the head of the queue, oldest first."""
+        emitted: List[FrameGroup] = []
+        while self._pending:
+            head = self._pending[0]
+            awaited = self._awaited(head)
+            if awaited:
+                if self._now - head.first_arrival < self._max_wait:
+                    break
+                self._stalled.update(awaited)
+            emitted += self._finish_head(overflow=False)
+        return emitted
+
+    def _finish_head(self, overflow):
+        """Remove the earliest pending group; return it as a one-element list if emitted."""
+        group = self._pending.pop(0)
+        for camera in group.frames:
+            self._pending_per_camera[camera] -= 1
+        if self._last_emitted is not None and group.min_stamp <= self._last_emitted:
+            # Possible when a camera gave two frames within slop: emission must stay ordered.
+            self._stats.dropped_stale += len(group.frames)
+            return []
+        if len(group.frames) < self._min_views:
+            if overflow:
+                self._stats.dropped_overflow += 1
+            else:
+                self._stats.dropped_incomplete += 1
+            return []
+        self._last_emitted = group.min_stamp
+        self._stats.emitted += 1
+        frames = {name: group.frames[name] for name in self._cameras if name in group.frames}
+        return [FrameGroup(stamp_ns=group.min_stamp, frames=frames)]

@@ -1,0 +1,116 @@
+# Copyright 2026 The skelsplat_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""Multi-view triangulation of joints: weighted DLT, RANSAC over views, reprojection errors.
+
+All functions take projection matrices ``P`` (V, 3, 4) = ``K [R | t]`` and keypoints in
+*undistorted* pixels (see :meth:`skelsplat_ros.cameras.Camera.undistort_points`), and work on all
+J joints at once with batched linear algebra, since they run on every frame.
+"""
+
+import itertools
+
+import numpy as np
+
+
+def _usable_weights(points, weights):
+    """Return weights (..., V, J) that are 0 wherever a view cannot be used for a joint."""
+    finite = np.isfinite(points).all(axis=-1)
+    if weights is None:
+        weights = np.ones(points.shape[:-1])
+    weights = np.nan_to_num(np.asarray(weights, dtype=float), nan=0.0, posinf=0.0, neginf=0.0)
+    return np.where(finite & (weights > 0), weights, 0.0)
+
+
+def _dlt(P, points, weights):
+    """Weighted DLT batched over leading dimensions.
+
+    ``P`` (..., V, 3, 4), ``points`` (..., V, J, 2), ``weights`` (..., V, J) already zero for
+    unusable views.  Returns (..., J, 3), NaN where fewer than two views have weight.
+    """
+    points = np.where(weights[..., None] > 0, points, 0.0)
+    # Each view gives two equations x * P[2] - P[0] and y * P[2] - P[1]: (..., V, J, 2, 4).
+    rows = points[..., None] * P[..., None, None, 2, :] - P[..., None, 0:2, :]
+    # Unit-norm rows make the views comparable whatever their scale; then the weight applies.
+    norms = np.linalg.norm(rows, axis=-1, keepdims=True)
+    rows = rows / np.where(norms > 0, norms, 1.0) * weights[..., None, None]
+    num_views = rows.shape[-4]
+    system = np.moveaxis(rows, -4, -3).reshape(*rows.shape[:-4], rows.shape[-3], 2 * num_views, 4)
+    _, _, vh = np.linalg.svd(system)
+    homogeneous = vh[..., -1, :]
+    with np.errstate(divide='ignore', invalid='ignore'):
+        positions = homogeneous[..., :3] / homogeneous[..., 3:]
+    enough = (weights > 0).sum(axis=-2) >= 2
+    return np.where(enough[..., None] & np.isfinite(positions), positions, np.nan)
+
+
+def triangulate_dlt(P, points, weights=None):
+    """Triangulate J joints from V views by confidence-weighted DLT.
+
+    ``P`` (V, 3, 4); ``points`` (V, J, 2) undistorted pixels, NaN where missing; ``weights``
+    (V, J) confidences or None for equal weights.  Views with weight <= 0 (or NaN) or NaN points
+    are skipped.  Returns (J, 3), NaN for joints seen in fewer than two views.
+    """
+    P = np.asarray(P, dtype=float)
+    points = np.asarray(points, dtype=float)
+    return _dlt(P, points, _usable_weights(points, weights))
+
+
+def _project(P, positions):
+    """Project positions (..., J, 3) by P (V, 3, 4) into pixels (..., V, J, 2) and depths."""
+    homogeneous = np.concatenate([positions, np.ones(positions.shape[:-1] + (1,))], axis=-1)
+    image = np.einsum('vab,...jb->...vja', P, homogeneous)
+    with np.errstate(divide='ignore', invalid='ignore'):
+        return image[..., :2] / image[..., 2:], image[..., 2]
+
+
+def reprojection_errors(P, X, points):
+    """Pixel distance between the projections of ``X`` and the keypoints.
+
+    ``P`` (V, 3, 4), ``X`` (J, 3), ``points`` (V, J, 2) undistorted pixels.  Returns (V, J),
+    NaN where the joint or the keypoint is NaN.
+    """
+    pixels, _ = _project(np.asarray(P, dtype=float), np.asarray(X, dtype=float))
+    return np.linalg.norm(pixels - np.asarray(points, dtype=float), axis=-1)
+
+
+def triangulate_ransac(P, points, weights=None, threshold_px=40.0, min_views=2):
+    """Triangulate J joints robustly to views that disagree (wrong person, swapped limbs).
+
+    For each joint, every pair of usable views is triangulated; a pair's consensus is the set of
+    views that reproject within ``threshold_px`` with the point in front of the camera, scored
+    by the sum of their weights (ties go to the smaller total error).  The best consensus is
+    refitted with the weighted DLT.  A joint whose best consensus has fewer than ``min_views``
+    views falls back to the weighted DLT of all its usable views and gets no inliers; a joint
+    with fewer than two usable views is NaN.
+
+    The default threshold suits 1080p-class images of a person 3 to 5 m away, where OpenPose
+    views of the same joint disagree by 10 to 25 px; scale it with the image size.
+
+    ``P`` (V, 3, 4) = ``K [R | t]`` (so that depth is the third homogeneous coordinate);
+    ``points`` (V, J, 2) undistorted pixels; ``weights`` (V, J) or None.  Returns
+    ``(positions (J, 3), inliers (V, J) bool)``.
+    """
+    P = np.asarray(P, dtype=float)
+    points = np.asarray(points, dtype=float)
+    weights = _usable_weights(points, weights)
+    num_views, num_joints = weights.shape
+    if num_views < 2:
+        return np.full((num_joints, 3), np.nan), np.zeros((num_views, num_joints), dtype=bool)
+
+    pairs = np.array(list(itertools.combinations(range(num_views), 2)))     # (S, 2)
+    candidates = _dlt(P[pairs], points[pairs], weights[pairs])               # (S, J, 3)
+    pixels, depth = _project(P, candidates)                                  # (S, V, J, ...)
+    errors = np.linalg.norm(pixels - points, axis=-1)                        # (S, V, J)
+    with np.errstate(invalid='ignore'):
+        consensus = (errors < threshold_px) & (depth > 0) & (weights > 0)
+    # The error term (at most 1e-6) only breaks ties between equal weighted inlier counts.
+    mean_error = np.where(consensus, errors, 0.0).sum(axis=1) / (threshold_px * num_views)
+    score = np.where(consensus, weights, 0.0).sum(axis=1) - 1e-6 * mean_error
+    score = np.where(np.isfinite(candidates).all(axis=-1), score, -np.inf)  # (S, J)
+    best = np.argmax(score, axis=0)                                          # (J,)
+    inliers = consensus[best, :, np.arange(num_joints)].T                    # (V, J)
+
+    agreed = inliers.sum(axis=0) >= max(min_views, 2)
+    inliers &= agreed
+    fit_weights = np.where(agreed, weights * inliers, weights)
+    return _dlt(P, points, fit_weights), inliers

@@ -1,0 +1,112 @@
+# Copyright 2026 The skelsplat_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""Tests for the MediaPipe detector on the Pose2Sim demo videos, against OpenPose's JSON."""
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+pytest.importorskip('mediapipe')
+
+from skelsplat_ros.detect import create_detector  # noqa: E402
+from skelsplat_ros.detect.mediapipe_detector import MediaPipeDetector  # noqa: E402
+from skelsplat_ros.skeletons import COCO17_JOINTS  # noqa: E402
+
+SHOULDERS_HIPS = [COCO17_JOINTS.index(name) for name in
+                  ('left_shoulder', 'right_shoulder', 'left_hip', 'right_hip')]
+HIPS = SHOULDERS_HIPS[2:]
+NOSE = COCO17_JOINTS.index('nose')
+
+
+def _video(data_root, camera):
+    return data_root / f'pose2sim-0.10.49/Pose2Sim/Demo_SinglePerson/videos/cam0{camera}.mp4'
+
+
+def _frames(data_root, camera, count):
+    """Read the first ``count`` frames of a camera's video, BGR."""
+    capture = cv2.VideoCapture(str(_video(data_root, camera)))
+    frames = []
+    for _ in range(count):
+        ok, frame = capture.read()
+        assert ok, f'could not read {_video(data_root, camera)}'
+        frames.append(frame)
+    capture.release()
+    return frames
+
+
+def _openpose_people(data_root, camera, frame=0):
+    """COCO-17 part of every OpenPose person in a frame's JSON: ``(P, 17, 3)``."""
+    path = (data_root / 'pose2sim-0.4.15/Pose2Sim/Demo/pose' / f'cam{camera}_json' /
+            f'cam0{camera}.{frame:04d}.json')
+    people = json.loads(path.read_text())['people']
+    return np.array([np.reshape(person['pose_keypoints_2d'], (-1, 3))[:17]
+                     for person in people])
+
+
+@pytest.mark.parametrize('camera', [1, 2, 3, 4])
+def test_first_frame_matches_openpose(data_root, camera):
+    frame = _frames(data_root, camera, 1)[0]
+    height, width = frame.shape[:2]
+    with MediaPipeDetector(static_image_mode=True) as detector:
+        keypoints = detector.detect(frame)
+    assert keypoints.shape == (1, 17, 3)
+    person = keypoints[0]
+    assert np.all((person[:, 0] >= 0) & (person[:, 0] < width))
+    assert np.all((person[:, 1] >= 0) & (person[:, 1] < height))
+    assert np.all((person[:, 2] >= 0) & (person[:, 2] <= 1))
+    assert np.all(person[SHOULDERS_HIPS, 2] > 0.9)
+    assert person[NOSE, 1] < person[HIPS, 1].min()  # standing upright
+
+    # The same frame's OpenPose detections; camera 1 and 2 also see a bystander, so compare
+    # with the OpenPose person nearest to MediaPipe's.
+    openpose = _openpose_people(data_root, camera)
+    distances = np.linalg.norm(openpose[:, :, :2] - person[:, :2], axis=2)
+    nearest = int(np.argmin(np.median(distances, axis=1)))
+    well_detected = (openpose[nearest, :, 2] > 0.3) & (person[:, 2] > 0.5)
+    assert well_detected.sum() >= 10
+    errors = distances[nearest, well_detected]
+    assert np.median(errors) < 40, errors
+    assert np.percentile(errors, 90) < 60, errors
+
+
+def test_downscaled_input_keeps_original_pixels(data_root):
+    frame = _frames(data_root, 1, 1)[0]
+    with MediaPipeDetector(static_image_mode=True) as full, \
+            MediaPipeDetector(static_image_mode=True, max_side=640) as small:
+        full_keypoints, small_keypoints = full.detect(frame), small.detect(frame)
+    assert small_keypoints.shape == (1, 17, 3)
+    # Coordinates are in the original 1080x1920 pixels, not the 360x640 inference image.
+    assert small_keypoints[0, :, 1].max() > 640
+    difference = np.linalg.norm(full_keypoints[0, :, :2] - small_keypoints[0, :, :2], axis=1)
+    assert np.median(difference) < 15
+
+
+def test_tracking_mode_follows_consecutive_frames(data_root):
+    detector = create_detector('mediapipe')
+    previous = None
+    for frame in _frames(data_root, 2, 6):
+        keypoints = detector.detect(frame)
+        assert keypoints.shape == (1, 17, 3)
+        if previous is not None:  # 60 fps: joints move a few pixels between frames
+            step = np.linalg.norm(keypoints[0, :, :2] - previous[0, :, :2], axis=1)
+            assert np.median(step) < 15
+        previous = keypoints
+    detector.close()
+
+
+def test_empty_image_has_no_person():
+    with MediaPipeDetector(static_image_mode=True) as detector:
+        keypoints = detector.detect(np.zeros((480, 640, 3), np.uint8))
+    assert keypoints.shape == (0, 17, 3)
+
+
+def test_invalid_options():
+    for complexity in (0, 2):
+        with pytest.raises(ValueError, match='offline'):
+            MediaPipeDetector(model_complexity=complexity)
+    with pytest.raises(ValueError, match='max_side'):
+        MediaPipeDetector(max_side=8)
+    with MediaPipeDetector() as detector, pytest.raises(ValueError, match='uint8'):
+        detector.detect(np.zeros((4, 4, 3), np.float32))
