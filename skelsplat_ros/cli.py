@@ -292,10 +292,6 @@ def command_videos(args):
     import torch
     if args.device == 'cuda' and not torch.cuda.is_available():
         raise CliError('--device cuda: this torch build has no CUDA device')
-    if args.device == 'cpu':
-        # The solver's tensors are tiny: extra torch threads only fight MediaPipe's threads for
-        # the cores (measured on 2 cores: 0.6 s per frame with one thread, 3-20 s with two).
-        torch.set_num_threads(1)
     log = (lambda text: None) if args.quiet else (lambda text: print(text, file=sys.stderr))
     sources = _open_videos(args.videos, cameras)
     for source in sources:

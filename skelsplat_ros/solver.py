@@ -56,7 +56,7 @@ class SolverConfig:
     lr_decay: float = 0.85           # learning rates shrink by this factor every step
     scale_learning_rate: float = 2e-2
     rotation_learning_rate: float = 1e-2
-    symmetry_weight: float = 1.0     # weight of the left/right bone-length term, per m^2
+    symmetry_weight: float = 0.01    # weight of the left/right bone-length term, per m^2
     motion_sigma: float = 0.05       # std of the constant-velocity prior, metres per frame
     motion_weight: float = 1e-3      # weight of that prior against the heatmap loss
     motion_gate: float = 0.25        # metres from the prediction beyond which 2-view joints
@@ -68,6 +68,9 @@ class SolverConfig:
     temporal: bool = True            # causal warm start + motion prior (False: per frame)
     max_gap_frames: int = 15         # frames without a person before the motion state resets
     device: str = 'cpu'
+    # The solver's tensors are tiny: more intra-op threads only add synchronisation and fight
+    # the detectors for the cores (5-20x slower measured on 2 busy cores).  0 leaves torch's.
+    cpu_threads: int = 1
     backend: Optional[str] = None    # renderer; None picks gsplat on CUDA, torch otherwise
 
 
@@ -83,8 +86,8 @@ class PoseEstimate:
             isotropic prior of ``prior_sigma``; a joint seen in one view is uncertain along
             that view's ray).
         num_views: (J,) number of views whose detection supported the joint.
-        reprojection_error: (J,) mean pixel distance between the supporting detections and
-            the projected joint; NaN where no view supports it.
+        reprojection_error: (J,) mean pixel distance, in the undistorted images, between the
+            supporting detections and the projected joint; NaN where no view supports it.
         inliers: (V, J) bool, the supporting views.
         person_index: (V,) which candidate of each view was used, -1 for none.
         iterations: Adam steps taken.
@@ -145,6 +148,8 @@ class SkelSplatSolver:
         self.config = config or SolverConfig()
         self.cameras = list(cameras)
         self.device = torch.device(self.config.device)
+        if self.device.type == 'cpu' and self.config.cpu_threads:
+            torch.set_num_threads(self.config.cpu_threads)
         self.backend = self.config.backend or render.default_backend(self.device)
         self._P = np.stack([cam.projection_matrix for cam in self.cameras])      # (V, 3, 4)
         self._K = np.stack([np.asarray(cam.K, float) for cam in self.cameras])   # (V, 3, 3)
@@ -507,14 +512,13 @@ class SkelSplatSolver:
         support = (weights > 0) & inliers
         num_views = support.sum(axis=0)
         known = np.isfinite(positions).all(axis=1)
-        errors = np.full((self.num_views, num_joints), np.nan)
+        errors = np.zeros((self.num_views, num_joints))
         errors[:, known] = reprojection_errors(self._P, positions[known], points[:, known])
-        errors = np.where(support, errors, np.nan)
-        with np.errstate(invalid='ignore'):
-            reprojection = np.where(num_views > 0, np.nanmean(
-                np.where(support, errors, np.nan), axis=0) if support.any() else np.nan, np.nan)
-            mean_conf = np.where(num_views > 0, (weights * support).sum(axis=0)
-                                 / np.maximum(num_views, 1), 0.0)
+        supported = num_views > 0
+        reprojection = np.full(num_joints, np.nan)
+        reprojection[supported] = (np.where(support, errors, 0.0).sum(axis=0)[supported]
+                                   / num_views[supported])
+        mean_conf = (weights * support).sum(axis=0) / np.maximum(num_views, 1)
         view_factor = np.select([num_views >= 2, num_views == 1], [1.0, 0.25], 0.0)
         agreement = np.exp(-0.5 * (np.nan_to_num(reprojection, nan=0.0) / cfg.agreement_px) ** 2)
         confidence = np.where(known, mean_conf * view_factor * agreement, 0.0)

@@ -8,7 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from skelsplat_ros.fileio.openpose import KeypointFileError, list_openpose_files, read_openpose_json
+from skelsplat_ros.fileio.openpose import (
+    KeypointFileError, list_openpose_files, read_openpose_json)
 from skelsplat_ros.fileio.tabular import write_csv
 from skelsplat_ros.fileio.trc import read_trc, write_trc
 

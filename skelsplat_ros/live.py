@@ -1,0 +1,333 @@
+# Copyright 2026 The skelsplat_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""The parts of the live node that need no ROS: hand-over, throttling, statistics, fusion.
+
+The ROS node (:mod:`skelsplat_ros.ros.node`) receives frames on the executor thread, groups
+them with :class:`skelsplat_ros.sync.FrameSynchronizer` and hands each group to one worker
+thread through a :class:`LatestMailbox`: when the worker is still busy, a newer group replaces
+the waiting one (counted as dropped), so the node never builds a backlog and its latency stays
+bounded.  The worker runs a :class:`FusionEngine`: one 2D detector per camera, and one
+:class:`skelsplat_ros.solver.SkelSplatSolver` over the cameras whose calibration is known.
+"""
+
+import collections
+import dataclasses
+import threading
+import time
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+from skelsplat_ros.cameras import Camera
+from skelsplat_ros.solver import PoseEstimate, SkelSplatSolver, SolverConfig
+
+__all__ = ['FusionEngine', 'KeyedThrottle', 'LatestMailbox', 'PersonPose', 'WindowStats',
+           'person_from_estimate', 'resolve_device']
+
+NUM_JOINTS = 17
+
+
+class LatestMailbox:
+    """A one-slot, thread-safe hand-over in which the newest item wins."""
+
+    def __init__(self):
+        self._condition = threading.Condition()
+        self._item = None
+        self._full = False
+        self._closed = False
+        self.dropped = 0
+        """Items replaced by a newer one before anyone took them."""
+
+    def put(self, item) -> bool:
+        """Leave ``item`` for the taker; return True if it replaced (dropped) an older one."""
+        with self._condition:
+            replaced = self._full
+            self.dropped += int(replaced)
+            self._item, self._full = item, True
+            self._condition.notify()
+            return replaced
+
+    def get(self, timeout: Optional[float] = None):
+        """Take the item, waiting up to ``timeout`` seconds; None when empty or closed."""
+        with self._condition:
+            if not self._full and not self._closed:
+                self._condition.wait(timeout)
+            if not self._full:
+                return None
+            item, self._item, self._full = self._item, None, False
+            return item
+
+    def close(self):
+        """Wake the taker for good: later :meth:`get` calls return at once."""
+        with self._condition:
+            self._closed = True
+            self._condition.notify_all()
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
+
+class KeyedThrottle:
+    """Allow one event per key and period, counting the ones held back (for rate-limited logs).
+
+    Args:
+        period_s: shortest time between two allowed events of one key, seconds.
+        clock: monotonic clock in seconds.
+    """
+
+    def __init__(self, period_s: float, clock: Callable[[], float] = time.monotonic):
+        self._period = float(period_s)
+        self._clock = clock
+        self._last: Dict[object, float] = {}
+        self._suppressed: Dict[object, int] = collections.Counter()
+
+    def allow(self, key) -> Tuple[bool, int]:
+        """Return ``(allowed, suppressed)``: whether to emit now, and how many were held back."""
+        now = self._clock()
+        last = self._last.get(key)
+        if last is not None and now - last < self._period:
+            self._suppressed[key] += 1
+            return False, 0
+        self._last[key] = now
+        return True, self._suppressed.pop(key, 0)
+
+
+class WindowStats:
+    """Thread-safe counts and latencies over a reporting window (for ``/diagnostics``)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic):
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._start = clock()
+        self._counts: Dict[str, int] = collections.Counter()
+        self._latencies: List[float] = []
+
+    def count(self, key: str, amount: int = 1):
+        """Add ``amount`` to the counter ``key``."""
+        with self._lock:
+            self._counts[key] += amount
+
+    def latency(self, seconds: float):
+        """Record one latency, seconds."""
+        with self._lock:
+            self._latencies.append(float(seconds))
+
+    def take(self) -> Tuple[float, Dict[str, int], np.ndarray]:
+        """Return ``(window seconds, counts, latencies (N,))`` and start a new window."""
+        with self._lock:
+            now = self._clock()
+            window, self._start = now - self._start, now
+            counts, self._counts = dict(self._counts), collections.Counter()
+            latencies, self._latencies = np.asarray(self._latencies, dtype=float), []
+        return window, counts, latencies
+
+
+def resolve_device(requested: str, cuda_available: bool) -> Tuple[str, str]:
+    """Choose the solver's torch device.
+
+    Args:
+        requested: ``'auto'``, ``'cpu'`` or ``'cuda'`` (``'cuda:N'`` allowed).
+        cuda_available: whether torch sees a CUDA device.
+
+    Returns:
+        ``(device, message)``: the device to use and one line saying why, for the log.
+    """
+    if requested == 'cpu':
+        return 'cpu', 'the solver runs on the CPU (device:=cpu)'
+    if cuda_available:
+        device = 'cuda' if requested == 'auto' else requested
+        return device, f'the solver runs on the GPU ({device})'
+    if requested == 'auto':
+        return 'cpu', 'no CUDA device: the solver runs on the CPU (slower)'
+    return 'cpu', (f'device:={requested} but no CUDA device is available: '
+                   'the solver runs on the CPU')
+
+
+def _cuda_available():
+    import torch
+    return torch.cuda.is_available()
+
+
+class FusionEngine:
+    """Detectors and solver of the live pipeline; use it from one worker thread.
+
+    Cameras are registered (and replaced) with :meth:`set_camera` from any thread; the solver
+    is rebuilt over the cameras with a calibration whenever that set changes (which restarts
+    its temporal state).
+
+    Args:
+        camera_names: all configured cameras, in the order the solver gets them.
+        detector: ``'mediapipe'``, ``'onnx'``, or None when keypoints arrive ready-made.
+        detector_options: keyword options of the detector (one instance per camera).
+        device: ``'auto'``, ``'cpu'`` or ``'cuda'``.
+        solver_config: solver parameters; its ``device`` is replaced by the chosen one.
+        notify: called with one line for each event worth a log line (device choice, CPU
+            fallback after a CUDA failure).
+        cuda_available: override CUDA detection (tests); None asks torch.
+    """
+
+    def __init__(self, camera_names: Sequence[str], detector: Optional[str] = 'mediapipe',
+                 detector_options: Optional[Mapping] = None, device: str = 'auto',
+                 solver_config: Optional[SolverConfig] = None,
+                 notify: Callable[[str], None] = print, cuda_available: Optional[bool] = None):
+        self.camera_names = tuple(camera_names)
+        self._detector_name = detector
+        self._detector_options = dict(detector_options or {})
+        self._detectors: Dict[str, object] = {}
+        self._notify = notify
+        if cuda_available is None:
+            cuda_available = _cuda_available()
+        self.device, message = resolve_device(device, cuda_available)
+        notify(message)
+        self._solver_config = solver_config or SolverConfig()
+        self._lock = threading.Lock()
+        self._cameras: Dict[str, Camera] = {}
+        self._solver: Optional[SkelSplatSolver] = None
+        self._solver_key = None
+
+    def set_camera(self, name: str, camera: Optional[Camera]):
+        """Register the calibrated ``camera`` for ``name``, or None to leave that view out."""
+        if name not in self.camera_names:
+            raise ValueError(f'unknown camera {name!r}')
+        with self._lock:
+            if camera is None:
+                self._cameras.pop(name, None)
+            else:
+                self._cameras[name] = camera
+
+    def camera(self, name: str) -> Optional[Camera]:
+        """Return the registered camera ``name``, or None."""
+        with self._lock:
+            return self._cameras.get(name)
+
+    def ready_cameras(self) -> List[str]:
+        """Names of the cameras with a calibration, in configuration order."""
+        with self._lock:
+            return [name for name in self.camera_names if name in self._cameras]
+
+    def detect(self, name: str, bgr: np.ndarray) -> np.ndarray:
+        """Detect people in camera ``name``'s ``(H, W, 3) uint8`` BGR image; (P, 17, 3)."""
+        if self._detector_name is None:
+            raise RuntimeError('this engine has no detector (keypoints arrive on topics)')
+        detector = self._detectors.get(name)
+        if detector is None:
+            from skelsplat_ros.detect import create_detector
+            detector = create_detector(self._detector_name, **self._detector_options)
+            self._detectors[name] = detector
+        return np.asarray(detector.detect(bgr), dtype=float).reshape(-1, NUM_JOINTS, 3)
+
+    def solve(self, keypoints: Mapping[str, np.ndarray]
+              ) -> Tuple[Optional[PoseEstimate], Tuple[str, ...]]:
+        """Fuse one group.
+
+        Args:
+            keypoints: camera name -> (P, 17, 3) raw pixels and confidence, for the views in
+                the group (other cameras count as views without detections).
+
+        Returns:
+            ``(estimate, cameras)``: the solver's estimate (None when fewer than two views see
+            someone, or fewer than two cameras are calibrated) and the solver's cameras, in
+            the order of the estimate's per-view arrays.
+        """
+        with self._lock:
+            cameras = [(name, self._cameras[name]) for name in self.camera_names
+                       if name in self._cameras]
+        names = tuple(name for name, _ in cameras)
+        if len(cameras) < 2:
+            return None, names
+        key = tuple((name, id(camera)) for name, camera in cameras)
+        views = [np.asarray(keypoints.get(name, np.zeros((0, NUM_JOINTS, 3))), dtype=float)
+                 .reshape(-1, NUM_JOINTS, 3) for name in names]
+        try:
+            return self._solver_for(key, cameras).solve(views), names
+        except RuntimeError as error:
+            if self.device == 'cpu' or not _is_cuda_failure(error):
+                raise
+            self._notify(f'CUDA failed ({error.__class__.__name__}: {error}); '
+                         'the solver falls back to the CPU')
+            self.device = 'cpu'
+            self._solver_key = None
+            return self._solver_for(key, cameras).solve(views), names
+
+    def reset(self):
+        """Forget the solver's temporal state (e.g. after the clock jumped back)."""
+        if self._solver is not None:
+            self._solver.reset()
+
+    def close(self):
+        """Release the detectors."""
+        for detector in self._detectors.values():
+            close = getattr(detector, 'close', None)
+            if close is not None:
+                close()
+        self._detectors.clear()
+
+    def _solver_for(self, key, cameras):
+        if key != self._solver_key:
+            config = dataclasses.replace(self._solver_config, device=self.device)
+            self._solver = SkelSplatSolver([camera for _, camera in cameras], config)
+            self._solver_key = key
+        return self._solver
+
+
+def _is_cuda_failure(error):
+    """Whether a RuntimeError comes from CUDA (out of memory, driver or launch failure)."""
+    import torch
+    if isinstance(error, getattr(torch.cuda, 'OutOfMemoryError', ())):
+        return True
+    text = str(error)
+    return 'CUDA' in text or 'cuda' in text
+
+
+@dataclasses.dataclass
+class PersonPose:
+    """One person ready to publish: every value finite (the no-NaN guarantee of the output).
+
+    Attributes:
+        person_id: tracking id (REP-155 ``body_<id>``).
+        positions: (J, 3) metres; unknown joints hold the body centre.
+        known: (J,) bool, which joints were located.
+        confidence: (J,) in [0, 1], 0 where unknown.
+        covariance: (J, 3, 3) m^2, symmetric.
+        num_views: (J,) supporting views, 0 where unknown.
+        mean_reprojection_error: pixels, 0 when nothing supports it.
+    """
+
+    person_id: int
+    positions: np.ndarray
+    known: np.ndarray
+    confidence: np.ndarray
+    covariance: np.ndarray
+    num_views: np.ndarray
+    mean_reprojection_error: float
+
+
+def person_from_estimate(estimate: PoseEstimate, person_id: int,
+                         unknown_variance: float = 1.0) -> Optional[PersonPose]:
+    """Turn a solver estimate into a :class:`PersonPose`, or None when no joint is located.
+
+    Args:
+        estimate: the solver's output (positions NaN where unknown).
+        person_id: the id to give the person.
+        unknown_variance: variance in m^2 put on the diagonal of a joint's covariance when
+            the solver's is not finite.
+    """
+    positions = np.asarray(estimate.positions, dtype=float)
+    num_joints = positions.shape[0]
+    covariance = np.asarray(estimate.covariance, dtype=float).reshape(num_joints, 3, 3)
+    known = np.isfinite(positions).all(axis=1)
+    if not known.any():
+        return None
+    centre = positions[known].mean(axis=0)
+    positions = np.where(known[:, None], positions, centre)
+    confidence = np.clip(np.nan_to_num(np.asarray(estimate.confidence, dtype=float)), 0.0, 1.0)
+    confidence = np.where(known, confidence, 0.0)
+    num_views = np.where(known, np.asarray(estimate.num_views), 0).astype(np.uint8)
+    bad = ~np.isfinite(covariance).all(axis=(1, 2))
+    covariance = np.where(bad[:, None, None], np.eye(3) * unknown_variance, covariance)
+    covariance = 0.5 * (covariance + covariance.transpose(0, 2, 1))
+    error = float(estimate.mean_reprojection_error)
+    return PersonPose(person_id=int(person_id), positions=positions, known=known,
+                      confidence=confidence, covariance=covariance, num_views=num_views,
+                      mean_reprojection_error=error if np.isfinite(error) else 0.0)

@@ -1,0 +1,335 @@
+# Copyright 2026 The skelsplat_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""Conversions between ROS messages and the package's numpy types.
+
+Inputs: ``sensor_msgs/Image`` and ``CompressedImage`` to BGR arrays (through
+:mod:`skelsplat_ros.imaging`, no cv_bridge), ``sensor_msgs/CameraInfo`` to
+:class:`skelsplat_ros.cameras.Camera`, ``skelsplat_ros/Keypoints2D`` to COCO-17 arrays.
+
+Outputs, all from a :class:`skelsplat_ros.live.PersonPose` (finite by construction):
+``HumanPose3D``/``HumanPose3DArray``, RViz markers, REP-155 TF frames and a ``PointCloud2``.
+The functions that build input messages (:func:`camera_info_msg`, :func:`keypoints_msg`) serve
+the tests, the demo and bridges from other detectors.
+"""
+
+from typing import Iterable, List, Optional, Sequence, Tuple
+
+from builtin_interfaces.msg import Duration
+from geometry_msgs.msg import Point, TransformStamped
+import numpy as np
+from sensor_msgs.msg import CameraInfo, PointCloud2, PointField
+from skelsplat_ros import imaging
+from skelsplat_ros.body_frames import body_frame, joints_in_body_frame, quaternion_from_matrix
+from skelsplat_ros.cameras import camera_from_camera_info, rotation_from_quaternion
+from skelsplat_ros.live import PersonPose
+from skelsplat_ros.msg import HumanPose3D, HumanPose3DArray, Keypoint2D, Keypoints2D, Person2D
+from skelsplat_ros.skeletons import (
+    COCO17_BONES, COCO17_JOINTS, FORMAT_NAMES, get_format, to_coco17)
+from std_msgs.msg import ColorRGBA, Header
+from visualization_msgs.msg import Marker
+
+__all__ = [
+    'KeypointsMessageError', 'camera_from_info_msg', 'camera_info_msg', 'compressed_msg_to_bgr',
+    'delete_markers', 'image_msg_to_bgr', 'keypoints_msg', 'keypoints_msg_to_coco17',
+    'person_markers', 'person_msg', 'person_transforms', 'points_msg', 'pose_array_msg',
+    'transform_to_matrix',
+]
+
+MARKER_NAMESPACES = ('skelsplat/joints', 'skelsplat/bones', 'skelsplat/id',
+                     'skelsplat/covariance')
+_JOINT_DIAMETER = 0.05   # metres
+_BONE_WIDTH = 0.02       # metres
+_TEXT_HEIGHT = 0.12      # metres
+_TEXT_OFFSET = 0.25      # metres above the highest joint
+
+
+class KeypointsMessageError(ValueError):
+    """A ``Keypoints2D`` message that does not describe keypoints of a known format."""
+
+
+# ----------------------------------------------------------------------------------- inputs
+def image_msg_to_bgr(msg) -> np.ndarray:
+    """Convert a ``sensor_msgs/Image`` to ``(H, W, 3) uint8`` BGR.
+
+    Raises:
+        skelsplat_ros.imaging.ImageConversionError: for a bad encoding, geometry or data.
+    """
+    return imaging.image_to_bgr(msg.encoding, msg.width, msg.height, msg.step, msg.data,
+                                msg.is_bigendian)
+
+
+def compressed_msg_to_bgr(msg) -> np.ndarray:
+    """Decode a ``sensor_msgs/CompressedImage`` to ``(H, W, 3) uint8`` BGR.
+
+    Raises:
+        skelsplat_ros.imaging.ImageConversionError: for an undecodable payload.
+    """
+    return imaging.compressed_to_bgr(msg.format, msg.data)
+
+
+def camera_from_info_msg(msg, name: str, R=None, t=None):
+    """Build a :class:`skelsplat_ros.cameras.Camera` from a ``sensor_msgs/CameraInfo``.
+
+    Args:
+        msg: the CameraInfo (K, D, distortion_model, width, height are used).
+        name: the camera's name.
+        R: (3, 3) world-to-camera rotation, or None for identity.
+        t: (3,) world-to-camera translation in metres, or None for zero.
+
+    Raises:
+        skelsplat_ros.cameras.CalibrationError: for K all zeros, an unsupported model, etc.
+    """
+    return camera_from_camera_info(np.asarray(msg.k, dtype=float), np.asarray(msg.d, dtype=float),
+                                   msg.distortion_model, msg.width, msg.height, name=name,
+                                   R=R, t=t)
+
+
+def camera_info_msg(camera, stamp, frame_id: str, width: Optional[int] = None,
+                    height: Optional[int] = None) -> CameraInfo:
+    """Build the ``sensor_msgs/CameraInfo`` of a camera's intrinsics (extrinsics are not in it).
+
+    Args:
+        camera: a :class:`skelsplat_ros.cameras.Camera`.
+        stamp: ``builtin_interfaces/Time``.
+        frame_id: the camera's optical frame.
+        width: image width to state instead of the camera's, pixels.
+        height: image height to state instead of the camera's, pixels.
+    """
+    K = np.asarray(camera.K, dtype=float)
+    msg = CameraInfo(header=Header(stamp=stamp, frame_id=frame_id))
+    msg.width = int(camera.width if width is None else width)
+    msg.height = int(camera.height if height is None else height)
+    msg.distortion_model = camera.distortion_model
+    msg.d = [float(v) for v in camera.dist]
+    msg.k = K.reshape(9).tolist()
+    msg.r = np.eye(3).reshape(9).tolist()
+    msg.p = np.hstack([K, np.zeros((3, 1))]).reshape(12).tolist()
+    return msg
+
+
+def keypoints_msg_to_coco17(msg) -> np.ndarray:
+    """Convert a ``skelsplat_ros/Keypoints2D`` to ``(P, 17, 3)`` COCO-17 (x px, y px, conf).
+
+    Keypoints with a non-finite coordinate or confidence get confidence 0; confidences are
+    clipped to [0, 1].
+
+    Raises:
+        KeypointsMessageError: for an unknown format, joint names that contradict it, or a
+            person whose keypoint count differs from the format's.
+    """
+    fmt_name = msg.skeleton_format
+    if not fmt_name:
+        fmt_name = _format_from_joint_names(msg.joint_names)
+    try:
+        fmt = get_format(fmt_name)
+    except ValueError as error:
+        raise KeypointsMessageError(str(error)) from None
+    if msg.joint_names and tuple(msg.joint_names) != fmt.joint_names:
+        raise KeypointsMessageError(f'joint_names do not match skeleton_format {fmt.name!r}')
+    people = np.zeros((len(msg.people), fmt.num_joints, 3))
+    for p, person in enumerate(msg.people):
+        if len(person.keypoints) != fmt.num_joints:
+            raise KeypointsMessageError(f'person {p} has {len(person.keypoints)} keypoints, '
+                                        f'format {fmt.name!r} has {fmt.num_joints}')
+        people[p] = [(k.x, k.y, k.confidence) for k in person.keypoints]
+    bad = ~np.isfinite(people).all(axis=2)
+    people[bad] = 0.0
+    people[..., 2] = np.clip(people[..., 2], 0.0, 1.0)
+    return to_coco17(people, fmt.name)
+
+
+def _format_from_joint_names(joint_names):
+    for name in FORMAT_NAMES:
+        if tuple(joint_names) == get_format(name).joint_names:
+            return name
+    raise KeypointsMessageError('skeleton_format is empty and joint_names match no known '
+                                f'format ({", ".join(FORMAT_NAMES)})')
+
+
+def keypoints_msg(people, skeleton_format: str, stamp, frame_id: str, image_width: int = 0,
+                  image_height: int = 0) -> Keypoints2D:
+    """Build a ``skelsplat_ros/Keypoints2D`` from ``(P, K, 3)`` keypoints (x px, y px, conf).
+
+    Args:
+        people: (P, K, 3) keypoints in the raw image's pixels, K the format's joint count.
+        skeleton_format: one of the message's FORMAT_* constants.
+        stamp: ``builtin_interfaces/Time`` of the image.
+        frame_id: the camera's optical frame.
+        image_width: pixels, 0 when unknown.
+        image_height: pixels, 0 when unknown.
+    """
+    fmt = get_format(skeleton_format)
+    people = np.asarray(people, dtype=float).reshape(-1, fmt.num_joints, 3)
+    msg = Keypoints2D(header=Header(stamp=stamp, frame_id=frame_id), skeleton_format=fmt.name,
+                      image_width=int(image_width), image_height=int(image_height))
+    msg.people = [
+        Person2D(id=p, score=-1.0, keypoints=[
+            Keypoint2D(x=float(x), y=float(y), confidence=float(c)) for x, y, c in person])
+        for p, person in enumerate(people)]
+    return msg
+
+
+def transform_to_matrix(transform) -> np.ndarray:
+    """Return the (4, 4) matrix of a ``geometry_msgs/Transform``."""
+    q, v = transform.rotation, transform.translation
+    matrix = np.eye(4)
+    matrix[:3, :3] = rotation_from_quaternion([q.x, q.y, q.z, q.w])
+    matrix[:3, 3] = [v.x, v.y, v.z]
+    return matrix
+
+
+# ---------------------------------------------------------------------------------- outputs
+def person_msg(person: PersonPose, joint_names: Sequence[str] = COCO17_JOINTS,
+               skeleton_format: str = 'coco17') -> HumanPose3D:
+    """Build a ``skelsplat_ros/HumanPose3D`` (row-major 9 * J covariance)."""
+    return HumanPose3D(
+        id=int(person.person_id), skeleton_format=skeleton_format,
+        joint_names=list(joint_names),
+        positions=[Point(x=float(x), y=float(y), z=float(z)) for x, y, z in person.positions],
+        confidence=[float(c) for c in person.confidence],
+        covariance=np.asarray(person.covariance, dtype=float).reshape(-1).tolist(),
+        num_views=[int(n) for n in person.num_views],
+        mean_reprojection_error=float(person.mean_reprojection_error))
+
+
+def pose_array_msg(people: Iterable[PersonPose], stamp, frame_id: str) -> HumanPose3DArray:
+    """Build the ``skelsplat_ros/HumanPose3DArray`` of one frame group."""
+    return HumanPose3DArray(header=Header(stamp=stamp, frame_id=frame_id),
+                            people=[person_msg(person) for person in people])
+
+
+def _colour(confidence, alpha=1.0):
+    """Red (0) to green (1)."""
+    c = float(np.clip(confidence, 0.0, 1.0))
+    return ColorRGBA(r=1.0 - c, g=c, b=0.0, a=float(alpha))
+
+
+def _marker(ns, marker_id, kind, header, lifetime_s):
+    marker = Marker(header=header, ns=ns, id=int(marker_id), type=kind, action=Marker.ADD)
+    marker.pose.orientation.w = 1.0
+    seconds = int(lifetime_s)
+    marker.lifetime = Duration(sec=seconds, nanosec=int(round((lifetime_s - seconds) * 1e9)))
+    return marker
+
+
+def person_markers(person: PersonPose, stamp, frame_id: str, lifetime_s: float,
+                   ellipsoids: bool = False, bones=COCO17_BONES) -> List[Marker]:
+    """Build the RViz markers of one person: joints, bones, id text, covariance ellipsoids.
+
+    Args:
+        person: the person.
+        stamp: ``builtin_interfaces/Time``.
+        frame_id: the world frame.
+        lifetime_s: marker lifetime, seconds (RViz removes them if no update follows).
+        ellipsoids: add one SPHERE per located joint scaled to its 1-sigma covariance axes.
+        bones: (B, 2) joint index pairs.
+
+    Returns:
+        The markers; each person's markers use the person's id as marker id (ellipsoids
+        ``person_id * 100 + joint``) so that :func:`delete_markers` can remove them.
+    """
+    header = Header(stamp=stamp, frame_id=frame_id)
+    known = person.known
+    pid = person.person_id
+    joints = _marker('skelsplat/joints', pid, Marker.SPHERE_LIST, header, lifetime_s)
+    joints.scale.x = joints.scale.y = joints.scale.z = _JOINT_DIAMETER
+    joints.points = [_point(p) for p in person.positions[known]]
+    joints.colors = [_colour(c) for c in person.confidence[known]]
+    lines = _marker('skelsplat/bones', pid, Marker.LINE_LIST, header, lifetime_s)
+    lines.scale.x = _BONE_WIDTH
+    for a, b in bones:
+        if known[a] and known[b]:
+            lines.points += [_point(person.positions[a]), _point(person.positions[b])]
+            colour = _colour(min(person.confidence[a], person.confidence[b]))
+            lines.colors += [colour, colour]
+    text = _marker('skelsplat/id', pid, Marker.TEXT_VIEW_FACING, header, lifetime_s)
+    top = person.positions[known][np.argmax(person.positions[known, 2])]
+    text.pose.position = _point(top + [0.0, 0.0, _TEXT_OFFSET])
+    text.scale.z = _TEXT_HEIGHT
+    text.color = ColorRGBA(r=1.0, g=1.0, b=1.0, a=1.0)
+    text.text = f'person {pid}'
+    markers = [joints, lines, text]
+    if ellipsoids:
+        for j in np.flatnonzero(known):
+            markers.append(_ellipsoid(person, int(j), header, lifetime_s))
+    return markers
+
+
+def _point(xyz):
+    return Point(x=float(xyz[0]), y=float(xyz[1]), z=float(xyz[2]))
+
+
+def _ellipsoid(person, joint, header, lifetime_s):
+    marker = _marker('skelsplat/covariance', person.person_id * 100 + joint, Marker.SPHERE,
+                     header, lifetime_s)
+    variances, axes = np.linalg.eigh(person.covariance[joint])
+    if np.linalg.det(axes) < 0:
+        axes[:, 0] = -axes[:, 0]
+    x, y, z, w = quaternion_from_matrix(axes)
+    marker.pose.position = _point(person.positions[joint])
+    marker.pose.orientation.x, marker.pose.orientation.y = float(x), float(y)
+    marker.pose.orientation.z, marker.pose.orientation.w = float(z), float(w)
+    diameters = 2.0 * np.sqrt(np.clip(variances, 0.0, None))
+    marker.scale.x, marker.scale.y, marker.scale.z = (float(d) for d in diameters)
+    marker.color = _colour(person.confidence[joint], alpha=0.3)
+    return marker
+
+
+def delete_markers(markers: Iterable[Tuple[str, int]], stamp, frame_id: str) -> List[Marker]:
+    """DELETE markers for ``(namespace, id)`` pairs, e.g. those of a person who was lost."""
+    header = Header(stamp=stamp, frame_id=frame_id)
+    return [Marker(header=header, ns=ns, id=int(marker_id), action=Marker.DELETE)
+            for ns, marker_id in markers]
+
+
+def person_transforms(person: PersonPose, stamp, world_frame: str,
+                      joint_names: Sequence[str] = COCO17_JOINTS) -> List[TransformStamped]:
+    """REP-155 TF frames of one person: ``body_<id>`` in the world, ``<joint>_<id>`` under it.
+
+    Only located joints get a frame.  See :mod:`skelsplat_ros.body_frames` for the axes.
+    """
+    origin, rotation = body_frame(person.positions, person.known, joint_names)
+    pid = person.person_id
+    body = f'body_{pid}'
+    transforms = [_transform(stamp, world_frame, body, origin, quaternion_from_matrix(rotation))]
+    local = joints_in_body_frame(person.positions, origin, rotation)
+    identity = (0.0, 0.0, 0.0, 1.0)
+    for j in np.flatnonzero(person.known):
+        transforms.append(_transform(stamp, body, f'{joint_names[j]}_{pid}', local[j], identity))
+    return transforms
+
+
+def _transform(stamp, parent, child, translation, quaternion):
+    msg = TransformStamped(header=Header(stamp=stamp, frame_id=parent), child_frame_id=child)
+    msg.transform.translation.x, msg.transform.translation.y, msg.transform.translation.z = (
+        float(v) for v in translation)
+    rotation = msg.transform.rotation
+    rotation.x, rotation.y, rotation.z, rotation.w = (float(v) for v in quaternion)
+    return msg
+
+
+POINT_DTYPE = np.dtype([('x', '<f4'), ('y', '<f4'), ('z', '<f4'), ('confidence', '<f4'),
+                        ('joint', '<u4'), ('person', '<u4')])
+
+
+def points_msg(people: Iterable[PersonPose], stamp, frame_id: str) -> PointCloud2:
+    """Build a ``sensor_msgs/PointCloud2`` of the located joints.
+
+    Fields: x, y, z, confidence (float32), joint, person (uint32).
+
+    ``joint`` is the COCO-17 index and ``person`` the id, so obstacle layers can take people
+    directly and other consumers can still tell the joints apart.
+    """
+    rows = []
+    for person in people:
+        for j in np.flatnonzero(person.known):
+            x, y, z = person.positions[j]
+            rows.append((x, y, z, person.confidence[j], j, person.person_id))
+    cloud = np.array(rows, dtype=POINT_DTYPE)
+    fields = [PointField(name=name, offset=POINT_DTYPE.fields[name][1], count=1,
+                         datatype=PointField.FLOAT32 if kind.kind == 'f' else PointField.UINT32)
+              for name, kind in ((n, POINT_DTYPE.fields[n][0]) for n in POINT_DTYPE.names)]
+    return PointCloud2(header=Header(stamp=stamp, frame_id=frame_id), height=1,
+                       width=len(cloud), fields=fields, is_bigendian=False,
+                       point_step=POINT_DTYPE.itemsize, row_step=POINT_DTYPE.itemsize * len(cloud),
+                       data=cloud.tobytes(), is_dense=True)

@@ -1,0 +1,522 @@
+# Copyright 2026 The skelsplat_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""The SkelSplat ROS 2 node: N synchronised cameras in; 3D poses, markers and TF out.
+
+Thin by design: it converts messages (:mod:`skelsplat_ros.ros.conversions`), groups frames
+(:class:`skelsplat_ros.sync.FrameSynchronizer`), and hands each group to one worker thread that
+runs :class:`skelsplat_ros.live.FusionEngine` (detection and solving, off the executor
+thread; the newest group wins when the worker is busy).
+
+Topics (relative names, so a namespace applies; ``/tf`` and ``/diagnostics`` are absolute):
+
+- in, per camera: the image topic (``sensor_msgs/Image``, or ``CompressedImage`` when it ends
+  in ``/compressed``) and ``sensor_msgs/CameraInfo``, or ``skelsplat_ros/Keypoints2D`` with
+  ``detector:=keypoints_topic``;
+- out: ``human_pose_3d`` (``skelsplat_ros/HumanPose3DArray``), ``human_pose_3d/markers``
+  (``visualization_msgs/MarkerArray``), ``human_pose_3d/points`` (``sensor_msgs/PointCloud2``),
+  ``/tf`` (``tf2_msgs/TFMessage``, REP-155 frames) and ``/diagnostics``.
+
+Input faults (bad encoding, size mismatch, uncalibrated CameraInfo, undecodable data, detector
+errors) are logged at most once per camera and fault kind every few seconds, reported on
+``/diagnostics``, and cost only that camera's frame: the node keeps fusing the other views.
+"""
+
+import sys
+import threading
+import time
+
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+import numpy as np
+from rcl_interfaces.msg import SetParametersResult
+import rclpy
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import qos_profile_sensor_data
+from rclpy.qos import QoSDurabilityPolicy, QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy
+from rclpy.time import Time
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
+from skelsplat_ros.cameras import CalibrationError, camera_from_camera_info
+from skelsplat_ros.cameras import optical_frame_extrinsics
+from skelsplat_ros.live import FusionEngine, KeyedThrottle, LatestMailbox, WindowStats
+from skelsplat_ros.live import person_from_estimate
+from skelsplat_ros.msg import HumanPose3DArray, Keypoints2D
+from skelsplat_ros.ros import conversions
+from skelsplat_ros.ros.params import CAMERA_PARAMETERS, load_calibrated_cameras, PARAMETERS
+from skelsplat_ros.ros.params import ParameterError, read_config, validate_update
+from skelsplat_ros.sync import FrameSynchronizer
+from std_msgs.msg import Header
+from tf2_msgs.msg import TFMessage
+from visualization_msgs.msg import MarkerArray
+
+__all__ = ['SkelSplatNode', 'main']
+
+NODE_NAME = 'skelsplat_node'
+PERSON_ID = 1             # one person until multi-person tracking exists
+LOG_PERIOD_S = 5.0        # rate limit of repeated log lines, per camera and fault kind
+POLL_PERIOD_S = 0.02      # how often the synchroniser checks for timed-out groups
+TF_REFRESH_PERIOD_S = 1.0
+
+# tf2_ros.TransformBroadcaster's QoS, so that tf2 listeners see our frames as usual.
+TF_QOS = QoSProfile(depth=100, history=QoSHistoryPolicy.KEEP_LAST,
+                    reliability=QoSReliabilityPolicy.RELIABLE,
+                    durability=QoSDurabilityPolicy.VOLATILE)
+RELIABLE_QOS = QoSProfile(depth=10, reliability=QoSReliabilityPolicy.RELIABLE)
+
+
+def _stamp_ns(stamp):
+    return stamp.sec * 1_000_000_000 + stamp.nanosec
+
+
+class _CameraState:
+    """What the node knows about one camera (written on the executor thread)."""
+
+    def __init__(self):
+        self.frame_id = ''
+        self.info_key = None        # last CameraInfo content seen, to skip identical repeats
+        self.intrinsics = None      # Camera with identity extrinsics, or None
+        self.extrinsics = None      # (R (3, 3), t (3,)) world -> camera, or None
+        self.not_ready = 'waiting for CameraInfo'
+        self.last_arrival = None    # monotonic seconds of the last frame
+        self.last_error = ''
+
+
+class SkelSplatNode(Node):
+    """Multi-view 3D human pose node; see the module docstring.
+
+    Args:
+        **kwargs: passed to ``rclpy.node.Node`` (``context``, ``namespace``, ``cli_args``,
+            ``parameter_overrides``).
+
+    Raises:
+        ParameterError: for invalid parameters (the node is destroyed first).
+    """
+
+    def __init__(self, node_name: str = NODE_NAME, **kwargs):
+        super().__init__(node_name, **kwargs)
+        try:
+            self._setup()
+        except BaseException:
+            self.destroy_node()
+            raise
+
+    # --------------------------------------------------------------------------------- set-up
+    def _setup(self):
+        self.config = config = read_config(self)
+        self._log_throttle = KeyedThrottle(LOG_PERIOD_S)
+        self._stats = WindowStats()
+        self._totals = {'fused': 0, 'empty': 0, 'errors': 0}
+        self._states = {name: _CameraState() for name in config.camera_names}
+        self._file_cameras = {}
+        if 'calibration_file' in (config.extrinsics_source, config.intrinsics_source):
+            self._file_cameras = load_calibrated_cameras(config)
+        detector = None if config.detector == 'keypoints_topic' else config.detector
+        options = {'model_path': config.onnx_model_path} if detector == 'onnx' else {}
+        if detector == 'onnx':
+            options['device'] = 'cpu' if config.device == 'cpu' else 'auto'
+        self._engine = FusionEngine(config.camera_names, detector=detector,
+                                    detector_options=options, device=config.device,
+                                    notify=self.get_logger().info)
+        for name in config.camera_names:
+            state = self._states[name]
+            if config.extrinsics_source == 'calibration_file':
+                camera = self._file_cameras[name]
+                state.extrinsics = (camera.R, camera.t)
+            if config.intrinsics_source == 'calibration_file':
+                camera = self._file_cameras[name]
+                state.intrinsics = camera_from_camera_info(
+                    camera.K, camera.dist, camera.distortion_model, camera.width, camera.height,
+                    name=name)
+            self._refresh_camera(name)
+
+        self._sync_lock = threading.Lock()
+        self._sync_base = {}
+        self._sync = self._make_sync(config)
+        self._mailbox = LatestMailbox()
+        self._last_published_ns = None
+        self._last_tf_ns = None
+        self._shown_markers = {}
+        self._last_views = ()
+
+        self._pose_pub = self.create_publisher(HumanPose3DArray, 'human_pose_3d', RELIABLE_QOS)
+        self._marker_pub = self.create_publisher(MarkerArray, 'human_pose_3d/markers',
+                                                 RELIABLE_QOS)
+        self._points_pub = self.create_publisher(PointCloud2, 'human_pose_3d/points',
+                                                 RELIABLE_QOS)
+        self._tf_pub = self.create_publisher(TFMessage, '/tf', TF_QOS)
+        self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', RELIABLE_QOS)
+        self._subscribe(config)
+        self._poll_timer = self.create_timer(POLL_PERIOD_S, self._poll)
+        self._diag_timer = self.create_timer(config.diagnostics_period, self._publish_diagnostics)
+        if config.extrinsics_source == 'tf':
+            self._start_tf_listener()
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self._worker = threading.Thread(target=self._work, name='skelsplat_fusion', daemon=True)
+        self._worker.start()
+        self.get_logger().info(
+            f'fusing {len(config.cameras)} cameras ({", ".join(config.camera_names)}), '
+            f'detector {config.detector}, extrinsics from {config.extrinsics_source}, '
+            f'output in {config.world_frame!r}')
+
+    def _subscribe(self, config):
+        qos = qos_profile_sensor_data if config.image_qos == 'sensor_data' else RELIABLE_QOS
+        self._subscriptions_by_camera = {}
+        for camera in config.cameras:
+            name = camera.name
+            subs = []
+            if config.detector == 'keypoints_topic':
+                subs.append(self.create_subscription(
+                    Keypoints2D, camera.keypoints_topic,
+                    lambda msg, n=name: self._on_keypoints(n, msg), qos))
+            else:
+                kind = CompressedImage if camera.compressed else Image
+                subs.append(self.create_subscription(
+                    kind, camera.image_topic, lambda msg, n=name: self._on_image(n, msg), qos))
+            if config.intrinsics_source == 'camera_info':
+                subs.append(self.create_subscription(
+                    CameraInfo, camera.camera_info_topic,
+                    lambda msg, n=name: self._on_camera_info(n, msg), qos))
+            self._subscriptions_by_camera[name] = subs
+
+    def _make_sync(self, config):
+        return FrameSynchronizer(config.camera_names, slop_s=config.slop,
+                                 max_wait_s=config.max_wait, min_views=config.min_views)
+
+    def _start_tf_listener(self):
+        import tf2_ros  # only in this mode: a PyPI-only ROS has no tf2_ros
+        self._tf2 = tf2_ros
+        self._tf_buffer = tf2_ros.Buffer()
+        self._tf_listener = tf2_ros.TransformListener(self._tf_buffer, self)
+        self._tf_timer = self.create_timer(TF_REFRESH_PERIOD_S, self._refresh_tf_extrinsics)
+
+    # ----------------------------------------------------------------------------- logging
+    def _warn(self, key, message, camera=None):
+        """Log ``message`` at most once per key and LOG_PERIOD_S; count it for diagnostics."""
+        if camera is not None:
+            self._states[camera].last_error = message
+            self._stats.count(f'errors/{camera}')
+        allowed, suppressed = self._log_throttle.allow(key)
+        if allowed:
+            more = f' ({suppressed} more like this since the last report)' if suppressed else ''
+            self.get_logger().warning(message + more)
+
+    # ------------------------------------------------------------------------------ cameras
+    def _on_camera_info(self, name, msg):
+        state = self._states[name]
+        state.frame_id = msg.header.frame_id or state.frame_id
+        key = (tuple(msg.k), tuple(msg.d), msg.distortion_model, msg.width, msg.height)
+        if key == state.info_key:
+            return
+        state.info_key = key
+        try:
+            state.intrinsics = conversions.camera_from_info_msg(msg, name)
+        except CalibrationError as error:
+            state.intrinsics = None
+            state.not_ready = f'CameraInfo rejected: {error}'
+            self._warn(('info', name), f'{name}: CameraInfo rejected, camera ignored: {error}',
+                       camera=name)
+        self._refresh_camera(name)
+
+    def _refresh_camera(self, name):
+        """Register the camera with the engine once intrinsics and extrinsics are known."""
+        state = self._states[name]
+        camera = None
+        if state.intrinsics is not None and state.extrinsics is not None:
+            intrinsics = state.intrinsics
+            R, t = state.extrinsics
+            camera = camera_from_camera_info(intrinsics.K, intrinsics.dist,
+                                             intrinsics.distortion_model, intrinsics.width,
+                                             intrinsics.height, name=name, R=R, t=t)
+            state.not_ready = ''
+        elif state.intrinsics is not None:
+            state.not_ready = f'waiting for the TF {self.config.world_frame} -> ' \
+                              f'{state.frame_id or "<camera frame>"}'
+        self._engine.set_camera(name, camera)
+
+    def _refresh_tf_extrinsics(self):
+        for name, state in self._states.items():
+            if not state.frame_id:
+                continue
+            try:
+                transform = self._tf_buffer.lookup_transform(
+                    self.config.world_frame, state.frame_id, Time())
+            except (self._tf2.LookupException, self._tf2.ConnectivityException,
+                    self._tf2.ExtrapolationException) as error:
+                self._warn(('tf', name), f'{name}: no transform {self.config.world_frame} -> '
+                           f'{state.frame_id}: {error}', camera=name)
+                continue
+            try:
+                R, t = optical_frame_extrinsics(
+                    conversions.transform_to_matrix(transform.transform))
+            except CalibrationError as error:
+                self._warn(('tf', name), f'{name}: bad camera pose from TF: {error}', camera=name)
+                continue
+            if state.extrinsics is not None and np.allclose(state.extrinsics[0], R, atol=1e-9) \
+                    and np.allclose(state.extrinsics[1], t, atol=1e-9):
+                continue
+            state.extrinsics = (R, t)
+            self._refresh_camera(name)
+
+    # ------------------------------------------------------------------------------- frames
+    def _accept(self, name, header, width, height, what):
+        """Bookkeeping common to every frame; return the camera or None to refuse the frame."""
+        state = self._states[name]
+        state.last_arrival = time.monotonic()
+        self._stats.count(f'frames/{name}')
+        if not state.frame_id:
+            state.frame_id = header.frame_id
+        camera = self._engine.camera(name)
+        if camera is None:
+            self._warn(('not_ready', name), f'{name}: {what} ignored, camera not ready '
+                       f'({state.not_ready})', camera=name)
+            return None
+        if width and height and (width, height) != (camera.width, camera.height):
+            self._warn(('size', name), f'{name}: {what} refused, its size {width}x{height} '
+                       f'differs from CameraInfo {camera.width}x{camera.height}', camera=name)
+            return None
+        return camera
+
+    def _on_image(self, name, msg):
+        width, height = (0, 0) if isinstance(msg, CompressedImage) else (msg.width, msg.height)
+        if self._accept(name, msg.header, width, height, 'image') is not None:
+            self._add_frame(name, msg)
+
+    def _on_keypoints(self, name, msg):
+        if self._accept(name, msg.header, msg.image_width, msg.image_height,
+                        'keypoints') is not None:
+            self._add_frame(name, msg)
+
+    def _add_frame(self, name, msg):
+        with self._sync_lock:
+            groups = self._sync.add(name, _stamp_ns(msg.header.stamp), msg, time.monotonic_ns())
+        self._dispatch(groups)
+
+    def _poll(self):
+        with self._sync_lock:
+            groups = self._sync.poll(time.monotonic_ns())
+        self._dispatch(groups)
+
+    def _dispatch(self, groups):
+        for group in groups:
+            self._mailbox.put(group)
+
+    # ------------------------------------------------------------------------------- worker
+    def _work(self):
+        while not self._mailbox.closed:
+            group = self._mailbox.get(timeout=0.2)
+            if group is None:
+                continue
+            try:
+                self._process(group)
+            except Exception as error:  # noqa: B902 - the worker must survive anything
+                self._totals['errors'] += 1
+                self._engine.reset()
+                self._warn('fusion', f'fusion failed ({error.__class__.__name__}: {error}); '
+                           'the solver state was reset')
+
+    def _keypoints(self, name, msg):
+        """(P, 17, 3) keypoints of one frame (detected in the image, or from the message)."""
+        if isinstance(msg, Keypoints2D):
+            return conversions.keypoints_msg_to_coco17(msg)
+        if isinstance(msg, CompressedImage):
+            bgr = conversions.compressed_msg_to_bgr(msg)
+            camera = self._engine.camera(name)
+            if camera is not None and bgr.shape[:2] != (camera.height, camera.width):
+                raise ValueError(f'decoded size {bgr.shape[1]}x{bgr.shape[0]} differs from '
+                                 f'CameraInfo {camera.width}x{camera.height}')
+        else:
+            bgr = conversions.image_msg_to_bgr(msg)
+        return self._engine.detect(name, bgr)
+
+    def _process(self, group):
+        if self._last_published_ns is not None and group.stamp_ns <= self._last_published_ns:
+            # Only after the clock jumped back (bag loop, sim time): start over.
+            self._engine.reset()
+            self._last_tf_ns = None
+        keypoints = {}
+        for name, (_, msg) in group.frames.items():
+            try:
+                keypoints[name] = self._keypoints(name, msg)
+            except Exception as error:  # noqa: B902 - converters and detectors may raise anything
+                self._warn(('frame', name), f'{name}: frame dropped: {error}', camera=name)
+        estimate, _ = self._engine.solve(keypoints)
+        self._last_views = tuple(keypoints)
+        people = []
+        if estimate is not None:
+            person = person_from_estimate(estimate, PERSON_ID)
+            if person is not None:
+                people.append(person)
+        self._publish(people, group.stamp_ns)
+
+    def _publish(self, people, stamp_ns):
+        config = self.config
+        stamp = Time(nanoseconds=stamp_ns).to_msg()
+        frame = config.world_frame
+        self._pose_pub.publish(conversions.pose_array_msg(people, stamp, frame))
+        if config.publish_markers:
+            markers = []
+            shown = {}
+            for person in people:
+                new = conversions.person_markers(person, stamp, frame, config.marker_lifetime,
+                                                 config.publish_covariance_ellipsoids)
+                markers += new
+                shown[person.person_id] = {(m.ns, m.id) for m in new}
+            gone = set().union(*self._shown_markers.values()) - set().union(*shown.values())
+            markers += conversions.delete_markers(sorted(gone), stamp, frame)
+            self._shown_markers = shown
+            if markers:
+                self._marker_pub.publish(MarkerArray(markers=markers))
+        if config.publish_points:
+            self._points_pub.publish(conversions.points_msg(people, stamp, frame))
+        if config.publish_tf and people and (self._last_tf_ns is None
+                                             or stamp_ns > self._last_tf_ns):
+            transforms = []
+            for person in people:
+                transforms += conversions.person_transforms(person, stamp, frame)
+            self._tf_pub.publish(TFMessage(transforms=transforms))
+            self._last_tf_ns = stamp_ns
+        self._last_published_ns = stamp_ns
+        self._totals['fused' if people else 'empty'] += 1
+        latency = (self.get_clock().now().nanoseconds - stamp_ns) * 1e-9
+        self._stats.latency(latency)
+        self._stats.count('published')
+
+    # -------------------------------------------------------------------------- diagnostics
+    def _sync_totals(self):
+        with self._sync_lock:
+            return _add_sync_stats(self._sync_base, self._sync.stats)
+
+    def _publish_diagnostics(self):
+        window, counts, latencies = self._stats.take()
+        now = time.monotonic()
+        config = self.config
+        statuses = []
+        ready = self._engine.ready_cameras()
+        for name in config.camera_names:
+            state = self._states[name]
+            rate = counts.get(f'frames/{name}', 0) / max(window, 1e-9)
+            errors = counts.get(f'errors/{name}', 0)
+            if name not in ready:
+                level, message = DiagnosticStatus.ERROR, f'not used: {state.not_ready}'
+            elif state.last_arrival is None:
+                level, message = DiagnosticStatus.WARN, 'no frames received yet'
+            elif now - state.last_arrival > config.input_timeout:
+                level, message = (DiagnosticStatus.WARN,
+                                  f'stalled: no frames for {now - state.last_arrival:.1f} s')
+            elif errors:
+                level, message = DiagnosticStatus.WARN, f'{errors} faults: {state.last_error}'
+            else:
+                level, message = DiagnosticStatus.OK, 'ok'
+            statuses.append(_status(f'{self.get_name()}: camera {name}', level, message, {
+                'input_rate_hz': f'{rate:.2f}',
+                'faults_in_window': errors,
+                'last_fault': state.last_error,
+                'frame_id': state.frame_id,
+                'calibrated': name in ready,
+            }))
+        sync = self._sync_totals()
+        published = counts.get('published', 0)
+        latency = {}
+        if latencies.size:
+            p50, p95 = np.percentile(latencies, [50, 95])
+            latency = {'latency_p50_s': f'{p50:.4f}', 'latency_p95_s': f'{p95:.4f}',
+                       'latency_max_s': f'{latencies.max():.4f}'}
+        if len(ready) < max(config.min_views, 2):
+            level, message = (DiagnosticStatus.ERROR,
+                              f'only {len(ready)} cameras usable, fusion needs '
+                              f'{max(config.min_views, 2)}')
+        elif published == 0:
+            level, message = DiagnosticStatus.WARN, 'no output in the last period'
+        else:
+            level, message = DiagnosticStatus.OK, f'{published / max(window, 1e-9):.1f} Hz'
+        statuses.append(_status(f'{self.get_name()}: fusion', level, message, {
+            'output_rate_hz': f'{published / max(window, 1e-9):.2f}',
+            'groups_emitted': sync['emitted'],
+            'groups_fused': self._totals['fused'],
+            'groups_without_person': self._totals['empty'],
+            'groups_dropped_busy': self._mailbox.dropped,
+            'groups_dropped_incomplete': sync['dropped_incomplete'] + sync['dropped_overflow'],
+            'frames_dropped_stale': sync['dropped_stale'],
+            'frames_dropped_duplicate': sync['dropped_duplicate'],
+            'sync_resets': sync['resets'],
+            'views_in_last_group': ' '.join(self._last_views),
+            'solver_device': self._engine.device,
+            'detector': config.detector,
+            'fusion_errors': self._totals['errors'],
+            **latency,
+        }))
+        self._diag_pub.publish(DiagnosticArray(
+            header=Header(stamp=self.get_clock().now().to_msg()), status=statuses))
+
+    # --------------------------------------------------------------------------- parameters
+    def _on_set_parameters(self, parameters):
+        config = self.config
+        for parameter in parameters:
+            if parameter.name not in self._own_parameter_names():
+                continue  # use_sim_time and other rclpy parameters
+            config, reason = validate_update(config, parameter.name, parameter.value)
+            if config is None:
+                return SetParametersResult(successful=False, reason=reason)
+        sync_changed = any(getattr(config, key) != getattr(self.config, key)
+                           for key in ('slop', 'max_wait', 'min_views'))
+        self.config = config
+        if sync_changed:
+            with self._sync_lock:
+                groups = self._sync.reset(time.monotonic_ns())
+                self._sync_base = _add_sync_stats(self._sync_base, self._sync.stats)
+                self._sync_base['resets'] -= 1  # a new synchroniser is not a clock reset
+                self._sync = self._make_sync(config)
+            self._dispatch(groups)
+        return SetParametersResult(successful=True)
+
+    def _own_parameter_names(self):
+        names = set(PARAMETERS) | {'camera_names'}
+        for name in self.config.camera_names:
+            names |= {f'cameras.{name}.{field}' for field in CAMERA_PARAMETERS}
+        return names
+
+    # ------------------------------------------------------------------------------ shutdown
+    def destroy_node(self):
+        """Stop the worker thread, release the detectors, then destroy the node."""
+        mailbox = getattr(self, '_mailbox', None)
+        if mailbox is not None:
+            mailbox.close()
+            self._worker.join(timeout=10.0)
+            self._engine.close()
+        return super().destroy_node()
+
+
+_SYNC_COUNTERS = ('emitted', 'dropped_stale', 'dropped_duplicate', 'dropped_incomplete',
+                  'dropped_overflow', 'resets')
+
+
+def _add_sync_stats(base, stats):
+    """Add a synchroniser's counters to the totals of the synchronisers it replaced."""
+    return {key: base.get(key, 0) + getattr(stats, key) for key in _SYNC_COUNTERS}
+
+
+def _status(name, level, message, values):
+    return DiagnosticStatus(level=level, name=name, message=message, hardware_id=NODE_NAME,
+                            values=[KeyValue(key=k, value=str(v)) for k, v in values.items()])
+
+
+def main(args=None):
+    """Run the node (``ros2 run skelsplat_ros skelsplat_node``); returns the exit status."""
+    try:
+        rclpy.init(args=args)
+    except Exception as error:  # noqa: B902 - rcl raises its own types for bad arguments
+        print(f'{NODE_NAME}: cannot start: {error}', file=sys.stderr, flush=True)
+        return 2
+    try:
+        node = SkelSplatNode()
+    except ParameterError as error:
+        print(f'{NODE_NAME}: invalid parameters: {error}', file=sys.stderr, flush=True)
+        rclpy.try_shutdown()
+        return 2
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0

@@ -1,0 +1,140 @@
+# Copyright 2026 The skelsplat_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""Overlays, summary picture and animation on a synthetic rig with known geometry."""
+
+import cv2
+import numpy as np
+from PIL import Image
+import pytest
+from skelsplat_ros.cameras import make_camera
+from skelsplat_ros.visualize import DETECTION_BGR, OverlayFrame, REPROJECTION_BGR
+from skelsplat_ros.visualize import draw_overlay, project_skeleton, render_summary_png
+from skelsplat_ros.visualize import write_animation
+
+WIDTH, HEIGHT = 320, 480
+
+
+def _look_at(centre, target):
+    """World-to-camera (R, t) of a camera at ``centre`` looking at ``target`` (world Z up)."""
+    forward = target - centre
+    forward /= np.linalg.norm(forward)
+    right = np.cross(forward, [0.0, 0.0, 1.0])
+    right /= np.linalg.norm(right)
+    down = np.cross(forward, right)
+    R = np.stack([right, down, forward])
+    return R, -R @ centre
+
+
+@pytest.fixture(scope='module')
+def rig():
+    """Four cameras 4 m around a standing skeleton (17, 3) whose hips are at 1 m."""
+    K = np.array([[400.0, 0, WIDTH / 2], [0, 400.0, HEIGHT / 2], [0, 0, 1]])
+    cameras = []
+    for i, angle in enumerate(np.radians([0, 90, 180, 270])):
+        centre = np.array([4 * np.cos(angle), 4 * np.sin(angle), 1.5])
+        R, t = _look_at(centre, np.array([0.0, 0.0, 1.0]))
+        cameras.append(make_camera(f'cam{i}', K, np.zeros(4), 'plumb_bob', WIDTH, HEIGHT, R, t))
+    x = [0, 0.03, -0.03, 0.08, -0.08, 0.2, -0.2, 0.25, -0.25, 0.3, -0.3, 0.12, -0.12, 0.12,
+         -0.12, 0.12, -0.12]
+    z = [1.65, 1.7, 1.7, 1.68, 1.68, 1.45, 1.45, 1.2, 1.2, 0.95, 0.95, 1.0, 1.0, 0.55, 0.55,
+         0.1, 0.1]
+    skeleton = np.stack([np.array(x), np.zeros(17), np.array(z)], axis=1)
+    return cameras, skeleton
+
+
+def _colour_mask(image, bgr, tolerance=40):
+    return (np.abs(image.astype(int) - np.array(bgr)).max(axis=2) <= tolerance)
+
+
+def test_projection_lands_on_the_drawn_joints(rig):
+    cameras, skeleton = rig
+    pixels = project_skeleton(cameras[0], skeleton)
+    assert np.isfinite(pixels).all()
+    assert pixels[0, 1] < pixels[15, 1]             # head above the ankles in the image
+    np.testing.assert_allclose(pixels[:, 0].mean(), WIDTH / 2, atol=15)
+    image = draw_overlay(np.zeros((HEIGHT, WIDTH, 3), np.uint8), None, pixels, legend=False)
+    reprojected = _colour_mask(image, REPROJECTION_BGR)
+    for u, v in pixels.round().astype(int):
+        assert reprojected[v, u]
+    # Nothing but the skeleton is drawn.
+    ys, xs = np.nonzero(image.max(axis=2))
+    assert xs.min() >= pixels[:, 0].min() - 5 and xs.max() <= pixels[:, 0].max() + 5
+
+
+def test_joints_behind_the_camera_or_unknown_are_not_projected(rig):
+    cameras, skeleton = rig
+    moved = skeleton.copy()
+    moved[0] = cameras[0].center - 2 * cameras[0].R[2]   # 2 m behind camera 0
+    moved[1] = np.nan
+    pixels = project_skeleton(cameras[0], moved)
+    assert np.isnan(pixels[:2]).all() and np.isfinite(pixels[2:]).all()
+
+
+def test_overlay_draws_detections_above_threshold_and_a_legend(rig):
+    cameras, skeleton = rig
+    detections = np.concatenate([project_skeleton(cameras[1], skeleton), np.ones((17, 1))],
+                                axis=1)
+    detections[9:11, 2] = 0.01    # wrists below the confidence threshold
+    blank = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
+    image = draw_overlay(blank, detections, None, legend=False)
+    drawn = _colour_mask(image, DETECTION_BGR)
+    u, v = detections[5, :2].round().astype(int)
+    assert drawn[v, u]
+    u, v = detections[9, :2].round().astype(int)
+    assert not drawn[v - 1:v + 2, u - 1:u + 2].any()
+    with_legend = draw_overlay(blank, detections, None, legend=True, title='cam1')
+    assert (with_legend.max(axis=2) > 0).sum() > (image.max(axis=2) > 0).sum() + 200
+    assert image is not blank and not blank.any()
+
+
+def _frames(rig, count):
+    cameras, skeleton = rig
+    frames = []
+    for index in range(count):
+        positions = skeleton + [0.1 * index, 0, 0]
+        images, keypoints = [], []
+        for camera in cameras:
+            pixels = project_skeleton(camera, positions)
+            image = np.full((HEIGHT, WIDTH, 3), 90, np.uint8)
+            keypoints.append(np.concatenate([pixels + 2.0, np.ones((17, 1))], axis=1)[None])
+            images.append(image)
+        frames.append(OverlayFrame(index, images, keypoints, positions, np.ones(17),
+                                   mpjpe_mm=12.3, reference=positions + 0.01))
+    return cameras, frames
+
+
+def test_summary_png_shows_every_view_of_every_frame(rig, tmp_path):
+    cameras, frames = _frames(rig, 3)
+    path = render_summary_png(tmp_path / 'pictures' / 'summary.png', frames, cameras,
+                              title='synthetic', dpi=60)
+    image = cv2.imread(str(path))
+    assert image is not None
+    # Three rows of four overlays: the magenta reprojections appear in every cell.
+    magenta = _colour_mask(image, REPROJECTION_BGR, tolerance=60)
+    row_height = image.shape[0] / 3
+    view_width = image.shape[1] * 0.8 / 4
+    for row in range(3):
+        for view in range(4):
+            cell = magenta[round(row * row_height):round((row + 1) * row_height),
+                           round(view * view_width):round((view + 1) * view_width)]
+            assert cell.sum() > 20, (row, view)
+    with pytest.raises(ValueError):
+        render_summary_png(tmp_path / 'empty.png', [], cameras)
+
+
+def test_animation_as_gif_and_mp4(rig, tmp_path):
+    cameras, frames = _frames(rig, 4)
+    gif = write_animation(tmp_path / 'a.gif', frames, cameras, fps=10, height=120)
+    with Image.open(gif) as animation:
+        assert animation.n_frames == 4
+        assert animation.size[1] == 120 and animation.size[0] > 4 * 80
+        assert animation.info['duration'] == 100
+    mp4 = write_animation(tmp_path / 'a.mp4', frames, cameras, fps=10, height=120,
+                          with_3d=False)
+    video = cv2.VideoCapture(str(mp4))
+    count = 0
+    while video.read()[0]:
+        count += 1
+    assert count == 4
+    with pytest.raises(ValueError, match='.gif or an .mp4'):
+        write_animation(tmp_path / 'a.avi', frames, cameras)
