@@ -14,7 +14,7 @@ What this implementation adds to the paper's recipe, and why:
   at full frame, and within that crop only in a small window around each joint's detection
   (``window`` pixels a side): a heatmap channel is zero elsewhere, so the loss needs nothing
   else.  The windows are rendered exactly (every Gaussian composited, as in the full image,
-  see :func:`skelsplat_ros.render.rasterize_heatmaps_at`), at a fraction of the cost.
+  see :func:`skelsplat_ros.render.rasterize_heatmap_windows`), at a fraction of the cost.
 - Detector confidences are used: each (view, joint) channel's loss is weighted by its
   confidence, and views that per-joint RANSAC rejects get weight 0, so that a confidently
   wrong view (a misdetection, a left/right swap, another person) cannot drag the joint.
@@ -44,10 +44,10 @@ import torch
 class SolverConfig:
     """Parameters of :class:`SkelSplatSolver` (the defaults are the accurate reference)."""
 
-    iterations: int = 30             # Adam steps at most per frame
-    min_iterations: int = 4          # before early stopping may end the fit
+    iterations: int = 10             # Adam steps at most per frame (from a RANSAC-DLT start)
+    min_iterations: int = 3          # before early stopping may end the fit
     early_stop_rel: float = 2e-3     # stop when the loss improved less than this, relatively,
-    early_stop_patience: int = 3     # ... for this many consecutive steps
+    early_stop_patience: int = 2     # ... for this many consecutive steps
     crop_size: int = 128             # side in pixels of each view's person crop
     window: int = 11                 # side in crop pixels of the window around each joint
     crop_margin: float = 0.15        # crop border around the person, fraction of its size
@@ -59,8 +59,8 @@ class SolverConfig:
     symmetry_weight: float = 0.01    # weight of the left/right bone-length term, per m^2
     motion_sigma: float = 0.05       # std of the constant-velocity prior, metres per frame
     motion_weight: float = 1e-3      # weight of that prior against the heatmap loss
-    motion_gate: float = 0.25        # metres from the prediction beyond which 2-view joints
-    gate_px: float = 80.0            # ... drop views this far from the predicted projection
+    gate_px: float = 80.0            # joints with <= 2 agreeing views drop views this far
+                                     # from the motion prediction's projection
     min_confidence: float = 0.1      # detections below this are ignored
     ransac_threshold_px: float = 40.0  # views of one joint disagree by 10-25 px in 1080p
     agreement_px: float = 15.0       # reprojection error at which confidence drops to 0.61
@@ -198,10 +198,11 @@ class SkelSplatSolver:
         fit = self._fit(init, known, points, weights)
 
         positions = np.where(known[:, None], fit.means, np.nan)
+        self._hold_single_view_depth(positions, init, points, weights)
         estimate = self._describe(positions, points, weights, inliers, person_index,
                                   fit.detection_sigma_px)
         estimate.iterations, estimate.loss = fit.iterations, fit.loss
-        self._update_state(positions, fit.log_scales, fit.quats)
+        self._update_state(positions, estimate.num_views, fit.log_scales, fit.quats)
         return estimate
 
     # ------------------------------------------------------------------------------------------
@@ -219,8 +220,8 @@ class SkelSplatSolver:
                 result.append((np.zeros((0, 0, 2)), np.zeros((0, 0))))
                 continue
             people = people.reshape(-1, people.shape[-2], people.shape[-1])
-            conf = np.nan_to_num(people[..., 2], nan=0.0)
-            finite = np.isfinite(people[..., :2]).all(axis=-1)
+            finite = np.isfinite(people).all(axis=-1)
+            conf = np.where(finite, people[..., 2], 0.0)
             conf = np.where(finite & (conf >= self.config.min_confidence), conf, 0.0)
             raw = np.where(finite[..., None], people[..., :2], 0.0)
             pinhole = cam.undistort_points(raw.reshape(-1, 2)).reshape(raw.shape)
@@ -324,18 +325,16 @@ class SkelSplatSolver:
         """Drop views that contradict the motion prediction where too few views agree.
 
         With two views a confident outlier cannot be outvoted, but it lands far from where the
-        joint was a frame ago.  Where the RANSAC consensus has at most two views and its
-        result is more than ``motion_gate`` from the prediction, the views whose detection is
-        more than ``gate_px`` from the predicted projection are dropped and the joint is
-        re-triangulated from the rest (``positions`` and ``inliers`` are updated in place).
-        A consensus of three or more views always wins over the prediction.
+        joint was a frame ago.  Where the RANSAC consensus has at most two views, the views
+        whose detection is more than ``gate_px`` from the predicted projection are dropped and
+        the joint is re-triangulated from the rest (``positions`` and ``inliers`` are updated
+        in place).  A consensus of three or more views always wins over the prediction.
 
         Returns the gated weights (V, J).
         """
         cfg = self.config
         known = np.isfinite(predicted).all(axis=1)
-        distance = np.linalg.norm(np.nan_to_num(positions - predicted, nan=np.inf), axis=1)
-        suspect = known & (inliers.sum(axis=0) <= 2) & (distance > cfg.motion_gate)
+        suspect = known & (inliers.sum(axis=0) <= 2)
         if not suspect.any():
             return weights
         weights = weights.copy()
@@ -351,14 +350,31 @@ class SkelSplatSolver:
         return weights
 
     def _back_project(self, v, pixel, positions):
+        """World point on view v's ray through ``pixel`` at the median depth of ``positions``."""
         cam = self.cameras[v]
         known = np.isfinite(positions).all(axis=1)
         if not known.any():
             return np.full(3, np.nan)
         depth = np.median(cam.world_to_camera(positions[known])[:, 2])
+        return self._on_ray(v, pixel, depth)
+
+    def _on_ray(self, v, pixel, depth):
+        cam = self.cameras[v]
         ray = np.linalg.solve(self._K[v], np.array([pixel[0], pixel[1], 1.0]))
-        point_cam = ray * depth
-        return (np.asarray(cam.R).T @ (point_cam - np.asarray(cam.t))).astype(np.float64)
+        return np.asarray(cam.R).T @ (ray * depth - np.asarray(cam.t))
+
+    def _hold_single_view_depth(self, positions, init, points, weights):
+        """Put joints seen by one view on its ray at their starting depth (in place).
+
+        One view fixes two of a joint's three coordinates; the heatmap loss is flat along the
+        ray, and Adam, which normalises each coordinate's step, would wander along it from
+        frame to frame.  The start (the motion prediction, or the body's depth) keeps it.
+        """
+        for j in np.flatnonzero(((weights > 0).sum(axis=0) == 1)
+                                & np.isfinite(positions).all(axis=1)):
+            v = int(np.argmax(weights[:, j]))
+            depth = self.cameras[v].world_to_camera(init[j][None])[0, 2]
+            positions[j] = self._on_ray(v, points[v, j], depth)
 
     def _predicted_positions(self):
         if not self.config.temporal or self._state is None:
@@ -434,8 +450,7 @@ class SkelSplatSolver:
         dev = self.device
         Ks_np, scale, origins = self._crops(points, weights, init)
         pixels, targets = self._windows(points, scale, origins)
-        num_views, num_joints, window_pixels = targets.shape
-        flat_pixels = pixels.reshape(num_views, -1, 2)
+        num_joints = targets.shape[1]
         Ks = torch.as_tensor(Ks_np, dtype=torch.float32, device=dev)
         w = torch.as_tensor(weights * known[None, :], dtype=torch.float32, device=dev)
         w_total = w.sum().clamp_min(1e-6)
@@ -468,11 +483,10 @@ class SkelSplatSolver:
         iteration = 0
         for iteration in range(1, cfg.iterations + 1):
             optimizer.zero_grad(set_to_none=True)
-            rendered, _ = render.rasterize_heatmaps_at(
+            rendered, _ = render.rasterize_heatmap_windows(
                 means, quats, torch.exp(log_scales), opacities, colors, self._viewmats, Ks,
-                cfg.crop_size, cfg.crop_size, flat_pixels, backend=self.backend)
+                cfg.crop_size, cfg.crop_size, pixels, backend=self.backend)
             # Joint j's window only needs channel j: (V, J, P, J) -> (V, J, P).
-            rendered = rendered.reshape(num_views, num_joints, window_pixels, num_joints)
             rendered = torch.diagonal(rendered, dim1=1, dim2=3).permute(0, 2, 1)
             loss = _heatmap_loss(rendered, targets, w) / w_total
             if len(sym):
@@ -553,7 +567,7 @@ class SkelSplatSolver:
         return covariance
 
     # ------------------------------------------------------------------------------------------
-    def _update_state(self, positions, log_scales, quats):
+    def _update_state(self, positions, num_views, log_scales, quats):
         if not self.config.temporal:
             return
         state = self._state
@@ -563,11 +577,15 @@ class SkelSplatSolver:
             # Damped: a one-frame glitch must not launch the prediction far away.
             velocity[both] = 0.5 * (positions[both] - state.positions[both]) \
                 + 0.5 * state.velocity[both]
-            # Joints lost this frame keep coasting on the previous prediction.
+            # A joint seen in fewer than two views has no measured depth: its velocity decays
+            # rather than extrapolating its own depth drift.
+            weak = both & (num_views < 2)
+            velocity[weak] = 0.5 * state.velocity[weak]
+            # Joints lost this frame coast on the previous prediction, slowing down.
             lost = ~np.isfinite(positions).all(axis=1) & np.isfinite(state.positions).all(axis=1)
             positions = positions.copy()
             positions[lost] = state.positions[lost] + state.velocity[lost]
-            velocity[lost] = state.velocity[lost]
+            velocity[lost] = 0.5 * state.velocity[lost]
         self._state = _MotionState(positions=positions, velocity=velocity,
                                    scales=log_scales, quats=quats)
 

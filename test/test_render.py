@@ -8,7 +8,8 @@ import types
 
 import pytest
 from skelsplat_ros.render import (
-    available_backends, default_backend, rasterize_heatmaps, RendererUnavailable)
+    available_backends, default_backend, rasterize_heatmap_windows, rasterize_heatmaps,
+    RendererUnavailable)
 from skelsplat_ros.render import torch_backend
 from skelsplat_ros.render.gsplat_backend import padded_channel_count
 import torch
@@ -273,6 +274,35 @@ def test_opaque_stack_terminates_before_transmittance_reaches_1e_minus_4():
     assert torch.count_nonzero(expected) == 3
     torch.testing.assert_close(rendered[0, 4, 4], expected, rtol=1e-9, atol=1e-12)
     assert alphas[0, 4, 4, 0].item() == pytest.approx(1 - transmittance, abs=1e-12)
+
+
+@pytest.mark.parametrize('window', [1, 5, 11])
+def test_windows_equal_the_full_render_at_their_pixels(window):
+    # Windows scattered over the image, many on overlapping Gaussians: the per-window culling
+    # must not change a single value, colour or alpha.
+    width, height = 64, 48
+    means, quats, scales, opacities, colors = _random_scene(17, 17, seed=3)
+    viewmats, Ks = _cameras(width, height)
+    image, alpha = rasterize_heatmaps(means, quats, scales, opacities, colors, viewmats, Ks,
+                                      width, height)
+    generator = torch.Generator().manual_seed(4)
+    corners = torch.stack([torch.randint(0, width - window + 1, (3, 9), generator=generator),
+                           torch.randint(0, height - window + 1, (3, 9), generator=generator)],
+                          dim=-1)                                                # (V, G, 2)
+    offsets = torch.stack(torch.meshgrid(torch.arange(window), torch.arange(window),
+                                         indexing='xy'), dim=-1).reshape(-1, 2)
+    columns_rows = corners[:, :, None, :] + offsets                              # (V, G, P, 2)
+    pixels = columns_rows.to(torch.float64) + 0.5
+    windows, window_alpha = rasterize_heatmap_windows(
+        means, quats, scales, opacities, colors, viewmats, Ks, width, height, pixels)
+    views = torch.arange(3)[:, None, None]
+    expected = image[views, columns_rows[..., 1], columns_rows[..., 0]]
+    assert windows.shape == expected.shape
+    torch.testing.assert_close(windows, expected, rtol=0, atol=1e-12)
+    torch.testing.assert_close(window_alpha,
+                               alpha[views, columns_rows[..., 1], columns_rows[..., 0]],
+                               rtol=0, atol=1e-12)
+    assert expected.abs().sum() > 1.0
 
 
 def test_gradcheck_float64_tiny_scene():

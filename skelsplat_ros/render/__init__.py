@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 __all__ = ['RendererUnavailable', 'available_backends', 'default_backend', 'rasterize_heatmaps',
-           'rasterize_heatmaps_at']
+           'rasterize_heatmap_windows']
 
 # Backend name -> module with a ``rasterize`` function of the signature below.
 _BACKEND_MODULES = {
@@ -85,7 +85,7 @@ def rasterize_heatmaps(
                                        width, height, eps2d=eps2d)
 
 
-def rasterize_heatmaps_at(
+def rasterize_heatmap_windows(
     means: Tensor,
     quats: Tensor,
     scales: Tensor,
@@ -99,14 +99,15 @@ def rasterize_heatmaps_at(
     backend: str = 'torch',
     eps2d: float = 0.3,
 ) -> Tuple[Tensor, Tensor]:
-    """Render like `rasterize_heatmaps`, but return only the pixel centres ``pixels``.
+    """Render like `rasterize_heatmaps`, but return only G windows of P pixels per view.
 
     The values equal the full W x H render read at those pixels.  The torch backend computes
-    just those pixels, which is what makes small windows around each joint cheap on a CPU.
+    just those pixels, and in each window just the Gaussians that reach it, which is what makes
+    small windows around each joint cheap on a CPU.
 
     Args:
         means: (N, 3), as in `rasterize_heatmaps`; likewise quats, scales, opacities,
-            colors, viewmats, Ks, width, height, backend and eps2d.
+            colors, viewmats, Ks and eps2d.
         quats: (N, 4).
         scales: (N, 3).
         opacities: (N,).
@@ -115,16 +116,17 @@ def rasterize_heatmaps_at(
         Ks: (V, 3, 3).
         width: image width W, which sets the projection's Jacobian clamp as in a full render.
         height: image height H.
-        pixels: (V, M, 2) pixel centres (column + 0.5, row + 0.5) in each view.
+        pixels: (V, G, P, 2) pixel centres (column + 0.5, row + 0.5) of each window.
         backend: 'torch' or 'gsplat'.
         eps2d: pixel variance added to each projected 2D covariance.
 
     Returns:
-        colours (V, M, C) and accumulated alphas (V, M, 1).
+        colours (V, G, P, C) and accumulated alphas (V, G, P, 1).
 
     """
-    return _backend(backend).rasterize_at(means, quats, scales, opacities, colors, viewmats,
-                                          Ks, width, height, pixels, eps2d=eps2d)
+    return _backend(backend).rasterize_windows(means, quats, scales, opacities, colors,
+                                               viewmats, Ks, width, height, pixels,
+                                               eps2d=eps2d)
 
 
 def _backend(name):

@@ -65,7 +65,7 @@ def rasterize(
     return rendered[..., :channels], alphas
 
 
-def rasterize_at(
+def rasterize_windows(
     means: Tensor,
     quats: Tensor,
     scales: Tensor,
@@ -78,18 +78,19 @@ def rasterize_at(
     pixels: Tensor,
     eps2d: float = 0.3,
 ) -> Tuple[Tensor, Tensor]:
-    """Render the whole W x H images with gsplat and read them at ``pixels`` (V, M, 2).
+    """Render the whole W x H images with gsplat and read them at ``pixels`` (V, G, P, 2).
 
-    gsplat renders in tiles, so a sparse pixel set costs as much as the image; on a GPU that is
+    gsplat renders in tiles, so sparse windows cost as much as the image; on a GPU that is
     cheap.  Pixel centres outside the image read as zero.
     """
     rendered, alphas = rasterize(means, quats, scales, opacities, colors, viewmats, Ks,
                                  width, height, eps2d)
-    column = torch.floor(pixels[..., 0]).long()
-    row = torch.floor(pixels[..., 1]).long()
-    inside = (column >= 0) & (column < width) & (row >= 0) & (row < height)
-    flat = (row.clamp(0, height - 1) * width + column.clamp(0, width - 1))      # (V, M)
-    views = torch.arange(rendered.shape[0], device=rendered.device)[:, None]
-    colour = rendered.reshape(rendered.shape[0], -1, rendered.shape[-1])[views, flat]
-    alpha = alphas.reshape(alphas.shape[0], -1, 1)[views, flat]
-    return colour * inside[..., None], alpha * inside[..., None]
+    n_views = rendered.shape[0]
+    column = torch.floor(pixels[..., 0]).long().reshape(n_views, -1)
+    row = torch.floor(pixels[..., 1]).long().reshape(n_views, -1)
+    inside = ((column >= 0) & (column < width) & (row >= 0) & (row < height))[..., None]
+    flat = row.clamp(0, height - 1) * width + column.clamp(0, width - 1)        # (V, G * P)
+    views = torch.arange(n_views, device=rendered.device)[:, None]
+    colour = rendered.reshape(n_views, -1, rendered.shape[-1])[views, flat] * inside
+    alpha = alphas.reshape(n_views, -1, 1)[views, flat] * inside
+    return (colour.reshape(pixels.shape[:3] + (-1,)), alpha.reshape(pixels.shape[:3] + (1,)))

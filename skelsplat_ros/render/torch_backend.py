@@ -40,6 +40,8 @@ FAR_PLANE = 1e10
 ALPHA_THRESHOLD = 1.0 / 255.0
 MAX_ALPHA = 0.999
 MIN_TRANSMITTANCE = 1e-4
+# Beyond this many standard deviations alpha < 1/255 for any opacity <= 1 (sqrt(2 ln 255)).
+FOOTPRINT_SIGMAS = 3.33
 # Slack on the x/z, y/z clamp of the EWA Jacobian, as a fraction of tan(fov / 2).
 JACOBIAN_FOV_MARGIN = 0.3
 
@@ -170,40 +172,77 @@ def composite(
     conic_a, conic_b, conic_c = (conics[..., k, None] for k in range(3))
     sigma = ((0.5 * conic_a * dx * dx)[:, :, None, :] + (0.5 * conic_c * dy * dy)[..., None]
              + (conic_b * dx)[:, :, None, :] * dy[..., None]).flatten(2)  # (V, N, H * W)
-    rendered, accumulated = _blend(sigma, order, projection.valid, opacities, colors)
+    rendered, accumulated = _blend(sigma, torch.gather(projection.valid, 1, order),
+                                   opacities[order], colors[order])
     return (rendered.reshape(n_views, height, width, -1),
             accumulated.reshape(n_views, height, width, 1))
 
 
-def composite_at(
+def composite_windows(
     projection: Projection,
     opacities: Tensor,
     colors: Tensor,
     pixels: Tensor,
 ) -> Tuple[Tensor, Tensor]:
-    """Alpha-composite like `composite`, but only at the given pixel centres.
+    """Alpha-composite like `composite`, but only at G windows of P pixel centres per view.
 
-    Each pixel's value is computed exactly as in the full image (compositing is per pixel), so
-    rendering a sparse set of pixels - small windows around each joint, say - gives the same
-    numbers as rendering the whole image and reading those pixels.
+    Compositing is per pixel, so each value equals the full image's at that pixel.  Within a
+    window only the Gaussians that can touch it are visited: for opacity <= 1, alpha >= 1/255
+    needs ``sigma <= ln 255``, i.e. a pixel within ``sqrt(2 ln 255) < 3.33`` standard
+    deviations of the mean, so a Gaussian whose 3.33-sigma circle misses the window's box is
+    skipped there without changing any value.  This is gsplat's tile culling, per window.
 
     Args:
         projection: the Gaussians in V views, see `Projection`.
         opacities: (N,) opacities in [0, 1].
         colors: (N, C) colours or features.
-        pixels: (V, M, 2) pixel centres (x + 0.5, y + 0.5 for pixel column x, row y).
+        pixels: (V, G, P, 2) pixel centres (x + 0.5, y + 0.5 for pixel column x, row y).
 
     Returns:
-        colours (V, M, C) and accumulated alphas (V, M, 1).
+        colours (V, G, P, C) and accumulated alphas (V, G, P, 1).
 
     """
+    n_views, n_windows, n_pixels, _ = pixels.shape
+    n_gaussians = projection.depths.shape[1]
     order, means2d, conics = _depth_sorted(projection)
-    d = means2d[:, :, None, :] - pixels[:, None, :, :]                     # (V, N, M, 2)
+    valid = torch.gather(projection.valid, 1, order)
+    with torch.no_grad():
+        # Largest eigenvalue of the 2D covariance, the inverse of the conic (a, b; b, c).
+        a, b, c = conics.unbind(-1)
+        det = a * c - b * b
+        half_trace = 0.5 * (a + c) / det
+        largest = half_trace + torch.sqrt(torch.clamp(half_trace ** 2 - 1.0 / det, min=0.0))
+        radius = FOOTPRINT_SIGMAS * torch.sqrt(largest)                       # (V, N)
+        low, high = pixels.amin(dim=2), pixels.amax(dim=2)                     # (V, G, 2)
+        nearest = torch.minimum(torch.maximum(means2d[:, None], low[:, :, None]),
+                                high[:, :, None])                              # (V, G, N, 2)
+        reaches = valid[:, None] & ((means2d[:, None] - nearest).norm(dim=-1)
+                                    <= radius[:, None])                        # (V, G, N)
+        count = max(int(reaches.sum(dim=-1).max()), 1)
+        # The reaching Gaussians of each window, still front to back; slots beyond a window's
+        # own count hold non-reaching Gaussians, masked out below.
+        rank = torch.arange(n_gaussians, 0, -1, device=pixels.device, dtype=pixels.dtype)
+        picked = torch.topk(reaches * rank, count, dim=-1).indices              # (V, G, K)
+        kept = torch.gather(reaches, 2, picked)
+
+    def take(values):  # (V, N, ...) sorted -> (V, G, K, ...)
+        flat = values.reshape(n_views, n_gaussians, -1)
+        index = picked.reshape(n_views, -1, 1).expand(-1, -1, flat.shape[-1])
+        return torch.gather(flat, 1, index).reshape(n_views, n_windows, count, -1)
+
+    window_means, window_conics = take(means2d), take(conics)
+    d = window_means[:, :, :, None, :] - pixels[:, :, None, :, :]              # (V, G, K, P, 2)
     dx, dy = d[..., 0], d[..., 1]
-    conic_a, conic_b, conic_c = (conics[..., k, None] for k in range(3))
+    conic_a, conic_b, conic_c = (window_conics[..., k, None] for k in range(3))
     sigma = 0.5 * conic_a * dx * dx + 0.5 * conic_c * dy * dy + conic_b * dx * dy
-    rendered, accumulated = _blend(sigma, order, projection.valid, opacities, colors)
-    return rendered, accumulated[..., None]
+    batch = n_views * n_windows
+    sorted_opacities = take(opacities[order][..., None])[..., 0]
+    sorted_colors = take(colors[order])
+    rendered, accumulated = _blend(
+        sigma.reshape(batch, count, n_pixels), kept.reshape(batch, count),
+        sorted_opacities.reshape(batch, count), sorted_colors.reshape(batch, count, -1))
+    return (rendered.reshape(n_views, n_windows, n_pixels, -1),
+            accumulated.reshape(n_views, n_windows, n_pixels, 1))
 
 
 def _depth_sorted(projection: Projection) -> Tuple[Tensor, Tensor, Tensor]:
@@ -214,28 +253,28 @@ def _depth_sorted(projection: Projection) -> Tuple[Tensor, Tensor, Tensor]:
     return order, means2d, conics
 
 
-def _blend(sigma: Tensor, order: Tensor, valid: Tensor, opacities: Tensor,
+def _blend(sigma: Tensor, valid: Tensor, opacities: Tensor,
            colors: Tensor) -> Tuple[Tensor, Tensor]:
-    """Composite depth-sorted Gaussians with Mahalanobis terms ``sigma`` (V, N, P).
+    """Composite front-to-back sorted Gaussians with Mahalanobis terms ``sigma`` (B, N, P).
 
-    Returns colours (V, P, C) and accumulated alpha (V, P).
+    ``valid`` (B, N), ``opacities`` (B, N) and ``colors`` (B, N, C) are in the same order.
+    Returns colours (B, P, C) and accumulated alpha (B, P).
     """
-    sorted_valid = torch.gather(valid, 1, order)
-    alpha = torch.clamp(opacities[order][..., None] * torch.exp(-sigma), max=MAX_ALPHA)
+    alpha = torch.clamp(opacities[..., None] * torch.exp(-sigma), max=MAX_ALPHA)
 
     # Up to the first Gaussian whose next T would be <= 1e-4 the running transmittance is the
     # plain product; it never increases, so that Gaussian and every one behind it are exactly
     # those where the product is <= 1e-4, and none of them is composited.
     with torch.no_grad():
-        touches = sorted_valid[..., None] & (sigma >= 0) & (alpha >= ALPHA_THRESHOLD)
+        touches = valid[..., None] & (sigma >= 0) & (alpha >= ALPHA_THRESHOLD)
         kept = touches & (torch.cumprod(1.0 - alpha * touches, dim=1) > MIN_TRANSMITTANCE)
     alpha = torch.where(kept, alpha, torch.zeros_like(alpha))
 
     transmittance = torch.cumprod(1.0 - alpha, dim=1)
     transmittance_before = torch.cat(
         [torch.ones_like(transmittance[:, :1]), transmittance[:, :-1]], dim=1)
-    weights = alpha * transmittance_before  # (V, N, P)
-    rendered = torch.einsum('vnp,vnc->vpc', weights, colors[order])
+    weights = alpha * transmittance_before  # (B, N, P)
+    rendered = torch.einsum('bnp,bnc->bpc', weights, colors)
     return rendered, 1.0 - transmittance[:, -1]
 
 
@@ -256,7 +295,7 @@ def rasterize(
     return composite(projection, opacities, colors, width, height)
 
 
-def rasterize_at(
+def rasterize_windows(
     means: Tensor,
     quats: Tensor,
     scales: Tensor,
@@ -269,6 +308,6 @@ def rasterize_at(
     pixels: Tensor,
     eps2d: float = 0.3,
 ) -> Tuple[Tensor, Tensor]:
-    """Render N Gaussians into V views at the pixel centres ``pixels`` (V, M, 2) only."""
+    """Render N Gaussians into V views at windows of pixel centres ``pixels`` (V, G, P, 2)."""
     projection = project_gaussians(means, quats, scales, viewmats, Ks, width, height, eps2d)
-    return composite_at(projection, opacities, colors, pixels)
+    return composite_windows(projection, opacities, colors, pixels)
