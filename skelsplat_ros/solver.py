@@ -59,8 +59,9 @@ class SolverConfig:
     symmetry_weight: float = 0.01    # weight of the left/right bone-length term, per m^2
     motion_sigma: float = 0.05       # std of the constant-velocity prior, metres per frame
     motion_weight: float = 1e-3      # weight of that prior against the heatmap loss
-    gate_px: float = 80.0            # joints with <= 2 agreeing views drop views this far
-                                     # from the motion prediction's projection
+    # Joints with at most two agreeing views drop the views this far from the projection of
+    # the motion prediction.
+    gate_px: float = 80.0
     min_confidence: float = 0.1      # detections below this are ignored
     ransac_threshold_px: float = 40.0  # views of one joint disagree by 10-25 px in 1080p
     agreement_px: float = 15.0       # reprojection error at which confidence drops to 0.61
