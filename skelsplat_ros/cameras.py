@@ -151,7 +151,8 @@ def _as_array(value, shape, what, camera):
     # shape None: any number of values, flattened.
     try:
         array = np.asarray(value, dtype=float)
-    except (TypeError, ValueError) as error:
+    except (TypeError, ValueError, OverflowError) as error:
+        # OverflowError: YAML and TOML integers have no size limit.
         raise CalibrationError(f'camera {camera!r}: {what} is not numeric: {error}') from None
     if shape is None:
         shape = (array.size,)
@@ -222,11 +223,11 @@ def make_camera(name, K, dist, distortion_model, width, height, R=None, t=None):
             or np.linalg.det(R) <= 0):
         raise CalibrationError(f'camera {name!r}: R is not a rotation (orthonormal, det +1)')
     t = np.zeros(3) if t is None else _as_array(t, (3,), 't', name)
-    try:
-        width, height = int(width), int(height)
-    except (TypeError, ValueError):
+    size = _as_array([width, height], (2,), 'image size', name)
+    if not (size == np.round(size)).all():
         raise CalibrationError(f'camera {name!r}: image size {width!r} x {height!r} '
-                               'is not numeric') from None
+                               'is not a whole number of pixels')
+    width, height = int(size[0]), int(size[1])
     if width <= 0 or height <= 0:
         raise CalibrationError(f'camera {name!r}: image size {width} x {height} is not positive')
     return Camera(name=name, K=K, dist=dist, distortion_model=model, R=R, t=t,
@@ -255,8 +256,8 @@ def load_calibration(path):
         raise CalibrationError(f'{path}: unknown calibration format {suffix!r} '
                                '(expected .toml, .yaml or .yml)')
     try:
-        text = path.read_text()
-    except OSError as error:
+        text = path.read_text(encoding='utf-8')
+    except (OSError, UnicodeDecodeError) as error:
         raise CalibrationError(f'{path}: cannot read calibration: {error}') from None
     try:
         if suffix == '.toml':
@@ -291,10 +292,10 @@ def _cameras_from_toml(text):
         size = _as_array(_required(table, 'size', name), (2,), 'size', name)
         rvec = _as_array(_required(table, 'rotation', name), (3,), 'rotation', name)
         model = 'equidistant' if table.get('fisheye', False) else None
-        dist = _required(table, 'distortions', name)
+        dist = _as_array(_required(table, 'distortions', name), None, 'distortions', name)
         cameras.append(make_camera(
             name, _required(table, 'matrix', name), dist,
-            model or _model_from_count(np.size(dist), name), size[0], size[1],
+            model or _model_from_count(dist.size, name), size[0], size[1],
             R=cv2.Rodrigues(rvec)[0], t=_required(table, 'translation', name)))
     return cameras
 
@@ -316,17 +317,17 @@ def _matrix_values(value):
 
 
 def _rotation_from_values(value, camera):
-    values = np.asarray(_matrix_values(value), dtype=float).reshape(-1)
+    values = _as_array(_matrix_values(value), None, 'rotation', camera)
     if values.size == 3:
-        return cv2.Rodrigues(_as_array(values, (3,), 'rotation', camera))[0]
+        return cv2.Rodrigues(values)[0]
     return _as_array(values, (3, 3), 'rotation', camera)
 
 
 def _camera_from_fields(fields, default_name):
     name = str(fields.get('camera_name') or default_name)
     dist = _matrix_values(fields.get('distortion_coefficients', []))
-    dist = [] if dist is None else dist
-    model = fields.get('distortion_model') or _model_from_count(np.size(dist), name)
+    dist = _as_array([] if dist is None else dist, None, 'distortion coefficients', name)
+    model = fields.get('distortion_model') or _model_from_count(dist.size, name)
     rotation = fields.get('rotation')
     translation = fields.get('translation')
     return make_camera(

@@ -12,6 +12,7 @@ bounded.  The worker runs a :class:`FusionEngine`: one 2D detector per camera, a
 
 import collections
 import dataclasses
+import re
 import threading
 import time
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
@@ -20,10 +21,13 @@ import numpy as np
 from skelsplat_ros.cameras import Camera
 from skelsplat_ros.solver import PoseEstimate, SkelSplatSolver, SolverConfig
 
-__all__ = ['FusionEngine', 'KeyedThrottle', 'LatestMailbox', 'PersonPose', 'WindowStats',
-           'person_from_estimate', 'resolve_device']
+__all__ = ['CameraHealth', 'FusionEngine', 'GroupResult', 'KeyedThrottle', 'LatestMailbox',
+           'PersonPose', 'SolverDiverged', 'WindowStats', 'diagnose_camera', 'fault_kind',
+           'fuse_group', 'person_from_estimate', 'resolve_device', 'stamp_offsets']
 
 NUM_JOINTS = 17
+# A fitted joint farther than this from the world origin is a diverged fit, not a person.
+MAX_POSITION_M = 1000.0
 
 
 class LatestMailbox:
@@ -91,6 +95,15 @@ class KeyedThrottle:
             return False, 0
         self._last[key] = now
         return True, self._suppressed.pop(key, 0)
+
+
+def fault_kind(message: str) -> str:
+    """Return the kind of a fault message, its text without numbers (a rate-limiting key).
+
+    Two frames truncated to different lengths are one kind of fault; a truncated frame and a
+    bad encoding are two, and each gets its own log line.
+    """
+    return re.sub(r'[-+]?[0-9][0-9.e+-]*', '#', message)[:80]
 
 
 class WindowStats:
@@ -165,17 +178,32 @@ class FusionEngine:
         notify: called with one line for each event worth a log line (device choice, CPU
             fallback after a CUDA failure).
         cuda_available: override CUDA detection (tests); None asks torch.
+        solver_factory: ``(cameras, config) -> solver`` with ``solve(views)`` and ``reset()``;
+            :class:`SkelSplatSolver` by default (tests inject failing solvers).
+        detector_factory: ``(name, **options) -> detector`` with ``detect(bgr)``;
+            :func:`skelsplat_ros.detect.create_detector` by default.
+        reset_when_lost: forget the solver's motion state after every group in which nobody
+            was located.  The solver otherwise keeps predicting a lost person for a number of
+            frames, and a person who comes back elsewhere in view of only two cameras is then
+            gated away as an outlier of that stale prediction.
     """
 
     def __init__(self, camera_names: Sequence[str], detector: Optional[str] = 'mediapipe',
                  detector_options: Optional[Mapping] = None, device: str = 'auto',
                  solver_config: Optional[SolverConfig] = None,
-                 notify: Callable[[str], None] = print, cuda_available: Optional[bool] = None):
+                 notify: Callable[[str], None] = print, cuda_available: Optional[bool] = None,
+                 solver_factory: Callable = SkelSplatSolver,
+                 detector_factory: Optional[Callable] = None, reset_when_lost: bool = True):
         self.camera_names = tuple(camera_names)
         self._detector_name = detector
         self._detector_options = dict(detector_options or {})
         self._detectors: Dict[str, object] = {}
+        self._detector_factory = detector_factory
+        self._solver_factory = solver_factory
+        self._reset_when_lost = reset_when_lost
         self._notify = notify
+        self.divergences = 0
+        """Fits rejected as diverged (non-finite or absurd), each followed by a reset."""
         if cuda_available is None:
             cuda_available = _cuda_available()
         self.device, message = resolve_device(device, cuda_available)
@@ -206,16 +234,34 @@ class FusionEngine:
         with self._lock:
             return [name for name in self.camera_names if name in self._cameras]
 
+    def prepare(self):
+        """Create every camera's detector and run it once on a blank image.
+
+        Model loading and the first inference take seconds; done here, at start-up, they
+        do not stall the first groups (which would then come out seconds late).
+        """
+        if self._detector_name is None:
+            return
+        blank = np.zeros((64, 64, 3), np.uint8)
+        for name in self.camera_names:
+            self._detector(name).detect(blank)
+
     def detect(self, name: str, bgr: np.ndarray) -> np.ndarray:
         """Detect people in camera ``name``'s ``(H, W, 3) uint8`` BGR image; (P, 17, 3)."""
+        return np.asarray(self._detector(name).detect(bgr),
+                          dtype=float).reshape(-1, NUM_JOINTS, 3)
+
+    def _detector(self, name):
         if self._detector_name is None:
             raise RuntimeError('this engine has no detector (keypoints arrive on topics)')
         detector = self._detectors.get(name)
         if detector is None:
-            from skelsplat_ros.detect import create_detector
-            detector = create_detector(self._detector_name, **self._detector_options)
+            factory = self._detector_factory
+            if factory is None:
+                from skelsplat_ros.detect import create_detector as factory
+            detector = factory(self._detector_name, **self._detector_options)
             self._detectors[name] = detector
-        return np.asarray(detector.detect(bgr), dtype=float).reshape(-1, NUM_JOINTS, 3)
+        return detector
 
     def solve(self, keypoints: Mapping[str, np.ndarray]
               ) -> Tuple[Optional[PoseEstimate], Tuple[str, ...]]:
@@ -229,6 +275,10 @@ class FusionEngine:
             ``(estimate, cameras)``: the solver's estimate (None when fewer than two views see
             someone, or fewer than two cameras are calibrated) and the solver's cameras, in
             the order of the estimate's per-view arrays.
+
+        Raises:
+            SolverDiverged: the fit came out non-finite or absurd; the solver's temporal
+                state was reset, so the next group starts afresh.
         """
         with self._lock:
             cameras = [(name, self._cameras[name]) for name in self.camera_names
@@ -240,15 +290,23 @@ class FusionEngine:
         views = [np.asarray(keypoints.get(name, np.zeros((0, NUM_JOINTS, 3))), dtype=float)
                  .reshape(-1, NUM_JOINTS, 3) for name in names]
         try:
-            return self._solver_for(key, cameras).solve(views), names
-        except RuntimeError as error:
+            estimate = self._solver_for(key, cameras).solve(views)
+        except Exception as error:  # noqa: B902 - CPU-only torch raises AssertionError for CUDA
             if self.device == 'cpu' or not _is_cuda_failure(error):
                 raise
             self._notify(f'CUDA failed ({error.__class__.__name__}: {error}); '
                          'the solver falls back to the CPU')
             self.device = 'cpu'
             self._solver_key = None
-            return self._solver_for(key, cameras).solve(views), names
+            estimate = self._solver_for(key, cameras).solve(views)
+        if estimate is None and self._reset_when_lost:
+            self.reset()
+        problem = None if estimate is None else _divergence(estimate)
+        if problem:
+            self.divergences += 1
+            self.reset()
+            raise SolverDiverged(f'the fit diverged ({problem}); solver state reset')
+        return estimate, names
 
     def reset(self):
         """Forget the solver's temporal state (e.g. after the clock jumped back)."""
@@ -266,18 +324,43 @@ class FusionEngine:
     def _solver_for(self, key, cameras):
         if key != self._solver_key:
             config = dataclasses.replace(self._solver_config, device=self.device)
-            self._solver = SkelSplatSolver([camera for _, camera in cameras], config)
+            self._solver = self._solver_factory([camera for _, camera in cameras], config)
             self._solver_key = key
         return self._solver
 
 
+class SolverDiverged(RuntimeError):
+    """The solver's fit was not finite (or absurdly far); its result must not be published."""
+
+
+def _divergence(estimate):
+    """Return why ``estimate`` is a diverged fit, or '' when it is sane.
+
+    Sane: every joint the solver claims a view for has a finite position, and no joint lies
+    farther than ``MAX_POSITION_M`` from the origin.  Unsupported joints may be NaN (that is
+    the solver's "unknown"); a non-finite covariance is replaced by a large one later
+    (:func:`person_from_estimate`).
+    """
+    positions = np.asarray(estimate.positions, dtype=float)
+    supported = np.asarray(estimate.num_views) > 0
+    finite = np.isfinite(positions).all(axis=1)
+    if (supported & ~finite).any():
+        return f'{int((supported & ~finite).sum())} supported joints are not finite'
+    if finite.any() and np.abs(positions[finite]).max() > MAX_POSITION_M:
+        return f'a joint lies {np.abs(positions[finite]).max():.3g} m from the origin'
+    return ''
+
+
 def _is_cuda_failure(error):
-    """Whether a RuntimeError comes from CUDA (out of memory, driver or launch failure)."""
+    """Whether an error comes from CUDA: out of memory, no driver or device, launch failure.
+
+    A torch built without CUDA raises ``AssertionError('Torch not compiled with CUDA
+    enabled')``; the others are ``RuntimeError`` subclasses that name CUDA.
+    """
     import torch
     if isinstance(error, getattr(torch.cuda, 'OutOfMemoryError', ())):
         return True
-    text = str(error)
-    return 'CUDA' in text or 'cuda' in text
+    return isinstance(error, (RuntimeError, AssertionError)) and 'cuda' in str(error).lower()
 
 
 @dataclasses.dataclass
@@ -307,16 +390,20 @@ def person_from_estimate(estimate: PoseEstimate, person_id: int,
                          unknown_variance: float = 1.0) -> Optional[PersonPose]:
     """Turn a solver estimate into a :class:`PersonPose`, or None when no joint is located.
 
+    A joint counts as located only when it is finite *and* at least one view supports it in
+    this group: the solver's motion prediction for a joint nobody sees (or for a person who
+    left) is not published as a pose.
+
     Args:
         estimate: the solver's output (positions NaN where unknown).
         person_id: the id to give the person.
         unknown_variance: variance in m^2 put on the diagonal of a joint's covariance when
-            the solver's is not finite.
+            the solver's is not finite, or the joint is not located.
     """
     positions = np.asarray(estimate.positions, dtype=float)
     num_joints = positions.shape[0]
     covariance = np.asarray(estimate.covariance, dtype=float).reshape(num_joints, 3, 3)
-    known = np.isfinite(positions).all(axis=1)
+    known = np.isfinite(positions).all(axis=1) & (np.asarray(estimate.num_views) > 0)
     if not known.any():
         return None
     centre = positions[known].mean(axis=0)
@@ -324,10 +411,134 @@ def person_from_estimate(estimate: PoseEstimate, person_id: int,
     confidence = np.clip(np.nan_to_num(np.asarray(estimate.confidence, dtype=float)), 0.0, 1.0)
     confidence = np.where(known, confidence, 0.0)
     num_views = np.where(known, np.asarray(estimate.num_views), 0).astype(np.uint8)
-    bad = ~np.isfinite(covariance).all(axis=(1, 2))
+    bad = ~np.isfinite(covariance).all(axis=(1, 2)) | ~known
     covariance = np.where(bad[:, None, None], np.eye(3) * unknown_variance, covariance)
     covariance = 0.5 * (covariance + covariance.transpose(0, 2, 1))
     error = float(estimate.mean_reprojection_error)
     return PersonPose(person_id=int(person_id), positions=positions, known=known,
                       confidence=confidence, covariance=covariance, num_views=num_views,
                       mean_reprojection_error=error if np.isfinite(error) else 0.0)
+
+
+@dataclasses.dataclass
+class GroupResult:
+    """What fusing one frame group gave (see :func:`fuse_group`).
+
+    Attributes:
+        people: the people to publish, every value finite (empty: nobody located).
+        estimate: the solver's estimate, or None (nobody seen by two views, fewer than two
+            calibrated cameras, or a diverged fit).
+        keypoints: camera name -> (P, 17, 3) for the views that converted.
+        faults: camera name -> why its frame was dropped (conversion or detector error).
+        crowded: camera name -> number of people, for views with more than one person.
+        diverged: why the fit was rejected, '' when it was not.
+    """
+
+    people: List[PersonPose]
+    estimate: Optional[PoseEstimate]
+    keypoints: Dict[str, np.ndarray]
+    faults: Dict[str, str]
+    crowded: Dict[str, int]
+    diverged: str = ''
+
+
+def fuse_group(engine: FusionEngine, frames: Mapping[str, object],
+               to_keypoints: Callable[[str, object], np.ndarray],
+               person_id: int = 1) -> GroupResult:
+    """Turn one group's frames into keypoints, fuse them, and make the output safe.
+
+    A frame whose conversion or detection raises costs only that view (it is reported in
+    ``faults``); a diverged fit (:class:`SolverDiverged`) gives no people and resets the
+    solver.  Other solver errors propagate: the caller resets and reports them.
+
+    Args:
+        engine: the fusion engine.
+        frames: camera name -> the camera's item in the group (a message, an image...).
+        to_keypoints: ``(name, item) -> (P, 17, 3)`` keypoints in raw pixels and confidence;
+            typically conversion then ``engine.detect``.
+        person_id: the id of the fused person.
+    """
+    keypoints, faults = {}, {}
+    for name, item in frames.items():
+        try:
+            keypoints[name] = np.asarray(to_keypoints(name, item),
+                                         dtype=float).reshape(-1, NUM_JOINTS, 3)
+        except Exception as error:  # noqa: B902 - converters and detectors may raise anything
+            faults[name] = str(error) if isinstance(error, ValueError) and str(error) \
+                else f'{error.__class__.__name__}: {error}'
+    crowded = {name: len(views) for name, views in keypoints.items() if len(views) > 1}
+    try:
+        estimate, _ = engine.solve(keypoints)
+    except SolverDiverged as error:
+        return GroupResult([], None, keypoints, faults, crowded, diverged=str(error))
+    people = []
+    if estimate is not None:
+        person = person_from_estimate(estimate, person_id)
+        if person is not None:
+            people.append(person)
+    return GroupResult(people, estimate, keypoints, faults, crowded)
+
+
+@dataclasses.dataclass
+class CameraHealth:
+    """One camera's state over a diagnostics window, for :func:`diagnose_camera`.
+
+    Attributes:
+        ready: whether the camera is calibrated and used by the solver.
+        not_ready: why not, when not ready.
+        seconds_since_frame: since its last frame arrived; None when none ever did.
+        frames: frames received in the window.
+        grouped: of those, frames that joined an emitted group.
+        faults: faults counted in the window (bad frames, dropped stamps...).
+        last_fault: the newest fault's message.
+        stamp_offset_s: its newest stamp minus the median newest stamp of the other cameras,
+            seconds; None when unknown.
+    """
+
+    ready: bool
+    not_ready: str = ''
+    seconds_since_frame: Optional[float] = None
+    frames: int = 0
+    grouped: int = 0
+    faults: int = 0
+    last_fault: str = ''
+    stamp_offset_s: Optional[float] = None
+
+
+def diagnose_camera(health: CameraHealth, input_timeout: float, slop: float,
+                    others_grouped: bool) -> Tuple[str, str]:
+    """Return ``(level, message)`` of one camera's diagnostics, level 'OK', 'WARN' or 'ERROR'.
+
+    Args:
+        health: the camera's state.
+        input_timeout: seconds without frames after which a camera is stalled.
+        slop: the synchroniser's stamp tolerance, seconds.
+        others_grouped: whether other cameras' frames formed groups in the window (so that a
+            camera whose frames never join one is out of step, not alone).
+    """
+    if not health.ready:
+        return 'ERROR', f'not used: {health.not_ready}'
+    if health.seconds_since_frame is None:
+        return 'WARN', 'no frames received yet'
+    if health.seconds_since_frame > input_timeout:
+        return 'WARN', f'stalled: no frames for {health.seconds_since_frame:.1f} s'
+    if health.faults:
+        return 'WARN', f'{health.faults} faults: {health.last_fault}'
+    if health.frames and not health.grouped and others_grouped:
+        offset = health.stamp_offset_s
+        if offset is not None and abs(offset) > slop:
+            why = f'its stamps are {offset:+.3f} s off those of the other cameras (slop {slop} s)'
+        else:
+            why = 'its frames arrive too late or out of step (check its clock and max_wait)'
+        return 'WARN', f'none of its {health.frames} frames joined a group: {why}'
+    return 'OK', 'ok'
+
+
+def stamp_offsets(newest_stamps_ns: Mapping[str, int]) -> Dict[str, float]:
+    """Each camera's newest stamp minus the median of the others' newest stamps, seconds."""
+    offsets = {}
+    for name, stamp in newest_stamps_ns.items():
+        others = [s for other, s in newest_stamps_ns.items() if other != name]
+        if others:
+            offsets[name] = (stamp - float(np.median(others))) * 1e-9
+    return offsets

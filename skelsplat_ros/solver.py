@@ -378,7 +378,9 @@ class SkelSplatSolver:
             positions[j] = self._on_ray(v, points[v, j], depth)
 
     def _predicted_positions(self):
-        if not self.config.temporal or self._state is None:
+        # Only a state from the previous frame predicts this one; after a missed frame the
+        # person may be anywhere.
+        if not self.config.temporal or self._state is None or self._state.missed:
             return None
         return self._state.positions + self._state.velocity
 
@@ -497,6 +499,8 @@ class SkelSplatSolver:
                 loss = loss + cfg.motion_weight * residual.sum() / (
                     2 * cfg.motion_sigma ** 2) / w_total
             loss_value = float(loss.detach())
+            if not math.isfinite(loss_value):
+                break  # diverged: keep the best iterate so far (at worst the start)
             if loss_value < best_loss:
                 stalls = 0 if loss_value < best_loss * (1 - cfg.early_stop_rel) else stalls + 1
                 best_loss = loss_value
@@ -509,6 +513,9 @@ class SkelSplatSolver:
             loss.backward()
             optimizer.step()
             schedule.step()
+        if best is None:
+            best = (torch.as_tensor(init, dtype=torch.float32, device=dev).nan_to_num(),
+                    log_scales.detach(), quats.detach())
         best_means, best_scales, best_quats = best
         return _Fit(means=best_means.cpu().double().numpy(), log_scales=best_scales,
                     quats=best_quats / best_quats.norm(dim=1, keepdim=True),

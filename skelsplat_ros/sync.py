@@ -158,6 +158,10 @@ class FrameSynchronizer:
         self._reset_confirm = int(reset_confirm_frames)
         self._stats = SyncStats(received=dict.fromkeys(self._cameras, 0))
         self._now = None
+        self.last_drop: Optional[str] = None
+        """Why :meth:`add` dropped its frame: ``'duplicate'``, ``'rewound'`` (far behind the
+        emitted timeline: a clock that jumped back), ``'late'`` (at or just before the last
+        emitted stamp), or None when the frame was kept."""
         self._clear()
 
     def _clear(self):
@@ -208,14 +212,18 @@ class FrameSynchronizer:
         if self._last_emitted is None or stamp > self._last_emitted - self._max_wait:
             self._stalled.discard(camera)  # alive, and recent enough to be worth waiting for
         emitted: List[FrameGroup] = []
+        self.last_drop = None
         if self._is_duplicate(camera, stamp):
             self._stats.dropped_duplicate += 1
+            self.last_drop = 'duplicate'
             return emitted + self._release()
         if self._last_emitted is not None and stamp <= self._last_emitted:
-            if stamp < self._last_emitted - self._reset_after and self._rewinds(camera, stamp):
+            rewound = stamp < self._last_emitted - self._reset_after
+            if rewound and self._rewinds(camera, stamp):
                 emitted += self.reset(now)
             else:
                 self._stats.dropped_stale += 1
+                self.last_drop = 'rewound' if rewound else 'late'
                 return emitted + self._release()
         self._rewind.pop(camera, None)
         self._newest[camera] = max(stamp, self._newest.get(camera, stamp))
@@ -229,6 +237,7 @@ class FrameSynchronizer:
         if self._last_emitted is not None and stamp <= self._last_emitted:
             # Finishing groups early for room moved the emitted stamp past this frame.
             self._stats.dropped_stale += 1
+            self.last_drop = 'late'
             return emitted + self._release()
         if group is None:
             self._pending.append(_PendingGroup(camera, stamp, item, now))

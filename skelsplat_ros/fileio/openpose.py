@@ -18,12 +18,14 @@ def read_openpose_json(path, num_keypoints=None):
 
     Returns an array (P, K, 3) of (x pixels, y pixels, confidence) per person and keypoint.
     ``num_keypoints`` is the expected K (25 for BODY_25 and BODY_25B); None accepts any K that
-    all people share, and a file without people then gives shape (0, 0, 3).
+    all people share, and a file without people then gives shape (0, 0, 3).  Every value is
+    finite: a keypoint with a non-finite value becomes (0, 0, 0), OpenPose's "not detected".
+    Raises :class:`KeypointFileError` for anything else that is not OpenPose JSON.
     """
     path = pathlib.Path(path)
     try:
-        document = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        document = json.loads(path.read_text(encoding='utf-8'))
+    except (OSError, ValueError, RecursionError) as error:  # ValueError: JSON, UTF-8, digits
         raise KeypointFileError(f'{path}: cannot read OpenPose JSON: {error}') from None
     people = document.get('people') if isinstance(document, dict) else None
     if not isinstance(people, list):
@@ -33,7 +35,7 @@ def read_openpose_json(path, num_keypoints=None):
         values = person.get('pose_keypoints_2d') if isinstance(person, dict) else None
         try:
             values = np.asarray(values, dtype=float).reshape(-1)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # Overflow: JSON integers are unbounded
             raise KeypointFileError(f'{path}: person {index} has non-numeric '
                                     'pose_keypoints_2d') from None
         if values.size % 3 or values.size == 0:
@@ -43,7 +45,9 @@ def read_openpose_json(path, num_keypoints=None):
         if values.size != 3 * count:
             raise KeypointFileError(f'{path}: person {index} has {values.size // 3} keypoints, '
                                     f'expected {count}')
-        keypoints.append(values.reshape(count, 3))
+        person_keypoints = values.reshape(count, 3)
+        person_keypoints[~np.isfinite(person_keypoints).all(axis=1)] = 0.0
+        keypoints.append(person_keypoints)
     if not keypoints:
         return np.zeros((0, num_keypoints or 0, 3))
     return np.stack(keypoints)

@@ -29,6 +29,7 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 import numpy as np
 from rcl_interfaces.msg import SetParametersResult
 import rclpy
+from rclpy.clock import Clock, ClockType
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
@@ -37,8 +38,9 @@ from rclpy.time import Time
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 from skelsplat_ros.cameras import CalibrationError, camera_from_camera_info
 from skelsplat_ros.cameras import optical_frame_extrinsics
-from skelsplat_ros.live import FusionEngine, KeyedThrottle, LatestMailbox, WindowStats
-from skelsplat_ros.live import person_from_estimate
+from skelsplat_ros.live import CameraHealth, diagnose_camera, fault_kind, FusionEngine
+from skelsplat_ros.live import fuse_group, KeyedThrottle, LatestMailbox, stamp_offsets
+from skelsplat_ros.live import WindowStats
 from skelsplat_ros.msg import HumanPose3DArray, Keypoints2D
 from skelsplat_ros.ros import conversions
 from skelsplat_ros.ros.params import CAMERA_PARAMETERS, load_calibrated_cameras, PARAMETERS
@@ -77,7 +79,9 @@ class _CameraState:
         self.extrinsics = None      # (R (3, 3), t (3,)) world -> camera, or None
         self.not_ready = 'waiting for CameraInfo'
         self.last_arrival = None    # monotonic seconds of the last frame
+        self.last_stamp_ns = None   # header stamp of the last frame
         self.last_error = ''
+        self.people_in_view = 0     # people detected in its last fused frame
 
 
 class SkelSplatNode(Node):
@@ -104,7 +108,7 @@ class SkelSplatNode(Node):
         self.config = config = read_config(self)
         self._log_throttle = KeyedThrottle(LOG_PERIOD_S)
         self._stats = WindowStats()
-        self._totals = {'fused': 0, 'empty': 0, 'errors': 0}
+        self._totals = {'fused': 0, 'empty': 0, 'errors': 0, 'diverged': 0}
         self._states = {name: _CameraState() for name in config.camera_names}
         self._file_cameras = {}
         if 'calibration_file' in (config.extrinsics_source, config.intrinsics_source):
@@ -116,6 +120,7 @@ class SkelSplatNode(Node):
         self._engine = FusionEngine(config.camera_names, detector=detector,
                                     detector_options=options, device=config.device,
                                     notify=self.get_logger().info)
+        self._engine.prepare()  # load the detectors now, not on the first frames
         for name in config.camera_names:
             state = self._states[name]
             if config.extrinsics_source == 'calibration_file':
@@ -145,8 +150,12 @@ class SkelSplatNode(Node):
         self._tf_pub = self.create_publisher(TFMessage, '/tf', TF_QOS)
         self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', RELIABLE_QOS)
         self._subscribe(config)
-        self._poll_timer = self.create_timer(POLL_PERIOD_S, self._poll)
-        self._diag_timer = self.create_timer(config.diagnostics_period, self._publish_diagnostics)
+        # Steady clock: with use_sim_time a paused or looping /clock must not stop the
+        # synchroniser's timeouts or the diagnostics.
+        steady = Clock(clock_type=ClockType.STEADY_TIME)
+        self._poll_timer = self.create_timer(POLL_PERIOD_S, self._poll, clock=steady)
+        self._diag_timer = self.create_timer(config.diagnostics_period, self._publish_diagnostics,
+                                             clock=steady)
         if config.extrinsics_source == 'tf':
             self._start_tf_listener()
         self.add_on_set_parameters_callback(self._on_set_parameters)
@@ -156,6 +165,10 @@ class SkelSplatNode(Node):
             f'fusing {len(config.cameras)} cameras ({", ".join(config.camera_names)}), '
             f'detector {config.detector}, extrinsics from {config.extrinsics_source}, '
             f'output in {config.world_frame!r}')
+        if config.detector == 'mediapipe':
+            self.get_logger().info(
+                'MediaPipe finds one person per camera: with several people in view, cameras '
+                'that track another person than the rest are left out of the fit')
 
     def _subscribe(self, config):
         qos = qos_profile_sensor_data if config.image_qos == 'sensor_data' else RELIABLE_QOS
@@ -199,6 +212,11 @@ class SkelSplatNode(Node):
             more = f' ({suppressed} more like this since the last report)' if suppressed else ''
             self.get_logger().warning(message + more)
 
+    def _note(self, key, message):
+        """Log an expected, non-fault event at most once per key and LOG_PERIOD_S."""
+        if self._log_throttle.allow(key)[0]:
+            self.get_logger().info(message)
+
     # ------------------------------------------------------------------------------ cameras
     def _on_camera_info(self, name, msg):
         state = self._states[name]
@@ -212,8 +230,8 @@ class SkelSplatNode(Node):
         except CalibrationError as error:
             state.intrinsics = None
             state.not_ready = f'CameraInfo rejected: {error}'
-            self._warn(('info', name), f'{name}: CameraInfo rejected, camera ignored: {error}',
-                       camera=name)
+            self._warn(('info', name, fault_kind(str(error))),
+                       f'{name}: CameraInfo rejected, camera ignored: {error}', camera=name)
         self._refresh_camera(name)
 
     def _refresh_camera(self, name):
@@ -286,8 +304,14 @@ class SkelSplatNode(Node):
             self._add_frame(name, msg)
 
     def _add_frame(self, name, msg):
+        stamp_ns = _stamp_ns(msg.header.stamp)
         with self._sync_lock:
-            groups = self._sync.add(name, _stamp_ns(msg.header.stamp), msg, time.monotonic_ns())
+            groups = self._sync.add(name, stamp_ns, msg, time.monotonic_ns())
+            drop = self._sync.last_drop
+        self._states[name].last_stamp_ns = stamp_ns
+        if drop is not None:
+            self._warn(('sync', name, drop), f'{name}: frame dropped: {_DROP_REASONS[drop]} '
+                       f'(stamp {stamp_ns * 1e-9:.3f} s)', camera=name)
         self._dispatch(groups)
 
     def _poll(self):
@@ -297,6 +321,8 @@ class SkelSplatNode(Node):
 
     def _dispatch(self, groups):
         for group in groups:
+            for name in group.frames:
+                self._stats.count(f'grouped/{name}')
             self._mailbox.put(group)
 
     # ------------------------------------------------------------------------------- worker
@@ -332,20 +358,31 @@ class SkelSplatNode(Node):
             # Only after the clock jumped back (bag loop, sim time): start over.
             self._engine.reset()
             self._last_tf_ns = None
-        keypoints = {}
-        for name, (_, msg) in group.frames.items():
-            try:
-                keypoints[name] = self._keypoints(name, msg)
-            except Exception as error:  # noqa: B902 - converters and detectors may raise anything
-                self._warn(('frame', name), f'{name}: frame dropped: {error}', camera=name)
-        estimate, _ = self._engine.solve(keypoints)
-        self._last_views = tuple(keypoints)
-        people = []
-        if estimate is not None:
-            person = person_from_estimate(estimate, PERSON_ID)
-            if person is not None:
-                people.append(person)
-        self._publish(people, group.stamp_ns)
+            self.get_logger().warning(
+                f'time jumped back from {self._last_published_ns * 1e-9:.3f} s to '
+                f'{group.stamp_ns * 1e-9:.3f} s (bag loop or restarted cameras): the solver '
+                'and TF output start over')
+        frames = {name: msg for name, (_, msg) in group.frames.items()}
+        result = fuse_group(self._engine, frames, self._keypoints, PERSON_ID)
+        for name, error in result.faults.items():
+            self._warn(('frame', name, fault_kind(error)), f'{name}: frame dropped: {error}',
+                       camera=name)
+        for name, views in result.keypoints.items():
+            self._states[name].people_in_view = len(views)
+        for name, count in result.crowded.items():
+            self._note(('crowded', name), f'{name}: {count} people in view; the fit follows '
+                       'the one the cameras agree on (no multi-person tracking)')
+        self._last_views = tuple(result.keypoints)
+        if result.diverged:
+            self._totals['diverged'] += 1
+            self._stats.count('diverged')
+            self._warn('diverged', f'{result.diverged}; nothing published for stamp '
+                       f'{group.stamp_ns * 1e-9:.3f} s')
+            return
+        if not result.people:
+            self._note('nobody', 'nobody located: fewer than two cameras see a person '
+                       '(publishing empty pose arrays)')
+        self._publish(result.people, group.stamp_ns)
 
     def _publish(self, people, stamp_ns):
         config = self.config
@@ -379,6 +416,7 @@ class SkelSplatNode(Node):
         latency = (self.get_clock().now().nanoseconds - stamp_ns) * 1e-9
         self._stats.latency(latency)
         self._stats.count('published')
+        self._stats.count('people', len(people))
 
     # -------------------------------------------------------------------------- diagnostics
     def _sync_totals(self):
@@ -391,25 +429,30 @@ class SkelSplatNode(Node):
         config = self.config
         statuses = []
         ready = self._engine.ready_cameras()
+        offsets = stamp_offsets({name: state.last_stamp_ns for name, state in self._states.items()
+                                 if state.last_stamp_ns is not None and state.last_arrival
+                                 is not None and now - state.last_arrival <= config.input_timeout})
+        grouped_any = {name for name in config.camera_names if counts.get(f'grouped/{name}')}
         for name in config.camera_names:
             state = self._states[name]
-            rate = counts.get(f'frames/{name}', 0) / max(window, 1e-9)
-            errors = counts.get(f'errors/{name}', 0)
-            if name not in ready:
-                level, message = DiagnosticStatus.ERROR, f'not used: {state.not_ready}'
-            elif state.last_arrival is None:
-                level, message = DiagnosticStatus.WARN, 'no frames received yet'
-            elif now - state.last_arrival > config.input_timeout:
-                level, message = (DiagnosticStatus.WARN,
-                                  f'stalled: no frames for {now - state.last_arrival:.1f} s')
-            elif errors:
-                level, message = DiagnosticStatus.WARN, f'{errors} faults: {state.last_error}'
-            else:
-                level, message = DiagnosticStatus.OK, 'ok'
-            statuses.append(_status(f'{self.get_name()}: camera {name}', level, message, {
-                'input_rate_hz': f'{rate:.2f}',
-                'faults_in_window': errors,
+            frames = counts.get(f'frames/{name}', 0)
+            health = CameraHealth(
+                ready=name in ready, not_ready=state.not_ready,
+                seconds_since_frame=None if state.last_arrival is None
+                else now - state.last_arrival,
+                frames=frames, grouped=counts.get(f'grouped/{name}', 0),
+                faults=counts.get(f'errors/{name}', 0), last_fault=state.last_error,
+                stamp_offset_s=offsets.get(name))
+            level, message = diagnose_camera(health, config.input_timeout, config.slop,
+                                             bool(grouped_any - {name}))
+            offset = offsets.get(name)
+            statuses.append(_status(f'{self.get_name()}: camera {name}', _LEVELS[level], message, {
+                'input_rate_hz': f'{frames / max(window, 1e-9):.2f}',
+                'frames_grouped_in_window': health.grouped,
+                'faults_in_window': health.faults,
                 'last_fault': state.last_error,
+                'stamp_offset_s': '' if offset is None else f'{offset:+.4f}',
+                'people_in_view': state.people_in_view,
                 'frame_id': state.frame_id,
                 'calibrated': name in ready,
             }))
@@ -426,8 +469,12 @@ class SkelSplatNode(Node):
                               f'{max(config.min_views, 2)}')
         elif published == 0:
             level, message = DiagnosticStatus.WARN, 'no output in the last period'
+            if counts.get('diverged'):
+                message += f' ({counts["diverged"]} diverged fits rejected)'
         else:
             level, message = DiagnosticStatus.OK, f'{published / max(window, 1e-9):.1f} Hz'
+            if not counts.get('people'):
+                message += ', nobody in view'
         statuses.append(_status(f'{self.get_name()}: fusion', level, message, {
             'output_rate_hz': f'{published / max(window, 1e-9):.2f}',
             'groups_emitted': sync['emitted'],
@@ -442,6 +489,7 @@ class SkelSplatNode(Node):
             'solver_device': self._engine.device,
             'detector': config.detector,
             'fusion_errors': self._totals['errors'],
+            'fits_diverged': self._totals['diverged'],
             **latency,
         }))
         self._diag_pub.publish(DiagnosticArray(
@@ -484,6 +532,15 @@ class SkelSplatNode(Node):
             self._engine.close()
         return super().destroy_node()
 
+
+_LEVELS = {'OK': DiagnosticStatus.OK, 'WARN': DiagnosticStatus.WARN,
+           'ERROR': DiagnosticStatus.ERROR}
+_DROP_REASONS = {
+    'duplicate': 'its stamp repeats one this camera already sent',
+    'late': 'it arrived after a later group was fused (latency above max_wait?)',
+    'rewound': 'its stamp is far behind the fused timeline (clock jumped back or the camera '
+               'restarted)',
+}
 
 _SYNC_COUNTERS = ('emitted', 'dropped_stale', 'dropped_duplicate', 'dropped_incomplete',
                   'dropped_overflow', 'resets')
