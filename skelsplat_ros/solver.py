@@ -35,7 +35,7 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 from skelsplat_ros import render
-from skelsplat_ros.skeletons import COCO17_BONES, COCO17_SYMMETRIC_BONES
+from skelsplat_ros.skeletons import COCO17_BONES, COCO17_FLIP, COCO17_SYMMETRIC_BONES
 from skelsplat_ros.triangulation import reprojection_errors, triangulate_ransac
 import torch
 
@@ -71,6 +71,7 @@ class SolverConfig:
     # 'analytic': the closed form of the same loss without occlusion, Gauss-Newton (fast).
     objective: str = 'rendered'
     max_gap_frames: int = 15         # frames without a person before the motion state resets
+    coast_frames: int = 2            # frames a joint seen by no view is still predicted
     device: str = 'cpu'
     # The solver's tensors are tiny: more intra-op threads only add synchronisation and fight
     # the detectors for the cores (5-20x slower measured on 2 busy cores).  0 leaves torch's.
@@ -132,14 +133,16 @@ class _MotionState:
     velocity: np.ndarray                       # (J, 3) metres per frame
     scales: Optional[torch.Tensor] = None      # (J, 3) log-scales of the last fit
     quats: Optional[torch.Tensor] = None       # (J, 4)
-    missed: int = 0
+    missed: int = 0                            # frames in a row without the person
+    weak: Optional[np.ndarray] = None          # (J,) frames since >= 2 views saw the joint
+    unseen: Optional[np.ndarray] = None        # (J,) frames since any view saw the joint
 
 
 class SkelSplatSolver:
     """Fits one Gaussian skeleton per call, causally across calls when ``temporal``."""
 
     def __init__(self, cameras, config: Optional[SolverConfig] = None,
-                 bones=COCO17_BONES, symmetric_bones=COCO17_SYMMETRIC_BONES):
+                 bones=COCO17_BONES, symmetric_bones=COCO17_SYMMETRIC_BONES, flip=COCO17_FLIP):
         """Prepare the solver for a fixed camera set.
 
         Args:
@@ -147,6 +150,7 @@ class SkelSplatSolver:
             config: solver parameters.
             bones: (B, 2) joint index pairs of the skeleton.
             symmetric_bones: pairs of indices into ``bones`` (left, right).
+            flip: (J,) the joint index of each joint's mirror image (left <-> right).
 
         """
         self.config = config or SolverConfig()
@@ -162,6 +166,9 @@ class SkelSplatSolver:
             device=self.device)
         self._bones = np.asarray(bones, dtype=np.int64).reshape(-1, 2)
         self._symmetric = np.asarray(symmetric_bones, dtype=np.int64).reshape(-1, 2)
+        # (left, right) joint pairs, from the flip permutation of the joint set.
+        self._mirror_pairs = np.array([(j, int(m)) for j, m in enumerate(flip) if j < m],
+                                      dtype=np.int64).reshape(-1, 2)
         self._state: Optional[_MotionState] = None
 
     @property
@@ -189,6 +196,7 @@ class SkelSplatSolver:
         """
         candidates = self._undistort_candidates(keypoints)
         points, weights, person_index = self._select_person(candidates)
+        self._unswap_by_prediction(points, weights)
         if int(((weights > 0).sum(axis=1) > 0).sum()) < 2:
             self._age_state()
             return None
@@ -207,6 +215,11 @@ class SkelSplatSolver:
                                   fit.detection_sigma_px)
         estimate.iterations, estimate.loss = fit.iterations, fit.loss
         self._update_state(positions, estimate.num_views, fit.log_scales, fit.quats)
+        # A joint no view has seen for a while is only a guess: report it unknown.
+        stale = self._state.unseen > self.config.coast_frames if self._state else None
+        if stale is not None:
+            estimate.positions[stale] = np.nan
+            estimate.confidence[stale] = 0.0
         return estimate
 
     # ------------------------------------------------------------------------------------------
@@ -329,16 +342,20 @@ class SkelSplatSolver:
         """Drop views that contradict the motion prediction where too few views agree.
 
         With two views a confident outlier cannot be outvoted, but it lands far from where the
-        joint was a frame ago.  Where the RANSAC consensus has at most two views, the views
-        whose detection is more than ``gate_px`` from the predicted projection are dropped and
-        the joint is re-triangulated from the rest (``positions`` and ``inliers`` are updated
-        in place).  A consensus of three or more views always wins over the prediction.
+        joint was a frame ago.  Where no two views agree, or just two do while the joint was
+        well seen a frame ago, the views whose detection is more than ``gate_px`` from the
+        predicted projection are dropped and the joint is re-triangulated from the rest
+        (``positions`` and ``inliers`` are updated in place).  A consensus of three or more
+        views always wins over the prediction.
 
         Returns the gated weights (V, J).
         """
         cfg = self.config
         known = np.isfinite(predicted).all(axis=1)
-        suspect = known & (inliers.sum(axis=0) <= 2)
+        agreeing = inliers.sum(axis=0)
+        # Two agreeing views are trusted over a prediction that itself went without two views
+        # (it has drifted along a ray); otherwise the prediction arbitrates.
+        suspect = known & ((agreeing < 2) | ((agreeing == 2) & (self._state.weak == 0)))
         if not suspect.any():
             return weights
         weights = weights.copy()
@@ -352,6 +369,34 @@ class SkelSplatSolver:
         positions[suspect] = regated
         inliers[:, suspect] = regated_inliers & (weights[:, suspect] > 0)
         return weights
+
+    def _unswap_by_prediction(self, points, weights):
+        """Undo left/right swaps of joint pairs in a view, judged by the motion (in place).
+
+        Detectors swap limbs; two views swapping the same limb tie 2-2 in RANSAC.  Where a
+        view's left and right joints each lie closer to the other side's predicted projection,
+        by a clear margin, the pair is swapped back before anything else sees it.
+        """
+        predicted = self._predicted_positions()
+        if predicted is None:
+            return
+        left, right = self._mirror_pairs.T
+        known = np.isfinite(predicted[left]).all(axis=1) \
+            & np.isfinite(predicted[right]).all(axis=1)
+        if not known.any():
+            return
+        left, right = left[known], right[known]
+        for v, P in enumerate(self._P):
+            expect_left, expect_right = _project(P, predicted[left]), _project(P, predicted[right])
+            seen = (weights[v, left] > 0) & (weights[v, right] > 0)
+            kept = (np.linalg.norm(points[v, left] - expect_left, axis=1)
+                    + np.linalg.norm(points[v, right] - expect_right, axis=1))
+            crossed = (np.linalg.norm(points[v, left] - expect_right, axis=1)
+                       + np.linalg.norm(points[v, right] - expect_left, axis=1))
+            swap = seen & (crossed < 0.5 * kept) & (kept > self.config.ransac_threshold_px)
+            for a, b in zip(left[swap], right[swap]):
+                points[v, [a, b]] = points[v, [b, a]]
+                weights[v, [a, b]] = weights[v, [b, a]]
 
     def _back_project(self, v, pixel, positions):
         """World point on view v's ray through ``pixel`` at the median depth of ``positions``."""
@@ -638,8 +683,13 @@ class SkelSplatSolver:
             positions = positions.copy()
             positions[lost] = state.positions[lost] + state.velocity[lost]
             velocity[lost] = 0.5 * state.velocity[lost]
+        weak = (state.weak + 1 if state is not None else np.zeros(len(positions), int))
+        unseen = (state.unseen + 1 if state is not None else np.zeros(len(positions), int))
+        weak[num_views >= 2] = 0
+        unseen[num_views >= 1] = 0
+        positions[unseen > self.config.coast_frames] = np.nan
         self._state = _MotionState(positions=positions, velocity=velocity,
-                                   scales=log_scales, quats=quats)
+                                   scales=log_scales, quats=quats, weak=weak, unseen=unseen)
 
     def _age_state(self):
         if self._state is None:
@@ -656,7 +706,7 @@ def _project(P, X):
 
 
 def _reprojection_residuals(P, X, points):
-    """Pinhole residuals (V, J, 2) of X (J, 3) against points (V, J, 2), and Jacobians (V, J, 2, 3).
+    """Pinhole residuals (V, J, 2) of X (J, 3) from points (V, J, 2), Jacobians (V, J, 2, 3).
 
     With h = P[:, :3] X + P[:, 3], u = h0 / h2 and v = h1 / h2.
     """

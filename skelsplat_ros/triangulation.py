@@ -73,15 +73,21 @@ def reprojection_errors(P, X, points):
     return np.linalg.norm(pixels - np.asarray(points, dtype=float), axis=-1)
 
 
-def triangulate_ransac(P, points, weights=None, threshold_px=40.0, min_views=2):
+def triangulate_ransac(P, points, weights=None, threshold_px=40.0, min_views=2,
+                       refinements=2):
     """Triangulate J joints robustly to views that disagree (wrong person, swapped limbs).
 
-    For each joint, every pair of usable views is triangulated; a pair's consensus is the set of
-    views that reproject within ``threshold_px`` with the point in front of the camera, scored
-    by the sum of their weights (ties go to the smaller total error).  The best consensus is
-    refitted with the weighted DLT.  A joint whose best consensus has fewer than ``min_views``
-    views falls back to the weighted DLT of all its usable views and gets no inliers; a joint
-    with fewer than two usable views is NaN.
+    For each joint, every pair of usable views is triangulated, and each candidate is scored
+    MSAC-style (Torr and Zisserman): every usable view costs its weight times
+    ``min((error / threshold_px)^2, 1)``, and a view that sees the point behind it costs its
+    full weight.  Unlike counting inliers, this prefers the candidate that the agreeing views
+    fit best, so a confident outlier just inside the threshold cannot win by its confidence.
+    The best candidate is then refined ``refinements`` times by a weighted DLT in which each
+    view's weight is scaled by Tukey's biweight ``(1 - cost)^2`` of its current error, so that
+    a view near the threshold (the other hip of a left/right swap, say) hardly pulls; the
+    inliers are the views within the threshold.  A joint whose consensus has
+    fewer than ``min_views`` views falls back to the weighted DLT of all its usable views and
+    gets no inliers; a joint with fewer than two usable views is NaN.
 
     The default threshold suits 1080p-class images of a person 3 to 5 m away, where OpenPose
     views of the same joint disagree by 10 to 25 px; scale it with the image size.
@@ -99,18 +105,24 @@ def triangulate_ransac(P, points, weights=None, threshold_px=40.0, min_views=2):
 
     pairs = np.array(list(itertools.combinations(range(num_views), 2)))     # (S, 2)
     candidates = _dlt(P[pairs], points[pairs], weights[pairs])               # (S, J, 3)
-    pixels, depth = _project(P, candidates)                                  # (S, V, J, ...)
-    errors = np.linalg.norm(pixels - points, axis=-1)                        # (S, V, J)
-    with np.errstate(invalid='ignore'):
-        consensus = (errors < threshold_px) & (depth > 0) & (weights > 0)
-    # The error term (at most 1e-6) only breaks ties between equal weighted inlier counts.
-    mean_error = np.where(consensus, errors, 0.0).sum(axis=1) / (threshold_px * num_views)
-    score = np.where(consensus, weights, 0.0).sum(axis=1) - 1e-6 * mean_error
-    score = np.where(np.isfinite(candidates).all(axis=-1), score, -np.inf)  # (S, J)
-    best = np.argmax(score, axis=0)                                          # (J,)
-    inliers = consensus[best, :, np.arange(num_joints)].T                    # (V, J)
+    cost = np.where(weights > 0, weights * _truncated_cost(P, candidates, points, threshold_px),
+                    0.0).sum(axis=1)                                         # (S, J)
+    cost = np.where(np.isfinite(candidates).all(axis=-1), cost, np.inf)
+    positions = candidates[np.argmin(cost, axis=0), np.arange(num_joints)]   # (J, 3)
 
-    agreed = inliers.sum(axis=0) >= max(min_views, 2)
-    inliers &= agreed
-    fit_weights = np.where(agreed, weights * inliers, weights)
-    return _dlt(P, points, fit_weights), inliers
+    fallback = _dlt(P, points, weights)
+    for _ in range(refinements + 1):
+        cost = _truncated_cost(P, positions, points, threshold_px)
+        inliers = (cost < 1.0) & (weights > 0)
+        agreed = inliers.sum(axis=0) >= max(min_views, 2)
+        positions = np.where(agreed[:, None], _dlt(P, points, weights * inliers), fallback)
+    return positions, inliers & agreed
+
+
+def _truncated_cost(P, positions, points, threshold_px):
+    """min((reprojection error / threshold)^2, 1), and 1 behind the camera: (..., V, J)."""
+    pixels, depth = _project(P, positions)
+    errors = np.linalg.norm(pixels - points, axis=-1)
+    with np.errstate(invalid='ignore'):
+        cost = np.minimum((errors / threshold_px) ** 2, 1.0)
+        return np.where(depth > 0, np.nan_to_num(cost, nan=1.0), 1.0)
