@@ -22,7 +22,7 @@ test: setup
 
 demo: export ROS_DOMAIN_ID := 62
 demo: setup
-	$(ENV) && python -m skelsplat_ros.demo --output $(OUT)/demo
+	$(ENV) && skelsplat demo --output $(OUT)/demo
 
 bench: export ROS_DOMAIN_ID := 63
 bench: setup

@@ -4,7 +4,9 @@
 
 ``skelsplat solve`` fuses per-camera OpenPose JSON keypoints with a calibration, frame by frame
 and causally, exactly as the live node would.  ``skelsplat videos`` does the same from
-synchronised videos, detecting people with MediaPipe, and draws the result.  Heavy modules are
+synchronised videos, detecting people with MediaPipe, and draws the result.  ``skelsplat bag``
+runs the node's pipeline over a recorded rosbag2 MCAP, and ``skelsplat demo`` replays the
+pose2sim trial through the live node over DDS; these two need rclpy.  Heavy modules are
 imported inside the commands, so ``skelsplat --help`` answers at once.
 """
 
@@ -343,6 +345,60 @@ def command_videos(args):
     return 0
 
 
+def _ros_module(command, name):
+    """Import ``skelsplat_ros.ros.<name>``, or raise :class:`CliError` saying what is missing."""
+    import importlib
+
+    try:
+        return importlib.import_module(f'skelsplat_ros.ros.{name}')
+    except ImportError as error:
+        raise CliError(f'{command} needs ROS 2 Python (rclpy) and the built skelsplat_ros '
+                       f'messages ({error}): run `make setup`, then `source scripts/env.sh`'
+                       ) from None
+
+
+def command_demo(args):
+    """Run ``skelsplat demo``."""
+    if args.frames < 1:
+        raise CliError(f'--frames must be at least 1, got {args.frames}')
+    demo = _ros_module('skelsplat demo', 'demo')
+    try:
+        result = demo.run_demo(args.output, frames=args.frames, progress=not args.quiet)
+    except demo.DemoError as error:
+        raise CliError(str(error)) from None
+    print('\n'.join(result.summary_lines()))
+    return 0
+
+
+def command_bag(args):
+    """Run ``skelsplat bag``."""
+    bag = _ros_module('skelsplat bag', 'bag')
+    from skelsplat_ros.ros.params import ParameterError
+
+    overrides = {}
+    if args.calibration:
+        overrides['calibration_file'] = str(args.calibration)
+    try:
+        config = bag.load_config(args.config, overrides)
+    except ParameterError as error:
+        raise CliError(f'{args.config}: {error}') from None
+    log = (lambda text: None) if args.quiet else (
+        lambda text: print(f'skelsplat bag: {text}', file=sys.stderr))
+    try:
+        stats = bag.process_bag(args.input, config, args.output,
+                                progress=None if args.quiet else _progress('bag'), log=log)
+    except bag.BagError as error:
+        raise CliError(str(error)) from None
+    frames = sum(stats.frames_in.values())
+    dropped = sum(stats.frames_dropped.values())
+    log(f'{frames} camera frames ({dropped} dropped) -> {stats.groups} frame groups fused, '
+        f'{stats.groups_with_person} with a person; '
+        f'{stats.sync.get("dropped_incomplete", 0)} groups had too few views')
+    log(f'wrote {args.output}: ' + ', '.join(f'{topic} {count}'
+                                             for topic, count in stats.written.items()))
+    return 0
+
+
 def build_parser():
     """Build the argument parser of ``skelsplat``."""
     parser = argparse.ArgumentParser(
@@ -393,6 +449,35 @@ def build_parser():
                         help='height in pixels of the annotated video')
     videos.add_argument('--quiet', action='store_true', help='no progress output')
     videos.set_defaults(run=command_videos)
+
+    demo = commands.add_parser(
+        'demo', help='the pose2sim trial through the live ROS 2 node, recorded and drawn',
+        description='Start skelsplat_node, publish the pose2sim Demo_SinglePerson videos to it '
+                    'over DDS on loopback (in lockstep with its outputs), record its outputs '
+                    'to OUTPUT/demo.mcap, draw OUTPUT/demo.png, demo.gif and rviz.png, and '
+                    'print a summary.')
+    demo.add_argument('--output', default='out/demo', metavar='DIR',
+                      help='output directory (default out/demo)')
+    demo.add_argument('--frames', type=int, default=100,
+                      help='frame groups to replay (default 100, the whole trial)')
+    demo.add_argument('--quiet', action='store_true', help='no progress output')
+    demo.set_defaults(run=command_demo)
+
+    bag = commands.add_parser(
+        'bag', help='run the node pipeline over a recorded rosbag2 MCAP, at full speed',
+        description='Read the camera topics named in the node parameter file (images or '
+                    'compressed images, or Keypoints2D, plus CameraInfo) from a rosbag2 MCAP, '
+                    'fuse every frame group as skelsplat_node would, without dropping any, '
+                    'and write /human_pose_3d, /human_pose_3d/markers, /tf and /diagnostics '
+                    'to a new MCAP.')
+    bag.add_argument('input', metavar='IN.mcap', help='rosbag2 MCAP file')
+    bag.add_argument('--config', required=True,
+                     help='node parameter file, e.g. config/multiview.yaml')
+    bag.add_argument('--calibration', default=None,
+                     help="calibration file, instead of the config's calibration_file")
+    bag.add_argument('--output', required=True, metavar='OUT.mcap', help='MCAP file to write')
+    bag.add_argument('--quiet', action='store_true', help='no progress output')
+    bag.set_defaults(run=command_bag)
     return parser
 
 

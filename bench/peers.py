@@ -1,0 +1,122 @@
+# Copyright 2026 The skelsplat_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""The methods the accuracy benchmark compares, behind one call: frames in, (F, J, 3) out.
+
+Ours run through :func:`skelsplat_ros.estimators.make_estimator`, frame by frame and causally.
+aniposelib's run offline on the whole sequence at once, as anipose runs them: every view's most
+confident person (as our baselines pick it), detections under ``min_confidence`` set to NaN,
+raw (distorted) pixels, which aniposelib undistorts itself.
+
+- ``anipose_triangulate``: ``CameraGroup.triangulate``, an unweighted DLT of the views that see
+  the joint.
+- ``anipose_ransac``: ``CameraGroup.triangulate_ransac``, the subset of views (at least two)
+  with the lowest mean reprojection error.
+- ``anipose_optim``: ``CameraGroup.optim_points`` started from ``triangulate``, anipose's
+  offline least squares with its default weights (soft-L1 reprojection at 15 px weighted by the
+  scores, first-derivative smoothness, limb-length constraints): arm and leg bones strong,
+  torso and face bones weak.
+"""
+
+import warnings
+
+import cv2
+import numpy as np
+from skelsplat_ros.estimators import make_estimator
+from skelsplat_ros.skeletons import COCO17_BONES
+from skelsplat_ros.solver import SolverConfig
+
+METHODS = ('skelsplat', 'skelsplat_per_frame', 'dlt', 'weighted_dlt', 'ransac_dlt',
+           'anipose_triangulate', 'anipose_ransac', 'anipose_optim')
+CAUSAL_METHODS = ('skelsplat', 'skelsplat_per_frame', 'dlt', 'weighted_dlt', 'ransac_dlt')
+MIN_CONFIDENCE = 0.1
+
+_LIMBS = ((5, 7), (7, 9), (6, 8), (8, 10), (11, 13), (13, 15), (12, 14), (14, 16))
+_WEAK_BONES = tuple(bone for bone in COCO17_BONES if bone not in _LIMBS)
+
+
+def make_causal(method, cameras):
+    """Return a per-frame estimator ``frame -> (positions (J, 3), confidence (J,))`` of ours."""
+    if method == 'skelsplat':
+        return make_estimator('skelsplat', cameras, SolverConfig())
+    if method == 'skelsplat_per_frame':
+        return make_estimator('skelsplat', cameras, SolverConfig(temporal=False))
+    if method == 'ransac_dlt':
+        return make_estimator('ransac', cameras)
+    return make_estimator(method, cameras)
+
+
+def most_confident_people(frames, num_joints, min_confidence=MIN_CONFIDENCE):
+    """Raw pixels (V, F, J, 2), NaN where unusable, and scores (V, F, J), 0 there.
+
+    ``frames`` is a list of F frames of V arrays (P_v, J, 3); each view's person with the
+    largest confidence sum is kept.
+    """
+    num_views = len(frames[0])
+    points = np.full((num_views, len(frames), num_joints, 2), np.nan)
+    scores = np.zeros((num_views, len(frames), num_joints))
+    for f, views in enumerate(frames):
+        for v, people in enumerate(views):
+            people = np.asarray(people, dtype=float).reshape(-1, num_joints, 3)
+            if not len(people):
+                continue
+            best = people[np.argmax(np.nan_to_num(people[..., 2]).sum(axis=1))]
+            usable = np.isfinite(best).all(axis=1) & (best[:, 2] >= min_confidence)
+            points[v, f, usable] = best[usable, :2]
+            scores[v, f, usable] = best[usable, 2]
+    return points, scores
+
+
+def anipose_camera_group(cameras):
+    """Build an ``aniposelib.cameras.CameraGroup`` from our plumb_bob or pinhole cameras."""
+    from aniposelib.cameras import Camera, CameraGroup
+
+    group = []
+    for cam in cameras:
+        if cam.distortion_model not in ('plumb_bob', 'rational_polynomial', 'none'):
+            raise ValueError(f'{cam.name}: aniposelib has no {cam.distortion_model} model')
+        rvec, _ = cv2.Rodrigues(np.asarray(cam.R, dtype=float))
+        dist = np.asarray(cam.dist, dtype=float) if len(cam.dist) else np.zeros(5)
+        group.append(Camera(matrix=np.asarray(cam.K, dtype=float), dist=dist,
+                            rvec=rvec.ravel(), tvec=np.asarray(cam.t, dtype=float),
+                            size=(cam.width, cam.height), name=cam.name))
+    return CameraGroup(group)
+
+
+def _fill_unseen_joints(p3ds):
+    """Give joints never triangulated (all NaN over F) the body centre, so anipose can start."""
+    filled = p3ds.copy()
+    centre = np.nanmean(p3ds.reshape(-1, 3), axis=0)
+    unseen = ~np.isfinite(p3ds).all(axis=2).any(axis=0)
+    filled[:, unseen] = centre
+    return filled
+
+
+def run_anipose(method, group, frames, num_joints):
+    """Positions (F, J, 3) of aniposelib method ``method`` over the whole sequence."""
+    with warnings.catch_warnings():
+        # numba's notes that aniposelib's cost function falls back to object mode.
+        warnings.simplefilter('ignore')
+        return _run_anipose(method, group, frames, num_joints)
+
+
+def _run_anipose(method, group, frames, num_joints):
+    points, scores = most_confident_people(frames, num_joints)
+    num_views, num_frames = points.shape[:2]
+    flat = points.reshape(num_views, -1, 2)
+    if method == 'anipose_ransac':
+        # aniposelib fails on a point that no view sees and "triangulates" one seen once;
+        # like its triangulate, give those NaN.
+        seen = np.isfinite(flat).all(axis=2).sum(axis=0) >= 2
+        positions = np.full((flat.shape[1], 3), np.nan)
+        if seen.any():
+            positions[seen] = group.triangulate_ransac(flat[:, seen], min_cams=2)[0]
+        return positions.reshape(num_frames, num_joints, 3)
+    p3ds = group.triangulate(flat).reshape(num_frames, num_joints, 3)
+    if method == 'anipose_triangulate':
+        return p3ds
+    if method == 'anipose_optim':
+        if not np.isfinite(p3ds).any():
+            return p3ds
+        return group.optim_points(points, _fill_unseen_joints(p3ds), constraints=_LIMBS,
+                                  constraints_weak=_WEAK_BONES, scores=scores)
+    raise ValueError(f'unknown aniposelib method {method!r}')

@@ -1,0 +1,400 @@
+# Copyright 2026 The skelsplat_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""``skelsplat bag``: the node's pipeline over a recorded rosbag2 MCAP, as fast as it can go.
+
+The input holds, per camera of the node's parameter file, the image topic
+(``sensor_msgs/Image``, or ``CompressedImage`` when the topic ends in ``/compressed``) or the
+``skelsplat_ros/Keypoints2D`` topic (``detector: keypoints_topic``), and the ``CameraInfo``
+topic unless ``intrinsics_source`` is ``calibration_file``.  Messages are decoded from the
+file's own schemas by mcap-ros2-support and converted by the node's converters; frames are
+grouped by :class:`skelsplat_ros.sync.FrameSynchronizer` with their header stamps as the
+clock, and each group is fused by :class:`skelsplat_ros.live.FusionEngine`, as in the node,
+but without dropping any group.  The output holds ``/human_pose_3d``,
+``/human_pose_3d/markers``, ``/tf`` and ``/diagnostics``, each output logged at the time of
+the input message that completed its group.
+
+Camera poses come from ``calibration_file`` (``extrinsics_source: tf`` is not supported here).
+"""
+
+import dataclasses
+import pathlib
+from typing import Callable, Dict, Optional
+
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+import numpy as np
+from rclpy.serialization import serialize_message
+from rclpy.time import Time
+from skelsplat_ros.cameras import CalibrationError, camera_from_camera_info
+from skelsplat_ros.fileio.mcap_io import McapBagWriter, read_messages, read_summary
+from skelsplat_ros.live import FusionEngine, person_from_estimate
+from skelsplat_ros.ros import conversions
+from skelsplat_ros.ros.params import CAMERA_PARAMETERS, config_from_values
+from skelsplat_ros.ros.params import load_calibrated_cameras, ParameterError, PARAMETERS
+from skelsplat_ros.ros.runner import check_params_file
+from skelsplat_ros.sync import FrameSynchronizer
+from std_msgs.msg import Header
+from tf2_msgs.msg import TFMessage
+from visualization_msgs.msg import MarkerArray
+
+__all__ = ['BagError', 'BagStats', 'OUTPUT_TYPES', 'load_config', 'process_bag']
+
+PERSON_ID = 1
+OUTPUT_TYPES = {
+    '/human_pose_3d': 'skelsplat_ros/msg/HumanPose3DArray',
+    '/human_pose_3d/markers': 'visualization_msgs/msg/MarkerArray',
+    '/tf': 'tf2_msgs/msg/TFMessage',
+    '/diagnostics': 'diagnostic_msgs/msg/DiagnosticArray',
+}
+_INPUT_TYPES = {'image': 'sensor_msgs/msg/Image', 'compressed': 'sensor_msgs/msg/CompressedImage',
+                'keypoints': 'skelsplat_ros/msg/Keypoints2D',
+                'info': 'sensor_msgs/msg/CameraInfo'}
+
+
+class BagError(Exception):
+    """A problem with the input file or the configuration, described in one line."""
+
+
+@dataclasses.dataclass
+class BagStats:
+    """What :func:`process_bag` did.
+
+    Attributes:
+        frames_in: camera frames read, per camera.
+        frames_dropped: frames left out (camera not ready, wrong size, undecodable,
+            detector error), per camera.
+        groups: frame groups fused (one ``/human_pose_3d`` each).
+        groups_with_person: of those, the ones with a person.
+        sync: the synchroniser's counters (``dropped_incomplete`` etc.).
+        written: messages written per output topic.
+    """
+
+    frames_in: Dict[str, int]
+    frames_dropped: Dict[str, int]
+    groups: int = 0
+    groups_with_person: int = 0
+    sync: Dict[str, int] = dataclasses.field(default_factory=dict)
+    written: Dict[str, int] = dataclasses.field(default_factory=dict)
+
+
+def load_config(params_file, overrides: Optional[Dict[str, object]] = None):
+    """Read a node parameter file (as ``ros2 launch`` would) into a validated NodeConfig.
+
+    Args:
+        params_file: ROS 2 parameter file for ``skelsplat_node``.
+        overrides: parameter name -> value, taking precedence over the file.
+
+    Raises:
+        ParameterError: for a bad file, an unknown parameter or an invalid value.
+    """
+    values = {}
+
+    def flatten(prefix, mapping):
+        for key, value in mapping.items():
+            if isinstance(value, dict):
+                flatten(f'{prefix}{key}.', value)
+            else:
+                values[f'{prefix}{key}'] = value
+
+    flatten('', check_params_file(params_file))
+    values.update(overrides or {})
+    names = values.get('camera_names') or []
+    known = set(PARAMETERS) | {'camera_names'} | {
+        f'cameras.{name}.{field}' for name in names for field in CAMERA_PARAMETERS}
+    unknown = sorted(set(values) - known - {'use_sim_time'})
+    if unknown:
+        raise ParameterError(f'{params_file}: unknown parameter(s) {", ".join(unknown)}')
+    for name, (default, _) in PARAMETERS.items():
+        values.setdefault(name, default)
+    return config_from_values(values)
+
+
+def _stamp_ns(header):
+    return header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
+
+
+class _Processor:
+    """The node's per-frame and per-group work, offline."""
+
+    def __init__(self, config, file_cameras, bag, log):
+        self.config = config
+        self.bag = bag
+        self.log = log
+        self.file_cameras = file_cameras
+        detector = None if config.detector == 'keypoints_topic' else config.detector
+        options = {'model_path': config.onnx_model_path} if detector == 'onnx' else {}
+        self.engine = FusionEngine(config.camera_names, detector=detector,
+                                   detector_options=options, device=config.device, notify=log)
+        self.sync = FrameSynchronizer(config.camera_names, slop_s=config.slop,
+                                      max_wait_s=config.max_wait, min_views=config.min_views)
+        names = config.camera_names
+        self.stats = BagStats(frames_in=dict.fromkeys(names, 0),
+                              frames_dropped=dict.fromkeys(names, 0),
+                              written=dict.fromkeys(OUTPUT_TYPES, 0))
+        self._info_keys = {}
+        self._warned = set()
+        self._shown_markers = set()
+        self._last_tf_ns = None
+        self._next_diagnostics_ns = None
+        if config.intrinsics_source == 'calibration_file':
+            for name, camera in self.file_cameras.items():
+                self.engine.set_camera(name, camera)
+
+    def warn(self, key, message):
+        """Print ``message`` the first time ``key`` comes up."""
+        if key not in self._warned:
+            self._warned.add(key)
+            self.log(f'warning: {message} (reported once)')
+
+    def camera_info(self, name, msg):
+        """Register a camera from its CameraInfo and the calibration file's pose."""
+        key = (tuple(msg.k), tuple(msg.d), msg.distortion_model, msg.width, msg.height)
+        if self._info_keys.get(name) == key:
+            return
+        self._info_keys[name] = key
+        pose = self.file_cameras[name]
+        try:
+            camera = camera_from_camera_info(np.asarray(msg.k, dtype=float),
+                                             np.asarray(msg.d, dtype=float),
+                                             msg.distortion_model, msg.width, msg.height,
+                                             name=name, R=pose.R, t=pose.t)
+        except CalibrationError as error:
+            camera = None
+            self.warn(('info', name), f'{name}: CameraInfo rejected, camera ignored: {error}')
+        self.engine.set_camera(name, camera)
+
+    def frame(self, name, msg, log_time_ns):
+        """Add one image or keypoints message; fuse and write the groups it completes."""
+        self.stats.frames_in[name] += 1
+        camera = self.engine.camera(name)
+        if camera is None:
+            self.stats.frames_dropped[name] += 1
+            self.warn(('ready', name), f'{name}: frames before its CameraInfo are ignored')
+            return
+        width, height = getattr(msg, 'width', 0), getattr(msg, 'height', 0)
+        if hasattr(msg, 'image_width'):
+            width, height = msg.image_width, msg.image_height
+        if width and height and (width, height) != (camera.width, camera.height):
+            self.stats.frames_dropped[name] += 1
+            self.warn(('size', name), f'{name}: frames of {width}x{height} refused, CameraInfo '
+                      f'says {camera.width}x{camera.height}')
+            return
+        stamp = _stamp_ns(msg.header)
+        for group in self.sync.add(name, stamp, msg, stamp):
+            self._fuse(group, log_time_ns)
+
+    def finish(self, log_time_ns):
+        """Fuse what the synchroniser still holds and write the last diagnostics."""
+        # Far in the future: every pending group stops waiting for its missing cameras.
+        for group in self.sync.poll(2 ** 62):
+            self._fuse(group, log_time_ns)
+        self._diagnostics(log_time_ns, None, force=True)
+
+    def _keypoints(self, name, msg):
+        if hasattr(msg, 'people'):
+            return conversions.keypoints_msg_to_coco17(msg)
+        if hasattr(msg, 'format'):
+            bgr = conversions.compressed_msg_to_bgr(msg)
+            camera = self.engine.camera(name)
+            if camera is not None and bgr.shape[:2] != (camera.height, camera.width):
+                raise ValueError(f'decoded size {bgr.shape[1]}x{bgr.shape[0]} differs from '
+                                 f'CameraInfo {camera.width}x{camera.height}')
+        else:
+            bgr = conversions.image_msg_to_bgr(msg)
+        return self.engine.detect(name, bgr)
+
+    def _fuse(self, group, log_time_ns):
+        keypoints = {}
+        for name, (_, msg) in group.frames.items():
+            try:
+                keypoints[name] = self._keypoints(name, msg)
+            except Exception as error:  # noqa: B902 - converters and detectors may raise anything
+                self.stats.frames_dropped[name] += 1
+                self.warn(('frame', name), f'{name}: frame dropped: {error}')
+        estimate, _ = self.engine.solve(keypoints)
+        people = []
+        if estimate is not None:
+            person = person_from_estimate(estimate, PERSON_ID)
+            if person is not None:
+                people.append(person)
+        self._write_outputs(people, group.stamp_ns, log_time_ns)
+        self.stats.groups += 1
+        self.stats.groups_with_person += bool(people)
+        self._diagnostics(log_time_ns, group.stamp_ns)
+
+    def _write(self, topic, msg, log_time_ns):
+        self.bag.write_serialized(topic, serialize_message(msg), log_time_ns)
+        self.stats.written[topic] += 1
+
+    def _write_outputs(self, people, stamp_ns, log_time_ns):
+        """Write the node's outputs of one group (as SkelSplatNode._publish publishes them)."""
+        config = self.config
+        stamp = Time(nanoseconds=stamp_ns).to_msg()
+        frame = config.world_frame
+        self._write('/human_pose_3d', conversions.pose_array_msg(people, stamp, frame),
+                    log_time_ns)
+        if config.publish_markers:
+            markers, shown = [], set()
+            for person in people:
+                new = conversions.person_markers(person, stamp, frame, config.marker_lifetime,
+                                                 config.publish_covariance_ellipsoids)
+                markers += new
+                shown |= {(m.ns, m.id) for m in new}
+            markers += conversions.delete_markers(sorted(self._shown_markers - shown), stamp,
+                                                  frame)
+            self._shown_markers = shown
+            if markers:
+                self._write('/human_pose_3d/markers', MarkerArray(markers=markers), log_time_ns)
+        if config.publish_tf and people and (self._last_tf_ns is None
+                                             or stamp_ns > self._last_tf_ns):
+            transforms = []
+            for person in people:
+                transforms += conversions.person_transforms(person, stamp, frame)
+            self._write('/tf', TFMessage(transforms=transforms), log_time_ns)
+            self._last_tf_ns = stamp_ns
+
+    def _diagnostics(self, log_time_ns, stamp_ns, force=False):
+        """Write /diagnostics every diagnostics_period of stamp time (and at the end)."""
+        period = round(self.config.diagnostics_period * 1e9)
+        if not force:
+            if self._next_diagnostics_ns is None:
+                self._next_diagnostics_ns = stamp_ns + period
+            if stamp_ns < self._next_diagnostics_ns:
+                return
+            self._next_diagnostics_ns += period * max(
+                1, (stamp_ns - self._next_diagnostics_ns) // period + 1)
+        sync = self.sync.stats
+        stats = self.stats
+        statuses = []
+        for name in self.config.camera_names:
+            ready = self.engine.camera(name) is not None
+            dropped = stats.frames_dropped[name]
+            level = DiagnosticStatus.OK if ready and not dropped else (
+                DiagnosticStatus.WARN if ready else DiagnosticStatus.ERROR)
+            statuses.append(_status(f'skelsplat bag: camera {name}', level,
+                                    'ok' if level == DiagnosticStatus.OK else
+                                    f'{dropped} frames dropped' if ready else 'not calibrated',
+                                    {'frames': stats.frames_in[name], 'frames_dropped': dropped,
+                                     'calibrated': ready}))
+        level = DiagnosticStatus.OK if stats.groups_with_person else DiagnosticStatus.WARN
+        statuses.append(_status('skelsplat bag: fusion', level,
+                                f'{stats.groups} groups fused', {
+                                    'groups_fused': stats.groups_with_person,
+                                    'groups_without_person': stats.groups -
+                                    stats.groups_with_person,
+                                    'groups_dropped_incomplete': sync.dropped_incomplete +
+                                    sync.dropped_overflow,
+                                    'frames_dropped_stale': sync.dropped_stale,
+                                    'frames_dropped_duplicate': sync.dropped_duplicate,
+                                    'solver_device': self.engine.device,
+                                    'detector': self.config.detector}))
+        header = Header(stamp=Time(nanoseconds=log_time_ns).to_msg())
+        self._write('/diagnostics', DiagnosticArray(header=header, status=statuses), log_time_ns)
+
+
+def _status(name, level, message, values):
+    return DiagnosticStatus(level=level, name=name, message=message, hardware_id='skelsplat_bag',
+                            values=[KeyValue(key=k, value=str(v)) for k, v in values.items()])
+
+
+def _calibrated_cameras(config):
+    """Return the calibration file's camera for each configured camera, or raise BagError."""
+    from skelsplat_ros.cameras import load_calibration
+
+    try:
+        return load_calibrated_cameras(config)
+    except ParameterError as error:
+        try:
+            count = len(load_calibration(config.calibration_file))
+        except (CalibrationError, OSError):
+            raise BagError(str(error)) from None
+        if count != len(config.cameras):
+            raise BagError(f'the config lists {len(config.cameras)} cameras but the calibration '
+                           f'file has {count}: {error}') from None
+        raise BagError(str(error)) from None
+
+
+def _input_topics(config, topics):
+    """Map the bag's topics to (camera, kind); raise BagError for a missing or mistyped one."""
+    wanted = {}
+    for camera in config.cameras:
+        if config.detector == 'keypoints_topic':
+            wanted[camera.keypoints_topic] = (camera.name, 'keypoints')
+        else:
+            kind = 'compressed' if camera.compressed else 'image'
+            wanted[camera.image_topic] = (camera.name, kind)
+        if config.intrinsics_source == 'camera_info':
+            wanted[camera.camera_info_topic] = (camera.name, 'info')
+    for topic, (name, kind) in wanted.items():
+        topic_key = topic if topic.startswith('/') else f'/{topic}'
+        found = topics.get(topic_key)
+        if found is None:
+            present = ', '.join(sorted(topics)) or 'none'
+            raise BagError(f'{name}: topic {topic_key} ({_INPUT_TYPES[kind]}) is not in the bag '
+                           f'(its topics: {present})')
+        if found['type'] != _INPUT_TYPES[kind]:
+            raise BagError(f'{name}: topic {topic_key} has type {found["type"]}, expected '
+                           f'{_INPUT_TYPES[kind]}')
+        if not found['count']:
+            raise BagError(f'{name}: topic {topic_key} has no messages')
+    return {(t if t.startswith('/') else f'/{t}'): value for t, value in wanted.items()}
+
+
+def process_bag(input_path, config, output_path,
+                progress: Optional[Callable[[int, int], None]] = None,
+                log: Callable[[str], None] = print) -> BagStats:
+    """Run the pipeline over ``input_path`` and write the outputs to ``output_path``.
+
+    Args:
+        input_path: rosbag2 MCAP with the configured camera topics.
+        config: the node's :class:`skelsplat_ros.ros.params.NodeConfig`.
+        output_path: the MCAP to write.
+        progress: called with (frame groups done, expected groups).
+        log: called with one line per warning.
+
+    Returns:
+        The :class:`BagStats`.
+
+    Raises:
+        BagError: unreadable input, missing topics, a configuration the calibration file
+            does not match, or an unsupported configuration.
+    """
+    input_path, output_path = pathlib.Path(input_path), pathlib.Path(output_path)
+    if not input_path.is_file():
+        raise BagError(f'{input_path}: no such file')
+    if input_path.resolve() == output_path.resolve():
+        raise BagError(f'{output_path}: the output must not overwrite the input')
+    try:
+        summary = read_summary(input_path)
+    except Exception as error:  # noqa: B902 - mcap raises several types for a bad file
+        raise BagError(f'{input_path}: not a readable MCAP file ({error})') from None
+    if config.extrinsics_source != 'calibration_file':
+        raise BagError('extrinsics_source: only calibration_file is supported by skelsplat bag')
+    file_cameras = _calibrated_cameras(config)
+    topics = _input_topics(config, summary['topics'])
+    frame_topics = [t for t, (_, kind) in topics.items() if kind != 'info']
+    expected = max(summary['topics'][topic]['count'] for topic in frame_topics)
+    with McapBagWriter(output_path) as bag:
+        for topic, type_name in OUTPUT_TYPES.items():
+            bag.add_topic(topic, type_name)
+        processor = _Processor(config, file_cameras, bag, log)
+        last_log_ns = 0
+        try:
+            for topic, log_time_ns, msg in read_messages(input_path, list(topics)):
+                last_log_ns = log_time_ns
+                name, kind = topics[topic]
+                if kind == 'info':
+                    processor.camera_info(name, msg)
+                    continue
+                groups_before = processor.stats.groups
+                processor.frame(name, msg, log_time_ns)
+                if progress and processor.stats.groups != groups_before:
+                    progress(min(processor.stats.groups, expected), expected)
+            processor.finish(last_log_ns)
+        finally:
+            processor.engine.close()
+    if progress:
+        progress(expected, expected)
+    stats = processor.stats
+    stats.sync = {key: value for key, value in dataclasses.asdict(processor.sync.stats).items()
+                  if key != 'received'}
+    return stats

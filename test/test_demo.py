@@ -1,0 +1,95 @@
+# Copyright 2026 The skelsplat_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""The demo pipeline (``skelsplat demo``) on the first frames of the pose2sim trial.
+
+The real node runs as its own process, the demo publishes the videos to it over DDS on
+loopback and records its outputs; the recording is read back here and checked against the
+trial's .trc.
+"""
+
+import cv2
+import numpy as np
+from PIL import Image
+import pytest
+from skelsplat_ros.fileio.mcap_io import read_messages, read_summary
+from skelsplat_ros.fileio.trc import read_trc
+from skelsplat_ros.ros.demo import OUTPUT_TOPICS, pose_arrays, run_demo, TRIAL
+from skelsplat_ros.skeletons import trc_coco17_correspondence
+
+pytestmark = pytest.mark.ros
+
+NUM_FRAMES = 12
+
+
+@pytest.fixture(scope='module')
+def demo(data_root, tmp_path_factory):
+    """Run the demo once; return (result, output directory)."""
+    output = tmp_path_factory.mktemp('demo')
+    return run_demo(output, frames=NUM_FRAMES, data_root=data_root, progress=False), output
+
+
+def _stamp_ns(header):
+    return header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
+
+
+def test_recording_holds_every_output(demo):
+    result, output = demo
+    summary = read_summary(output / 'demo.mcap')
+    assert summary['profile'] == 'ros2'
+    assert summary['metadata']['rosbag2']['ROS_DISTRO']
+    assert {topic: info['type'] for topic, info in summary['topics'].items()} == {
+        topic: type_name for topic, (type_name, _) in OUTPUT_TOPICS.items()}
+    counts = {topic: info['count'] for topic, info in summary['topics'].items()}
+    # Lockstep pacing: one output per frame group, every one with the person in it.
+    assert result.frames_in == result.frames_out == NUM_FRAMES
+    assert counts['/human_pose_3d'] == counts['/human_pose_3d/markers'] == NUM_FRAMES
+    assert counts['/tf'] == NUM_FRAMES
+    assert counts['/diagnostics'] >= 1
+    assert result.counts == counts
+
+    poses = [msg for _, _, msg in read_messages(output / 'demo.mcap', ['/human_pose_3d'])]
+    stamps = np.array([_stamp_ns(msg.header) for msg in poses])
+    np.testing.assert_allclose(np.diff(stamps), 1e9 / 60, atol=1)
+    assert all(len(msg.people) == 1 for msg in poses)
+    assert all(msg.header.frame_id == 'world' for msg in poses)
+    frames = {t.child_frame_id for _, _, msg in read_messages(output / 'demo.mcap', ['/tf'])
+              for t in msg.transforms}
+    assert {'body_1', 'left_wrist_1', 'right_ankle_1'} <= frames
+    fusion = [status for _, _, msg in read_messages(output / 'demo.mcap', ['/diagnostics'])
+              for status in msg.status if status.name.endswith(': fusion')]
+    assert any(status.level == 0 for status in fusion)  # OK: the node was fusing
+    assert result.node_stats['groups_dropped_busy'] == '0'
+
+
+def test_poses_match_the_reference(demo, data_root):
+    result, output = demo
+    poses = [msg for _, _, msg in read_messages(output / 'demo.mcap', ['/human_pose_3d'])]
+    positions, _, reprojection = pose_arrays(poses)
+    names, markers, _ = read_trc(data_root / TRIAL['reference'])
+    marker_index, coco_index = trc_coco17_correspondence(names)
+    truth = markers[:NUM_FRAMES, marker_index][..., [2, 0, 1]]  # OpenSim Y-up -> world Z-up
+    error = np.linalg.norm(positions[:, coco_index] - truth, axis=-1)
+    assert np.isfinite(error).all()
+    # Plain DLT of MediaPipe gets about 94 mm on this trial.
+    assert 1000 * error.mean() < 150
+    assert result.mpjpe_mm == pytest.approx(1000 * error.mean(), rel=1e-6)
+    assert result.mpjpe_joints == len(coco_index) == 13
+    assert 0 < result.reprojection_median_px == pytest.approx(np.median(reprojection))
+    assert result.output_rate_hz > 0 and result.latency_median_s > 0
+
+
+def test_pictures_are_written(demo):
+    result, output = demo
+    picture = cv2.imread(str(output / 'demo.png'))
+    assert picture is not None and picture.shape[0] > 800 and picture.shape[1] > 800
+    assert picture.std() > 20
+    # The overlays hold the orange detections and the magenta reprojections.
+    pixels = picture.reshape(-1, 3).astype(int)
+    assert ((pixels[:, 2] > 200) & (pixels[:, 1] > 100) & (pixels[:, 0] < 80)).sum() > 100
+    assert ((pixels[:, 2] > 200) & (pixels[:, 1] < 90) & (pixels[:, 0] > 180)).sum() > 100
+    with Image.open(output / 'demo.gif') as animation:
+        assert animation.n_frames == len(range(0, NUM_FRAMES, 6))
+    rviz = cv2.imread(str(output / 'rviz.png'))
+    assert rviz is not None and rviz.std() > 5
+    assert set(result.files) >= {'recording', 'picture', 'animation', 'rviz rendering'}
+    assert all(path.is_file() for path in result.files.values())
