@@ -105,7 +105,7 @@ colcon_build() {
     AMENT_PREFIX_PATH="$VENV" CMAKE_PREFIX_PATH="$VENV" \
     "$VENV/bin/colcon" --log-base "$build_base/log" build \
       --base-paths "${paths[@]}" --build-base "$build_base" --install-base "$install_base" \
-      --event-handlers console_direct+ console_start_end+ "$@" \
+      "$@" --event-handlers console_direct+ console_start_end+ \
       --cmake-args -DPython3_EXECUTABLE="$PY" -DBUILD_TESTING=OFF \
     | { grep -vE "$QUIET_BUILD_LINES" || true; }  # pipefail keeps colcon's exit status
 }

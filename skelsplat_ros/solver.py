@@ -196,10 +196,10 @@ class SkelSplatSolver:
         """
         candidates = self._undistort_candidates(keypoints)
         points, weights, person_index = self._select_person(candidates)
-        self._unswap_by_prediction(points, weights)
         if int(((weights > 0).sum(axis=1) > 0).sum()) < 2:
             self._age_state()
             return None
+        self._unswap_by_prediction(points, weights)
 
         init, inliers = self._initial_positions(points, weights)
         weights = np.where(inliers, weights, 0.0)

@@ -179,3 +179,11 @@ def test_the_analytic_objective_agrees_with_the_rendered_reference(rig, data_roo
         analytic_errors.append(_errors_mm(fast, truth[frame], joints))
     assert np.nanmedian(differences) < 15.0
     assert abs(np.nanmean(reference_errors) - np.nanmean(analytic_errors)) < 5.0
+
+
+def test_an_empty_frame_after_a_tracked_one_gives_no_pose(rig):
+    cameras, truth, _ = rig
+    solver = SkelSplatSolver(cameras)
+    assert solver.solve(_observe(cameras, truth[0])) is not None
+    assert solver.solve([np.zeros((0, 17, 3))] * len(cameras)) is None
+    assert solver.solve(_observe(cameras, truth[1])) is not None
