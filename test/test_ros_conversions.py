@@ -171,7 +171,7 @@ def test_parameter_validation(tmp_path):
     cases = {'min_views': 3, 'slop': -0.1, 'max_wait': 0.0, 'detector': 'yolo',
              'device': 'tpu', 'world_frame': '/world', 'image_qos': 'fast',
              'camera_names': ['a', 'a'], 'calibration_file': '/does/not/exist.toml',
-             'publish_tf': 'yes'}
+             'publish_tf': 'yes', 'detector_max_side': 8}
     for name, value in cases.items():
         with pytest.raises(ParameterError, match=name):
             config_from_values(_values(tmp_path, **{name: value}))

@@ -117,6 +117,8 @@ class SkelSplatNode(Node):
         options = {'model_path': config.onnx_model_path} if detector == 'onnx' else {}
         if detector == 'onnx':
             options['device'] = 'cpu' if config.device == 'cpu' else 'auto'
+        if detector == 'mediapipe' and config.detector_max_side:
+            options['max_side'] = config.detector_max_side
         self._engine = FusionEngine(config.camera_names, detector=detector,
                                     detector_options=options, device=config.device,
                                     notify=self.get_logger().info)

@@ -46,6 +46,9 @@ PARAMETERS: Dict[str, Tuple[object, str]] = {
                          'camera_names'),
     'detector': ('mediapipe', '2D keypoints from: mediapipe | onnx | keypoints_topic'),
     'onnx_model_path': ('', 'RTMPose/RTMO-style ONNX model (detector:=onnx)'),
+    'detector_max_side': (0, 'mediapipe: images whose longer side exceeds this many pixels '
+                          'are shrunk to it before detection (faster; for people who fill a '
+                          'good part of the image); 0 keeps the full size'),
     'slop': (0.02, 'largest stamp difference within a frame group, seconds'),
     'max_wait': (0.1, 'longest wait for missing cameras after a group starts, seconds'),
     'min_views': (2, 'fewest cameras a group needs to be fused'),
@@ -97,6 +100,7 @@ class NodeConfig:
     calibration_file: str
     detector: str
     onnx_model_path: str
+    detector_max_side: int
     slop: float
     max_wait: float
     min_views: int
@@ -232,6 +236,7 @@ def config_from_values(values: Mapping[str, object]) -> NodeConfig:
         cameras=tuple(cameras), world_frame=world_frame, extrinsics_source=extrinsics,
         intrinsics_source=intrinsics, calibration_file=calibration_file, detector=detector,
         onnx_model_path=onnx_model_path,
+        detector_max_side=_max_side(values['detector_max_side']),
         slop=_number(values, 'slop', 0.0), max_wait=_number(values, 'max_wait', 0.0, False),
         min_views=_min_views(values['min_views'], len(cameras)),
         image_qos=_choice(values, 'image_qos', IMAGE_QOS), device=device,
@@ -243,6 +248,13 @@ def config_from_values(values: Mapping[str, object]) -> NodeConfig:
         input_timeout=_number(values, 'input_timeout', 0.0, False),
         diagnostics_period=_number(values, 'diagnostics_period', 0.0, False))
     return config
+
+
+def _max_side(value):
+    if isinstance(value, bool) or not isinstance(value, int) or (value != 0 and value < 32):
+        raise ParameterError(f'detector_max_side: must be 0 (full size) or an integer of at '
+                             f'least 32 pixels, got {value!r}')
+    return value
 
 
 def _min_views(value, num_cameras):
