@@ -81,7 +81,9 @@ def _message(name, bgr, stamp):
 def _offline(cameras, messages):
     """Run the reference: fresh detectors and solver, in order, on the decoded frames."""
     detectors = {name: create_detector('mediapipe') for name in CAMERAS}
-    solver = SkelSplatSolver([cameras[name] for name in CAMERAS], SolverConfig(device='cpu'))
+    # solver_objective:=auto runs the analytic objective on a CPU.
+    solver = SkelSplatSolver([cameras[name] for name in CAMERAS],
+                             SolverConfig(device='cpu', objective='analytic'))
     results = []
     for group in messages:
         views = []

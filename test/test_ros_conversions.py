@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from skelsplat_ros.body_frames import body_frame, joints_in_body_frame, quaternion_from_matrix
 from skelsplat_ros.cameras import CalibrationError, make_camera, rotation_from_quaternion
-from skelsplat_ros.live import KeyedThrottle, LatestMailbox, person_from_estimate
+from skelsplat_ros.live import FusionEngine, KeyedThrottle, LatestMailbox, person_from_estimate
 from skelsplat_ros.live import resolve_device
 from skelsplat_ros.ros import conversions
 from skelsplat_ros.ros.params import camera_info_topic_for, config_from_values, PARAMETERS
@@ -171,7 +171,7 @@ def test_parameter_validation(tmp_path):
     cases = {'min_views': 3, 'slop': -0.1, 'max_wait': 0.0, 'detector': 'yolo',
              'device': 'tpu', 'world_frame': '/world', 'image_qos': 'fast',
              'camera_names': ['a', 'a'], 'calibration_file': '/does/not/exist.toml',
-             'publish_tf': 'yes', 'detector_max_side': 8}
+             'publish_tf': 'yes', 'detector_max_side': 8, 'solver_objective': 'fastest'}
     for name, value in cases.items():
         with pytest.raises(ParameterError, match=name):
             config_from_values(_values(tmp_path, **{name: value}))
@@ -212,6 +212,17 @@ def test_mailbox_newest_wins_and_throttle():
     assert throttle.allow('a') == (False, 0) and throttle.allow('b') == (True, 0)
     now[0] = 5.0
     assert throttle.allow('a') == (True, 1)
+
+
+def test_auto_objective_follows_the_device():
+    on_gpu = FusionEngine(['a'], detector=None, device='cuda', cuda_available=True,
+                          objective='auto', notify=lambda line: None)
+    on_cpu = FusionEngine(['a'], detector=None, device='auto', cuda_available=False,
+                          objective='auto', notify=lambda line: None)
+    assert (on_gpu.objective, on_cpu.objective) == ('rendered', 'analytic')
+    chosen = FusionEngine(['a'], detector=None, device='cpu', objective='rendered',
+                          notify=lambda line: None)
+    assert chosen.objective == 'rendered'
 
 
 def test_resolve_device():

@@ -189,24 +189,11 @@ class _Processor:
             self._fuse(group, log_time_ns)
         self._diagnostics(log_time_ns, None, force=True)
 
-    def _keypoints(self, name, msg):
-        if hasattr(msg, 'people'):
-            return conversions.keypoints_msg_to_coco17(msg)
-        if hasattr(msg, 'format'):
-            bgr = conversions.compressed_msg_to_bgr(msg)
-            camera = self.engine.camera(name)
-            if camera is not None and bgr.shape[:2] != (camera.height, camera.width):
-                raise ValueError(f'decoded size {bgr.shape[1]}x{bgr.shape[0]} differs from '
-                                 f'CameraInfo {camera.width}x{camera.height}')
-        else:
-            bgr = conversions.image_msg_to_bgr(msg)
-        return self.engine.detect(name, bgr)
-
     def _fuse(self, group, log_time_ns):
         keypoints = {}
         for name, (_, msg) in group.frames.items():
             try:
-                keypoints[name] = self._keypoints(name, msg)
+                keypoints[name] = conversions.frame_keypoints(self.engine, name, msg)
             except Exception as error:  # noqa: B902 - converters and detectors may raise anything
                 self.stats.frames_dropped[name] += 1
                 self.warn(('frame', name), f'{name}: frame dropped: {error}')

@@ -67,6 +67,27 @@ def compressed_msg_to_bgr(msg) -> np.ndarray:
     return imaging.compressed_to_bgr(msg.format, msg.data)
 
 
+def frame_keypoints(engine, name: str, msg) -> np.ndarray:
+    """(P, 17, 3) keypoints of one camera frame: read from a Keypoints2D, or detected.
+
+    ``msg`` is a Keypoints2D, CompressedImage or Image, as an rclpy message or as a message
+    decoded from a recording (which has the same fields, so the type is told by its fields).
+    ``engine`` is the :class:`skelsplat_ros.live.FusionEngine` that detects and knows the
+    camera's calibrated size; a decoded compressed image of another size is refused.
+    """
+    if hasattr(msg, 'people'):
+        return keypoints_msg_to_coco17(msg)
+    if hasattr(msg, 'format'):
+        bgr = compressed_msg_to_bgr(msg)
+        camera = engine.camera(name)
+        if camera is not None and bgr.shape[:2] != (camera.height, camera.width):
+            raise ValueError(f'decoded size {bgr.shape[1]}x{bgr.shape[0]} differs from '
+                             f'CameraInfo {camera.width}x{camera.height}')
+    else:
+        bgr = image_msg_to_bgr(msg)
+    return engine.detect(name, bgr)
+
+
 def camera_from_info_msg(msg, name: str, R=None, t=None):
     """Build a :class:`skelsplat_ros.cameras.Camera` from a ``sensor_msgs/CameraInfo``.
 

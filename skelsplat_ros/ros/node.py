@@ -21,6 +21,7 @@ errors) are logged at most once per camera and fault kind every few seconds, rep
 ``/diagnostics``, and cost only that camera's frame: the node keeps fusing the other views.
 """
 
+from functools import partial
 import sys
 import threading
 import time
@@ -121,6 +122,7 @@ class SkelSplatNode(Node):
             options['max_side'] = config.detector_max_side
         self._engine = FusionEngine(config.camera_names, detector=detector,
                                     detector_options=options, device=config.device,
+                                    objective=config.solver_objective,
                                     notify=self.get_logger().info)
         self._engine.prepare()  # load the detectors now, not on the first frames
         for name in config.camera_names:
@@ -341,20 +343,6 @@ class SkelSplatNode(Node):
                 self._warn('fusion', f'fusion failed ({error.__class__.__name__}: {error}); '
                            'the solver state was reset')
 
-    def _keypoints(self, name, msg):
-        """(P, 17, 3) keypoints of one frame (detected in the image, or from the message)."""
-        if isinstance(msg, Keypoints2D):
-            return conversions.keypoints_msg_to_coco17(msg)
-        if isinstance(msg, CompressedImage):
-            bgr = conversions.compressed_msg_to_bgr(msg)
-            camera = self._engine.camera(name)
-            if camera is not None and bgr.shape[:2] != (camera.height, camera.width):
-                raise ValueError(f'decoded size {bgr.shape[1]}x{bgr.shape[0]} differs from '
-                                 f'CameraInfo {camera.width}x{camera.height}')
-        else:
-            bgr = conversions.image_msg_to_bgr(msg)
-        return self._engine.detect(name, bgr)
-
     def _process(self, group):
         if self._last_published_ns is not None and group.stamp_ns <= self._last_published_ns:
             # Only after the clock jumped back (bag loop, sim time): start over.
@@ -365,7 +353,8 @@ class SkelSplatNode(Node):
                 f'{group.stamp_ns * 1e-9:.3f} s (bag loop or restarted cameras): the solver '
                 'and TF output start over')
         frames = {name: msg for name, (_, msg) in group.frames.items()}
-        result = fuse_group(self._engine, frames, self._keypoints, PERSON_ID)
+        result = fuse_group(self._engine, frames,
+                            partial(conversions.frame_keypoints, self._engine), PERSON_ID)
         for name, error in result.faults.items():
             self._warn(('frame', name, fault_kind(error)), f'{name}: frame dropped: {error}',
                        camera=name)

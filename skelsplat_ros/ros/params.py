@@ -33,6 +33,7 @@ DETECTORS = ('mediapipe', 'onnx', 'keypoints_topic')
 EXTRINSICS_SOURCES = ('calibration_file', 'tf')
 INTRINSICS_SOURCES = ('camera_info', 'calibration_file')
 IMAGE_QOS = ('sensor_data', 'reliable')
+SOLVER_OBJECTIVES = ('auto', 'rendered', 'analytic')
 _DEVICE = re.compile(r'^(auto|cpu|cuda(:\d+)?)$')
 _CAMERA_NAME = re.compile(r'^[A-Za-z][A-Za-z0-9_]*$')
 
@@ -54,6 +55,9 @@ PARAMETERS: Dict[str, Tuple[object, str]] = {
     'min_views': (2, 'fewest cameras a group needs to be fused'),
     'image_qos': ('sensor_data', 'QoS of the input subscriptions: sensor_data | reliable'),
     'device': ('auto', 'solver device: auto | cpu | cuda'),
+    'solver_objective': ('auto', 'auto (rendered on a GPU, analytic on the CPU) | rendered '
+                         '(Adam through the Gaussian renderer, the reference) | analytic (its '
+                         'closed form without occlusion, ~20x faster on a CPU)'),
     'publish_markers': (True, 'publish visualization_msgs/MarkerArray on ~markers'),
     'publish_points': (True, 'publish sensor_msgs/PointCloud2 of the joints'),
     'publish_tf': (True, 'publish REP-155 body_<id> and <joint>_<id> frames on /tf'),
@@ -106,6 +110,7 @@ class NodeConfig:
     min_views: int
     image_qos: str
     device: str
+    solver_objective: str
     publish_markers: bool
     publish_points: bool
     publish_tf: bool
@@ -240,6 +245,7 @@ def config_from_values(values: Mapping[str, object]) -> NodeConfig:
         slop=_number(values, 'slop', 0.0), max_wait=_number(values, 'max_wait', 0.0, False),
         min_views=_min_views(values['min_views'], len(cameras)),
         image_qos=_choice(values, 'image_qos', IMAGE_QOS), device=device,
+        solver_objective=_choice(values, 'solver_objective', SOLVER_OBJECTIVES),
         publish_markers=_flag(values, 'publish_markers'),
         publish_points=_flag(values, 'publish_points'),
         publish_tf=_flag(values, 'publish_tf'),
