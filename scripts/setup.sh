@@ -100,7 +100,9 @@ colcon_build() {
   local build_base=$1 install_base=$2
   shift 2
   local paths=("$ROOT")
-  [ -d "$ROOT/build/extra_src" ] && paths+=("$ROOT/build/extra_src")
+  if [ -n "${WITH_EXTRA_SRC:-}" ] && [ -d "$ROOT/build/extra_src" ]; then
+    paths+=("$ROOT/build/extra_src")
+  fi
   env -u PYTHONPATH PATH="$VENV/bin:$PATH" VIRTUAL_ENV="$VENV" \
     AMENT_PREFIX_PATH="$VENV" CMAKE_PREFIX_PATH="$VENV" \
     "$VENV/bin/colcon" --log-base "$build_base/log" build \
@@ -125,7 +127,7 @@ setup_build() {
     return
   fi
   log "colcon build --symlink-install (messages and package)"
-  colcon_build "$ROOT/build" "$ROOT/install" --symlink-install
+  WITH_EXTRA_SRC=1 colcon_build "$ROOT/build" "$ROOT/install" --symlink-install
   echo "$want" > "$ROOT/install/.skelsplat-stamp"
 }
 
@@ -162,8 +164,8 @@ setup_data() {
 }
 
 if [ "${1:-}" = "colcon-build" ]; then
-  # scripts/setup.sh colcon-build BUILD_BASE INSTALL_BASE [colcon args]: a build elsewhere,
-  # used by test/test_package_layout.py to check both install modes.
+  # scripts/setup.sh colcon-build BUILD_BASE INSTALL_BASE [colcon args]: this package alone,
+  # built elsewhere; test/test_package_layout.py checks the copy-mode install with it.
   shift
   colcon_build "$@"
   exit

@@ -40,7 +40,7 @@ def test_copy_install_merges_messages_and_modules(tmp_path):
     before = _source_status()
     build = subprocess.run(
         ['bash', str(ROOT / 'scripts' / 'setup.sh'), 'colcon-build', str(tmp_path / 'build'),
-         str(tmp_path / 'install'), '--packages-select', 'skelsplat_ros'],
+         str(tmp_path / 'install')],
         capture_output=True, text=True)
     assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
     site = tmp_path / 'install' / 'skelsplat_ros' / SITE
