@@ -19,7 +19,6 @@ them.
 import argparse
 import dataclasses
 import hashlib
-import json
 import os
 import pathlib
 import platform
@@ -30,6 +29,7 @@ import metrics
 import numpy as np
 import peers
 import protocols
+from report import write_report
 from skelsplat_ros import solver
 from skelsplat_ros.cameras import load_calibration
 from skelsplat_ros.skeletons import COCO17_JOINTS
@@ -241,15 +241,7 @@ def main(argv=None):
         'results': results,
         'targets': evaluate_targets(results),
     }
-    output = pathlib.Path(args.output)
-    output.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(report, indent=2)
-    (output / 'accuracy.json').write_text(text + '\n')
-    if not args.no_plot:
-        plot(report, output / 'accuracy.png')
-    print(text)
-    plotted = '' if args.no_plot else f' and {output / "accuracy.png"}'
-    _log(f'wrote {output / "accuracy.json"}{plotted}')
+    write_report(report, args.output, 'accuracy', None if args.no_plot else plot)
     return 0
 
 

@@ -33,7 +33,6 @@ targets are reported as not measured.
 import argparse
 import dataclasses
 import hashlib
-import json
 import os
 import pathlib
 import platform
@@ -43,6 +42,7 @@ import time
 import metrics
 import numpy as np
 import protocols
+from report import write_report
 from skelsplat_ros import live
 from skelsplat_ros import solver as solver_module
 from skelsplat_ros.batch import solve_frames_analytic
@@ -875,15 +875,7 @@ def main(argv=None):
         report['config']['load_average']['after_end_to_end'] = _load()
     report['config']['elapsed_s'] = time.perf_counter() - started
 
-    output = pathlib.Path(args.output)
-    output.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(report, indent=2)
-    (output / 'speed.json').write_text(text + '\n')
-    if not args.no_plot:
-        plot(report, output / 'speed.png')
-    print(text)
-    plotted = '' if args.no_plot else f' and {output / "speed.png"}'
-    _log(f'wrote {output / "speed.json"}{plotted}')
+    write_report(report, args.output, 'speed', None if args.no_plot else plot)
     return 0
 
 

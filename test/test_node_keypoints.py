@@ -81,7 +81,10 @@ def test_keypoints_mode_matches_cli(demo):
     calibration, dirs, frames = demo
     cameras = {camera.name: camera for camera in load_calibration(calibration)}
     with RosContext() as ros:
-        node = create_node(PARAMS, _node_overrides(calibration), context=ros.context)
+        # Lockstep publishing: a long max_wait makes every group complete even when a busy
+        # machine delivers its four messages far apart, so the causal state matches the CLI's.
+        node = create_node(PARAMS, _node_overrides(calibration, max_wait=5.0),
+                           context=ros.context)
         ros.executor.add_node(node)
         ros.nodes.append(node)
         probe = Probe(ros.node('probe'), dict.fromkeys(CAMERAS, 'keypoints'))

@@ -111,6 +111,7 @@ def test_video_node_matches_offline_and_survives_bad_input(video):
                 for i in range(NUM_FRAMES)]
     overrides = {'calibration_file': str(calibration), 'detector': 'mediapipe',
                  'image_qos': 'reliable', 'device': 'cpu', 'diagnostics_period': 0.2,
+                 'max_wait': 5.0,  # every group complete, even on a busy machine
                  'publish_covariance_ellipsoids': True,
                  'cameras.cam_03.image_topic': '/cam_03/image_raw/compressed'}
     with RosContext() as ros:

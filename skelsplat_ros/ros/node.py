@@ -554,8 +554,16 @@ def main(args=None):
     except Exception as error:  # noqa: B902 - rcl raises its own types for bad arguments
         print(f'{NODE_NAME}: cannot start: {error}', file=sys.stderr, flush=True)
         return 2
+    return spin(SkelSplatNode)
+
+
+def spin(make_node) -> int:
+    """Create the node with ``make_node()`` and spin it until shutdown; returns the exit status.
+
+    rclpy must be initialised.  Invalid parameters print one line and give status 2.
+    """
     try:
-        node = SkelSplatNode()
+        node = make_node()
     except ParameterError as error:
         print(f'{NODE_NAME}: invalid parameters: {error}', file=sys.stderr, flush=True)
         rclpy.try_shutdown()

@@ -123,7 +123,7 @@ def _parse_override(text):
 def main(argv=None) -> int:
     """Run the node until Ctrl-C; returns the exit status (2 for bad parameters)."""
     import rclpy
-    from rclpy.executors import ExternalShutdownException
+    from skelsplat_ros.ros.node import spin
 
     parser = argparse.ArgumentParser(
         prog='python -m skelsplat_ros.ros.runner',
@@ -141,20 +141,7 @@ def main(argv=None) -> int:
     except ParameterError as error:
         print(f'{NODE_NAME}: {error}', file=sys.stderr)
         return 2
-    try:
-        node = create_node(params_file, overrides, namespace=args.namespace)
-    except ParameterError as error:
-        print(f'{NODE_NAME}: invalid parameters: {error}', file=sys.stderr)
-        rclpy.try_shutdown()
-        return 2
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return spin(lambda: create_node(params_file, overrides, namespace=args.namespace))
 
 
 if __name__ == '__main__':
