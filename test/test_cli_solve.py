@@ -1,0 +1,94 @@
+# Copyright 2026 The skelsplat_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""``skelsplat solve``: the pose2sim OpenPose JSON in, poses out; clear errors on bad input."""
+
+import shutil
+
+import numpy as np
+import pytest
+from skelsplat_ros.cli import main
+from skelsplat_ros.fileio.trc import read_trc
+from skelsplat_ros.skeletons import COCO17_JOINTS, trc_coco17_correspondence
+
+FRAMES = 12
+
+
+@pytest.fixture(scope='module')
+def trial(data_root):
+    demo = data_root / 'pose2sim-0.4.15' / 'Pose2Sim' / 'Demo'
+    return (demo / 'calibration' / 'Calib_qualisys.toml',
+            [demo / 'pose' / f'cam{i}_json' for i in range(1, 5)],
+            demo / 'opensim' / 'Balancing_for_IK.trc')
+
+
+def _solve(calibration, dirs, output, *extra):
+    return main(['solve', '--calibration', str(calibration), '--keypoints', *map(str, dirs),
+                 '--keypoint-format', 'body25b', '--output', str(output), '--quiet', *extra])
+
+
+def _mpjpe_mm(positions, trc_path):
+    names, markers, _ = read_trc(trc_path)
+    marker_index, coco_index = trc_coco17_correspondence(names)
+    truth = markers[:len(positions), marker_index][..., [2, 0, 1]]   # OpenSim Y-up -> Z-up
+    return 1000 * np.nanmean(np.linalg.norm(positions[:, coco_index] - truth, axis=-1))
+
+
+def test_npz_csv_and_trc_outputs(trial, tmp_path):
+    calibration, dirs, trc = trial
+    assert _solve(calibration, dirs, tmp_path / 'poses.npz', '--frames', str(FRAMES)) == 0
+    result = np.load(tmp_path / 'poses.npz')
+    assert result['positions'].shape == (FRAMES, 17, 3)
+    assert result['confidence'].shape == (FRAMES, 17)
+    assert tuple(result['joint_names']) == COCO17_JOINTS
+    assert _mpjpe_mm(result['positions'], trc) < 40.0
+    assert ((result['confidence'] >= 0) & (result['confidence'] <= 1)).all()
+
+    assert _solve(calibration, dirs, tmp_path / 'poses.trc', '--frames', str(FRAMES)) == 0
+    names, markers, rate = read_trc(tmp_path / 'poses.trc')
+    assert tuple(names) == COCO17_JOINTS and rate == 60.0
+    np.testing.assert_allclose(markers, result['positions'], atol=1e-5)
+
+    assert _solve(calibration, dirs, tmp_path / 'poses.csv', '--frames', str(FRAMES)) == 0
+    rows = (tmp_path / 'poses.csv').read_text().splitlines()
+    assert len(rows) == FRAMES + 1 and 'left_wrist_x' in rows[0]
+
+
+def test_methods_share_the_contract(trial, tmp_path):
+    calibration, dirs, trc = trial
+    for method in ('dlt', 'ransac'):
+        output = tmp_path / f'{method}.npz'
+        assert _solve(calibration, dirs, output, '--frames', '5', '--method', method) == 0
+        assert np.load(output)['positions'].shape == (5, 17, 3)
+
+
+def _one_line_error(capsys, needle):
+    error = capsys.readouterr().err.strip()
+    assert error.count('\n') == 0 and error.startswith('skelsplat solve: error:')
+    assert needle in error
+
+
+def test_bad_input_is_one_line_and_exit_2(trial, tmp_path, capsys):
+    calibration, dirs, _ = trial
+    output = tmp_path / 'out.npz'
+    assert _solve(calibration, [*dirs[:3], tmp_path / 'missing'], output) == 2
+    _one_line_error(capsys, 'missing')
+
+    assert _solve(calibration, dirs[:3], output) == 2
+    _one_line_error(capsys, 'calibration has 4 cameras')
+
+    short = tmp_path / 'short'
+    short.mkdir()
+    for path in sorted(dirs[3].glob('*.json'))[:10]:
+        shutil.copy(path, short)
+    assert _solve(calibration, [*dirs[:3], short], output) == 2
+    _one_line_error(capsys, 'unequal frame counts')
+
+    broken = tmp_path / 'broken'
+    shutil.copytree(dirs[3], broken)
+    sorted(broken.glob('*.json'))[4].write_text('{"people": [{"pose_keypoints_2d": [1, 2')
+    assert _solve(calibration, [*dirs[:3], broken], output) == 2
+    _one_line_error(capsys, 'cannot read OpenPose JSON')
+
+    assert _solve(calibration, dirs, tmp_path / 'out.txt') == 2
+    _one_line_error(capsys, 'output must end in')
+    assert not output.exists()
