@@ -125,6 +125,8 @@ def command_solve(args):
         import torch
         if not torch.cuda.is_available():
             raise CliError('--device cuda: this torch build has no CUDA device')
+    if args.multi_person:
+        return _solve_people(args, cameras, frames, config)
     estimate = make_estimator(args.method, cameras, config)
     progress = _progress(f'{args.method}') if not args.quiet else None
     positions = np.full((len(frames), 17, 3), np.nan)
@@ -137,6 +139,40 @@ def command_solve(args):
     if not args.quiet:
         solved = np.isfinite(positions).all(axis=2).mean()
         print(f'wrote {args.output}: {len(frames)} frames, {100 * solved:.0f}% of joints located',
+              file=sys.stderr)
+    return 0
+
+
+def _solve_people(args, cameras, frames, config):
+    """Track every person; write positions (F, T, 17, 3), confidence (F, T, 17), track_ids."""
+    import numpy as np
+
+    from skelsplat_ros.skeletons import COCO17_JOINTS
+    from skelsplat_ros.tracking import MultiPersonTracker
+
+    if pathlib.Path(args.output).suffix != '.npz' or args.method != 'skelsplat':
+        raise CliError('--multi-person writes .npz output with --method skelsplat')
+    tracker = MultiPersonTracker(cameras, config)
+    progress = _progress('skelsplat, several people') if not args.quiet else None
+    per_frame = []
+    for index, frame in enumerate(frames):
+        per_frame.append(tracker.update(frame))
+        if progress:
+            progress(index + 1, len(frames))
+    track_ids = sorted({track_id for results in per_frame for track_id, _ in results})
+    column = {track_id: t for t, track_id in enumerate(track_ids)}
+    positions = np.full((len(frames), len(track_ids), 17, 3), np.nan)
+    confidence = np.zeros((len(frames), len(track_ids), 17))
+    for index, results in enumerate(per_frame):
+        for track_id, estimate in results:
+            positions[index, column[track_id]] = estimate.positions
+            confidence[index, column[track_id]] = estimate.confidence
+    path = pathlib.Path(args.output)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, positions=positions, confidence=confidence,
+             track_ids=np.array(track_ids, dtype=np.int64), joint_names=np.array(COCO17_JOINTS))
+    if not args.quiet:
+        print(f'wrote {args.output}: {len(frames)} frames, {len(track_ids)} people',
               file=sys.stderr)
     return 0
 
@@ -421,6 +457,9 @@ def build_parser():
     solve.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
     solve.add_argument('--per-frame', action='store_true',
                        help='no warm start or motion prior between frames')
+    solve.add_argument('--multi-person', action='store_true',
+                       help='track every person; .npz output with positions (F, T, 17, 3), '
+                       'confidence (F, T, 17) and track_ids (T,)')
     solve.add_argument('--frames', type=int, default=0, help='only the first N frames')
     solve.add_argument('--rate', type=float, default=60.0, help='frame rate for .trc output')
     solve.add_argument('--quiet', action='store_true', help='no progress output')

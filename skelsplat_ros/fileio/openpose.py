@@ -20,6 +20,8 @@ def read_openpose_json(path, num_keypoints=None):
     ``num_keypoints`` is the expected K (25 for BODY_25 and BODY_25B); None accepts any K that
     all people share, and a file without people then gives shape (0, 0, 3).  Every value is
     finite: a keypoint with a non-finite value becomes (0, 0, 0), OpenPose's "not detected".
+    A person whose ``pose_keypoints_2d`` is empty is an empty slot (Pose2Sim's multi-person
+    sorting writes them) and is left out.
     Raises :class:`KeypointFileError` for anything else that is not OpenPose JSON.
     """
     path = pathlib.Path(path)
@@ -38,9 +40,11 @@ def read_openpose_json(path, num_keypoints=None):
         except (TypeError, ValueError, OverflowError):  # Overflow: JSON integers are unbounded
             raise KeypointFileError(f'{path}: person {index} has non-numeric '
                                     'pose_keypoints_2d') from None
-        if values.size % 3 or values.size == 0:
+        if values.size == 0:
+            continue
+        if values.size % 3:
             raise KeypointFileError(f'{path}: person {index} has {values.size} values in '
-                                    'pose_keypoints_2d, not a positive multiple of 3')
+                                    'pose_keypoints_2d, not a multiple of 3')
         count = num_keypoints if num_keypoints is not None else values.size // 3
         if values.size != 3 * count:
             raise KeypointFileError(f'{path}: person {index} has {values.size // 3} keypoints, '

@@ -1,0 +1,175 @@
+# Copyright 2026 The skelsplat_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""Cross-view association: which 2D skeletons in different views are the same person.
+
+Every pair of detections in two different views is scored by the symmetric epipolar distance
+of their confident joints (a whole skeleton, so one person standing on another's epipolar line
+for a joint or two does not match).  Detections are then merged greedily, cheapest pair first,
+into people with at most one detection per view, as long as the mean cost between the two
+merged groups stays under the threshold (average linkage).  A group seen by fewer than
+``min_views`` views cannot be triangulated and is dropped.
+
+Each person is returned as whole detections, so the per-person solver never sees another
+person's joints, even where people overlap in a view.
+"""
+
+import numpy as np
+
+# A pair of detections needs this many joints confident in both views to be compared.
+MIN_SHARED_JOINTS = 4
+
+
+def fundamental_matrix(P_a, P_b):
+    """Fundamental matrix (3, 3) with ``x_b^T F x_a = 0``, from two (3, 4) projection matrices."""
+    centre_a = np.linalg.svd(P_a)[2][-1]                 # right null vector: camera a's centre
+    epipole_b = P_b @ centre_a
+    cross = np.array([[0.0, -epipole_b[2], epipole_b[1]],
+                      [epipole_b[2], 0.0, -epipole_b[0]],
+                      [-epipole_b[1], epipole_b[0], 0.0]])
+    return cross @ P_b @ np.linalg.pinv(P_a)
+
+
+def _line_distance(lines, points):
+    """Pixel distance of points (..., 2) to image lines (..., 3)."""
+    norm = np.maximum(np.linalg.norm(lines[..., :2], axis=-1), 1e-12)
+    return np.abs((lines[..., :2] * points).sum(axis=-1) + lines[..., 2]) / norm
+
+
+def epipolar_costs(F, points_a, conf_a, points_b, conf_b):
+    """Mean symmetric epipolar distance between every detection of view a and of view b.
+
+    Args:
+        F: (3, 3) fundamental matrix from view a to view b.
+        points_a: (P_a, J, 2) undistorted pixels; conf_a (P_a, J), 0 where unusable.
+        points_b: (P_b, J, 2); conf_b (P_b, J).
+        conf_a: (P_a, J) confidence.
+        conf_b: (P_b, J) confidence.
+
+    Returns:
+        (P_a, P_b) confidence-weighted mean distance in pixels over the joints both detections
+        hold; inf where fewer than :data:`MIN_SHARED_JOINTS` are shared.
+
+    """
+    homogeneous_a = np.concatenate([points_a, np.ones(points_a.shape[:-1] + (1,))], axis=-1)
+    homogeneous_b = np.concatenate([points_b, np.ones(points_b.shape[:-1] + (1,))], axis=-1)
+    lines_in_b = homogeneous_a @ F.T                       # (P_a, J, 3)
+    lines_in_a = homogeneous_b @ F                         # (P_b, J, 3)
+    distance = 0.5 * (_line_distance(lines_in_b[:, None], points_b[None])
+                      + _line_distance(lines_in_a[None], points_a[:, None]))   # (P_a, P_b, J)
+    weight = np.minimum(conf_a[:, None], conf_b[None])
+    shared = (weight > 0).sum(axis=-1)
+    with np.errstate(invalid='ignore', divide='ignore'):
+        cost = (np.nan_to_num(distance) * weight).sum(axis=-1) / weight.sum(axis=-1)
+    return np.where(shared >= MIN_SHARED_JOINTS, cost, np.inf)
+
+
+def undistorted_detections(cameras, views, min_confidence=0.1):
+    """Undistort every view's detections.
+
+    Args:
+        cameras: V cameras.
+        views: V arrays (P_v, J, 3) of raw pixels and confidence.
+        min_confidence: detections below this get confidence 0.
+
+    Returns:
+        Per view, (points (P_v, J, 2) pinhole pixels, confidence (P_v, J)).
+
+    """
+    result = []
+    for cam, people in zip(cameras, views):
+        people = np.asarray(people, dtype=float)
+        num_joints = people.shape[-2] if people.ndim >= 2 else 0
+        people = people.reshape(-1, num_joints, 3)
+        finite = np.isfinite(people).all(axis=-1)
+        conf = np.where(finite & (np.nan_to_num(people[..., 2]) >= min_confidence),
+                        people[..., 2], 0.0)
+        raw = np.where(finite[..., None], people[..., :2], 0.0).reshape(-1, 2)
+        points = cam.undistort_points(raw).reshape(people.shape[:-1] + (2,))
+        result.append((points, conf))
+    return result
+
+
+def associate(cameras, views, threshold_px=40.0, min_views=2, min_confidence=0.1):
+    """Group the detections of all views into people.
+
+    Args:
+        cameras: V cameras (:class:`skelsplat_ros.cameras.Camera`).
+        views: V arrays (P_v, J, 3) of raw pixels and confidence; P_v may differ and be 0.
+        threshold_px: largest mean symmetric epipolar distance, in undistorted pixels, between
+            the detections of one person (OpenPose views of one joint disagree by 10 to 25 px
+            in 1080p images).
+        min_views: people seen by fewer views are dropped.
+        min_confidence: joints below this confidence are ignored.
+
+    Returns:
+        (N, V) int array: for each person, the index of its detection in each view, -1 where
+        the view does not see it; people sorted by decreasing number of views.
+
+    """
+    detections = undistorted_detections(cameras, views, min_confidence)
+    P = [cam.projection_matrix for cam in cameras]
+    nodes = [(v, i) for v, (_, conf) in enumerate(detections) for i in range(len(conf))]
+    index = {node: n for n, node in enumerate(nodes)}
+    cost = np.full((len(nodes), len(nodes)), np.inf)
+    for a in range(len(cameras)):
+        for b in range(a + 1, len(cameras)):
+            if not len(detections[a][1]) or not len(detections[b][1]):
+                continue
+            pair = epipolar_costs(fundamental_matrix(P[a], P[b]), *detections[a],
+                                  *detections[b])
+            rows = [index[(a, i)] for i in range(pair.shape[0])]
+            cols = [index[(b, j)] for j in range(pair.shape[1])]
+            cost[np.ix_(rows, cols)] = pair
+            cost[np.ix_(cols, rows)] = pair.T
+
+    groups = [[n] for n in range(len(nodes))]
+    group_of = list(range(len(nodes)))
+    first, second = np.nonzero(np.triu(cost < threshold_px, k=1))
+    for n, m in sorted(zip(first, second), key=lambda edge: cost[edge]):
+        g, h = group_of[n], group_of[m]
+        if g == h:
+            continue
+        if {nodes[k][0] for k in groups[g]} & {nodes[k][0] for k in groups[h]}:
+            continue                                       # one detection per view per person
+        between = cost[np.ix_(groups[g], groups[h])]
+        if not np.isfinite(between).any() or between[np.isfinite(between)].mean() >= threshold_px:
+            continue
+        groups[g] += groups[h]
+        for k in groups[h]:
+            group_of[k] = g
+        groups[h] = []
+
+    people = []
+    for group in groups:
+        if len(group) < min_views:
+            continue
+        row = np.full(len(cameras), -1)
+        for k in group:
+            row[nodes[k][0]] = nodes[k][1]
+        people.append(row)
+    people.sort(key=lambda row: -(row >= 0).sum())
+    return np.array(people, dtype=int).reshape(-1, len(cameras))
+
+
+def split_people(views, assignment):
+    """Cut the views into one input per person for :meth:`SkelSplatSolver.solve`.
+
+    Args:
+        views: V arrays (P_v, J, 3).
+        assignment: (N, V) detection indices from :func:`associate`, -1 for none.
+
+    Returns:
+        N lists of V arrays (1, J, 3) or (0, J, 3).
+
+    """
+    if not len(assignment):
+        return []
+    num_joints = max(np.asarray(v).shape[-2] for v in views if np.asarray(v).size)
+    result = []
+    for row in assignment:
+        person = []
+        for v, i in enumerate(row):
+            people = np.asarray(views[v], dtype=float).reshape(-1, num_joints, 3)
+            person.append(people[i:i + 1] if i >= 0 else people[:0])
+        result.append(person)
+    return result
