@@ -120,8 +120,10 @@ def test_faulty_inputs_cost_only_their_camera(half_size):
                               timeout_s=5.0), f'{camera}: no diagnostics mentioning {text!r}'
             assert _level_of(probe, camera, text) in (DiagnosticStatus.WARN,
                                                       DiagnosticStatus.ERROR)
-            assert any(f'{camera}: ' in line and (log or text) in line for line in probe.logs()), \
-                f'no log line for {camera}: {log or text}'
+            # /rosout is a topic of its own: the log line may arrive after the diagnostics.
+            assert spin_until(ros.executor, lambda: any(
+                f'{camera}: ' in line and (log or text) in line for line in probe.logs()),
+                timeout_s=5.0), f'no log line for {camera}: {log or text}'
 
         send_group({})
         # Image faults on cam_04 (raw) and cam_03 (compressed), one per group.
@@ -242,6 +244,9 @@ def test_use_sim_time_replay_with_clock_stops_and_loops(demo):  # noqa: F811
         # three frames of two cameras confirm the jump, then starts over.
         play(range(0, 6), fused=range(2, 6))
         outputs = probe.messages('/human_pose_3d')
+        # /rosout is a topic of its own: the log line may arrive after the outputs.
+        spin_until(ros.executor, lambda: 'time jumped back' in '\n'.join(probe.logs()),
+                   timeout_s=5.0)
         logs = '\n'.join(probe.logs())
         diagnostics = probe.messages('/diagnostics')
     stamps = [stamp_ns(msg.header.stamp) for msg in outputs]
