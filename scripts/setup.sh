@@ -111,7 +111,7 @@ colcon_build() {
       --cmake-args -DPython3_EXECUTABLE="$PY" -DBUILD_TESTING=OFF \
     | { grep -vE "$QUIET_BUILD_LINES" || true; }  # pipefail keeps colcon's exit status
 }
-QUIET_BUILD_LINES='^(-- (Installing|Up-to-date|Symlinking|Found|Using|Configuring|Generating|Build files)|Listing|\[ *[0-9]+%\]|running |writing |reading )'
+QUIET_BUILD_LINES='^(-- (Installing|Up-to-date|Symlinking|Found|Using|Configuring|Generating|Build files)|Listing|Compiling|creating |\[ *[0-9]+%\]|running |writing |reading )'
 
 
 setup_build() {
