@@ -7,7 +7,8 @@ them with :class:`skelsplat_ros.sync.FrameSynchronizer` and hands each group to 
 thread through a :class:`LatestMailbox`: when the worker is still busy, a newer group replaces
 the waiting one (counted as dropped), so the node never builds a backlog and its latency stays
 bounded.  The worker runs a :class:`FusionEngine`: one 2D detector per camera, and one
-:class:`skelsplat_ros.solver.SkelSplatSolver` over the cameras whose calibration is known.
+:class:`skelsplat_ros.solver.SkelSplatSolver` over the cameras whose calibration is known (or,
+with several people, one :class:`skelsplat_ros.tracking.MultiPersonTracker`).
 The views of a group are converted and detected concurrently, one thread per camera:
 detection dominates the cost on a CPU, and the detectors release the GIL.
 """
@@ -23,6 +24,7 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 from skelsplat_ros.cameras import Camera
 from skelsplat_ros.solver import PoseEstimate, SkelSplatSolver, SolverConfig
+from skelsplat_ros.tracking import MultiPersonTracker, TrackerConfig
 
 __all__ = ['CameraHealth', 'FusionEngine', 'GroupResult', 'KeyedThrottle', 'LatestMailbox',
            'PersonPose', 'SolverDiverged', 'WindowStats', 'diagnose_camera', 'fault_kind',
@@ -193,6 +195,9 @@ class FusionEngine:
             (:meth:`map_views`); None: one per camera when a detector runs (measured faster
             than one per core, even on 2 cores: a detector thread also waits on MediaPipe's
             own threads), and 1 (in the calling thread) when keypoints arrive ready-made.
+        multi_person: fuse every person in view with a :class:`MultiPersonTracker` (use
+            :meth:`track`), instead of one person with one solver (use :meth:`solve`).
+        tracker_config: tracking parameters of the multi-person tracker.
     """
 
     def __init__(self, camera_names: Sequence[str], detector: Optional[str] = 'mediapipe',
@@ -201,7 +206,8 @@ class FusionEngine:
                  notify: Callable[[str], None] = print, cuda_available: Optional[bool] = None,
                  solver_factory: Callable = SkelSplatSolver,
                  detector_factory: Optional[Callable] = None, reset_when_lost: bool = True,
-                 detection_workers: Optional[int] = None, objective: Optional[str] = None):
+                 detection_workers: Optional[int] = None, objective: Optional[str] = None,
+                 multi_person: bool = False, tracker_config: Optional[TrackerConfig] = None):
         self.camera_names = tuple(camera_names)
         self._detector_name = detector
         self._detector_options = dict(detector_options or {})
@@ -216,6 +222,8 @@ class FusionEngine:
         self._detector_factory = detector_factory
         self._solver_factory = solver_factory
         self._reset_when_lost = reset_when_lost
+        self.multi_person = bool(multi_person)
+        self._tracker_config = tracker_config
         self._notify = notify
         self.divergences = 0
         """Fits rejected as diverged (non-finite or absurd), each followed by a reset."""
@@ -227,7 +235,7 @@ class FusionEngine:
         self._objective = objective
         self._lock = threading.Lock()
         self._cameras: Dict[str, Camera] = {}
-        self._solver: Optional[SkelSplatSolver] = None
+        self._solver = None   # SkelSplatSolver, or MultiPersonTracker with multi_person
         self._solver_key = None
 
     @property
@@ -315,7 +323,7 @@ class FusionEngine:
 
     def solve(self, keypoints: Mapping[str, np.ndarray]
               ) -> Tuple[Optional[PoseEstimate], Tuple[str, ...]]:
-        """Fuse one group.
+        """Fuse one group into one person (an engine built without ``multi_person``).
 
         Args:
             keypoints: camera name -> (P, 17, 3) raw pixels and confidence, for the views in
@@ -330,6 +338,40 @@ class FusionEngine:
             SolverDiverged: the fit came out non-finite or absurd; the solver's temporal
                 state was reset, so the next group starts afresh.
         """
+        if self.multi_person:
+            raise RuntimeError('this engine tracks several people: use track()')
+        estimate, names = self._fit(keypoints)
+        if estimate is None and self._reset_when_lost:
+            self.reset()
+        self._check([] if estimate is None else [estimate])
+        return estimate, names
+
+    def track(self, keypoints: Mapping[str, np.ndarray]
+              ) -> Tuple[List[Tuple[int, PoseEstimate]], Tuple[str, ...]]:
+        """Fuse one group into every tracked person (an engine built with ``multi_person``).
+
+        Args:
+            keypoints: camera name -> (P, 17, 3) raw pixels and confidence, for the views in
+                the group (other cameras count as views without detections).
+
+        Returns:
+            ``(people, cameras)``: ``(track id, estimate)`` of each confirmed person fitted in
+            this group, by increasing id (empty with fewer than two calibrated cameras), and
+            the tracker's cameras, in the order of the estimates' per-view arrays.
+
+        Raises:
+            SolverDiverged: a fit came out non-finite or absurd; the tracker was reset (its
+                people get new ids).
+        """
+        if not self.multi_person:
+            raise RuntimeError('this engine fuses one person: use solve()')
+        people, names = self._fit(keypoints)
+        people = people or []
+        self._check([estimate for _, estimate in people])
+        return people, names
+
+    def _fit(self, keypoints):
+        """Run the solver (or tracker) on one group; (None, names) with < 2 cameras."""
         with self._lock:
             cameras = [(name, self._cameras[name]) for name in self.camera_names
                        if name in self._cameras]
@@ -340,7 +382,7 @@ class FusionEngine:
         views = [np.asarray(keypoints.get(name, np.zeros((0, NUM_JOINTS, 3))), dtype=float)
                  .reshape(-1, NUM_JOINTS, 3) for name in names]
         try:
-            estimate = self._solver_for(key, cameras).solve(views)
+            return self._run(self._solver_for(key, cameras), views), names
         except Exception as error:  # noqa: B902 - CPU-only torch raises AssertionError for CUDA
             if self.device == 'cpu' or not _is_cuda_failure(error):
                 raise
@@ -348,19 +390,28 @@ class FusionEngine:
                          'the solver falls back to the CPU')
             self.device = 'cpu'
             self._solver_key = None
-            estimate = self._solver_for(key, cameras).solve(views)
-        if estimate is None and self._reset_when_lost:
-            self.reset()
-        problem = None if estimate is None else _divergence(estimate)
-        if problem:
-            self.divergences += 1
-            self.reset()
-            raise SolverDiverged(f'the fit diverged ({problem}); solver state reset')
-        return estimate, names
+            return self._run(self._solver_for(key, cameras), views), names
+
+    def _run(self, solver, views):
+        return solver.update(views) if self.multi_person else solver.solve(views)
+
+    def _check(self, estimates):
+        """Raise :class:`SolverDiverged` (after a reset) if any of ``estimates`` diverged."""
+        for estimate in estimates:
+            problem = _divergence(estimate)
+            if problem:
+                self.divergences += 1
+                self.reset()
+                raise SolverDiverged(f'the fit diverged ({problem}); solver state reset')
 
     def reset(self):
-        """Forget the solver's temporal state (e.g. after the clock jumped back)."""
-        if self._solver is not None:
+        """Forget the solver's temporal state (e.g. after the clock jumped back).
+
+        A multi-person tracker is rebuilt on the next group: its people get new ids.
+        """
+        if self.multi_person:
+            self._solver_key = None
+        elif self._solver is not None:
             self._solver.reset()
 
     def close(self):
@@ -378,7 +429,11 @@ class FusionEngine:
         if key != self._solver_key:
             config = dataclasses.replace(self._solver_config, device=self.device,
                                          objective=self.objective)
-            self._solver = self._solver_factory([camera for _, camera in cameras], config)
+            cameras = [camera for _, camera in cameras]
+            if self.multi_person:
+                self._solver = MultiPersonTracker(cameras, config, self._tracker_config)
+            else:
+                self._solver = self._solver_factory(cameras, config)
             self._solver_key = key
         return self._solver
 
@@ -488,10 +543,11 @@ class GroupResult:
     Attributes:
         people: the people to publish, every value finite (empty: nobody located).
         estimate: the solver's estimate, or None (nobody seen by two views, fewer than two
-            calibrated cameras, or a diverged fit).
+            calibrated cameras, a diverged fit, or a multi-person engine).
         keypoints: camera name -> (P, 17, 3) for the views that converted.
         faults: camera name -> why its frame was dropped (conversion or detector error).
-        crowded: camera name -> number of people, for views with more than one person.
+        crowded: camera name -> number of people, for views with more than one person (only
+            single-person engines fill it: for them several people in view is worth a note).
         diverged: why the fit was rejected, '' when it was not.
     """
 
@@ -511,14 +567,15 @@ def fuse_group(engine: FusionEngine, frames: Mapping[str, object],
     The views are converted and detected concurrently (:meth:`FusionEngine.map_views`).  A
     frame whose conversion or detection raises costs only that view (it is reported in
     ``faults``); a diverged fit (:class:`SolverDiverged`) gives no people and resets the
-    solver.  Other solver errors propagate: the caller resets and reports them.
+    solver.  Other solver errors propagate: the caller resets and reports them.  A
+    multi-person engine gives every tracked person under their track id.
 
     Args:
         engine: the fusion engine.
         frames: camera name -> the camera's item in the group (a message, an image...).
         to_keypoints: ``(name, item) -> (P, 17, 3)`` keypoints in raw pixels and confidence;
             typically conversion then ``engine.detect``.
-        person_id: the id of the fused person.
+        person_id: the id of the fused person (single-person engines).
     """
     def keypoints_of(name, item):
         return np.asarray(to_keypoints(name, item), dtype=float).reshape(-1, NUM_JOINTS, 3)
@@ -530,13 +587,21 @@ def fuse_group(engine: FusionEngine, frames: Mapping[str, object],
         else:
             faults[name] = str(error) if isinstance(error, ValueError) and str(error) \
                 else f'{error.__class__.__name__}: {error}'
-    crowded = {name: len(views) for name, views in keypoints.items() if len(views) > 1}
+    crowded = {} if engine.multi_person else \
+        {name: len(views) for name, views in keypoints.items() if len(views) > 1}
     try:
-        estimate, _ = engine.solve(keypoints)
+        if engine.multi_person:
+            tracked, _ = engine.track(keypoints)
+            estimate = None
+        else:
+            estimate, _ = engine.solve(keypoints)
     except SolverDiverged as error:
         return GroupResult([], None, keypoints, faults, crowded, diverged=str(error))
     people = []
-    if estimate is not None:
+    if engine.multi_person:
+        people = [person_from_estimate(estimate, track_id) for track_id, estimate in tracked]
+        people = [person for person in people if person is not None]
+    elif estimate is not None:
         person = person_from_estimate(estimate, person_id)
         if person is not None:
             people.append(person)

@@ -171,12 +171,15 @@ def test_parameter_validation(tmp_path):
     cases = {'min_views': 3, 'slop': -0.1, 'max_wait': 0.0, 'detector': 'yolo',
              'device': 'tpu', 'world_frame': '/world', 'image_qos': 'fast',
              'camera_names': ['a', 'a'], 'calibration_file': '/does/not/exist.toml',
-             'publish_tf': 'yes', 'detector_max_side': 8, 'solver_objective': 'fastest'}
+             'publish_tf': 'yes', 'detector_max_side': 8, 'solver_objective': 'fastest',
+             'multi_person': True}     # with the default detector, single-person MediaPipe
     for name, value in cases.items():
         with pytest.raises(ParameterError, match=name):
             config_from_values(_values(tmp_path, **{name: value}))
     with pytest.raises(ParameterError, match='onnx_model_path'):
         config_from_values(_values(tmp_path, detector='onnx'))
+    assert config_from_values(_values(tmp_path, detector='keypoints_topic',
+                                      multi_person=True)).multi_person
     updated, reason = validate_update(config, 'min_views', 1)
     assert updated.min_views == 1 and not reason
     updated, reason = validate_update(config, 'min_views', 5)

@@ -41,6 +41,9 @@ _JOINT_DIAMETER = 0.05   # metres
 _BONE_WIDTH = 0.02       # metres
 _TEXT_HEIGHT = 0.12      # metres
 _TEXT_OFFSET = 0.25      # metres above the highest joint
+# One label colour per person id (Okabe-Ito, told apart by colour-blind viewers too), cycled.
+_ID_COLOURS = ((0.90, 0.62, 0.0), (0.34, 0.71, 0.91), (0.0, 0.62, 0.45), (0.94, 0.89, 0.26),
+               (0.0, 0.45, 0.70), (0.84, 0.37, 0.0), (0.80, 0.47, 0.65))
 
 
 class KeypointsMessageError(ValueError):
@@ -219,6 +222,12 @@ def pose_array_msg(people: Iterable[PersonPose], stamp, frame_id: str) -> HumanP
                             people=[person_msg(person) for person in people])
 
 
+def id_colour(person_id: int) -> ColorRGBA:
+    """Return the label colour of person ``person_id`` (seven colours, cycled by id)."""
+    r, g, b = _ID_COLOURS[int(person_id) % len(_ID_COLOURS)]
+    return ColorRGBA(r=r, g=g, b=b, a=1.0)
+
+
 def _colour(confidence, alpha=1.0):
     """Red (0) to green (1)."""
     c = float(np.clip(confidence, 0.0, 1.0))
@@ -247,7 +256,8 @@ def person_markers(person: PersonPose, stamp, frame_id: str, lifetime_s: float,
 
     Returns:
         The markers; each person's markers use the person's id as marker id (ellipsoids
-        ``person_id * 100 + joint``) so that :func:`delete_markers` can remove them.
+        ``person_id * 100 + joint``) so that :func:`delete_markers` can remove them.  Joints
+        and bones are coloured by confidence, the id label by :func:`id_colour`.
     """
     header = Header(stamp=stamp, frame_id=frame_id)
     known = person.known
@@ -267,7 +277,7 @@ def person_markers(person: PersonPose, stamp, frame_id: str, lifetime_s: float,
     top = person.positions[known][np.argmax(person.positions[known, 2])]
     text.pose.position = _point(top + [0.0, 0.0, _TEXT_OFFSET])
     text.scale.z = _TEXT_HEIGHT
-    text.color = ColorRGBA(r=1.0, g=1.0, b=1.0, a=1.0)
+    text.color = id_colour(pid)
     text.text = f'person {pid}'
     markers = [joints, lines, text]
     if ellipsoids:

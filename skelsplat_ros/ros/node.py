@@ -54,7 +54,7 @@ from visualization_msgs.msg import MarkerArray
 __all__ = ['SkelSplatNode', 'main']
 
 NODE_NAME = 'skelsplat_node'
-PERSON_ID = 1             # one person until multi-person tracking exists
+PERSON_ID = 1             # the id of the one person fused without multi_person
 LOG_PERIOD_S = 5.0        # rate limit of repeated log lines, per camera and fault kind
 POLL_PERIOD_S = 0.02      # how often the synchroniser checks for timed-out groups
 TF_REFRESH_PERIOD_S = 1.0
@@ -123,6 +123,7 @@ class SkelSplatNode(Node):
         self._engine = FusionEngine(config.camera_names, detector=detector,
                                     detector_options=options, device=config.device,
                                     objective=config.solver_objective,
+                                    multi_person=config.multi_person,
                                     notify=self.get_logger().info)
         self._engine.prepare()  # load the detectors now, not on the first frames
         for name in config.camera_names:
@@ -169,7 +170,9 @@ class SkelSplatNode(Node):
             f'fusing {len(config.cameras)} cameras ({", ".join(config.camera_names)}), '
             f'detector {config.detector}, extrinsics from {config.extrinsics_source}, '
             f'output in {config.world_frame!r}')
-        if config.detector == 'mediapipe':
+        if config.multi_person:
+            self.get_logger().info('tracking every person in view, each under a stable id')
+        elif config.detector == 'mediapipe':
             self.get_logger().info(
                 'MediaPipe finds one person per camera: with several people in view, cameras '
                 'that track another person than the rest are left out of the fit')
@@ -362,7 +365,7 @@ class SkelSplatNode(Node):
             self._states[name].people_in_view = len(views)
         for name, count in result.crowded.items():
             self._note(('crowded', name), f'{name}: {count} people in view; the fit follows '
-                       'the one the cameras agree on (no multi-person tracking)')
+                       'the one the cameras agree on (multi_person:=true tracks them all)')
         self._last_views = tuple(result.keypoints)
         if result.diverged:
             self._totals['diverged'] += 1

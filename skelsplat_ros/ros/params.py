@@ -47,6 +47,8 @@ PARAMETERS: Dict[str, Tuple[object, str]] = {
                          'camera_names'),
     'detector': ('mediapipe', '2D keypoints from: mediapipe | onnx | keypoints_topic'),
     'onnx_model_path': ('', 'RTMPose/RTMO-style ONNX model (detector:=onnx)'),
+    'multi_person': (False, 'fuse and track every person in view, each under a stable id '
+                     '(detector:=onnx or keypoints_topic; MediaPipe finds one person)'),
     'detector_max_side': (0, 'mediapipe: images whose longer side exceeds this many pixels '
                           'are shrunk to it before detection (faster; for people who fill a '
                           'good part of the image); 0 keeps the full size'),
@@ -104,6 +106,7 @@ class NodeConfig:
     calibration_file: str
     detector: str
     onnx_model_path: str
+    multi_person: bool
     detector_max_side: int
     slop: float
     max_wait: float
@@ -234,13 +237,17 @@ def config_from_values(values: Mapping[str, object]) -> NodeConfig:
     if detector == 'onnx' and not os.path.isfile(onnx_model_path):
         raise ParameterError(f'onnx_model_path: {onnx_model_path!r} is not a file (needed by '
                              'detector:=onnx)')
+    multi_person = _flag(values, 'multi_person')
+    if multi_person and detector == 'mediapipe':
+        raise ParameterError('multi_person: MediaPipe finds one person per camera; use '
+                             'detector:=onnx or keypoints_topic to track several')
     device = values['device']
     if not isinstance(device, str) or not _DEVICE.match(device):
         raise ParameterError(f'device: {device!r} is not one of auto, cpu, cuda, cuda:N')
     config = NodeConfig(
         cameras=tuple(cameras), world_frame=world_frame, extrinsics_source=extrinsics,
         intrinsics_source=intrinsics, calibration_file=calibration_file, detector=detector,
-        onnx_model_path=onnx_model_path,
+        onnx_model_path=onnx_model_path, multi_person=multi_person,
         detector_max_side=_max_side(values['detector_max_side']),
         slop=_number(values, 'slop', 0.0), max_wait=_number(values, 'max_wait', 0.0, False),
         min_views=_min_views(values['min_views'], len(cameras)),
