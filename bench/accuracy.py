@@ -29,7 +29,7 @@ import metrics
 import numpy as np
 import peers
 import protocols
-from report import write_report
+from report import default_data_root, log, write_report
 from skelsplat_ros import solver
 from skelsplat_ros.cameras import load_calibration
 from skelsplat_ros.skeletons import COCO17_JOINTS
@@ -41,15 +41,6 @@ QUICK_FRAMES = 20
 OUTLIER_PROTOCOLS = ('outliers', 'swaps', 'bystander', 'mixed')
 # Errors below this are drawn at it, so that exact results stay visible on the log scale.
 PLOT_FLOOR_MM = 0.1
-
-
-def _log(message):
-    print(message, file=sys.stderr, flush=True)
-
-
-def _default_data_root():
-    default = pathlib.Path.home() / '.cache' / 'skelsplat_ros' / 'data'
-    return pathlib.Path(os.environ.get('SKELSPLAT_DATA', default))
 
 
 def build_parser():
@@ -64,7 +55,7 @@ def build_parser():
     parser.add_argument('--quick', action='store_true',
                         help='fewer frames and protocols, for a check in a minute or two')
     parser.add_argument('--seed', type=int, default=0, help='seed of the corruptions')
-    parser.add_argument('--data-root', type=pathlib.Path, default=_default_data_root(),
+    parser.add_argument('--data-root', type=pathlib.Path, default=default_data_root(),
                         help='the real data (default $SKELSPLAT_DATA or ~/.cache/...)')
     parser.add_argument('--no-plot', action='store_true', help='skip accuracy.png')
     return parser
@@ -219,9 +210,9 @@ def main(argv=None):
             entry['ms_per_frame'] = ms_per_frame
             results[dataset][method] = entry
             mean = entry['mean_mm']
-            _log(f'[{time.perf_counter() - started:6.1f} s] {dataset:>9} {method:<20} '
-                 f'MPJPE {mean if mean is not None else float("nan"):8.2f} mm  '
-                 f'coverage {entry["coverage"]:.3f}  {ms_per_frame:8.1f} ms/frame')
+            log(f'[{time.perf_counter() - started:6.1f} s] {dataset:>9} {method:<20} '
+                f'MPJPE {mean if mean is not None else float("nan"):8.2f} mm  '
+                f'coverage {entry["coverage"]:.3f}  {ms_per_frame:8.1f} ms/frame')
         for method, common_mean in metrics.common_means(estimates, expected).items():
             results[dataset][method]['common_mean_mm'] = common_mean
 

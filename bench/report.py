@@ -1,10 +1,22 @@
 # Copyright 2026 The skelsplat_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""Writing a benchmark's report: JSON to stdout and to a file, and its plot."""
+"""What the benchmarks share: where the data is, progress lines, and writing the report."""
 
 import json
+import os
 import pathlib
 import sys
+
+
+def default_data_root():
+    """Return the data directory: $SKELSPLAT_DATA, else ~/.cache/skelsplat_ros/data."""
+    default = pathlib.Path.home() / '.cache' / 'skelsplat_ros' / 'data'
+    return pathlib.Path(os.environ.get('SKELSPLAT_DATA', default))
+
+
+def log(message):
+    """Print a progress line to stderr (stdout carries the JSON report)."""
+    print(message, file=sys.stderr, flush=True)
 
 
 def write_report(report, output, name, plot=None):
@@ -20,4 +32,4 @@ def write_report(report, output, name, plot=None):
         plot(report, output / f'{name}.png')
     print(text)
     plotted = '' if plot is None else f' and {output / f"{name}.png"}'
-    print(f'wrote {output / f"{name}.json"}{plotted}', file=sys.stderr, flush=True)
+    log(f'wrote {output / f"{name}.json"}{plotted}')

@@ -42,7 +42,7 @@ import time
 import metrics
 import numpy as np
 import protocols
-from report import write_report
+from report import default_data_root, log, write_report
 from skelsplat_ros import live
 from skelsplat_ros import solver as solver_module
 from skelsplat_ros.batch import solve_frames_analytic
@@ -74,15 +74,6 @@ QUICK = {'frames': 4, 'scaling_frames': 3, 'views': (2, 4), 'people': (1, 2),
 QUICK_PROTOCOLS = ('noise', 'outliers')
 
 
-def _log(message):
-    print(message, file=sys.stderr, flush=True)
-
-
-def _default_data_root():
-    default = pathlib.Path.home() / '.cache' / 'skelsplat_ros' / 'data'
-    return pathlib.Path(os.environ.get('SKELSPLAT_DATA', default))
-
-
 def _load():
     return [round(value, 2) for value in os.getloadavg()]
 
@@ -102,7 +93,7 @@ def build_parser():
     parser.add_argument('--device', default='cpu',
                         help='solver and batch device: cpu or cuda (the live pipeline and the '
                         'render-step rows stay on the CPU)')
-    parser.add_argument('--data-root', type=pathlib.Path, default=_default_data_root(),
+    parser.add_argument('--data-root', type=pathlib.Path, default=default_data_root(),
                         help='the real data (default $SKELSPLAT_DATA or ~/.cache/...)')
     parser.add_argument('--no-plot', action='store_true', help='skip speed.png')
     return parser
@@ -160,8 +151,8 @@ def section_solver(cameras, truth, motion, real, datasets, seed):
             results[name]['datasets'][dataset] = entry
             pooled[name][0].append(wall)
             pooled[name][1].append(cpu)
-            _log(f'  solver {dataset:>9} {name:<9} MPJPE {entry["mean_mm"]:7.2f} mm  '
-                 f'{entry["median_ms"]:7.2f} ms median  {entry["p95_ms"]:7.2f} ms p95')
+            log(f'  solver {dataset:>9} {name:<9} MPJPE {entry["mean_mm"]:7.2f} mm  '
+                f'{entry["median_ms"]:7.2f} ms median  {entry["p95_ms"]:7.2f} ms p95')
     for name in CONFIGS:
         results[name]['all_datasets'] = {**_stats_ms(np.concatenate(pooled[name][0])),
                                          'cpu_mean_ms': float(1000.0 * np.mean(
@@ -259,8 +250,8 @@ def view_set(cameras, centre, count):
 def _scaling_row(cameras, solver_config, frames, truth, **label):
     positions, wall, cpu, iterations = run_solver(cameras, solver_config, frames)
     row = {**label, **_entry(positions, truth[:len(frames)], wall, cpu, iterations)}
-    _log('  scaling ' + ' '.join(f'{k}={v}' for k, v in label.items())
-         + f'  MPJPE {row["mean_mm"]:7.2f} mm  {row["median_ms"]:8.2f} ms median')
+    log('  scaling ' + ' '.join(f'{k}={v}' for k, v in label.items())
+        + f'  MPJPE {row["mean_mm"]:7.2f} mm  {row["median_ms"]:8.2f} ms median')
     return row
 
 
@@ -333,8 +324,8 @@ def _people_rows(cameras, truth, motion, centre, counts, seed):
             row = {'people': count, 'config': name, 'mean_mm': float(np.mean(errors)),
                    **_stats_ms(wall), 'per_person_mean_ms': float(1000.0 * wall.mean() / count)}
             rows.append(row)
-            _log(f'  scaling people={count} config={name}  MPJPE {row["mean_mm"]:7.2f} mm  '
-                 f'{row["median_ms"]:8.2f} ms per frame')
+            log(f'  scaling people={count} config={name}  MPJPE {row["mean_mm"]:7.2f} mm  '
+                f'{row["median_ms"]:8.2f} ms per frame')
     return rows
 
 
@@ -379,7 +370,7 @@ def render_step_rows(cameras, positions, crops, window=11, repeats=5):
             rows.append({'crop_size': crop, 'mode': mode, 'window': window,
                          'pixels_per_view': crop * crop if mode == 'full_crop'
                          else num_joints * window * window, **_stats_ms(times)})
-            _log(f'  render step crop={crop} {mode:<13} {rows[-1]["median_ms"]:8.2f} ms')
+            log(f'  render step crop={crop} {mode:<13} {rows[-1]["median_ms"]:8.2f} ms')
     return rows
 
 
@@ -448,9 +439,9 @@ def section_batch(cameras, truth, motion, sizes, seed, device='cpu'):
                    'per_frame_fast_frames_per_s': float(1.0 / np.mean(wall)),
                    'mean_difference_to_per_frame_mm': float(1000.0 * np.nanmean(difference))}
             rows.append(row)
-            _log(f'  batch {protocol:>8} B={size:<5} {row["frames_per_s"]:9.0f} frames/s  '
-                 f'MPJPE {row["mean_mm"]:6.2f} mm '
-                 f'(per frame {row["per_frame_fast_mean_mm"]:6.2f})')
+            log(f'  batch {protocol:>8} B={size:<5} {row["frames_per_s"]:9.0f} frames/s  '
+                f'MPJPE {row["mean_mm"]:6.2f} mm '
+                f'(per frame {row["per_frame_fast_mean_mm"]:6.2f})')
     return {'device': device, 'torch_threads': torch.get_num_threads(), 'rows': rows}
 
 
@@ -627,8 +618,8 @@ def _mode_summary(mode, truth):
         },
         'mpjpe_mm_vs_trc': metrics.mpjpe_summary(positions, truth[:len(positions)])['mean_mm'],
     }
-    _log(f'  end to end {mode.name:<26} {entry["rate_hz"]:6.2f} groups/s  latency '
-         f'{entry["latency"]["median_ms"]:7.1f} ms median  {entry["cores_busy"]:.2f} cores busy')
+    log(f'  end to end {mode.name:<26} {entry["rate_hz"]:6.2f} groups/s  latency '
+        f'{entry["latency"]["median_ms"]:7.1f} ms median  {entry["cores_busy"]:.2f} cores busy')
     return entry
 
 
@@ -854,22 +845,22 @@ def main(argv=None):
     }}
     started = time.perf_counter()
     if 'solver' in sections:
-        _log(f'solver: reference vs fast on {len(datasets)} datasets, {len(truth)} frames')
+        log(f'solver: reference vs fast on {len(datasets)} datasets, {len(truth)} frames')
         report['solver'] = section_solver(cameras, truth, motion, real, datasets, args.seed)
         report['targets'] = evaluate_targets(report['solver'], args.device)
         report['config']['load_average']['after_solver'] = _load()
     if 'scaling' in sections:
-        _log(f'scaling: {sizes["scaling_frames"]} frames per row')
+        log(f'scaling: {sizes["scaling_frames"]} frames per row')
         report['scaling'] = section_scaling(cameras, truth, motion, real, sizes, args.seed)
         report['config']['load_average']['after_scaling'] = _load()
     if 'batch' in sections:
-        _log('batch: the analytic fit of many frames per call')
+        log('batch: the analytic fit of many frames per call')
         report['batch'] = section_batch(cameras, truth, motion, sizes, args.seed, args.device)
         if 'solver' in sections:
             report['targets'] = evaluate_targets(report['solver'], args.device, report['batch'])
         report['config']['load_average']['after_batch'] = _load()
     if 'end_to_end' in sections:
-        _log(f'end to end: {sizes["e2e_groups"]} groups of 4 video frames per mode')
+        log(f'end to end: {sizes["e2e_groups"]} groups of 4 video frames per mode')
         report['end_to_end'] = section_end_to_end(cameras, truth, args.data_root, sizes,
                                                   CONFIGS['fast'])
         report['config']['load_average']['after_end_to_end'] = _load()
