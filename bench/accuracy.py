@@ -31,7 +31,6 @@ import peers
 import protocols
 from report import default_data_root, log, write_report
 from skelsplat_ros import solver
-from skelsplat_ros.cameras import load_calibration
 from skelsplat_ros.skeletons import COCO17_JOINTS
 
 DATASETS = ('real',) + tuple(protocols.PROTOCOLS)
@@ -178,15 +177,12 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     num_frames = args.frames or (QUICK_FRAMES if args.quick else 0)
     datasets = args.datasets or (QUICK_DATASETS if args.quick else DATASETS)
-    paths = protocols.demo_paths(args.data_root)
-    if not paths['trc'].is_file():
+    demo = protocols.load_demo(args.data_root, num_frames)
+    if demo is None:
         print(f'accuracy: error: no pose2sim demo under {args.data_root} '
               '(run `make setup`, or pass --data-root)', file=sys.stderr)
         return 2
-    cameras = load_calibration(paths['calibration'])
-    truth, motion, _ = protocols.load_truth(paths['trc'])
-    if num_frames:
-        truth, motion = truth[:num_frames], motion[:num_frames]
+    cameras, truth, motion = demo
     scored = [COCO17_JOINTS[j] for j in np.flatnonzero(np.isfinite(truth[0]).all(axis=1))]
 
     # Which solver produces the numbers: its defaults and a digest of its source as imported.

@@ -16,6 +16,7 @@ same inputs.  Frames come out as the estimators take them: per frame, per view, 
 """
 
 import numpy as np
+from skelsplat_ros.cameras import load_calibration
 from skelsplat_ros.cli import load_keypoint_frames
 from skelsplat_ros.fileio.trc import read_trc
 from skelsplat_ros.skeletons import COCO17_FLIP, COCO17_JOINTS, trc_coco17_correspondence
@@ -61,6 +62,21 @@ def demo_paths(data_root):
 
 def _unit(vectors):
     return vectors / np.linalg.norm(vectors, axis=-1, keepdims=True)
+
+
+def load_demo(data_root, num_frames=0):
+    """Load the demo's cameras and .trc truth (first ``num_frames`` frames; 0: all).
+
+    Returns ``(cameras, truth, motion)``, or None when the data is not there.
+    """
+    paths = demo_paths(data_root)
+    if not paths['trc'].is_file():
+        return None
+    cameras = load_calibration(paths['calibration'])
+    truth, motion, _ = load_truth(paths['trc'])
+    if num_frames:
+        truth, motion = truth[:num_frames], motion[:num_frames]
+    return cameras, truth, motion
 
 
 def load_truth(trc_path):

@@ -46,7 +46,6 @@ from report import default_data_root, log, write_report
 from skelsplat_ros import live
 from skelsplat_ros import solver as solver_module
 from skelsplat_ros.batch import solve_frames_analytic
-from skelsplat_ros.cameras import load_calibration
 from skelsplat_ros.render import rasterize_heatmap_windows, rasterize_heatmaps
 from skelsplat_ros.skeletons import COCO17_JOINTS
 from skelsplat_ros.solver import SkelSplatSolver, SolverConfig
@@ -819,15 +818,12 @@ def main(argv=None):
     sections = ('end_to_end',) if args.end_to_end else tuple(args.sections)
     sizes = dict(QUICK if args.quick else FULL)
     num_frames = args.frames or sizes['frames']
-    paths = protocols.demo_paths(args.data_root)
-    if not paths['trc'].is_file():
+    demo = protocols.load_demo(args.data_root, num_frames)
+    if demo is None:
         print(f'speed: error: no pose2sim demo under {args.data_root} '
               '(run `make setup`, or pass --data-root)', file=sys.stderr)
         return 2
-    cameras = load_calibration(paths['calibration'])
-    truth, motion, _ = protocols.load_truth(paths['trc'])
-    if num_frames:
-        truth, motion = truth[:num_frames], motion[:num_frames]
+    cameras, truth, motion = demo
     sizes['scaling_frames'] = min(sizes['scaling_frames'], len(truth))
     real = protocols.real_frames(args.data_root, len(truth))
     datasets = ('real',) + (QUICK_PROTOCOLS if args.quick else tuple(protocols.PROTOCOLS))

@@ -31,7 +31,7 @@ everything afterwards is pinhole.
 from dataclasses import dataclass
 import itertools
 import math
-from typing import List, Optional, Sequence
+from typing import Optional
 
 import numpy as np
 from skelsplat_ros import render
@@ -737,13 +737,3 @@ def _symmetry_loss(means, bones, pairs):
     lengths = (means[bones_t[:, 0]] - means[bones_t[:, 1]]).norm(dim=1)
     pairs_t = torch.as_tensor(pairs, device=means.device)
     return ((lengths[pairs_t[:, 0]] - lengths[pairs_t[:, 1]]) ** 2).sum()
-
-
-def solve_sequence(solver: SkelSplatSolver, frames: Sequence, progress=None) -> List:
-    """Solve frames in order, causally; ``frames`` items are what :meth:`solve` takes."""
-    results = []
-    for index, keypoints in enumerate(frames):
-        results.append(solver.solve(keypoints))
-        if progress is not None:
-            progress(index + 1, len(frames))
-    return results
