@@ -15,15 +15,22 @@ raw (distorted) pixels, which aniposelib undistorts itself.
   offline least squares with its default weights (soft-L1 reprojection at 15 px weighted by the
   scores, first-derivative smoothness, limb-length constraints): arm and leg bones strong,
   torso and face bones weak.
+
+Several people (the multi-person benchmark): :class:`GreedyMultiPerson`, a plain per-frame
+baseline of greedy epipolar matching to a reference view, weighted DLT, and nearest-centre
+linking of ids from frame to frame.
 """
 
 import warnings
 
 import cv2
 import numpy as np
+from skelsplat_ros.association import epipolar_costs, fundamental_matrix, \
+    undistorted_detections
 from skelsplat_ros.estimators import make_estimator
 from skelsplat_ros.skeletons import COCO17_BONES
 from skelsplat_ros.solver import SolverConfig
+from skelsplat_ros.triangulation import triangulate_dlt
 
 METHODS = ('skelsplat', 'skelsplat_per_frame', 'dlt', 'weighted_dlt', 'ransac_dlt',
            'anipose_triangulate', 'anipose_ransac', 'anipose_optim')
@@ -120,3 +127,80 @@ def _run_anipose(method, group, frames, num_joints):
         return group.optim_points(points, _fill_unseen_joints(p3ds), constraints=_LIMBS,
                                   constraints_weak=_WEAK_BONES, scores=scores)
     raise ValueError(f'unknown aniposelib method {method!r}')
+
+
+class GreedyMultiPerson:
+    """Several people per frame by greedy matching and DLT, ids by nearest-centre linking.
+
+    Each frame: the view with the most people is the reference; every other view's people are
+    matched to the reference people greedily, smallest mean symmetric epipolar distance first
+    (over the joints confident in both, :func:`skelsplat_ros.association.epipolar_costs`), up
+    to ``association_px``.  Each reference person matched in at least one other view is
+    triangulated by a confidence-weighted DLT.  A person takes the id of the nearest body
+    centre of the previous frame within ``gate_m`` (greedily, nearest pair first), else a new
+    id.  No memory beyond one frame, no temporal filtering.
+    """
+
+    def __init__(self, cameras, association_px=40.0, gate_m=0.5,
+                 min_confidence=MIN_CONFIDENCE):
+        self.cameras = list(cameras)
+        self.association_px = association_px
+        self.gate_m = gate_m
+        self.min_confidence = min_confidence
+        P = [cam.projection_matrix for cam in self.cameras]
+        self._P = np.stack(P)
+        self._F = {(a, b): fundamental_matrix(P[a], P[b])
+                   for a in range(len(P)) for b in range(len(P)) if a != b}
+        self._previous = []                   # (track id, centre (3,)) of the last frame
+        self._next_id = 0
+
+    def update(self, views):
+        """Fuse one frame group: V arrays (P_v, J, 3); returns [(id, positions (J, 3))]."""
+        detections = undistorted_detections(self.cameras, views, self.min_confidence)
+        counts = [len(conf) for _, conf in detections]
+        reference = int(np.argmax(counts))
+        if not counts[reference]:
+            self._previous = []
+            return []
+        points_ref, conf_ref = detections[reference]
+        num_joints = conf_ref.shape[1]
+        points = np.zeros((counts[reference], len(views), num_joints, 2))
+        weights = np.zeros((counts[reference], len(views), num_joints))
+        points[:, reference], weights[:, reference] = points_ref, conf_ref
+        for v, (pts, conf) in enumerate(detections):
+            if v == reference or not len(conf):
+                continue
+            cost = epipolar_costs(self._F[(reference, v)], points_ref, conf_ref, pts, conf)
+            for r, c in _greedy_pairs(cost, self.association_px):
+                points[r, v], weights[r, v] = pts[c], conf[c]
+        people = [triangulate_dlt(self._P, points[r], weights[r])
+                  for r in range(counts[reference]) if (weights[r].sum(axis=1) > 0).sum() >= 2]
+        people = [p for p in people if np.isfinite(p).all(axis=1).any()]
+        return self._link(people)
+
+    def _link(self, people):
+        centres = np.array([np.nanmean(p, axis=0) for p in people]).reshape(-1, 3)
+        previous = np.array([c for _, c in self._previous]).reshape(-1, 3)
+        distance = np.linalg.norm(centres[:, None] - previous[None], axis=-1)
+        ids = [-1] * len(people)
+        for r, c in _greedy_pairs(distance, self.gate_m):
+            ids[r] = self._previous[c][0]
+        for n in range(len(people)):
+            if ids[n] < 0:
+                ids[n], self._next_id = self._next_id, self._next_id + 1
+        self._previous = list(zip(ids, centres))
+        return sorted(zip(ids, people), key=lambda item: item[0])
+
+
+def _greedy_pairs(cost, gate):
+    """(row, column) pairs of ``cost`` taken smallest first, each row and column once."""
+    pairs, rows, cols = [], set(), set()
+    order = np.argsort(cost, axis=None)
+    for r, c in zip(*np.unravel_index(order, cost.shape)):
+        if not cost[r, c] < gate:
+            break
+        if r not in rows and c not in cols:
+            pairs.append((int(r), int(c)))
+            rows.add(r)
+            cols.add(c)
+    return pairs

@@ -13,9 +13,10 @@ Sections:
   per frame (median, p95; wall clock and process CPU) and MPJPE; and the issue's CPU targets.
 - ``scaling``: time and MPJPE against the number of views (2, 4, 8, 16: the real cameras
   rotated about the vertical axis through the subject, fed the projected .trc motion with
-  3 px noise), the number of people (independent solver calls), and, for the rendered
-  objective, the crop size, window size, iteration count, a full-crop render against per-joint
-  windows, warm start and torch threads.
+  3 px noise), the number of people (one solver each, called one after the other; for the
+  rendered objective also fitted together by :func:`skelsplat_ros.solver.solve_people`, one
+  batched render per step), and, for the rendered objective, the crop size, window size,
+  iteration count, a full-crop render against per-joint windows, warm start and torch threads.
 - ``batch``: frames per second of :func:`skelsplat_ros.batch.solve_frames_analytic` (many
   frames per call) against the batch size, and its MPJPE beside the per-frame fast path's.
 - ``end_to_end``: the live pipeline's core (:class:`skelsplat_ros.live.FusionEngine` with
@@ -48,14 +49,14 @@ from skelsplat_ros import solver as solver_module
 from skelsplat_ros.batch import solve_frames_analytic
 from skelsplat_ros.render import rasterize_heatmap_windows, rasterize_heatmaps
 from skelsplat_ros.skeletons import COCO17_JOINTS
-from skelsplat_ros.solver import SkelSplatSolver, SolverConfig
+from skelsplat_ros.solver import SkelSplatSolver, solve_people, SolverConfig
 import torch
 
 SECTIONS = ('solver', 'scaling', 'batch', 'end_to_end')
-# The accurate reference, the fast path as the solver defines it, and a candidate: the fast
-# path with a wider kernel (the target heatmap's width), found by this benchmark.
+# The accurate reference, the fast path as the solver defines it, and the fast path with the
+# reference's kernel width (SolverConfig.analytic_sigma says why the fast path's is wider).
 CONFIGS = {'reference': SolverConfig(), 'fast': SolverConfig(objective='analytic'),
-           'fast_sigma2': SolverConfig(objective='analytic', heatmap_sigma=2.0)}
+           'fast_narrow': SolverConfig(objective='analytic', analytic_sigma=1.5)}
 # The scaling sweeps compare the reference and the fast path only.
 SCALED = ('reference', 'fast')
 VIDEOS = 'pose2sim-0.10.49/Pose2Sim/Demo_SinglePerson/videos'
@@ -65,10 +66,11 @@ TARGET_MEDIAN_MS, TARGET_P95_MS, TARGET_MPJPE_MM = 10.0, 20.0, 1.0
 FULL = {'frames': 0, 'scaling_frames': 40, 'views': (2, 4, 8, 16), 'people': (1, 5, 10),
         'crop_sizes': (64, 128, 256, 512), 'windows': (5, 7, 11, 15, 21),
         'iterations': (1, 3, 5, 10, 20, 50), 'render_crops': (64, 128, 256),
+        'sigmas': (1.5, 2.0, 2.5, 3.0),
         'batch_sizes': (1, 10, 100, 1000), 'e2e_groups': 60, 'e2e_modes': None}
 QUICK = {'frames': 4, 'scaling_frames': 3, 'views': (2, 4), 'people': (1, 2),
          'crop_sizes': (64, 128), 'windows': (7, 11), 'iterations': (1, 5),
-         'render_crops': (64,), 'batch_sizes': (1, 8), 'e2e_groups': 3,
+         'render_crops': (64,), 'sigmas': (1.5, 2.0), 'batch_sizes': (1, 8), 'e2e_groups': 3,
          'e2e_modes': ('sequential', 'concurrent_2', 'concurrent_2_max_side_640')}
 QUICK_PROTOCOLS = ('noise', 'outliers')
 
@@ -290,6 +292,11 @@ def section_scaling(cameras, truth, motion, real, sizes, seed):
                      truth, config=name, temporal=temporal, input=label)
         for label, data in (('real', real), ('noise', noise))
         for name in SCALED for temporal in (True, False)]
+    # The fast path's kernel width, on the real 2D (where views disagree) and on noise.
+    results['analytic_sigma'] = [
+        _scaling_row(cameras, dataclasses.replace(CONFIGS['fast'], analytic_sigma=sigma), data,
+                     truth, analytic_sigma=sigma, input=label)
+        for label, data in (('real', real), ('noise', noise)) for sigma in sizes['sigmas']]
     results['torch_threads'] = [
         _scaling_row(cameras, dataclasses.replace(reference, cpu_threads=n), real, truth,
                      cpu_threads=n, input='real')
@@ -299,10 +306,12 @@ def section_scaling(cameras, truth, motion, real, sizes, seed):
 
 
 def _people_rows(cameras, truth, motion, centre, counts, seed):
-    """P people per frame, each solved by its own solver (one call per person and frame).
+    """P people per frame, each with its own solver.
 
     Person p is the .trc motion moved on a ring of 0.8 m about the subject (person 0 stays),
-    with its own noise.  The solver fits one person per call: P people cost P calls.
+    with its own noise.  Each row times one call per person and frame; the rendered
+    objective's row also holds, under ``batched``, the same people fitted together
+    (:func:`solve_people`: one Adam loop, one batched render per step for all of them).
     """
     rows = []
     for count in counts:
@@ -322,10 +331,35 @@ def _people_rows(cameras, truth, motion, centre, counts, seed):
                 errors.append(metrics.mpjpe_summary(positions, expected)['mean_mm'])
             row = {'people': count, 'config': name, 'mean_mm': float(np.mean(errors)),
                    **_stats_ms(wall), 'per_person_mean_ms': float(1000.0 * wall.mean() / count)}
+            if config.objective == 'rendered':
+                row['batched'] = _people_together(cameras, config, inputs)
             rows.append(row)
             log(f'  scaling people={count} config={name}  MPJPE {row["mean_mm"]:7.2f} mm  '
-                f'{row["median_ms"]:8.2f} ms per frame')
+                f'{row["median_ms"]:8.2f} ms per frame'
+                + (f' ({row["batched"]["median_ms"]:.2f} batched)' if 'batched' in row else ''))
     return rows
+
+
+def _people_together(cameras, config, inputs):
+    """Time :func:`solve_people` on every frame of the people ``inputs`` [(frames, truth)]."""
+    count = len(inputs)
+    solve_people([SkelSplatSolver(cameras, config) for _ in inputs],
+                 [frames[0] for frames, _ in inputs])
+    solvers = [SkelSplatSolver(cameras, config) for _ in inputs]
+    num_frames = len(inputs[0][0])
+    positions = np.full((count, num_frames, len(COCO17_JOINTS), 3), np.nan)
+    wall = np.zeros(num_frames)
+    for f in range(num_frames):
+        start = time.perf_counter()
+        estimates = solve_people(solvers, [frames[f] for frames, _ in inputs])
+        wall[f] = time.perf_counter() - start
+        for p, estimate in enumerate(estimates):
+            if estimate is not None:
+                positions[p, f] = estimate.positions
+    errors = [metrics.mpjpe_summary(positions[p], expected)['mean_mm']
+              for p, (_, expected) in enumerate(inputs)]
+    return {'mean_mm': float(np.mean(errors)), **_stats_ms(wall),
+            'per_person_mean_ms': float(1000.0 * wall.mean() / count)}
 
 
 def render_step_rows(cameras, positions, crops, window=11, repeats=5):
@@ -651,7 +685,7 @@ def plot(report, path):
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(3, 3, figsize=(17, 13))
-    colours = {'reference': 'tab:blue', 'fast': 'tab:orange', 'fast_sigma2': 'tab:green'}
+    colours = {'reference': 'tab:blue', 'fast': 'tab:orange', 'fast_narrow': 'tab:green'}
     solver = report.get('solver')
     if solver:
         axis = axes[0, 0]
@@ -687,6 +721,11 @@ def plot(report, path):
                 rows = [r for r in scaling[key] if r['config'] == name]
                 axis.plot([r[key] for r in rows], [r['median_ms'] for r in rows], 'o-',
                           color=colours[name], label=f'{name} time')
+                together = [r for r in rows if 'batched' in r]
+                if together:
+                    axis.plot([r[key] for r in together],
+                              [r['batched']['median_ms'] for r in together], 'o--',
+                              color=colours[name], label=f'{name} time, batched')
             axis.set_xscale('log', base=2)
             axis.set_yscale('log')
             axis.set_xlabel(label)

@@ -128,7 +128,7 @@ def fit_analytic_batch(P, points, weights, sigma_px, threshold_px: float = 40.0,
     return positions, inliers
 
 
-def solve_frames_analytic(cameras: Sequence, frames, heatmap_sigma: float = 1.5,
+def solve_frames_analytic(cameras: Sequence, frames, analytic_sigma: float = 2.0,
                           crop_size: int = 128, crop_margin: float = 0.15,
                           min_confidence: float = 0.1, threshold_px: float = 40.0,
                           iterations: int = 10, device: Optional[str] = None,
@@ -136,14 +136,14 @@ def solve_frames_analytic(cameras: Sequence, frames, heatmap_sigma: float = 1.5,
     """Fit every frame of ``frames`` in one batch (one person per view and frame).
 
     The parameters mirror :class:`skelsplat_ros.solver.SolverConfig`: a view's kernel width
-    is ``heatmap_sigma`` crop pixels of a ``crop_size`` crop around the person's detections
+    is ``analytic_sigma`` crop pixels of a ``crop_size`` crop around the person's detections
     with a ``crop_margin`` border, as the per-frame solver scales it.
 
     Args:
         cameras: V :class:`skelsplat_ros.cameras.Camera`.
         frames: (B, V, J, 3) raw (distorted) pixels and confidence; a missing detection has
             confidence 0 (or NaN).
-        heatmap_sigma: target heatmap std, crop pixels.
+        analytic_sigma: target heatmap std, crop pixels.
         crop_size: crop side, pixels.
         crop_margin: crop border, fraction of the person's size.
         min_confidence: detections below it are ignored.
@@ -170,7 +170,7 @@ def solve_frames_analytic(cameras: Sequence, frames, heatmap_sigma: float = 1.5,
     hi = np.where(seen[..., None], points, -np.inf).max(axis=2)
     side = np.nan_to_num((hi - lo).max(axis=-1), nan=1.0, posinf=1.0, neginf=1.0)
     side = np.maximum(side, 1.0) * (1 + 2 * crop_margin)                  # (B, V)
-    sigma_px = heatmap_sigma * side / crop_size
+    sigma_px = analytic_sigma * side / crop_size
 
     def tensor(array):
         return torch.as_tensor(array, dtype=dtype, device=device)

@@ -251,6 +251,11 @@ class FusionEngine:
             return 'rendered' if self.device.startswith('cuda') else 'analytic'
         return self._objective
 
+    @property
+    def min_confidence(self) -> float:
+        """Detections below this confidence are ignored by the solver."""
+        return self._solver_config.min_confidence
+
     def set_camera(self, name: str, camera: Optional[Camera]):
         """Register the calibrated ``camera`` for ``name``, or None to leave that view out."""
         if name not in self.camera_names:
@@ -407,11 +412,10 @@ class FusionEngine:
     def reset(self):
         """Forget the solver's temporal state (e.g. after the clock jumped back).
 
-        A multi-person tracker is rebuilt on the next group: its people get new ids.
+        A multi-person tracker forgets its people: those seen afterwards get new ids, never
+        one given before in this engine's life.
         """
-        if self.multi_person:
-            self._solver_key = None
-        elif self._solver is not None:
+        if self._solver is not None:
             self._solver.reset()
 
     def close(self):
@@ -431,7 +435,10 @@ class FusionEngine:
                                          objective=self.objective)
             cameras = [camera for _, camera in cameras]
             if self.multi_person:
-                self._solver = MultiPersonTracker(cameras, config, self._tracker_config)
+                # A tracker over new cameras continues its predecessor's ids.
+                first_id = 0 if self._solver is None else self._solver.next_id
+                self._solver = MultiPersonTracker(cameras, config, self._tracker_config,
+                                                  first_id=first_id)
             else:
                 self._solver = self._solver_factory(cameras, config)
             self._solver_key = key
@@ -549,6 +556,9 @@ class GroupResult:
         crowded: camera name -> number of people, for views with more than one person (only
             single-person engines fill it: for them several people in view is worth a note).
         diverged: why the fit was rejected, '' when it was not.
+        outvoted: cameras whose detected person the other views contradict: with a detector
+            that finds one person per image (MediaPipe), a camera that sees several people
+            may have picked another person than the rest (single-person engines only).
     """
 
     people: List[PersonPose]
@@ -557,6 +567,7 @@ class GroupResult:
     faults: Dict[str, str]
     crowded: Dict[str, int]
     diverged: str = ''
+    outvoted: Tuple[str, ...] = ()
 
 
 def fuse_group(engine: FusionEngine, frames: Mapping[str, object],
@@ -594,7 +605,7 @@ def fuse_group(engine: FusionEngine, frames: Mapping[str, object],
             tracked, _ = engine.track(keypoints)
             estimate = None
         else:
-            estimate, _ = engine.solve(keypoints)
+            estimate, names = engine.solve(keypoints)
     except SolverDiverged as error:
         return GroupResult([], None, keypoints, faults, crowded, diverged=str(error))
     people = []
@@ -605,7 +616,43 @@ def fuse_group(engine: FusionEngine, frames: Mapping[str, object],
         person = person_from_estimate(estimate, person_id)
         if person is not None:
             people.append(person)
+        return GroupResult(people, estimate, keypoints, faults, crowded,
+                           outvoted=outvoted_cameras(estimate, names, keypoints,
+                                                     engine.min_confidence))
     return GroupResult(people, estimate, keypoints, faults, crowded)
+
+
+def outvoted_cameras(estimate: PoseEstimate, names: Sequence[str],
+                     keypoints: Mapping[str, np.ndarray], min_confidence: float = 0.1,
+                     min_joints: int = 6, min_support: float = 0.25) -> Tuple[str, ...]:
+    """Cameras that detected someone whom the fused skeleton does not explain.
+
+    A camera counts when it detected at least ``min_joints`` joints of its chosen person (at
+    ``min_confidence`` or more, as the solver uses them) and the fit kept fewer than
+    ``min_support`` of them: the other views agree on a
+    skeleton elsewhere.  A single-person detector in a crowded view does this when it locks
+    onto another person.
+
+    Args:
+        estimate: the fit; its per-view arrays follow ``names``.
+        names: the solver's cameras, in order.
+        keypoints: camera name -> (P, 17, 3) the detections the fit was given.
+        min_confidence: the solver's detection threshold.
+        min_joints: detected joints below which a view proves nothing.
+        min_support: fraction of those joints the fit must keep.
+    """
+    outvoted = []
+    for v, name in enumerate(names):
+        chosen = int(estimate.person_index[v])
+        views = keypoints.get(name)
+        if views is None or chosen < 0 or chosen >= len(views):
+            continue
+        confident = np.isfinite(views[chosen]).all(axis=1) \
+            & (views[chosen][:, 2] >= min_confidence)
+        if confident.sum() >= min_joints \
+                and (estimate.inliers[v] & confident).sum() < min_support * confident.sum():
+            outvoted.append(name)
+    return tuple(outvoted)
 
 
 @dataclasses.dataclass

@@ -23,6 +23,8 @@ What this implementation adds to the paper's recipe, and why:
   views.  Early stopping ends the fit once the loss stops improving.
 - Per joint it reports a confidence, a covariance and the supporting views (see
   :class:`PoseEstimate`).
+- Several people, one solver each, are fitted together by :func:`solve_people`: one Adam loop
+  and one batched render per step for all of them.
 
 Keypoints enter as raw (distorted) pixels; they are undistorted with each camera's model and
 everything afterwards is pinhole.
@@ -31,7 +33,7 @@ everything afterwards is pinhole.
 from dataclasses import dataclass
 import itertools
 import math
-from typing import Optional
+from typing import List, Optional, Sequence
 
 import numpy as np
 from skelsplat_ros import render
@@ -52,6 +54,13 @@ class SolverConfig:
     window: int = 11                 # side in crop pixels of the window around each joint
     crop_margin: float = 0.15        # crop border around the person, fraction of its size
     heatmap_sigma: float = 1.5       # target heatmap std in crop pixels
+    # The analytic objective's target std, crop pixels.  It is wider than heatmap_sigma because
+    # Gauss-Newton reaches the kernel's minimum where the reference's few Adam steps stay near
+    # their RANSAC-DLT start: real detections of one joint disagree by 1-2 crop pixels, and a
+    # narrow kernel then follows a subset of the views instead of averaging them (sweep in
+    # docs/realtime.md: 18.3 mm at 1.5, 14.3 mm at 2.0 on the real 2D; exact input is fitted
+    # exactly at any width).
+    analytic_sigma: float = 2.0
     learning_rate: float = 4e-3      # first Adam step for the means, metres
     lr_decay: float = 0.85           # learning rates shrink by this factor every step
     scale_learning_rate: float = 2e-2
@@ -115,6 +124,35 @@ class PoseEstimate:
         """Mean reprojection error in pixels over the supported joints (NaN if none)."""
         errors = self.reprojection_error[np.isfinite(self.reprojection_error)]
         return float(errors.mean()) if errors.size else float('nan')
+
+
+@dataclass
+class _Problem:
+    """One person's fit in one frame group, as `SkelSplatSolver._prepare` sets it up."""
+
+    init: np.ndarray                  # (J, 3) start, NaN where nothing is known
+    known: np.ndarray                 # (J,) bool, the joints with a start
+    points: np.ndarray                # (V, J, 2) undistorted detections
+    weights: np.ndarray               # (V, J) confidences of the supporting views, else 0
+    inliers: np.ndarray               # (V, J) bool
+    person_index: np.ndarray          # (V,) candidate used in each view, -1 for none
+
+
+@dataclass
+class _RenderedStart:
+    """Tensors of one person's rendered fit (V views, J joints, P pixels per window)."""
+
+    Ks: torch.Tensor                  # (V, 3, 3) crop intrinsics
+    pixels: torch.Tensor              # (V, J, P, 2) window pixel centres, crop pixels
+    targets: torch.Tensor             # (V, J, P) target heatmaps there
+    weights: torch.Tensor             # (V, J) channel weights, 0 for unknown joints
+    means: torch.Tensor               # (J, 3) start, 0 where unknown
+    log_scales: torch.Tensor          # (J, 3)
+    quats: torch.Tensor               # (J, 4)
+    prior: torch.Tensor               # (J, 3) motion prediction, 0 where none
+    prior_mask: torch.Tensor          # (J,) 1 where the prediction applies
+    symmetric: torch.Tensor           # (S,) 1 for the symmetric bone pairs with known joints
+    detection_sigma_px: np.ndarray    # (V,)
 
 
 @dataclass
@@ -194,6 +232,16 @@ class SkelSplatSolver:
             state then ages and eventually resets).
 
         """
+        problem = self._prepare(keypoints)
+        if problem is None:
+            return None
+        return self._finish(problem, self._fit(problem))
+
+    def _prepare(self, keypoints) -> Optional[_Problem]:
+        """Pick the person in each view and triangulate the start of the fit.
+
+        Returns None, after ageing the temporal state, when too little is seen to fit.
+        """
         candidates = self._undistort_candidates(keypoints)
         points, weights, person_index = self._select_person(candidates)
         if int(((weights > 0).sum(axis=1) > 0).sum()) < 2:
@@ -202,17 +250,20 @@ class SkelSplatSolver:
         self._unswap_by_prediction(points, weights)
 
         init, inliers = self._initial_positions(points, weights)
-        weights = np.where(inliers, weights, 0.0)
         known = np.isfinite(init).all(axis=1)
         if known.sum() < 2:
             self._age_state()
             return None
-        fit = self._fit(init, known, points, weights)
+        return _Problem(init=init, known=known, points=points,
+                        weights=np.where(inliers, weights, 0.0), inliers=inliers,
+                        person_index=person_index)
 
-        positions = np.where(known[:, None], fit.means, np.nan)
-        self._hold_single_view_depth(positions, init, points, weights)
-        estimate = self._describe(positions, points, weights, inliers, person_index,
-                                  fit.detection_sigma_px)
+    def _finish(self, problem: _Problem, fit: _Fit) -> PoseEstimate:
+        """Describe the fitted skeleton and advance the temporal state."""
+        positions = np.where(problem.known[:, None], fit.means, np.nan)
+        self._hold_single_view_depth(positions, problem.init, problem.points, problem.weights)
+        estimate = self._describe(positions, problem.points, problem.weights, problem.inliers,
+                                  problem.person_index, fit.detection_sigma_px)
         estimate.iterations, estimate.loss = fit.iterations, fit.loss
         self._update_state(positions, estimate.num_views, fit.log_scales, fit.quats)
         # A joint no view has seen for a while is only a guess: report it unknown.
@@ -319,6 +370,15 @@ class SkelSplatSolver:
         positions, inliers = triangulate_ransac(
             self._P, points, weights, threshold_px=self.config.ransac_threshold_px)
         inliers = inliers & (weights > 0)
+        outvoted = _outvoted_views(inliers, weights > 0)
+        if outvoted.any():
+            # A view whose skeleton the others contradict almost everywhere shows someone
+            # else (a one-person detector locked onto a bystander): the few joints where it
+            # happens to agree would otherwise pull, so the whole view goes.
+            weights = np.where(outvoted[:, None], 0.0, weights)
+            positions, inliers = triangulate_ransac(
+                self._P, points, weights, threshold_px=self.config.ransac_threshold_px)
+            inliers = inliers & (weights > 0)
         predicted = self._predicted_positions()
         if predicted is not None:
             weights = self._gate_by_prediction(positions, inliers, points, weights, predicted)
@@ -413,17 +473,39 @@ class SkelSplatSolver:
         return np.asarray(cam.R).T @ (ray * depth - np.asarray(cam.t))
 
     def _hold_single_view_depth(self, positions, init, points, weights):
-        """Put joints seen by one view on its ray at their starting depth (in place).
+        """Put joints seen by one view on its ray at a depth carried over (in place).
 
         One view fixes two of a joint's three coordinates; the heatmap loss is flat along the
         ray, and Adam, which normalises each coordinate's step, would wander along it from
-        frame to frame.  The start (the motion prediction, or the body's depth) keeps it.
+        frame to frame.  The depth comes from the joint's skeleton neighbours that two views
+        still see: the joint keeps last frame's depth offset from them along this view's
+        axis, so it follows the body when the body moves in depth.  Without such a neighbour
+        the start's depth (the motion prediction, or the body's depth) is kept.
         """
-        for j in np.flatnonzero(((weights > 0).sum(axis=0) == 1)
-                                & np.isfinite(positions).all(axis=1)):
+        seen = (weights > 0).sum(axis=0)
+        for j in np.flatnonzero((seen == 1) & np.isfinite(positions).all(axis=1)):
             v = int(np.argmax(weights[:, j]))
-            depth = self.cameras[v].world_to_camera(init[j][None])[0, 2]
+            depth = self._depth_by_neighbours(v, j, positions, seen >= 2)
+            if depth is None:
+                depth = self.cameras[v].world_to_camera(init[j][None])[0, 2]
             positions[j] = self._on_ray(v, points[v, j], depth)
+
+    def _depth_by_neighbours(self, v, j, positions, well_seen):
+        """View v's depth of joint j from its well-seen neighbours' depths, or None."""
+        state = self._state
+        if not self.config.temporal or state is None or state.missed:
+            return None
+        previous = state.positions
+        depth = self.cameras[v].world_to_camera
+        offsets = []
+        for a, b in self._bones:
+            other = b if a == j else a if b == j else -1
+            if other < 0 or not well_seen[other] \
+                    or not np.isfinite(previous[[j, other]]).all():
+                continue
+            then = depth(previous[[j, other]])[:, 2]
+            offsets.append(depth(positions[other][None])[0, 2] + then[0] - then[1])
+        return float(np.mean(offsets)) if offsets else None
 
     def _predicted_positions(self):
         # Only a state from the previous frame predicts this one; after a missed frame the
@@ -495,26 +577,28 @@ class SkelSplatSolver:
         quats[:, 0] = 1.0
         return log_scales.contiguous().to(self.device), quats.to(self.device)
 
-    def _fit(self, init, known, points, weights):
+    def _fit(self, problem: _Problem) -> _Fit:
         """Fit the Gaussians with the configured objective."""
         if self.config.objective == 'analytic':
-            return self._fit_analytic(init, known, points, weights)
-        return self._fit_rendered(init, known, points, weights)
+            return self._fit_analytic(problem.init, problem.known, problem.points,
+                                      problem.weights)
+        return _fit_rendered_together([self], [problem])[0]
 
     def _fit_analytic(self, init, known, points, weights):
         """Minimise the closed form of the heatmap loss by iteratively reweighted Gauss-Newton.
 
-        For a Gaussian rendered with the target's width sigma and no other Gaussian in front,
-        the masked MSE between render and target is, up to a constant, the overlap integral of
-        two 2D Gaussians: ``1 - exp(-e^2 / (4 sigma^2))`` of the reprojection error e.  So each
-        view pulls like a Welsch (redescending) kernel on its reprojection error: hard within
-        a few sigma, and hardly at all from farther away, which is what makes SkelSplat shrug
-        off a confidently wrong view.  This drops the occlusion between Gaussians and the
-        (weak) symmetry term, and solves each joint's 3x3 system directly.
+        For a Gaussian rendered with the target's width sigma (``analytic_sigma``) and no other
+        Gaussian in front, the masked MSE between render and target is, up to a constant, the
+        overlap integral of two 2D Gaussians: ``1 - exp(-e^2 / (4 sigma^2))`` of the
+        reprojection error e.  So each view pulls like a Welsch (redescending) kernel on its
+        reprojection error: hard within a few sigma, and hardly at all from farther away,
+        which is what makes SkelSplat shrug off a confidently wrong view.  This drops the
+        occlusion between Gaussians and the (weak) symmetry term, and solves each joint's 3x3
+        system directly.
         """
         cfg = self.config
         _, scale, _ = self._crops(points, weights, init)
-        sigma_px = cfg.heatmap_sigma / scale                                       # (V,)
+        sigma_px = cfg.analytic_sigma / scale                                      # (V,)
         width = 4.0 * sigma_px[:, None] ** 2                                       # (V, 1)
         w = weights * known[None, :]
         positions = np.where(known[:, None], init, 0.0)
@@ -543,84 +627,33 @@ class SkelSplatSolver:
         return _Fit(means=positions, log_scales=None, quats=None, iterations=iteration,
                     loss=float('nan'), detection_sigma_px=sigma_px)
 
-    def _fit_rendered(self, init, known, points, weights):
-        """Adam on the Gaussians' means, scales and rotations against the target heatmaps."""
-        cfg = self.config
+    def _rendered_start(self, problem: _Problem) -> _RenderedStart:
+        """Crops, windows, targets and starting Gaussians of the rendered fit."""
         dev = self.device
-        Ks_np, scale, origins = self._crops(points, weights, init)
-        pixels, targets = self._windows(points, scale, origins)
-        num_joints = targets.shape[1]
-        Ks = torch.as_tensor(Ks_np, dtype=torch.float32, device=dev)
-        w = torch.as_tensor(weights * known[None, :], dtype=torch.float32, device=dev)
-        w_total = w.sum().clamp_min(1e-6)
-
-        means = torch.tensor(np.where(known[:, None], init, 0.0), dtype=torch.float32,
-                             device=dev, requires_grad=True)
-        log_scales, quats = self._initial_shape(init, known, Ks_np)
-        log_scales.requires_grad_(True)
-        quats.requires_grad_(True)
-        opacities = torch.ones(num_joints, device=dev)
-        colors = torch.eye(num_joints, device=dev)
-        optimizer = torch.optim.Adam([
-            {'params': [means], 'lr': cfg.learning_rate},
-            {'params': [log_scales], 'lr': cfg.scale_learning_rate},
-            {'params': [quats], 'lr': cfg.rotation_learning_rate}])
-        # Adam's first steps have the full learning rate whatever the gradient, which would
-        # kick an already good start; a decaying rate and returning the best iterate (the
-        # start included) make refinement never worse than the start.
-        schedule = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=cfg.lr_decay)
-
+        init, known = problem.init, problem.known
+        Ks, scale, origins = self._crops(problem.points, problem.weights, init)
+        pixels, targets = self._windows(problem.points, scale, origins)
+        log_scales, quats = self._initial_shape(init, known, Ks)
         prior = self._predicted_positions()
-        prior_mask = None
-        if prior is not None:
-            prior_mask = torch.as_tensor(np.isfinite(prior).all(axis=1) & known,
-                                         device=dev, dtype=torch.float32)
-            prior = torch.as_tensor(np.nan_to_num(prior), dtype=torch.float32, device=dev)
-        sym = self._symmetric_pairs(known)
-
-        best_loss, stalls, best = math.inf, 0, None
-        iteration = 0
-        for iteration in range(1, cfg.iterations + 1):
-            optimizer.zero_grad(set_to_none=True)
-            rendered, _ = render.rasterize_heatmap_windows(
-                means, quats, torch.exp(log_scales), opacities, colors, self._viewmats, Ks,
-                cfg.crop_size, cfg.crop_size, pixels, backend=self.backend)
-            # Joint j's window only needs channel j: (V, J, P, J) -> (V, J, P).
-            rendered = torch.diagonal(rendered, dim1=1, dim2=3).permute(0, 2, 1)
-            loss = _heatmap_loss(rendered, targets, w) / w_total
-            if len(sym):
-                loss = loss + cfg.symmetry_weight * _symmetry_loss(means, self._bones, sym)
-            if prior is not None:
-                residual = ((means - prior) ** 2).sum(dim=1) * prior_mask
-                loss = loss + cfg.motion_weight * residual.sum() / (
-                    2 * cfg.motion_sigma ** 2) / w_total
-            loss_value = float(loss.detach())
-            if not math.isfinite(loss_value):
-                break  # diverged: keep the best iterate so far (at worst the start)
-            if loss_value < best_loss:
-                stalls = 0 if loss_value < best_loss * (1 - cfg.early_stop_rel) else stalls + 1
-                best_loss = loss_value
-                best = (means.detach().clone(), log_scales.detach().clone(),
-                        quats.detach().clone())
-            else:
-                stalls += 1
-            if iteration > cfg.min_iterations and stalls >= cfg.early_stop_patience:
-                break
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-        if best is None:
-            best = (torch.as_tensor(init, dtype=torch.float32, device=dev).nan_to_num(),
-                    log_scales.detach(), quats.detach())
-        best_means, best_scales, best_quats = best
-        return _Fit(means=best_means.cpu().double().numpy(), log_scales=best_scales,
-                    quats=best_quats / best_quats.norm(dim=1, keepdim=True),
-                    iterations=iteration, loss=best_loss,
-                    detection_sigma_px=cfg.heatmap_sigma / scale)
-
-    def _symmetric_pairs(self, known):
+        if prior is None:
+            prior_mask = np.zeros(len(init))
+        else:
+            prior_mask = np.isfinite(prior).all(axis=1) & known
         bones_known = known[self._bones].all(axis=1)
-        return self._symmetric[bones_known[self._symmetric].all(axis=1)]
+        return _RenderedStart(
+            Ks=torch.as_tensor(Ks, dtype=torch.float32, device=dev), pixels=pixels,
+            targets=targets,
+            weights=torch.as_tensor(problem.weights * known[None, :], dtype=torch.float32,
+                                    device=dev),
+            means=torch.tensor(np.where(known[:, None], init, 0.0), dtype=torch.float32,
+                               device=dev),
+            log_scales=log_scales, quats=quats,
+            prior=torch.as_tensor(np.zeros_like(init) if prior is None else np.nan_to_num(prior),
+                                  dtype=torch.float32, device=dev),
+            prior_mask=torch.as_tensor(prior_mask, dtype=torch.float32, device=dev),
+            symmetric=torch.as_tensor(bones_known[self._symmetric].all(axis=1),
+                                      dtype=torch.float32, device=dev),
+            detection_sigma_px=self.config.heatmap_sigma / scale)
 
     # ------------------------------------------------------------------------------------------
     def _describe(self, positions, points, weights, inliers, person_index, sigma_px):
@@ -699,6 +732,164 @@ class SkelSplatSolver:
             self._state = None
 
 
+def solve_people(solvers: Sequence[SkelSplatSolver],
+                 keypoints: Sequence) -> List[Optional[PoseEstimate]]:
+    """Fuse one frame group for several people at once, each person with its own solver.
+
+    Gives what ``[solver.solve(k) for solver, k in zip(solvers, keypoints)]`` gives.  With the
+    rendered objective the people are fitted together: one Adam loop, and one batched render
+    per step for all of them (on a GPU, one render's kernel launches instead of one per
+    person; on a CPU, fewer small tensor operations).  Each
+    person's loss is normalised on its own and the losses are summed; the people's parameters
+    are disjoint and Adam works element-wise, so each person takes the steps of a fit of its
+    own, and stops early when it would have.  The analytic objective fits one after the other.
+
+    Args:
+        solvers: one :class:`SkelSplatSolver` per person, built alike (one configuration,
+            skeleton and camera count); the views are the same cameras for everyone, and a
+            view that does not see a person gives that person's fit nothing.
+        keypoints: per person, what its solver's :meth:`SkelSplatSolver.solve` takes.
+
+    Returns:
+        Per person, its estimate, or None when fewer than two views see it.
+
+    Raises:
+        ValueError: the lists differ in length, or the solvers are not built alike.
+
+    """
+    if len(solvers) != len(keypoints):
+        raise ValueError(f'got {len(keypoints)} keypoint sets for {len(solvers)} solvers')
+    problems = [solver._prepare(people) for solver, people in zip(solvers, keypoints)]
+    fitted = [n for n, problem in enumerate(problems) if problem is not None]
+    estimates: List[Optional[PoseEstimate]] = [None] * len(solvers)
+    if not fitted:
+        return estimates
+    together = [solvers[n] for n in fitted]
+    if together[0].config.objective == 'analytic':
+        fits = [solvers[n]._fit(problems[n]) for n in fitted]
+    else:
+        fits = _fit_rendered_together(together, [problems[n] for n in fitted])
+    for n, fit in zip(fitted, fits):
+        estimates[n] = solvers[n]._finish(problems[n], fit)
+    return estimates
+
+
+def _fit_rendered_together(solvers, problems) -> List[_Fit]:
+    """Adam on several people's Gaussians against their target heatmaps, in one loop.
+
+    Every step renders all the people still fitting in one batched call.  A person whose fit
+    would have stopped (early stopping, or a non-finite loss) leaves the batch, and its best
+    iterate (the start included) is its result.
+    """
+    first = solvers[0]
+    cfg, dev = first.config, first.device
+    for solver, problem in zip(solvers, problems):
+        if (solver.config != cfg or solver.num_views != first.num_views
+                or not np.array_equal(solver._bones, first._bones)
+                or not np.array_equal(solver._symmetric, first._symmetric)
+                or problem.init.shape != problems[0].init.shape):
+            raise ValueError('people are fitted together only by solvers built alike (one '
+                             'configuration, skeleton and camera count)')
+    starts = [solver._rendered_start(problem) for solver, problem in zip(solvers, problems)]
+
+    def stacked(name):
+        return torch.stack([getattr(start, name) for start in starts])
+
+    Ks, pixels, targets, weights = (stacked(name) for name in ('Ks', 'pixels', 'targets',
+                                                               'weights'))
+    w_total = weights.sum(dim=(1, 2)).clamp_min(1e-6)                            # (B,)
+    prior, prior_mask, symmetric = (stacked(name) for name in ('prior', 'prior_mask',
+                                                               'symmetric'))
+    viewmats = torch.stack([solver._viewmats for solver in solvers])
+    means, log_scales, quats = (stacked(name).requires_grad_(True)
+                                for name in ('means', 'log_scales', 'quats'))
+    count, num_joints = means.shape[:2]
+    opacities = torch.ones(count, num_joints, device=dev)
+    colors = torch.eye(num_joints, device=dev).expand(count, -1, -1)
+    bones = torch.as_tensor(first._bones, device=dev)
+    pairs = torch.as_tensor(first._symmetric, device=dev)
+    optimizer = torch.optim.Adam([
+        {'params': [means], 'lr': cfg.learning_rate},
+        {'params': [log_scales], 'lr': cfg.scale_learning_rate},
+        {'params': [quats], 'lr': cfg.rotation_learning_rate}])
+    # Adam's first steps have the full learning rate whatever the gradient, which would
+    # kick an already good start; a decaying rate and returning the best iterate (the
+    # start included) make refinement never worse than the start.
+    schedule = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=cfg.lr_decay)
+
+    best = [means.detach().clone(), log_scales.detach().clone(), quats.detach().clone()]
+    best_loss = np.full(count, math.inf)
+    stalls = np.zeros(count, dtype=np.int64)
+    iterations = np.full(count, cfg.iterations)
+    fitting = np.ones(count, dtype=bool)
+    for iteration in range(1, cfg.iterations + 1):
+        rows = np.flatnonzero(fitting)
+        index = torch.as_tensor(rows, device=dev)
+        optimizer.zero_grad(set_to_none=True)
+        person_means = means[index]
+        rendered, _ = render.rasterize_heatmap_windows(
+            person_means, quats[index], torch.exp(log_scales[index]), opacities[index],
+            colors[index], viewmats[index], Ks[index], cfg.crop_size, cfg.crop_size,
+            pixels[index], backend=first.backend)
+        # Joint j's window only needs channel j: (B, V, J, P, J) -> (B, V, J, P).
+        rendered = torch.diagonal(rendered, dim1=2, dim2=4).transpose(2, 3)
+        loss = _heatmap_loss(rendered, targets[index], weights[index]) / w_total[index]
+        loss = loss + cfg.symmetry_weight * _symmetry_loss(person_means, bones, pairs,
+                                                           symmetric[index])
+        residual = ((person_means - prior[index]) ** 2).sum(dim=2) * prior_mask[index]
+        loss = loss + cfg.motion_weight * residual.sum(dim=1) / (
+            2 * cfg.motion_sigma ** 2) / w_total[index]
+        values = loss.detach().cpu().double().numpy()
+        improved, going = [], []
+        for k, n in enumerate(rows):
+            value = values[k]
+            if not math.isfinite(value):
+                # Diverged: keep the best iterate so far (at worst the start).
+                fitting[n], iterations[n] = False, iteration
+                continue
+            if value < best_loss[n]:
+                stalls[n] = 0 if value < best_loss[n] * (1 - cfg.early_stop_rel) \
+                    else stalls[n] + 1
+                best_loss[n] = value
+                improved.append(n)
+            else:
+                stalls[n] += 1
+            if iteration > cfg.min_iterations and stalls[n] >= cfg.early_stop_patience:
+                fitting[n], iterations[n] = False, iteration
+            else:
+                going.append(k)
+        if improved:
+            people = torch.as_tensor(improved, device=dev)
+            for kept, current in zip(best, (means, log_scales, quats)):
+                kept[people] = current.detach()[people]
+        if not going:
+            break
+        loss[torch.as_tensor(going, device=dev)].sum().backward()
+        optimizer.step()
+        schedule.step()
+    best_means, best_scales, best_quats = best
+    best_quats = best_quats / best_quats.norm(dim=2, keepdim=True)
+    return [_Fit(means=best_means[n].cpu().double().numpy(), log_scales=best_scales[n],
+                 quats=best_quats[n], iterations=int(iterations[n]), loss=float(best_loss[n]),
+                 detection_sigma_px=starts[n].detection_sigma_px)
+            for n in range(count)]
+
+
+def _outvoted_views(inliers, seen, min_joints=6, min_support=0.25, consensus=0.5):
+    """Return the (V,) views that the other views contradict almost everywhere.
+
+    Those are the views that detected ``min_joints`` or more joints and had under
+    ``min_support`` of them kept, while at least two other views had ``consensus`` or more of
+    theirs kept.
+    """
+    detected = seen.sum(axis=1)
+    support = inliers.sum(axis=1) / np.maximum(detected, 1)
+    enough = detected >= min_joints
+    if (enough & (support >= consensus)).sum() < 2:
+        return np.zeros(len(seen), dtype=bool)
+    return enough & (support < min_support)
+
+
 def _project(P, X):
     """Pinhole projection (N, 2) of world points X (N, 3) with P (3, 4)."""
     h = X @ P[:, :3].T + P[:, 3]
@@ -720,20 +911,22 @@ def _reprojection_residuals(P, X, points):
 def _heatmap_loss(rendered, targets, weights):
     """Confidence-weighted squared error over the pixels where target or render is non-zero.
 
-    rendered, targets: (V, J, P) joint j's heatmap channel at its window's P pixels;
-    weights: (V, J).  Returns the weighted sum over channels of each channel's mean squared
-    error on its support (the paper's masked MSE).
+    rendered, targets: (B, V, J, P) joint j's heatmap channel at its window's P pixels, per
+    person; weights: (B, V, J).  Returns per person (B,) the weighted sum over channels of
+    each channel's mean squared error on its support (the paper's masked MSE).
     """
     with torch.no_grad():
         support = ((targets > 1e-3) | (rendered > 1e-3)).float()
-        counts = support.sum(dim=2).clamp_min(1.0)                             # (V, J)
-    squared = ((rendered - targets) ** 2 * support).sum(dim=2) / counts
-    return (squared * weights).sum()
+        counts = support.sum(dim=3).clamp_min(1.0)                             # (B, V, J)
+    squared = ((rendered - targets) ** 2 * support).sum(dim=3) / counts
+    return (squared * weights).sum(dim=(1, 2))
 
 
-def _symmetry_loss(means, bones, pairs):
-    """Squared difference of left and right bone lengths, summed over the symmetric pairs."""
-    bones_t = torch.as_tensor(bones, device=means.device)
-    lengths = (means[bones_t[:, 0]] - means[bones_t[:, 1]]).norm(dim=1)
-    pairs_t = torch.as_tensor(pairs, device=means.device)
-    return ((lengths[pairs_t[:, 0]] - lengths[pairs_t[:, 1]]) ** 2).sum()
+def _symmetry_loss(means, bones, pairs, used):
+    """Squared difference of left and right bone lengths, summed over the used pairs.
+
+    means: (B, J, 3); bones: (K, 2) joint pairs; pairs: (S, 2) indices into ``bones`` (left,
+    right); used: (B, S), 1 for the pairs whose bones are known.  Returns (B,).
+    """
+    lengths = (means[:, bones[:, 0]] - means[:, bones[:, 1]]).norm(dim=2)     # (B, K)
+    return ((lengths[:, pairs[:, 0]] - lengths[:, pairs[:, 1]]) ** 2 * used).sum(dim=1)

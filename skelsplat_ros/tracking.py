@@ -3,17 +3,21 @@
 """Several people at once: association, one causal solver per person, and stable ids.
 
 Each frame the views' detections are grouped into people (:mod:`skelsplat_ros.association`),
-each group is triangulated to a body centre, and the groups are assigned to the tracks by the
-3D distance between their centres and each track's constant-velocity prediction (Hungarian,
-with a gate).  A matched track's own :class:`SkelSplatSolver` then fits the group's whole
-detections, so a person's fit never sees another person's joints.
+each group is triangulated, and the groups are assigned to the tracks by their 3D distance to
+each track's constant-velocity prediction (Hungarian, with a gate).  The distance is the mean
+over the joints that both the group and the track located, not between body centres: a
+partly seen person (legs only, say) has its centre far from the whole body's.  A matched
+track's own :class:`SkelSplatSolver` then fits the group's whole detections, so a person's
+fit never sees another person's joints; the people of a frame are fitted together
+(:func:`skelsplat_ros.solver.solve_people`: with the rendered objective, one batched render
+per Adam step for everyone).
 
 A new group starts a tentative track, which gets an id once it has been matched in
 ``birth_frames`` consecutive frames.  A track that is not matched is kept, unreported, for
 ``max_missed_frames`` frames: within that time a person who comes back (a short occlusion, or
 leaving and re-entering the field of view) near where the track was last seen, within a gate
 that grows with the time away, gets the same id back.  Ids increase monotonically and are never
-reused.
+reused, not even after :meth:`MultiPersonTracker.reset`.
 """
 
 from dataclasses import dataclass
@@ -22,7 +26,7 @@ from typing import List, Optional, Tuple
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 from skelsplat_ros.association import associate, split_people, undistorted_detections
-from skelsplat_ros.solver import PoseEstimate, SkelSplatSolver, SolverConfig
+from skelsplat_ros.solver import PoseEstimate, SkelSplatSolver, solve_people, SolverConfig
 from skelsplat_ros.triangulation import triangulate_ransac
 
 
@@ -32,38 +36,45 @@ class TrackerConfig:
 
     association_px: float = 40.0   # largest mean epipolar distance within one person, pixels
     min_views: int = 2             # views a person needs to be fitted
-    gate_m: float = 0.5            # largest centre distance for a match, metres
+    gate_m: float = 0.5            # largest distance for a match, metres
     max_speed: float = 0.05        # the gate grows by this per frame a track is lost, m/frame
     velocity_smoothing: float = 0.5  # weight of the newest velocity measurement
     birth_frames: int = 3          # consecutive matched frames before a track gets an id
     max_missed_frames: int = 60    # frames a lost track is kept for re-identification
 
 
+# A group and a track that share fewer located joints are compared by their body centres.
+_MIN_SHARED_JOINTS = 3
+
+
 @dataclass
 class _Track:
     solver: SkelSplatSolver
-    centre: np.ndarray                 # (3,) metres
+    positions: np.ndarray              # (J, 3) metres at the last match, NaN where not located
     velocity: np.ndarray               # (3,) metres per frame
     track_id: int = -1                 # -1 while tentative
     hits: int = 1
     missed: int = 0
 
     def predicted(self):
-        """Centre expected this frame (the velocity is not extrapolated past 5 frames)."""
-        return self.centre + self.velocity * min(self.missed + 1, 5)
+        """Joints (J, 3) expected this frame (the velocity is not extrapolated past 5 frames)."""
+        return self.positions + self.velocity * min(self.missed + 1, 5)
 
 
 class MultiPersonTracker:
     """Fuses every person of a frame group, causally, under ids that survive frames."""
 
     def __init__(self, cameras, solver_config: Optional[SolverConfig] = None,
-                 config: Optional[TrackerConfig] = None):
+                 config: Optional[TrackerConfig] = None, first_id: int = 0):
         """Prepare the tracker for a fixed camera set.
 
         Args:
             cameras: sequence of :class:`skelsplat_ros.cameras.Camera` (V).
             solver_config: parameters of each person's solver.
             config: tracking parameters.
+            first_id: id of the first confirmed person.  A tracker that takes over from
+                another (new cameras) starts at the other's :attr:`next_id`, so that no id
+                ever names two people.
 
         """
         self.cameras = list(cameras)
@@ -71,12 +82,25 @@ class MultiPersonTracker:
         self.config = config or TrackerConfig()
         self._P = np.stack([cam.projection_matrix for cam in self.cameras])
         self._tracks: List[_Track] = []
-        self._next_id = 0
+        self._next_id = int(first_id)
 
     @property
     def active_ids(self):
         """Ids of the confirmed tracks, lost ones included, in increasing order."""
         return sorted(t.track_id for t in self._tracks if t.track_id >= 0)
+
+    @property
+    def next_id(self):
+        """Id the next confirmed person gets; every id below it has been given."""
+        return self._next_id
+
+    def reset(self):
+        """Forget every person (e.g. after the clock jumped back or a fit diverged).
+
+        The id counter is kept: the people seen afterwards get ids never given before, so a
+        consumer (a robot's planner) cannot mistake a new person for an old one.
+        """
+        self._tracks = []
 
     def update(self, views) -> List[Tuple[int, PoseEstimate]]:
         """Fuse one frame group.
@@ -92,44 +116,44 @@ class MultiPersonTracker:
         assignment = associate(self.cameras, views, self.config.association_px,
                                self.config.min_views, self.solver_config.min_confidence)
         people = split_people(views, assignment)
-        centres = self._centres(people)
-        keep = np.isfinite(centres).all(axis=1)
-        assignment, people, centres = assignment[keep], [p for p, k in zip(people, keep) if k], \
-            centres[keep]
+        located = self._triangulate(people)
+        keep = np.isfinite(located).all(axis=-1).any(axis=-1)
+        assignment, people, located = assignment[keep], [p for p, k in zip(people, keep) if k], \
+            located[keep]
 
-        matches = self._match(centres)
+        matches = self._match(located)
+        # The matched people with their tracks' solvers, then each new person with a new one.
+        fits = list(matches.items()) + [(person, None) for person in range(len(people))
+                                        if person not in matches]
+        solvers = [SkelSplatSolver(self.cameras, self.solver_config) if track_index is None
+                   else self._tracks[track_index].solver for _, track_index in fits]
+        estimates = solve_people(solvers, [people[person] for person, _ in fits])
         matched_tracks = set(matches.values())
         results = []
-        for person, track_index in matches.items():
+        for (person, track_index), solver, estimate in zip(fits, solvers, estimates):
+            if track_index is None:
+                if estimate is not None:
+                    track = _Track(solver, located[person], np.zeros(3))
+                    self._tracks.append(track)
+                    matched_tracks.add(len(self._tracks) - 1)
+                    self._confirm(track)
+                continue
             track = self._tracks[track_index]
-            estimate = track.solver.solve(people[person])
             if estimate is None:
                 matched_tracks.discard(track_index)
                 continue
-            self._observe(track, _body_centre(estimate.positions, centres[person]))
+            self._observe(track, located[person])
             estimate.person_index = assignment[person].copy()
             if track.track_id >= 0:
                 results.append((track.track_id, estimate))
-        for person in range(len(people)):
-            if person in matches:
-                continue
-            solver = SkelSplatSolver(self.cameras, self.solver_config)
-            estimate = solver.solve(people[person])
-            if estimate is None:
-                continue
-            track = _Track(solver, _body_centre(estimate.positions, centres[person]),
-                           np.zeros(3))
-            self._tracks.append(track)
-            matched_tracks.add(len(self._tracks) - 1)
-            self._confirm(track)
         self._age(matched_tracks)
         return sorted(results, key=lambda item: item[0])
 
     # ------------------------------------------------------------------------------------------
-    def _centres(self, people):
-        """(N, 3) triangulated body centre of each associated person, NaN if none."""
-        centres = np.full((len(people), 3), np.nan)
-        for n, person in enumerate(people):
+    def _triangulate(self, people):
+        """(N, J, 3) RANSAC triangulation of each associated person, NaN where unknown."""
+        located = []
+        for person in people:
             detections = undistorted_detections(self.cameras, person,
                                                 self.solver_config.min_confidence)
             num_joints = max(conf.shape[-1] for _, conf in detections if conf.size)
@@ -140,28 +164,28 @@ class MultiPersonTracker:
                     points[v], weights[v] = pts[0], conf[0]
             positions, _ = triangulate_ransac(self._P, points, weights,
                                               self.solver_config.ransac_threshold_px)
-            centres[n] = _body_centre(positions, np.full(3, np.nan))
-        return centres
+            located.append(positions)
+        return np.stack(located) if located else np.zeros((0, 0, 3))
 
-    def _match(self, centres):
-        """Assign people to tracks: {person index: track index}."""
-        if not len(centres) or not self._tracks:
+    def _match(self, located):
+        """Assign people (N, J, 3) to tracks: {person index: track index}."""
+        if not len(located) or not self._tracks:
             return {}
         predicted = np.stack([t.predicted() for t in self._tracks])
         gates = np.array([self.config.gate_m + self.config.max_speed * t.missed
                           for t in self._tracks])
-        distance = np.linalg.norm(centres[:, None] - predicted[None], axis=-1)   # (N, T)
+        distance = _distance(located, predicted)                                  # (N, T)
         # Confirmed tracks first: a tentative duplicate must not take a known person.
         tentative = np.array([t.track_id < 0 for t in self._tracks])
         cost = np.where(distance <= gates[None], distance + 10.0 * tentative[None], 1e6)
         rows, cols = linear_sum_assignment(cost)
         return {int(r): int(c) for r, c in zip(rows, cols) if cost[r, c] < 1e6}
 
-    def _observe(self, track, centre):
-        measured = (centre - track.centre) / (track.missed + 1)
+    def _observe(self, track, positions):
+        measured = _displacement(track.positions, positions) / (track.missed + 1)
         alpha = self.config.velocity_smoothing
         track.velocity = alpha * measured + (1.0 - alpha) * track.velocity
-        track.centre = centre
+        track.positions = positions
         track.hits = track.hits + 1 if track.missed == 0 else 1
         track.missed = 0
         self._confirm(track)
@@ -185,7 +209,37 @@ class MultiPersonTracker:
         self._tracks = kept
 
 
-def _body_centre(positions, fallback):
-    """Mean (3,) of the known joints of positions (J, 3), or ``fallback`` if none is known."""
-    known = np.isfinite(positions).all(axis=1)
-    return positions[known].mean(axis=0) if known.any() else fallback
+def _centre(positions):
+    """Mean (..., 3) of the known joints of positions (..., J, 3); NaN if none is known."""
+    known = np.isfinite(positions).all(axis=-1)
+    with np.errstate(invalid='ignore'):
+        return np.where(known[..., None], positions, 0.0).sum(axis=-2) \
+            / known.sum(axis=-1)[..., None]
+
+
+def _distance(located, predicted):
+    """(N, T) distance between people (N, J, 3) and tracks (T, J, 3), metres.
+
+    The mean distance over the joints known in both; the distance between the body centres
+    where they share fewer than :data:`_MIN_SHARED_JOINTS`; inf where either knows none.
+    """
+    gaps = np.linalg.norm(located[:, None] - predicted[None], axis=-1)      # (N, T, J)
+    shared = np.isfinite(gaps)
+    with np.errstate(invalid='ignore'):
+        joints = np.where(shared, gaps, 0.0).sum(axis=-1) / shared.sum(axis=-1)
+    centres = np.linalg.norm(_centre(located)[:, None] - _centre(predicted)[None], axis=-1)
+    distance = np.where(shared.sum(axis=-1) >= _MIN_SHARED_JOINTS, joints, centres)
+    return np.nan_to_num(distance, nan=np.inf)
+
+
+def _displacement(before, after):
+    """(3,) mean motion from joints (J, 3) to joints (J, 3), over those known in both.
+
+    The motion of the body centres where they share fewer than :data:`_MIN_SHARED_JOINTS`
+    joints; zero where either knows none.
+    """
+    shared = np.isfinite(before).all(axis=1) & np.isfinite(after).all(axis=1)
+    if shared.sum() >= _MIN_SHARED_JOINTS:
+        return (after[shared] - before[shared]).mean(axis=0)
+    motion = _centre(after) - _centre(before)
+    return motion if np.isfinite(motion).all() else np.zeros(3)

@@ -59,7 +59,7 @@ def test_quick_run_reports_every_section(quick_report):
     config = quick_report['config']
     assert config['quick'] and config['machine']['gpu'] is None
     solver = quick_report['solver']
-    assert set(solver) == {'reference', 'fast', 'fast_sigma2'}
+    assert set(solver) == {'reference', 'fast', 'fast_narrow'}
     assert solver['fast']['config'] == {'objective': 'analytic'}
     assert solver['reference']['config'] == {}
     for name, entry in solver.items():
@@ -69,7 +69,7 @@ def test_quick_run_reports_every_section(quick_report):
             assert 0.0 < stats['median_ms'] <= stats['p95_ms']
             assert stats['iterations_mean'] >= 1
     targets = quick_report['targets']
-    assert set(targets['cpu']) == {'fast', 'fast_sigma2'}
+    assert set(targets['cpu']) == {'fast', 'fast_narrow'}
     for checks in targets['cpu'].values():
         assert {'cpu_median_le_10ms_real', 'cpu_p95_le_20ms_real',
                 'mpjpe_within_1mm_real'} <= set(checks['checks'])
@@ -77,7 +77,7 @@ def test_quick_run_reports_every_section(quick_report):
     assert all(check['measured'] is False for check in targets['cuda'].values())
     scaling = quick_report['scaling']
     for key in ('views', 'people', 'crop_size', 'window', 'iterations', 'warm_start',
-                'torch_threads', 'render_step'):
+                'torch_threads', 'render_step', 'analytic_sigma'):
         assert scaling[key], key
     modes = quick_report['end_to_end']['modes']
     assert [mode['detection_workers'] for mode in modes.values()] == [1, 2, 2]
@@ -102,6 +102,10 @@ def test_quick_run_values_are_sane(quick_report):
     assert views[2]['mean_mm'] > views[4]['mean_mm']
     for row in quick_report['scaling']['people']:
         assert row['mean_mm'] < 25.0
+        # Fitted together, the people come out as fitted one by one.
+        assert ('batched' in row) == (row['config'] == 'reference')
+        if 'batched' in row:
+            assert row['batched']['mean_mm'] == pytest.approx(row['mean_mm'], abs=1e-6)
     for row in quick_report['scaling']['render_step']:
         side = row['crop_size'] if row['mode'] == 'full_crop' else row['window']
         joints = 1 if row['mode'] == 'full_crop' else 17

@@ -223,6 +223,24 @@ def test_several_people_in_view(demo):
                                atol=0.02)
 
 
+def test_a_camera_that_follows_the_bystander_is_reported(demo):
+    # A one-person-per-image detector (MediaPipe) in cam_01 locks onto the bystander: the
+    # other cameras outvote it, the fit goes on without it, and the result says which camera.
+    cameras, frames = demo
+    views = _main_person(frames[0])
+    engine, _ = _engine(cameras)
+    assert fuse_group(engine, views, _given(views)).outvoted == ()
+    views['cam_01'] = frames[0]['cam_01'][1:2]
+    engine, _ = _engine(cameras)
+    result = fuse_group(engine, views, _given(views))
+    assert result.outvoted == ('cam_01',)
+    without = {name: people for name, people in views.items() if name != 'cam_01'}
+    engine, _ = _engine(cameras)
+    alone = fuse_group(engine, without, _given(without))
+    np.testing.assert_allclose(result.people[0].positions, alone.people[0].positions,
+                               atol=0.02)
+
+
 def _project_person(cameras, positions, confidence=0.9):
     """Keypoints (1, 17, 3) of a 3D skeleton in each camera (raw pixels)."""
     views = {}

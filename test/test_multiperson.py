@@ -2,22 +2,31 @@
 # SPDX-License-Identifier: Apache-2.0
 """Several people: cross-view association, per-person fitting and stable ids.
 
-Synthetic: three copies of the pose2sim motion, shifted by about 1 m and time-offset, seen
-through the real cameras (joints outside an image, or behind a nearer person's body there, are
-not detected).  Real: the pose2sim 0.8.4 multi-participant trial, which has no 3D reference.
+Synthetic (:mod:`scenes` of the benchmarks): three copies of the pose2sim motion, shifted by
+about 1 m and time-offset, seen through the real cameras (joints outside an image, or behind a
+nearer person's body there, are not detected).  Real: the pose2sim 0.8.4 multi-participant
+trial, which has no 3D reference.
 """
 
 import collections
+import dataclasses
+import importlib
+import pathlib
+import sys
 
 import numpy as np
 import pytest
+from skelsplat_ros import tracking
 from skelsplat_ros.association import associate, split_people
 from skelsplat_ros.cameras import load_calibration
 from skelsplat_ros.cli import load_keypoint_frames, main
-from skelsplat_ros.fileio.trc import read_trc
-from skelsplat_ros.skeletons import trc_coco17_correspondence
+from skelsplat_ros.live import FusionEngine
 from skelsplat_ros.solver import SolverConfig
 from skelsplat_ros.tracking import MultiPersonTracker
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / 'bench'))
+protocols = importlib.import_module('protocols')
+scenes = importlib.import_module('scenes')
 
 OFFSETS = np.array([[0.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.8, -0.7, 0.0]])   # metres
 TIME_OFFSET = 25                                                              # frames
@@ -28,55 +37,16 @@ TRIAL = ('pose2sim-0.8.4/Pose2Sim/S00_Demo_BatchSession/S00_P01_MultiParticipant
 
 @pytest.fixture(scope='module')
 def scene(data_root):
-    cameras = load_calibration(data_root / CALIBRATION)
-    demo = data_root / 'pose2sim-0.4.15' / 'Pose2Sim' / 'Demo'
-    names, markers, _ = read_trc(demo / 'opensim' / 'Balancing_for_IK.trc')
-    marker_index, coco_index = trc_coco17_correspondence(names)
-    truth = np.full((markers.shape[0], 17, 3), np.nan)
-    truth[:, coco_index] = markers[:, marker_index][..., [2, 0, 1]]  # OpenSim Y-up -> Z-up
-    return cameras, truth
+    cameras, truth, motion = protocols.load_demo(data_root)
+    people = [scenes.Person(offset=offset, time_offset=TIME_OFFSET * p)
+              for p, offset in enumerate(OFFSETS)]
+    return scenes.Scene(cameras, truth, motion, people, noise_px=2.0, confidence=(0.9, 0.9))
 
 
-def _person(truth, person, frame):
-    """(17, 3) person's skeleton at ``frame``: the motion played back and forth, time-offset."""
-    period = 2 * len(truth) - 2
-    index = (frame + TIME_OFFSET * person) % period
-    return truth[min(index, period - index)] + OFFSETS[person]
-
-
-def _views(cameras, truth, frame, people, rng, noise_px=2.0, unseen=()):
-    """Shuffled detections of ``people`` per view, and which person each detection is.
-
-    ``unseen`` holds (person, view) pairs that a view misses.  Returns V arrays (P_v, 17, 3)
-    and V lists of person numbers.
-    """
-    views, labels = [], []
-    for v, cam in enumerate(cameras):
-        shown = [p for p in people if (p, v) not in unseen]
-        depth = [cam.world_to_camera(np.nanmean(_person(truth, p, frame), axis=0)[None])[0, 2]
-                 for p in shown]
-        pixels = {}
-        for p in shown:
-            positions = _person(truth, p, frame)
-            known = np.isfinite(positions).all(axis=1)
-            detection = np.zeros((17, 3))
-            detection[known, :2] = cam.project(positions[known]) + rng.normal(
-                0.0, noise_px, (known.sum(), 2))
-            inside = ((detection[:, :2] >= 0) & (detection[:, :2] < [cam.width, cam.height]))
-            detection[:, 2] = np.where(known & inside.all(axis=1), 0.9, 0.0)
-            pixels[p] = detection
-        for p, d in zip(shown, depth):
-            for q, e in zip(shown, depth):
-                if e < d:                                    # q is in front of p: hides its body
-                    seen = pixels[q][:, 2] > 0
-                    low, high = pixels[q][seen, :2].min(axis=0), pixels[q][seen, :2].max(axis=0)
-                    centre, half = (low + high) / 2, (high - low) / 2 * 0.6
-                    hidden = (np.abs(pixels[p][:, :2] - centre) < half).all(axis=1)
-                    pixels[p][hidden, 2] = 0.0
-        order = rng.permutation(len(shown))
-        views.append(np.array([pixels[shown[i]] for i in order]).reshape(-1, 17, 3))
-        labels.append([shown[i] for i in order])
-    return views, labels
+def _views(scene, frame, people, rng, unseen=()):
+    """Shuffled detections of ``people`` per view, and which person each detection is."""
+    detected = scene.frame(frame, rng, present=people, unseen=unseen)
+    return detected.views, detected.labels
 
 
 def _groups(assignment, labels):
@@ -85,11 +55,11 @@ def _groups(assignment, labels):
 
 
 def test_association_recovers_each_person_from_shuffled_partial_views(scene):
-    cameras, truth = scene
+    cameras = scene.cameras
     rng = np.random.default_rng(1)
     for frame in range(0, 100, 5):
         # Person 1 missing from view 0 and person 2 from view 3: different counts per view.
-        views, labels = _views(cameras, truth, frame, [0, 1, 2], rng, unseen={(1, 0), (2, 3)})
+        views, labels = _views(scene, frame, [0, 1, 2], rng, unseen={(1, 0), (2, 3)})
         assignment = associate(cameras, views)
         groups = _groups(assignment, labels)
         assert sorted(len(g) for g in groups) == [1, 1, 1], (frame, groups)
@@ -100,16 +70,16 @@ def test_association_recovers_each_person_from_shuffled_partial_views(scene):
 
 
 def test_association_keeps_a_person_seen_by_one_view_out(scene):
-    cameras, truth = scene
+    cameras = scene.cameras
     rng = np.random.default_rng(2)
-    views, labels = _views(cameras, truth, 0, [0, 1], rng,
+    views, labels = _views(scene, 0, [0, 1], rng,
                            unseen={(1, 1), (1, 2), (1, 3)})
     groups = _groups(associate(cameras, views), labels)
     assert groups == [{0}]
 
 
 def test_tracks_keep_their_ids_and_a_returning_person_gets_its_id_back(scene):
-    cameras, truth = scene
+    cameras = scene.cameras
     rng = np.random.default_rng(3)
     tracker = MultiPersonTracker(cameras, SolverConfig(objective='analytic'))
     ids_of = collections.defaultdict(list)            # person -> track id per reported frame
@@ -118,7 +88,7 @@ def test_tracks_keep_their_ids_and_a_returning_person_gets_its_id_back(scene):
     reported = []
     for frame in range(100):
         people = [0, 2] if 40 <= frame < 50 else [0, 1, 2]    # person 1 leaves for 10 frames
-        views, labels = _views(cameras, truth, frame, people, rng)
+        views, labels = _views(scene, frame, people, rng)
         results = tracker.update(views)
         reported.append(sorted(track_id for track_id, _ in results))
         for track_id, estimate in results:
@@ -126,7 +96,7 @@ def test_tracks_keep_their_ids_and_a_returning_person_gets_its_id_back(scene):
             assert len(used) == 1, 'a fit took detections of two people'
             person = used.pop()
             ids_of[person].append(track_id)
-            truth_now = _person(truth, person, frame)
+            truth_now = scene.truth_at(person, frame)
             # Joints triangulable here: seen by two views (one view only gives a ray).
             known = np.isfinite(truth_now).all(axis=1) & (estimate.num_views >= 2)
             located[person].append(known.sum())
@@ -147,18 +117,18 @@ def test_tracks_keep_their_ids_and_a_returning_person_gets_its_id_back(scene):
 
 
 def test_a_lost_track_is_forgotten_after_the_re_identification_window(scene):
-    cameras, truth = scene
+    cameras = scene.cameras
     rng = np.random.default_rng(4)
     tracker = MultiPersonTracker(cameras, SolverConfig(objective='analytic'))
     tracker.config.max_missed_frames = 5
     for frame in range(5):
-        tracker.update(_views(cameras, truth, frame, [0], rng)[0])
+        tracker.update(_views(scene, frame, [0], rng)[0])
     assert tracker.active_ids == [0]
     for frame in range(5, 12):
-        assert tracker.update(_views(cameras, truth, frame, [], rng)[0]) == []
+        assert tracker.update(_views(scene, frame, [], rng)[0]) == []
     assert tracker.active_ids == []
     for frame in range(12, 16):
-        results = tracker.update(_views(cameras, truth, frame, [0], rng)[0])
+        results = tracker.update(_views(scene, frame, [0], rng)[0])
     assert [track_id for track_id, _ in results] == [1]     # ids are never reused
 
 
@@ -210,3 +180,55 @@ def test_cli_multi_person_writes_one_track_per_person(trial, data_root, tmp_path
     centres = centres[np.isfinite(centres).all(axis=1)]
     gaps = np.linalg.norm(centres[:, None] - centres[None], axis=-1)
     assert gaps[~np.eye(len(centres), dtype=bool)].min() > 0.3
+
+
+def test_fitting_the_people_together_changes_no_id_and_no_position(scene, monkeypatch):
+    # The rendered fits of a frame's people share one batched render per step; each person's
+    # fit must come out as it would alone (the tracker fitted one person after the other).
+    def track():
+        rng = np.random.default_rng(6)
+        tracker = MultiPersonTracker(scene.cameras, SolverConfig())
+        return [tracker.update(_views(scene, frame, [0, 1, 2], rng)[0]) for frame in range(6)]
+
+    together = track()
+    monkeypatch.setattr(tracking, 'solve_people', lambda solvers, keypoints: [
+        solver.solve(people) for solver, people in zip(solvers, keypoints)])
+    alone = track()
+    assert [len(results) for results in together] == [0, 0, 3, 3, 3, 3]
+    for results, expected in zip(together, alone):
+        assert [track_id for track_id, _ in results] == [track_id for track_id, _ in expected]
+        for (_, estimate), (_, reference) in zip(results, expected):
+            np.testing.assert_allclose(estimate.positions, reference.positions, rtol=0,
+                                       atol=1e-6)
+
+
+def test_ids_are_never_reused_after_a_reset_or_new_cameras(scene):
+    cameras = scene.cameras
+    rng = np.random.default_rng(5)
+
+    def ids(update, frames):
+        return {track_id for frame in frames for track_id, _ in
+                update(_views(scene, frame, [0, 1], rng)[0])}
+
+    tracker = MultiPersonTracker(cameras, SolverConfig(objective='analytic'))
+    assert ids(tracker.update, range(5)) == {0, 1}
+    tracker.reset()
+    assert tracker.active_ids == []
+    assert ids(tracker.update, range(5, 10)) == {2, 3} and tracker.next_id == 4
+
+    # The live engine resets its tracker (clock jumps, diverged fits) and rebuilds it over new
+    # cameras: either way the people afterwards get new ids.
+    names = [camera.name for camera in cameras]
+    engine = FusionEngine(names, detector=None, device='cpu', notify=lambda line: None,
+                          solver_config=SolverConfig(objective='analytic'), multi_person=True)
+    for camera in cameras:
+        engine.set_camera(camera.name, camera)
+
+    def engine_update(views):
+        return engine.track(dict(zip(names, views)))[0]
+
+    assert ids(engine_update, range(5)) == {0, 1}
+    engine.reset()
+    assert ids(engine_update, range(5, 10)) == {2, 3}
+    engine.set_camera(names[0], dataclasses.replace(cameras[0]))    # recalibrated
+    assert ids(engine_update, range(10, 15)) == {4, 5}

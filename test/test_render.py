@@ -305,6 +305,65 @@ def test_windows_equal_the_full_render_at_their_pixels(window):
     assert expected.abs().sum() > 1.0
 
 
+def _scene_batch(count, width, height, window, per_scene_viewmats, dtype=torch.float64):
+    """``count`` different scenes, each seen in its own crop, with windows per scene and view.
+
+    Returns the batched Gaussians (B, ...), viewmats (B, V, 4, 4) or shared (V, 4, 4),
+    Ks (B, V, 3, 3) and pixels (B, V, G, P, 2).
+    """
+    scenes = [_random_scene(17, 17, seed=20 + b, dtype=dtype) for b in range(count)]
+    viewmats, Ks = (t.to(dtype) for t in _cameras(width, height))
+    if per_scene_viewmats:
+        viewmats = viewmats.repeat(count, 1, 1, 1)
+        viewmats[:, :, 2, 3] += 0.1 * torch.arange(count, dtype=dtype)[:, None]
+    shift = torch.tensor([[3.0, -2.0], [-4.0, 5.0], [0.0, 1.5]], dtype=dtype)[:count]
+    Ks = Ks.repeat(count, 1, 1, 1)
+    Ks[:, :, :2, 2] += shift[:, None, :]
+    generator = torch.Generator().manual_seed(5)
+    corners = torch.stack([torch.randint(0, width - window + 1, (count, 3, 9),
+                                         generator=generator),
+                           torch.randint(0, height - window + 1, (count, 3, 9),
+                                         generator=generator)], dim=-1)
+    offsets = torch.stack(torch.meshgrid(torch.arange(window), torch.arange(window),
+                                         indexing='xy'), dim=-1).reshape(-1, 2)
+    pixels = (corners[..., None, :] + offsets).to(dtype) + 0.5                 # (B, V, G, P, 2)
+    batch = tuple(torch.stack(tensors) for tensors in zip(*scenes))
+    return batch, viewmats, Ks, pixels
+
+
+@pytest.mark.parametrize('per_scene_viewmats', [False, True])
+def test_a_batch_of_scenes_renders_as_each_scene_alone(per_scene_viewmats):
+    # One call for three scenes (say three people, each in its own crop) must give each scene
+    # the values and gradients of its own call: no scene occludes or reaches another.
+    width, height, window = 64, 48, 5
+    (means, *rest), viewmats, Ks, pixels = _scene_batch(3, width, height, window,
+                                                        per_scene_viewmats)
+    means = means.clone().requires_grad_()
+    weights = torch.rand(pixels.shape[:-1] + (17,), generator=torch.Generator().manual_seed(6),
+                         dtype=means.dtype)
+    windows, window_alpha = rasterize_heatmap_windows(means, *rest, viewmats, Ks, width, height,
+                                                      pixels)
+    (windows * weights).sum().backward()
+    image, image_alpha = rasterize_heatmaps(means.detach(), *rest, viewmats, Ks, width, height)
+    assert windows.shape == (3, 3, 9, window * window, 17)
+    assert image.shape == (3, 3, height, width, 17)
+    for b in range(3):
+        scene = [t[b] for t in rest]
+        cameras = (viewmats[b] if per_scene_viewmats else viewmats, Ks[b])
+        alone_means = means.detach()[b].clone().requires_grad_()
+        alone, alone_alpha = rasterize_heatmap_windows(alone_means, *scene, *cameras, width,
+                                                       height, pixels[b])
+        (alone * weights[b]).sum().backward()
+        torch.testing.assert_close(windows[b], alone, rtol=0, atol=1e-12)
+        torch.testing.assert_close(window_alpha[b], alone_alpha, rtol=0, atol=1e-12)
+        torch.testing.assert_close(means.grad[b], alone_means.grad, rtol=1e-9, atol=1e-12)
+        full, full_alpha = rasterize_heatmaps(means.detach()[b], *scene, *cameras, width,
+                                              height)
+        torch.testing.assert_close(image[b], full, rtol=0, atol=1e-12)
+        torch.testing.assert_close(image_alpha[b], full_alpha, rtol=0, atol=1e-12)
+        assert alone.abs().sum() > 1.0 and alone_means.grad.abs().sum() > 0
+
+
 def test_gradcheck_float64_tiny_scene():
     width, height = 10, 8
     viewmats, Ks = _frontal_camera(width, height, focal=12.0, cx=5.2, cy=3.9)
@@ -383,6 +442,35 @@ def test_torch_matches_gsplat_cuda(channels):
     gradient_scale = results['gsplat'][2].abs().max().item()
     torch.testing.assert_close(results['torch'][2], results['gsplat'][2], rtol=1e-2,
                                atol=1e-3 * gradient_scale)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(),
+                    reason="needs CUDA for gsplat's kernels; run on a GPU machine")
+@pytest.mark.parametrize('per_scene_viewmats', [False, True])
+def test_gsplat_batch_matches_the_torch_batch_and_each_scene_alone(per_scene_viewmats):
+    width, height, window = 64, 48, 5
+    (means, *rest), viewmats, Ks, pixels = (
+        _scene_batch(3, width, height, window, per_scene_viewmats, dtype=torch.float32))
+    rest, viewmats, Ks, pixels = ([t.cuda() for t in rest], viewmats.cuda(), Ks.cuda(),
+                                  pixels.cuda())
+    weights = torch.rand(pixels.shape[:-1] + (17,), device='cuda')
+    results = {}
+    for backend in ('torch', 'gsplat'):
+        leaf = means.cuda().requires_grad_()
+        windows, alphas = rasterize_heatmap_windows(leaf, *rest, viewmats, Ks, width, height,
+                                                    pixels, backend=backend)
+        (windows * weights).sum().backward()
+        results[backend] = windows.detach(), alphas.detach(), leaf.grad
+    for torch_value, gsplat_value in zip(results['torch'][:2], results['gsplat'][:2]):
+        torch.testing.assert_close(torch_value, gsplat_value, rtol=0, atol=1e-4)
+    gradient_scale = results['gsplat'][2].abs().max().item()
+    torch.testing.assert_close(results['torch'][2], results['gsplat'][2], rtol=1e-2,
+                               atol=1e-3 * gradient_scale)
+    for b in range(3):
+        cameras = (viewmats[b] if per_scene_viewmats else viewmats, Ks[b])
+        alone, _ = rasterize_heatmap_windows(means[b].cuda(), *(t[b] for t in rest), *cameras,
+                                             width, height, pixels[b], backend='gsplat')
+        torch.testing.assert_close(results['gsplat'][0][b], alone, rtol=0, atol=1e-6)
 
 
 def test_gsplat_backend_on_cpu_raises_renderer_unavailable():

@@ -7,7 +7,7 @@ import pytest
 from skelsplat_ros.cameras import load_calibration
 from skelsplat_ros.fileio.trc import read_trc
 from skelsplat_ros.skeletons import COCO17_FLIP, trc_coco17_correspondence
-from skelsplat_ros.solver import SkelSplatSolver, SolverConfig
+from skelsplat_ros.solver import SkelSplatSolver, solve_people, SolverConfig
 from skelsplat_ros.triangulation import triangulate_ransac
 
 LEFT_WRIST, RIGHT_WRIST, LEFT_HIP, LEFT_KNEE = 9, 10, 11, 13
@@ -111,6 +111,25 @@ def test_a_joint_seen_in_one_view_has_low_confidence_and_a_long_covariance(rig):
     assert np.sqrt(well_seen) < 0.05
 
 
+@pytest.mark.parametrize('objective', ['rendered', 'analytic'])
+def test_a_joint_seen_in_one_view_follows_the_body_in_depth(rig, objective):
+    # The person walks 2 cm a frame along camera 0's optical axis while, after 3 frames, only
+    # camera 0 sees the left knee: one view cannot tell the knee's depth, so it must come
+    # from the hip and ankle, which all four views still see.
+    cameras, truth, joints = rig
+    axis = np.asarray(cameras[0].R)[2]
+    solver = SkelSplatSolver(cameras, SolverConfig(objective=objective))
+    for frame in range(15):
+        positions = truth[0] + 0.02 * frame * axis
+        views = _observe(cameras, positions)
+        if frame >= 3:
+            views[1:, LEFT_KNEE, 2] = 0.0
+        estimate = solver.solve(views)
+    assert estimate.num_views[LEFT_KNEE] == 1
+    # Held at its last two-view depth it would be 24 cm behind.
+    assert np.linalg.norm(estimate.positions[LEFT_KNEE] - positions[LEFT_KNEE]) < 0.01
+
+
 def test_causal_mode_rejects_a_view_that_contradicts_the_motion(rig):
     cameras, truth, joints = rig
     causal = SkelSplatSolver(cameras)
@@ -187,3 +206,45 @@ def test_an_empty_frame_after_a_tracked_one_gives_no_pose(rig):
     assert solver.solve(_observe(cameras, truth[0])) is not None
     assert solver.solve([np.zeros((0, 17, 3))] * len(cameras)) is None
     assert solver.solve(_observe(cameras, truth[1])) is not None
+
+
+@pytest.mark.parametrize('config', [
+    SolverConfig(min_iterations=10),                  # early stopping off: ten steps each
+    SolverConfig(),
+    SolverConfig(objective='analytic'),
+], ids=['rendered_all_steps', 'rendered_early_stopping', 'analytic'])
+def test_people_fitted_together_get_their_own_fits(rig, config):
+    # Three people with their own noise, crops and missing views, and one seen by one view
+    # only: fitted together, each gets what a fit of its own gives.
+    cameras, truth, joints = rig
+    offsets = np.array([[0.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.8, -0.7, 0.0], [0.5, 0.5, 0.0]])
+    rng = np.random.default_rng(7)
+    alone = [SkelSplatSolver(cameras, config) for _ in offsets]
+    together = [SkelSplatSolver(cameras, config) for _ in offsets]
+    steps = set()
+    for frame in range(4):
+        views = [_observe(cameras, truth[frame] + offset) for offset in offsets]
+        for person in views:
+            person[..., :2] += rng.normal(0.0, 2.0, person[..., :2].shape)
+        views[1][0, :, 2] = 0.0                       # person 1 unseen by view 0
+        views[2][3, LEFT_WRIST, 2] = 0.0
+        views[3][1:, :, 2] = 0.0                      # person 3 seen by view 0 only
+        expected = [solver.solve(person) for solver, person in zip(alone, views)]
+        estimates = solve_people(together, views)
+        assert expected[3] is None and estimates[3] is None
+        for estimate, reference in zip(estimates[:3], expected[:3]):
+            np.testing.assert_allclose(estimate.positions, reference.positions, rtol=0,
+                                       atol=1e-6)
+            np.testing.assert_allclose(estimate.covariance, reference.covariance, rtol=1e-6)
+            assert estimate.iterations == reference.iterations
+            assert estimate.loss == pytest.approx(reference.loss, rel=1e-6, nan_ok=True)
+            np.testing.assert_array_equal(estimate.inliers, reference.inliers)
+            steps.add(estimate.iterations)
+    if config == SolverConfig(min_iterations=10):
+        assert steps == {10}
+    elif config == SolverConfig():
+        assert len(steps) > 1                    # people left the batch at different steps
+    if config.objective == 'rendered':           # one batched render needs one window size
+        with pytest.raises(ValueError, match='built alike'):
+            solve_people([together[0], SkelSplatSolver(cameras, SolverConfig(window=7))],
+                         views[:2])

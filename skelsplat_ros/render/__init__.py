@@ -5,6 +5,14 @@
 Two backends share one signature: ``'torch'`` (pure PyTorch, any device, see
 `torch_backend`) and ``'gsplat'`` (gsplat's CUDA kernels, CUDA tensors only).  Both follow
 gsplat's classic 3DGS rasterization, so they give the same images.
+
+Both also render B scenes in one call (e.g. one skeleton per person): give every Gaussian
+tensor a leading batch dimension, ``means (B, N, 3)``, ``quats (B, N, 4)``, ``scales
+(B, N, 3)``, ``opacities (B, N)``, ``colors (B, N, C)``, and the cameras per scene,
+``viewmats (B, V, 4, 4)`` and ``Ks (B, V, 3, 3)``, or shared by all scenes, ``(V, 4, 4)`` and
+``(V, 3, 3)``; the outputs get the same leading dimension.  Each scene is rendered on its own
+(the people do not occlude one another), as if by its own call, and every scene has the same
+Gaussian count N: pad a smaller one with zero-opacity Gaussians, which render nothing.
 """
 
 import importlib
@@ -74,7 +82,8 @@ def rasterize_heatmaps(
         eps2d: pixel variance added to each projected 2D covariance.
 
     Returns:
-        colours (V, H, W, C) and accumulated alphas (V, H, W, 1).
+        colours (V, H, W, C) and accumulated alphas (V, H, W, 1), each with the leading B of
+        a batch of B scenes (see the module's description).
 
     Raises:
         RendererUnavailable: the backend cannot run here.
@@ -116,12 +125,14 @@ def rasterize_heatmap_windows(
         Ks: (V, 3, 3).
         width: image width W, which sets the projection's Jacobian clamp as in a full render.
         height: image height H.
-        pixels: (V, G, P, 2) pixel centres (column + 0.5, row + 0.5) of each window.
+        pixels: (V, G, P, 2) pixel centres (column + 0.5, row + 0.5) of each window;
+            (B, V, G, P, 2) for a batch of B scenes (see the module's description).
         backend: 'torch' or 'gsplat'.
         eps2d: pixel variance added to each projected 2D covariance.
 
     Returns:
-        colours (V, G, P, C) and accumulated alphas (V, G, P, 1).
+        colours (V, G, P, C) and accumulated alphas (V, G, P, 1), each with the leading B of
+        a batch.
 
     """
     return _backend(backend).rasterize_windows(means, quats, scales, opacities, colors,

@@ -3,8 +3,9 @@
 """gsplat CUDA rasterizer behind the same signature as the pure-PyTorch backend.
 
 gsplat is imported only when this backend is used, so the package works without it.
-``gsplat.rasterization`` also accepts leading batch dimensions (several scenes at once,
-``means (..., N, 3)``, ``viewmats (..., V, 4, 4)``); this wrapper keeps to one scene.
+Leading batch dimensions (several scenes in one call, ``means (..., N, 3)``) go straight to
+``gsplat.rasterization``, which renders each scene on its own; it wants the cameras per scene,
+so shared ``viewmats (V, 4, 4)`` or ``Ks (V, 3, 3)`` are expanded to the batch.
 """
 
 from typing import Tuple
@@ -58,6 +59,9 @@ def rasterize(
     channels = colors.shape[-1]
     padding = padded_channel_count(channels) - channels
     padded_colors = torch.nn.functional.pad(colors, (0, padding))
+    batch_shape = means.shape[:-2]
+    viewmats = viewmats.expand(batch_shape + viewmats.shape[-3:])
+    Ks = Ks.expand(batch_shape + Ks.shape[-3:])
     rendered, alphas, _ = gsplat.rasterization(
         means, quats, scales, opacities, padded_colors, viewmats, Ks, width, height,
         near_plane=NEAR_PLANE, eps2d=eps2d, packed=False, rasterize_mode='classic',
@@ -78,19 +82,19 @@ def rasterize_windows(
     pixels: Tensor,
     eps2d: float = 0.3,
 ) -> Tuple[Tensor, Tensor]:
-    """Render the whole W x H images with gsplat and read them at ``pixels`` (V, G, P, 2).
+    """Render the whole W x H images with gsplat and read them at ``pixels`` (..., V, G, P, 2).
 
     gsplat renders in tiles, so sparse windows cost as much as the image; on a GPU that is
     cheap.  Pixel centres outside the image read as zero.
     """
     rendered, alphas = rasterize(means, quats, scales, opacities, colors, viewmats, Ks,
                                  width, height, eps2d)
-    n_views = rendered.shape[0]
-    column = torch.floor(pixels[..., 0]).long().reshape(n_views, -1)
-    row = torch.floor(pixels[..., 1]).long().reshape(n_views, -1)
+    images = rendered.shape[:-3].numel()                       # views of every batch entry
+    column = torch.floor(pixels[..., 0]).long().reshape(images, -1)
+    row = torch.floor(pixels[..., 1]).long().reshape(images, -1)
     inside = ((column >= 0) & (column < width) & (row >= 0) & (row < height))[..., None]
-    flat = row.clamp(0, height - 1) * width + column.clamp(0, width - 1)        # (V, G * P)
-    views = torch.arange(n_views, device=rendered.device)[:, None]
-    colour = rendered.reshape(n_views, -1, rendered.shape[-1])[views, flat] * inside
-    alpha = alphas.reshape(n_views, -1, 1)[views, flat] * inside
-    return (colour.reshape(pixels.shape[:3] + (-1,)), alpha.reshape(pixels.shape[:3] + (1,)))
+    flat = row.clamp(0, height - 1) * width + column.clamp(0, width - 1)   # (B V, G * P)
+    image = torch.arange(images, device=rendered.device)[:, None]
+    colour = rendered.reshape(images, -1, rendered.shape[-1])[image, flat] * inside
+    alpha = alphas.reshape(images, -1, 1)[image, flat] * inside
+    return (colour.reshape(pixels.shape[:-1] + (-1,)), alpha.reshape(pixels.shape[:-1] + (1,)))

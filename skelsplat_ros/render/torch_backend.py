@@ -27,7 +27,9 @@ tiles that box touches.  For opacity <= 1 that box contains every pixel where
 ``alpha >= 1/255`` (``sqrt(2 ln 255) = 3.329 < 3.33``), so the culling never changes a
 pixel and is not reproduced here; it would differ only for opacities above 1.
 
-Shapes: N Gaussians, V views, C colour channels, images H x W.
+Shapes: N Gaussians, V views, C colour channels, images H x W.  Every function also takes
+leading batch dimensions (B scenes, e.g. one per person, rendered separately in one call):
+``means (B, N, 3)`` with ``viewmats (B, V, 4, 4)`` or shared ``(V, 4, 4)``, and so on.
 """
 
 from typing import NamedTuple, Tuple
@@ -47,13 +49,13 @@ JACOBIAN_FOV_MARGIN = 0.3
 
 
 class Projection(NamedTuple):
-    """Gaussians projected into V views.
+    """Gaussians projected into V views (after any leading batch dimensions).
 
     Attributes:
-        means2d: (V, N, 2) projected centres in pixels.
-        conics: (V, N, 3) upper triangle (a, b, c) of the inverse 2D covariance.
-        depths: (V, N) camera-frame z in metres.
-        valid: (V, N) bool, False where the Gaussian is culled in that view.
+        means2d: (..., V, N, 2) projected centres in pixels.
+        conics: (..., V, N, 3) upper triangle (a, b, c) of the inverse 2D covariance.
+        depths: (..., V, N) camera-frame z in metres.
+        valid: (..., V, N) bool, False where the Gaussian is culled in that view.
 
     """
 
@@ -95,11 +97,12 @@ def project_gaussians(
     """Project N 3D Gaussians into V pinhole views (EWA splatting, as gsplat does it).
 
     Args:
-        means: (N, 3) centres in world coordinates, metres.
-        quats: (N, 4) wxyz quaternions.
-        scales: (N, 3) standard deviations along the Gaussian's axes, metres.
-        viewmats: (V, 4, 4) world-to-camera transforms (x right, y down, z forward).
-        Ks: (V, 3, 3) pinhole intrinsics.
+        means: (..., N, 3) centres in world coordinates, metres.
+        quats: (..., N, 4) wxyz quaternions.
+        scales: (..., N, 3) standard deviations along the Gaussian's axes, metres.
+        viewmats: (..., V, 4, 4) world-to-camera transforms (x right, y down, z forward);
+            leading dimensions broadcast against the Gaussians'.
+        Ks: (..., V, 3, 3) pinhole intrinsics.
         width: image width W in pixels (sets the Jacobian clamp).
         height: image height H in pixels.
         eps2d: pixel variance added to the diagonal of each 2D covariance.
@@ -110,14 +113,14 @@ def project_gaussians(
         The `Projection`; entries of culled Gaussians are finite but meaningless.
 
     """
-    rotations = viewmats[:, None, :3, :3]  # (V, 1, 3, 3)
-    means_c = (rotations @ means[None, :, :, None])[..., 0] + viewmats[:, None, :3, 3]
-    covars_c = rotations @ quat_scale_to_covariance(quats, scales)[None] \
-        @ rotations.transpose(-1, -2)  # (V, N, 3, 3)
+    rotations = viewmats[..., :, None, :3, :3]  # (..., V, 1, 3, 3)
+    means_c = (rotations @ means[..., None, :, :, None])[..., 0] + viewmats[..., :, None, :3, 3]
+    covars_c = rotations @ quat_scale_to_covariance(quats, scales)[..., None, :, :, :] \
+        @ rotations.transpose(-1, -2)  # (..., V, N, 3, 3)
 
-    fx, fy = Ks[:, 0, 0, None], Ks[:, 1, 1, None]  # (V, 1)
-    cx, cy = Ks[:, 0, 2, None], Ks[:, 1, 2, None]
-    x, y, depths = torch.unbind(means_c, dim=-1)  # (V, N)
+    fx, fy = Ks[..., 0, 0, None], Ks[..., 1, 1, None]  # (..., V, 1)
+    cx, cy = Ks[..., 0, 2, None], Ks[..., 1, 2, None]
+    x, y, depths = torch.unbind(means_c, dim=-1)  # (..., V, N)
     in_range = (depths >= near_plane) & (depths <= far_plane)
     # Culled Gaussians get a harmless depth so that no inf/NaN reaches the (masked) gradients.
     z = torch.where(in_range, depths, torch.ones_like(depths))
@@ -131,7 +134,7 @@ def project_gaussians(
         fx / z, zeros, -fx * x_clamped / (z * z),
         zeros, fy / z, -fy * y_clamped / (z * z),
     ], dim=-1).reshape(z.shape + (2, 3))
-    covars2d = jacobian @ covars_c @ jacobian.transpose(-1, -2)  # (V, N, 2, 2)
+    covars2d = jacobian @ covars_c @ jacobian.transpose(-1, -2)  # (..., V, N, 2, 2)
 
     a = covars2d[..., 0, 0] + eps2d
     b = 0.5 * (covars2d[..., 0, 1] + covars2d[..., 1, 0])
@@ -153,16 +156,17 @@ def composite(
 
     Args:
         projection: the Gaussians in V views, see `Projection`.
-        opacities: (N,) opacities in [0, 1].
-        colors: (N, C) colours or features.
+        opacities: (..., N) opacities in [0, 1].
+        colors: (..., N, C) colours or features.
         width: image width W in pixels.
         height: image height H in pixels.
 
     Returns:
-        colours (V, H, W, C) and accumulated alphas (V, H, W, 1).
+        colours (..., V, H, W, C) and accumulated alphas (..., V, H, W, 1).
 
     """
-    n_views = projection.depths.shape[0]
+    batch_shape = projection.depths.shape[:-1]
+    projection, opacities, colors = _per_view(projection, opacities, colors)
     order, means2d, conics = _depth_sorted(projection)
     # sigma splits into a pixel-column term, a pixel-row term and their product, which saves
     # most of the work on the (V, N, H, W) grid; the rounding matches gsplat's expression.
@@ -173,9 +177,9 @@ def composite(
     sigma = ((0.5 * conic_a * dx * dx)[:, :, None, :] + (0.5 * conic_c * dy * dy)[..., None]
              + (conic_b * dx)[:, :, None, :] * dy[..., None]).flatten(2)  # (V, N, H * W)
     rendered, accumulated = _blend(sigma, torch.gather(projection.valid, 1, order),
-                                   opacities[order], colors[order])
-    return (rendered.reshape(n_views, height, width, -1),
-            accumulated.reshape(n_views, height, width, 1))
+                                   *_gather_sorted(order, opacities, colors))
+    return (rendered.reshape(batch_shape + (height, width, -1)),
+            accumulated.reshape(batch_shape + (height, width, 1)))
 
 
 def composite_windows(
@@ -194,16 +198,19 @@ def composite_windows(
 
     Args:
         projection: the Gaussians in V views, see `Projection`.
-        opacities: (N,) opacities in [0, 1].
-        colors: (N, C) colours or features.
-        pixels: (V, G, P, 2) pixel centres (x + 0.5, y + 0.5 for pixel column x, row y).
+        opacities: (..., N) opacities in [0, 1].
+        colors: (..., N, C) colours or features.
+        pixels: (..., V, G, P, 2) pixel centres (x + 0.5, y + 0.5 for pixel column x, row y).
 
     Returns:
-        colours (V, G, P, C) and accumulated alphas (V, G, P, 1).
+        colours (..., V, G, P, C) and accumulated alphas (..., V, G, P, 1).
 
     """
-    n_views, n_windows, n_pixels, _ = pixels.shape
-    n_gaussians = projection.depths.shape[1]
+    batch_shape = projection.depths.shape[:-1]
+    projection, opacities, colors = _per_view(projection, opacities, colors)
+    n_views, n_gaussians = projection.depths.shape
+    n_windows, n_pixels = pixels.shape[-3:-1]
+    pixels = pixels.reshape(n_views, n_windows, n_pixels, 2)
     order, means2d, conics = _depth_sorted(projection)
     valid = torch.gather(projection.valid, 1, order)
     with torch.no_grad():
@@ -236,13 +243,36 @@ def composite_windows(
     conic_a, conic_b, conic_c = (window_conics[..., k, None] for k in range(3))
     sigma = 0.5 * conic_a * dx * dx + 0.5 * conic_c * dy * dy + conic_b * dx * dy
     batch = n_views * n_windows
-    sorted_opacities = take(opacities[order][..., None])[..., 0]
-    sorted_colors = take(colors[order])
+    sorted_opacities, sorted_colors = _gather_sorted(order, opacities, colors)
     rendered, accumulated = _blend(
         sigma.reshape(batch, count, n_pixels), kept.reshape(batch, count),
-        sorted_opacities.reshape(batch, count), sorted_colors.reshape(batch, count, -1))
-    return (rendered.reshape(n_views, n_windows, n_pixels, -1),
-            accumulated.reshape(n_views, n_windows, n_pixels, 1))
+        take(sorted_opacities[..., None]).reshape(batch, count),
+        take(sorted_colors).reshape(batch, count, -1))
+    return (rendered.reshape(batch_shape + (n_windows, n_pixels, -1)),
+            accumulated.reshape(batch_shape + (n_windows, n_pixels, 1)))
+
+
+def _per_view(projection: Projection, opacities: Tensor,
+              colors: Tensor) -> Tuple[Projection, Tensor, Tensor]:
+    """Fold the batch dimensions into the views: (..., V, N) -> (B V, N).
+
+    Returns the projection with (B V, N, ...) fields and each view's opacities (B V, N) and
+    colours (B V, N, C): compositing is per view, whichever scene the view belongs to.
+    """
+    batch_shape = projection.depths.shape[:-1]
+    n_gaussians = projection.depths.shape[-1]
+    flat = Projection(*(field.reshape((-1, n_gaussians) + field.shape[len(batch_shape) + 1:])
+                        for field in projection))
+    opacities = opacities[..., None, :].expand(batch_shape + (n_gaussians,))
+    colors = colors[..., None, :, :].expand(batch_shape + colors.shape[-2:])
+    return (flat, opacities.reshape(-1, n_gaussians),
+            colors.reshape((-1,) + colors.shape[-2:]))
+
+
+def _gather_sorted(order: Tensor, opacities: Tensor, colors: Tensor) -> Tuple[Tensor, Tensor]:
+    """Opacities (V, N) and colours (V, N, C) of each view, in that view's ``order`` (V, N)."""
+    return (torch.gather(opacities, 1, order),
+            torch.gather(colors, 1, order[..., None].expand(-1, -1, colors.shape[-1])))
 
 
 def _depth_sorted(projection: Projection) -> Tuple[Tensor, Tensor, Tensor]:
@@ -308,6 +338,6 @@ def rasterize_windows(
     pixels: Tensor,
     eps2d: float = 0.3,
 ) -> Tuple[Tensor, Tensor]:
-    """Render N Gaussians into V views at windows of pixel centres ``pixels`` (V, G, P, 2)."""
+    """Render N Gaussians into V views at pixel centres ``pixels`` (..., V, G, P, 2)."""
     projection = project_gaussians(means, quats, scales, viewmats, Ks, width, height, eps2d)
     return composite_windows(projection, opacities, colors, pixels)

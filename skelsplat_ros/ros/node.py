@@ -83,6 +83,7 @@ class _CameraState:
         self.last_stamp_ns = None   # header stamp of the last frame
         self.last_error = ''
         self.people_in_view = 0     # people detected in its last fused frame
+        self.outvoted = False       # its last person contradicted the other cameras
 
 
 class SkelSplatNode(Node):
@@ -363,6 +364,13 @@ class SkelSplatNode(Node):
                        camera=name)
         for name, views in result.keypoints.items():
             self._states[name].people_in_view = len(views)
+            self._states[name].outvoted = name in result.outvoted
+        for name in result.outvoted:
+            self._note(('outvoted', name), f'{name}: its person is not the one the other '
+                       'cameras see, so it is left out of the fit (more than one person in '
+                       f'view? the {self.config.detector} detector follows one person per '
+                       'image; multi_person:=true with an onnx or keypoints_topic detector '
+                       'tracks them all)')
         for name, count in result.crowded.items():
             self._note(('crowded', name), f'{name}: {count} people in view; the fit follows '
                        'the one the cameras agree on (multi_person:=true tracks them all)')
@@ -439,6 +447,8 @@ class SkelSplatNode(Node):
                 stamp_offset_s=offsets.get(name))
             level, message = diagnose_camera(health, config.input_timeout, config.slop,
                                              bool(grouped_any - {name}))
+            if state.outvoted:
+                message += '; it sees another person than the other cameras (left out)'
             offset = offsets.get(name)
             statuses.append(_status(f'{self.get_name()}: camera {name}', _LEVELS[level], message, {
                 'input_rate_hz': f'{frames / max(window, 1e-9):.2f}',
@@ -447,6 +457,7 @@ class SkelSplatNode(Node):
                 'last_fault': state.last_error,
                 'stamp_offset_s': '' if offset is None else f'{offset:+.4f}',
                 'people_in_view': state.people_in_view,
+                'sees_another_person': state.outvoted,
                 'frame_id': state.frame_id,
                 'calibrated': name in ready,
             }))
