@@ -177,10 +177,8 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     num_frames = args.frames or (QUICK_FRAMES if args.quick else 0)
     datasets = args.datasets or (QUICK_DATASETS if args.quick else DATASETS)
-    demo = protocols.load_demo(args.data_root, num_frames)
+    demo = protocols.load_demo_or_explain('accuracy', args.data_root, num_frames)
     if demo is None:
-        print(f'accuracy: error: no pose2sim demo under {args.data_root} '
-              '(run `make setup`, or pass --data-root)', file=sys.stderr)
         return 2
     cameras, truth, motion = demo
     scored = [COCO17_JOINTS[j] for j in np.flatnonzero(np.isfinite(truth[0]).all(axis=1))]

@@ -364,10 +364,8 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     num_frames = args.frames or (QUICK_FRAMES if args.quick else DEFAULT_FRAMES)
     people_counts = args.people or (QUICK_PEOPLE if args.quick else DEFAULT_PEOPLE)
-    demo = protocols.load_demo(args.data_root)
+    demo = protocols.load_demo_or_explain('multi_person', args.data_root)
     if demo is None:
-        print(f'multi_person: error: no pose2sim demo under {args.data_root} '
-              '(run `make setup`, or pass --data-root)', file=sys.stderr)
         return 2
     cameras, truth, motion = demo
     scored = [COCO17_JOINTS[j] for j in np.flatnonzero(np.isfinite(truth[0]).all(axis=1))]

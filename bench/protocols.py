@@ -15,6 +15,8 @@ same inputs.  Frames come out as the estimators take them: per frame, per view, 
 (0, 0, 0) and a view without any detection as shape (0, 17, 3).
 """
 
+import sys
+
 import numpy as np
 from skelsplat_ros.cameras import load_calibration
 from skelsplat_ros.cli import load_keypoint_frames
@@ -77,6 +79,15 @@ def load_demo(data_root, num_frames=0):
     if num_frames:
         truth, motion = truth[:num_frames], motion[:num_frames]
     return cameras, truth, motion
+
+
+def load_demo_or_explain(program, data_root, num_frames=0):
+    """:func:`load_demo`, saying on stderr what is missing when the data is not there."""
+    demo = load_demo(data_root, num_frames)
+    if demo is None:
+        print(f'{program}: error: no pose2sim demo under {data_root} '
+              '(run `make setup`, or pass --data-root)', file=sys.stderr)
+    return demo
 
 
 def load_truth(trc_path):

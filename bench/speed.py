@@ -857,10 +857,8 @@ def main(argv=None):
     sections = ('end_to_end',) if args.end_to_end else tuple(args.sections)
     sizes = dict(QUICK if args.quick else FULL)
     num_frames = args.frames or sizes['frames']
-    demo = protocols.load_demo(args.data_root, num_frames)
+    demo = protocols.load_demo_or_explain('speed', args.data_root, num_frames)
     if demo is None:
-        print(f'speed: error: no pose2sim demo under {args.data_root} '
-              '(run `make setup`, or pass --data-root)', file=sys.stderr)
         return 2
     cameras, truth, motion = demo
     sizes['scaling_frames'] = min(sizes['scaling_frames'], len(truth))

@@ -81,6 +81,9 @@ class SolverConfig:
     objective: str = 'rendered'
     max_gap_frames: int = 15         # frames without a person before the motion state resets
     coast_frames: int = 2            # frames a joint seen by no view is still predicted
+    # A joint seen by one view keeps its depth offset from its neighbours for this many frames
+    # after two views last saw it.
+    depth_memory_frames: int = 30
     device: str = 'cpu'
     # The solver's tensors are tiny: more intra-op threads only add synchronisation and fight
     # the detectors for the cores (5-20x slower measured on 2 busy cores).  0 leaves torch's.
@@ -262,7 +265,9 @@ class SkelSplatSolver:
         """Describe the fitted skeleton and advance the temporal state."""
         positions = np.where(problem.known[:, None], fit.means, np.nan)
         self._hold_single_view_depth(positions, problem.init, problem.points, problem.weights)
-        estimate = self._describe(positions, problem.points, problem.weights, problem.inliers,
+        # A joint left without a depth is not supported by the view that saw it.
+        weights = np.where(np.isfinite(positions).all(axis=1)[None], problem.weights, 0.0)
+        estimate = self._describe(positions, problem.points, weights, problem.inliers,
                                   problem.person_index, fit.detection_sigma_px)
         estimate.iterations, estimate.loss = fit.iterations, fit.loss
         self._update_state(positions, estimate.num_views, fit.log_scales, fit.quats)
@@ -473,39 +478,50 @@ class SkelSplatSolver:
         return np.asarray(cam.R).T @ (ray * depth - np.asarray(cam.t))
 
     def _hold_single_view_depth(self, positions, init, points, weights):
-        """Put joints seen by one view on its ray at a depth carried over (in place).
+        """Put joints seen by one view on its ray at a depth with some ground (in place).
 
         One view fixes two of a joint's three coordinates; the heatmap loss is flat along the
         ray, and Adam, which normalises each coordinate's step, would wander along it from
         frame to frame.  The depth comes from the joint's skeleton neighbours that two views
-        still see: the joint keeps last frame's depth offset from them along this view's
-        axis, so it follows the body when the body moves in depth.  Without such a neighbour
-        the start's depth (the motion prediction, or the body's depth) is kept.
+        see (:meth:`_depth_by_neighbours`), so that the joint follows the body in depth;
+        without such a neighbour, from the motion prediction while two views saw the joint
+        within ``depth_memory_frames``.  A joint with neither has no depth worth reporting:
+        it becomes unknown rather than a guess a metre off along the ray.
         """
         seen = (weights > 0).sum(axis=0)
+        state = self._state
+        remembered = np.zeros(len(positions), dtype=bool)
+        if self.config.temporal and state is not None and not state.missed:
+            remembered = state.weak <= self.config.depth_memory_frames
         for j in np.flatnonzero((seen == 1) & np.isfinite(positions).all(axis=1)):
             v = int(np.argmax(weights[:, j]))
             depth = self._depth_by_neighbours(v, j, positions, seen >= 2)
-            if depth is None:
+            if depth is None and remembered[j]:
                 depth = self.cameras[v].world_to_camera(init[j][None])[0, 2]
-            positions[j] = self._on_ray(v, points[v, j], depth)
+            positions[j] = np.nan if depth is None else self._on_ray(v, points[v, j], depth)
 
     def _depth_by_neighbours(self, v, j, positions, well_seen):
-        """View v's depth of joint j from its well-seen neighbours' depths, or None."""
+        """View v's depth of joint j from its well-seen neighbours' depths, or None.
+
+        The joint keeps its depth offset from each neighbour as of when two views last saw it
+        (within ``depth_memory_frames``); a joint without such a depth gets its neighbours'
+        depth, which puts it at the shortest bone its view allows.
+        """
         state = self._state
-        if not self.config.temporal or state is None or state.missed:
-            return None
-        previous = state.positions
+        recent = (self.config.temporal and state is not None and not state.missed
+                  and state.weak[j] <= self.config.depth_memory_frames)
         depth = self.cameras[v].world_to_camera
-        offsets = []
+        depths = []
         for a, b in self._bones:
             other = b if a == j else a if b == j else -1
-            if other < 0 or not well_seen[other] \
-                    or not np.isfinite(previous[[j, other]]).all():
+            if other < 0 or not well_seen[other]:
                 continue
-            then = depth(previous[[j, other]])[:, 2]
-            offsets.append(depth(positions[other][None])[0, 2] + then[0] - then[1])
-        return float(np.mean(offsets)) if offsets else None
+            offset = 0.0
+            if recent and np.isfinite(state.positions[[j, other]]).all():
+                then = depth(state.positions[[j, other]])[:, 2]
+                offset = then[0] - then[1]
+            depths.append(depth(positions[other][None])[0, 2] + offset)
+        return float(np.mean(depths)) if depths else None
 
     def _predicted_positions(self):
         # Only a state from the previous frame predicts this one; after a missed frame the
@@ -716,7 +732,8 @@ class SkelSplatSolver:
             positions = positions.copy()
             positions[lost] = state.positions[lost] + state.velocity[lost]
             velocity[lost] = 0.5 * state.velocity[lost]
-        weak = (state.weak + 1 if state is not None else np.zeros(len(positions), int))
+        # Frames since two views saw each joint (never: a large number).
+        weak = (state.weak + 1 if state is not None else np.full(len(positions), 10 ** 6))
         unseen = (state.unseen + 1 if state is not None else np.zeros(len(positions), int))
         weak[num_views >= 2] = 0
         unseen[num_views >= 1] = 0
