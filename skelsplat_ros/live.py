@@ -251,11 +251,6 @@ class FusionEngine:
             return 'rendered' if self.device.startswith('cuda') else 'analytic'
         return self._objective
 
-    @property
-    def min_confidence(self) -> float:
-        """Detections below this confidence are ignored by the solver."""
-        return self._solver_config.min_confidence
-
     def set_camera(self, name: str, camera: Optional[Camera]):
         """Register the calibrated ``camera`` for ``name``, or None to leave that view out."""
         if name not in self.camera_names:
@@ -616,43 +611,10 @@ def fuse_group(engine: FusionEngine, frames: Mapping[str, object],
         person = person_from_estimate(estimate, person_id)
         if person is not None:
             people.append(person)
-        return GroupResult(people, estimate, keypoints, faults, crowded,
-                           outvoted=outvoted_cameras(estimate, names, keypoints,
-                                                     engine.min_confidence))
+        outvoted = () if estimate.outvoted is None else \
+            tuple(name for name, out in zip(names, estimate.outvoted) if out)
+        return GroupResult(people, estimate, keypoints, faults, crowded, outvoted=outvoted)
     return GroupResult(people, estimate, keypoints, faults, crowded)
-
-
-def outvoted_cameras(estimate: PoseEstimate, names: Sequence[str],
-                     keypoints: Mapping[str, np.ndarray], min_confidence: float = 0.1,
-                     min_joints: int = 6, min_support: float = 0.25) -> Tuple[str, ...]:
-    """Cameras that detected someone whom the fused skeleton does not explain.
-
-    A camera counts when it detected at least ``min_joints`` joints of its chosen person (at
-    ``min_confidence`` or more, as the solver uses them) and the fit kept fewer than
-    ``min_support`` of them: the other views agree on a
-    skeleton elsewhere.  A single-person detector in a crowded view does this when it locks
-    onto another person.
-
-    Args:
-        estimate: the fit; its per-view arrays follow ``names``.
-        names: the solver's cameras, in order.
-        keypoints: camera name -> (P, 17, 3) the detections the fit was given.
-        min_confidence: the solver's detection threshold.
-        min_joints: detected joints below which a view proves nothing.
-        min_support: fraction of those joints the fit must keep.
-    """
-    outvoted = []
-    for v, name in enumerate(names):
-        chosen = int(estimate.person_index[v])
-        views = keypoints.get(name)
-        if views is None or chosen < 0 or chosen >= len(views):
-            continue
-        confident = np.isfinite(views[chosen]).all(axis=1) \
-            & (views[chosen][:, 2] >= min_confidence)
-        if confident.sum() >= min_joints \
-                and (estimate.inliers[v] & confident).sum() < min_support * confident.sum():
-            outvoted.append(name)
-    return tuple(outvoted)
 
 
 @dataclasses.dataclass

@@ -109,6 +109,9 @@ class PoseEstimate:
         person_index: (V,) which candidate of each view was used, -1 for none.
         iterations: Adam steps taken.
         loss: final heatmap loss.
+        outvoted: (V,) bool, views left out whole because the other views contradict their
+            skeleton almost everywhere (another person: a one-person detector locked onto a
+            bystander); None when not computed.
 
     """
 
@@ -121,6 +124,7 @@ class PoseEstimate:
     person_index: np.ndarray
     iterations: int = 0
     loss: float = float('nan')
+    outvoted: Optional[np.ndarray] = None
 
     @property
     def mean_reprojection_error(self):
@@ -139,6 +143,7 @@ class _Problem:
     weights: np.ndarray               # (V, J) confidences of the supporting views, else 0
     inliers: np.ndarray               # (V, J) bool
     person_index: np.ndarray          # (V,) candidate used in each view, -1 for none
+    outvoted: np.ndarray              # (V,) bool, views left out whole
 
 
 @dataclass
@@ -252,14 +257,14 @@ class SkelSplatSolver:
             return None
         self._unswap_by_prediction(points, weights)
 
-        init, inliers = self._initial_positions(points, weights)
+        init, inliers, outvoted = self._initial_positions(points, weights)
         known = np.isfinite(init).all(axis=1)
         if known.sum() < 2:
             self._age_state()
             return None
         return _Problem(init=init, known=known, points=points,
                         weights=np.where(inliers, weights, 0.0), inliers=inliers,
-                        person_index=person_index)
+                        person_index=person_index, outvoted=outvoted)
 
     def _finish(self, problem: _Problem, fit: _Fit) -> PoseEstimate:
         """Describe the fitted skeleton and advance the temporal state."""
@@ -270,6 +275,7 @@ class SkelSplatSolver:
         estimate = self._describe(positions, problem.points, weights, problem.inliers,
                                   problem.person_index, fit.detection_sigma_px)
         estimate.iterations, estimate.loss = fit.iterations, fit.loss
+        estimate.outvoted = problem.outvoted
         self._update_state(positions, estimate.num_views, fit.log_scales, fit.quats)
         # A joint no view has seen for a while is only a guess: report it unknown.
         stale = self._state.unseen > self.config.coast_frames if self._state else None
@@ -370,7 +376,8 @@ class SkelSplatSolver:
     def _initial_positions(self, points, weights):
         """RANSAC-DLT start, completed by the motion prediction and single-view back-projection.
 
-        Returns positions (J, 3) with NaN where nothing is known, and inliers (V, J).
+        Returns positions (J, 3) with NaN where nothing is known, inliers (V, J), and the
+        views left out whole (V,) (see :func:`_outvoted_views`).
         """
         positions, inliers = triangulate_ransac(
             self._P, points, weights, threshold_px=self.config.ransac_threshold_px)
@@ -401,7 +408,7 @@ class SkelSplatSolver:
                 positions[j] = self._back_project(v, points[v, j], positions)
         single = (seen.sum(axis=0) == 1) & np.isfinite(positions).all(axis=1)
         inliers[:, single] = seen[:, single]
-        return positions, inliers & (weights > 0)
+        return positions, inliers & (weights > 0), outvoted
 
     def _gate_by_prediction(self, positions, inliers, points, weights, predicted):
         """Drop views that contradict the motion prediction where too few views agree.
@@ -756,10 +763,10 @@ def solve_people(solvers: Sequence[SkelSplatSolver],
     Gives what ``[solver.solve(k) for solver, k in zip(solvers, keypoints)]`` gives.  With the
     rendered objective the people are fitted together: one Adam loop, and one batched render
     per step for all of them (on a GPU, one render's kernel launches instead of one per
-    person; on a CPU, fewer small tensor operations).  Each
-    person's loss is normalised on its own and the losses are summed; the people's parameters
-    are disjoint and Adam works element-wise, so each person takes the steps of a fit of its
-    own, and stops early when it would have.  The analytic objective fits one after the other.
+    person; on a CPU, fewer small tensor operations).  Each person's loss is normalised on
+    its own and the losses are summed; the people's parameters are disjoint and Adam works
+    element-wise, so each person takes the steps of a fit of its own, and stops early when it
+    would have.  The analytic objective fits one after the other.
 
     Args:
         solvers: one :class:`SkelSplatSolver` per person, built alike (one configuration,
