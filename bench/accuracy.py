@@ -73,19 +73,19 @@ class Runner:
             self._group = peers.anipose_camera_group(self.cameras)
         return self._group
 
-    def _estimate(self, method, frames):
+    def _estimate(self, method, frames, rate_hz):
         if method in peers.CAUSAL_METHODS:
-            estimate = peers.make_causal(method, self.cameras)
+            estimate = peers.make_causal(method, self.cameras, rate_hz)
             return np.stack([estimate(frame)[0] for frame in frames])
         return peers.run_anipose(method, self._anipose_group(), frames, len(COCO17_JOINTS))
 
-    def run(self, method, frames):
+    def run(self, method, frames, rate_hz):
         """Return positions (F, 17, 3) and milliseconds per frame of ``method``."""
         if method not in self._warm:
-            self._estimate(method, frames[:1])
+            self._estimate(method, frames[:1], rate_hz)
             self._warm.add(method)
         start = time.perf_counter()
-        positions = self._estimate(method, frames)
+        positions = self._estimate(method, frames, rate_hz)
         return positions, 1000.0 * (time.perf_counter() - start) / len(frames)
 
 
@@ -112,7 +112,8 @@ def evaluate_targets(results):
     check('a_real_mpjpe_le_33mm', _mean(results, 'real', 'skelsplat'), 33.0
           if 'real' in results else None)
     for dataset in results:
-        if dataset == 'real':
+        # 'fast' is ours, beyond the issue: it measures the motion prior's lag.
+        if dataset in ('real', 'fast'):
             continue
         ours = _mean(results, dataset, 'skelsplat')
         ransac = _mean(results, dataset, 'ransac_dlt')
@@ -196,10 +197,10 @@ def main(argv=None):
             frames = protocols.real_frames(args.data_root, len(truth))
         else:
             frames = protocols.make_protocol(dataset, cameras, motion, seed=args.seed)
-        expected = truth[:len(frames)]
+        expected = protocols.protocol_truth(dataset, truth)[:len(frames)]
         results[dataset], estimates = {}, {}
         for method in args.methods:
-            estimates[method], ms_per_frame = runner.run(method, frames)
+            estimates[method], ms_per_frame = runner.run(method, frames, protocols.RATE_HZ)
             entry = metrics.mpjpe_summary(estimates[method], expected, COCO17_JOINTS)
             entry['ms_per_frame'] = ms_per_frame
             results[dataset][method] = entry

@@ -56,8 +56,10 @@ from skelsplat_ros.skeletons import COCO17_JOINTS
 from skelsplat_ros.tracking import MultiPersonTracker, TrackerConfig
 
 METHODS = ('skelsplat', 'skelsplat_analytic', 'greedy')
-SOLVER_CONFIGS = {'skelsplat': solver.SolverConfig(),
-                  'skelsplat_analytic': solver.SolverConfig(objective='analytic')}
+# The scenes play the demo's motion at its frame rate.
+SOLVER_CONFIGS = {'skelsplat': solver.SolverConfig(frame_rate=protocols.RATE_HZ),
+                  'skelsplat_analytic': solver.SolverConfig(objective='analytic',
+                                                            frame_rate=protocols.RATE_HZ)}
 DEFAULT_PEOPLE = (2, 3, 5)
 DEFAULT_FRAMES = 100
 QUICK_FRAMES = 30

@@ -41,10 +41,13 @@ _LIMBS = ((5, 7), (7, 9), (6, 8), (8, 10), (11, 13), (13, 15), (12, 14), (14, 16
 _WEAK_BONES = tuple(bone for bone in COCO17_BONES if bone not in _LIMBS)
 
 
-def make_causal(method, cameras):
-    """Return a per-frame estimator ``frame -> (positions (J, 3), confidence (J,))`` of ours."""
+def make_causal(method, cameras, rate_hz):
+    """Return a per-frame estimator ``frame -> (positions (J, 3), confidence (J,))`` of ours.
+
+    ``rate_hz`` is the frames' rate, the motion model's time step.
+    """
     if method == 'skelsplat':
-        return make_estimator('skelsplat', cameras, SolverConfig())
+        return make_estimator('skelsplat', cameras, SolverConfig(frame_rate=rate_hz))
     if method == 'skelsplat_per_frame':
         return make_estimator('skelsplat', cameras, SolverConfig(temporal=False))
     if method == 'ransac_dlt':

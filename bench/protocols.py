@@ -25,6 +25,8 @@ from skelsplat_ros.skeletons import COCO17_FLIP, COCO17_JOINTS, trc_coco17_corre
 
 DEMO = 'pose2sim-0.4.15/Pose2Sim/Demo'
 NUM_JOINTS = len(COCO17_JOINTS)
+# The demo's frame rate (its .trc DataRate; the OpenPose frames are the video's), Hz.
+RATE_HZ = 60.0
 
 PROTOCOLS = {
     'clean': 'exact projections of the .trc motion (distortion included), confidence 0.9',
@@ -40,7 +42,11 @@ PROTOCOLS = {
                  'frames',
     'mixed': 'noise, half the occlusions and swaps of those protocols, 4% outliers, and the '
              'bystander in another view during 60% of the frames',
+    'fast': 'noise, on the motion played 3 times faster (every third frame): what the motion '
+            'prior costs when people move fast',
 }
+# Protocols played faster than the .trc: every n-th frame of the motion, at the same rate.
+_SPEED_UP = {'fast': 3}
 
 # Joint groups that an occluder hides together.
 _OCCLUDABLE = (
@@ -255,6 +261,11 @@ def _add_bystander(views, rng, cameras, motion, view, presence):
     views.bystander_present[view] = rng.random(num_frames) < presence
 
 
+def protocol_truth(name, truth):
+    """Return the frames of ``truth`` (F, ...) that protocol ``name`` plays."""
+    return truth[::_SPEED_UP.get(name, 1)]
+
+
 def make_protocol(name, cameras, motion, seed=0):
     """Corrupted 2D of ``motion`` (F, 17, 3) for protocol ``name`` (see :data:`PROTOCOLS`).
 
@@ -264,6 +275,7 @@ def make_protocol(name, cameras, motion, seed=0):
     if name not in PROTOCOLS:
         raise ValueError(f'unknown protocol {name!r}; choose from {", ".join(PROTOCOLS)}')
     rng = np.random.default_rng([seed, list(PROTOCOLS).index(name)])
+    motion = protocol_truth(name, motion)
     num_frames = len(motion)
     pixels = project_motion(cameras, motion)
     views = _Views(pixels, np.full(pixels.shape[:3], 0.9))

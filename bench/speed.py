@@ -55,8 +55,11 @@ import torch
 SECTIONS = ('solver', 'scaling', 'batch', 'end_to_end')
 # The accurate reference, the fast path as the solver defines it, and the fast path with the
 # reference's kernel width (SolverConfig.analytic_sigma says why the fast path's is wider).
-CONFIGS = {'reference': SolverConfig(), 'fast': SolverConfig(objective='analytic'),
-           'fast_narrow': SolverConfig(objective='analytic', analytic_sigma=1.5)}
+# All at the demo's frame rate, the motion model's time step.
+CONFIGS = {'reference': SolverConfig(frame_rate=protocols.RATE_HZ),
+           'fast': SolverConfig(objective='analytic', frame_rate=protocols.RATE_HZ),
+           'fast_narrow': SolverConfig(objective='analytic', analytic_sigma=1.5,
+                                       frame_rate=protocols.RATE_HZ)}
 # The scaling sweeps compare the reference and the fast path only.
 SCALED = ('reference', 'fast')
 VIDEOS = 'pose2sim-0.10.49/Pose2Sim/Demo_SinglePerson/videos'
@@ -537,10 +540,10 @@ class _TimedSolver:
         self._times = times
         self._solver = SkelSplatSolver(cameras, config)
 
-    def solve(self, views):
+    def solve(self, views, stamp=None):
         start = time.perf_counter()
         try:
-            return self._solver.solve(views)
+            return self._solver.solve(views, stamp)
         finally:
             self._times.append(time.perf_counter() - start)
 

@@ -120,7 +120,8 @@ def command_solve(args):
     frames = load_keypoint_frames(args.keypoints, args.keypoint_format)
     if args.frames:
         frames = frames[:args.frames]
-    config = SolverConfig(device=args.device, temporal=not args.per_frame)
+    config = SolverConfig(device=args.device, temporal=not args.per_frame,
+                          frame_rate=args.rate)
     if args.device == 'cuda':
         import torch
         if not torch.cuda.is_available():
@@ -461,7 +462,9 @@ def build_parser():
                        help='track every person; .npz output with positions (F, T, 17, 3), '
                        'confidence (F, T, 17) and track_ids (T,)')
     solve.add_argument('--frames', type=int, default=0, help='only the first N frames')
-    solve.add_argument('--rate', type=float, default=60.0, help='frame rate for .trc output')
+    solve.add_argument('--rate', type=float, default=60.0,
+                       help="the keypoints' frame rate: the motion model's time step and the "
+                            '.trc rate')
     solve.add_argument('--quiet', action='store_true', help='no progress output')
     solve.set_defaults(run=command_solve)
 

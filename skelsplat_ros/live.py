@@ -321,13 +321,15 @@ class FusionEngine:
                 self._detectors[name] = detector
         return detector
 
-    def solve(self, keypoints: Mapping[str, np.ndarray]
+    def solve(self, keypoints: Mapping[str, np.ndarray], stamp: Optional[float] = None
               ) -> Tuple[Optional[PoseEstimate], Tuple[str, ...]]:
         """Fuse one group into one person (an engine built without ``multi_person``).
 
         Args:
             keypoints: camera name -> (P, 17, 3) raw pixels and confidence, for the views in
                 the group (other cameras count as views without detections).
+            stamp: the group's capture time in seconds, for the motion model (None: one
+                frame period after the previous group).
 
         Returns:
             ``(estimate, cameras)``: the solver's estimate (None when fewer than two views see
@@ -340,19 +342,20 @@ class FusionEngine:
         """
         if self.multi_person:
             raise RuntimeError('this engine tracks several people: use track()')
-        estimate, names = self._fit(keypoints)
+        estimate, names = self._fit(keypoints, stamp)
         if estimate is None and self._reset_when_lost:
             self.reset()
         self._check([] if estimate is None else [estimate])
         return estimate, names
 
-    def track(self, keypoints: Mapping[str, np.ndarray]
+    def track(self, keypoints: Mapping[str, np.ndarray], stamp: Optional[float] = None
               ) -> Tuple[List[Tuple[int, PoseEstimate]], Tuple[str, ...]]:
         """Fuse one group into every tracked person (an engine built with ``multi_person``).
 
         Args:
             keypoints: camera name -> (P, 17, 3) raw pixels and confidence, for the views in
                 the group (other cameras count as views without detections).
+            stamp: the group's capture time in seconds (see :meth:`solve`).
 
         Returns:
             ``(people, cameras)``: ``(track id, estimate)`` of each confirmed person fitted in
@@ -365,12 +368,12 @@ class FusionEngine:
         """
         if not self.multi_person:
             raise RuntimeError('this engine fuses one person: use solve()')
-        people, names = self._fit(keypoints)
+        people, names = self._fit(keypoints, stamp)
         people = people or []
         self._check([estimate for _, estimate in people])
         return people, names
 
-    def _fit(self, keypoints):
+    def _fit(self, keypoints, stamp):
         """Run the solver (or tracker) on one group; (None, names) with < 2 cameras."""
         with self._lock:
             cameras = [(name, self._cameras[name]) for name in self.camera_names
@@ -382,7 +385,7 @@ class FusionEngine:
         views = [np.asarray(keypoints.get(name, np.zeros((0, NUM_JOINTS, 3))), dtype=float)
                  .reshape(-1, NUM_JOINTS, 3) for name in names]
         try:
-            return self._run(self._solver_for(key, cameras), views), names
+            return self._run(self._solver_for(key, cameras), views, stamp), names
         except Exception as error:  # noqa: B902 - CPU-only torch raises AssertionError for CUDA
             if self.device == 'cpu' or not _is_cuda_failure(error):
                 raise
@@ -390,10 +393,10 @@ class FusionEngine:
                          'the solver falls back to the CPU')
             self.device = 'cpu'
             self._solver_key = None
-            return self._run(self._solver_for(key, cameras), views), names
+            return self._run(self._solver_for(key, cameras), views, stamp), names
 
-    def _run(self, solver, views):
-        return solver.update(views) if self.multi_person else solver.solve(views)
+    def _run(self, solver, views, stamp):
+        return solver.update(views, stamp) if self.multi_person else solver.solve(views, stamp)
 
     def _check(self, estimates):
         """Raise :class:`SolverDiverged` (after a reset) if any of ``estimates`` diverged."""
@@ -567,7 +570,7 @@ class GroupResult:
 
 def fuse_group(engine: FusionEngine, frames: Mapping[str, object],
                to_keypoints: Callable[[str, object], np.ndarray],
-               person_id: int = 1) -> GroupResult:
+               person_id: int = 1, stamp: Optional[float] = None) -> GroupResult:
     """Turn one group's frames into keypoints, fuse them, and make the output safe.
 
     The views are converted and detected concurrently (:meth:`FusionEngine.map_views`).  A
@@ -582,6 +585,7 @@ def fuse_group(engine: FusionEngine, frames: Mapping[str, object],
         to_keypoints: ``(name, item) -> (P, 17, 3)`` keypoints in raw pixels and confidence;
             typically conversion then ``engine.detect``.
         person_id: the id of the fused person (single-person engines).
+        stamp: the group's capture time in seconds, for the motion model.
     """
     def keypoints_of(name, item):
         return np.asarray(to_keypoints(name, item), dtype=float).reshape(-1, NUM_JOINTS, 3)
@@ -597,10 +601,10 @@ def fuse_group(engine: FusionEngine, frames: Mapping[str, object],
         {name: len(views) for name, views in keypoints.items() if len(views) > 1}
     try:
         if engine.multi_person:
-            tracked, _ = engine.track(keypoints)
+            tracked, _ = engine.track(keypoints, stamp)
             estimate = None
         else:
-            estimate, names = engine.solve(keypoints)
+            estimate, names = engine.solve(keypoints, stamp)
     except SolverDiverged as error:
         return GroupResult([], None, keypoints, faults, crowded, diverged=str(error))
     people = []

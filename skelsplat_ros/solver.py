@@ -21,6 +21,10 @@ What this implementation adds to the paper's recipe, and why:
 - The start is a confidence-weighted RANSAC-DLT triangulation; in causal mode the previous
   frame warm-starts the fit and a constant-velocity motion prior holds joints that lost their
   views.  Early stopping ends the fit once the loss stops improving.
+- In causal mode each frame's fit is then fused with the motion prediction by a Kalman filter
+  (:mod:`skelsplat_ros.motion`) whose measurement noise is the 2D noise measured in that
+  frame's reprojection residuals: noisy detections are averaged over a few frames, exact ones
+  followed exactly.
 - Per joint it reports a confidence, a covariance and the supporting views (see
   :class:`PoseEstimate`).
 - Several people, one solver each, are fitted together by :func:`solve_people`: one Adam loop
@@ -36,7 +40,7 @@ import math
 from typing import List, Optional, Sequence
 
 import numpy as np
-from skelsplat_ros import render
+from skelsplat_ros import motion, render
 from skelsplat_ros.skeletons import COCO17_BONES, COCO17_FLIP, COCO17_SYMMETRIC_BONES
 from skelsplat_ros.triangulation import reprojection_errors, triangulate_ransac
 import torch
@@ -68,8 +72,15 @@ class SolverConfig:
     symmetry_weight: float = 0.01    # weight of the left/right bone-length term, per m^2
     motion_sigma: float = 0.05       # std of the constant-velocity prior, metres per frame
     motion_weight: float = 1e-3      # weight of that prior against the heatmap loss
+    # The Kalman filter's white acceleration std, m/s^2 (skelsplat_ros.motion).  Swept in
+    # bench/accuracy.py (``motion``): lower smooths noise more but lags real motion more.
+    accel_sigma: float = 20.0
+    frame_rate: float = 30.0         # Hz: the time step when solve() is given no stamp
+    min_noise_px: float = 0.05       # floor of the 2D noise std measured from the residuals
+    # Std along its ray of a joint seen by one view, whose depth comes from its neighbours.
+    single_view_depth_sigma: float = 0.1
     # Joints with at most two agreeing views drop the views this far from the projection of
-    # the motion prediction.
+    # the motion prediction (see SkelSplatSolver._gate_by_prediction).
     gate_px: float = 80.0
     min_confidence: float = 0.1      # detections below this are ignored
     ransac_threshold_px: float = 40.0  # views of one joint disagree by 10-25 px in 1080p
@@ -90,6 +101,15 @@ class SolverConfig:
     cpu_threads: int = 1
     backend: Optional[str] = None    # renderer; None picks gsplat on CUDA, torch otherwise
 
+    def __post_init__(self):
+        """Refuse motion-model values that make the filter meaningless."""
+        # Beyond about 1,000 m/s^2 (a punch peaks near 100) the prediction is noise: the
+        # velocity becomes a per-frame difference that the gates would then trust.
+        if not 0.0 < self.accel_sigma <= 1000.0:
+            raise ValueError(f'accel_sigma must be in (0, 1000] m/s^2, got {self.accel_sigma}')
+        if not self.frame_rate > 0.0:
+            raise ValueError(f'frame_rate must be positive, got {self.frame_rate} Hz')
+
 
 @dataclass
 class PoseEstimate:
@@ -98,10 +118,12 @@ class PoseEstimate:
     Attributes:
         positions: (J, 3) joint positions in metres, world frame; NaN where nothing is known.
         confidence: (J,) in [0, 1].
-        covariance: (J, 3, 3) position covariance in m^2 (inverse Gauss-Newton curvature of
-            the confidence-weighted reprojection objective at the fitted position, plus a weak
-            isotropic prior of ``prior_sigma``; a joint seen in one view is uncertain along
-            that view's ray).
+        covariance: (J, 3, 3) position covariance in m^2.  Per frame: the inverse
+            Gauss-Newton information of the confidence-weighted reprojection objective at the
+            fitted position, scaled by the 2D noise variance measured in the frame's residuals
+            (see :meth:`SkelSplatSolver._information`); a joint seen in one view is uncertain
+            along that view's ray.  In causal mode: the Kalman filter's posterior, which
+            combines that with the motion prediction.
         num_views: (J,) number of views whose detection supported the joint.
         reprojection_error: (J,) mean pixel distance, in the undistorted images, between the
             supporting detections and the projected joint; NaN where no view supports it.
@@ -175,13 +197,17 @@ class _Fit:
 
 @dataclass
 class _MotionState:
-    positions: np.ndarray                      # (J, 3), NaN where unknown
-    velocity: np.ndarray                       # (J, 3) metres per frame
+    joints: motion.JointFilter                 # filtered positions and velocities
+    stamp: Optional[float] = None              # seconds, of the last fitted frame
     scales: Optional[torch.Tensor] = None      # (J, 3) log-scales of the last fit
     quats: Optional[torch.Tensor] = None       # (J, 4)
     missed: int = 0                            # frames in a row without the person
     weak: Optional[np.ndarray] = None          # (J,) frames since >= 2 views saw the joint
     unseen: Optional[np.ndarray] = None        # (J,) frames since any view saw the joint
+
+    @property
+    def positions(self):
+        return self.joints.positions
 
 
 class SkelSplatSolver:
@@ -215,7 +241,12 @@ class SkelSplatSolver:
         # (left, right) joint pairs, from the flip permutation of the joint set.
         self._mirror_pairs = np.array([(j, int(m)) for j, m in enumerate(flip) if j < m],
                                       dtype=np.int64).reshape(-1, 2)
+        self._centres = np.stack([-np.asarray(cam.R).T @ np.asarray(cam.t)
+                                  for cam in self.cameras])                     # (V, 3)
         self._state: Optional[_MotionState] = None
+        # The motion state moved to the frame being solved (None: no prediction).
+        self._prior: Optional[motion.JointFilter] = None
+        self._stamp: Optional[float] = None
 
     @property
     def num_views(self):
@@ -227,29 +258,32 @@ class SkelSplatSolver:
         self._state = None
 
     # ------------------------------------------------------------------------------------------
-    def solve(self, keypoints) -> Optional[PoseEstimate]:
+    def solve(self, keypoints, stamp: Optional[float] = None) -> Optional[PoseEstimate]:
         """Fuse one frame group.
 
         Args:
             keypoints: per view, the detected people: a sequence of V arrays (P_v, J, 3) of raw
                 pixels and confidence (P_v may be 0 for a view without detections), or one
                 array (V, J, 3) with one person per view.
+            stamp: capture time in seconds, for the motion model's time step; None: one
+                period of ``frame_rate`` after the previous frame.
 
         Returns:
             The fused skeleton, or None when fewer than two views see anyone (the temporal
             state then ages and eventually resets).
 
         """
-        problem = self._prepare(keypoints)
+        problem = self._prepare(keypoints, stamp)
         if problem is None:
             return None
         return self._finish(problem, self._fit(problem))
 
-    def _prepare(self, keypoints) -> Optional[_Problem]:
+    def _prepare(self, keypoints, stamp=None) -> Optional[_Problem]:
         """Pick the person in each view and triangulate the start of the fit.
 
         Returns None, after ageing the temporal state, when too little is seen to fit.
         """
+        self._predict(stamp)
         candidates = self._undistort_candidates(keypoints)
         points, weights, person_index = self._select_person(candidates)
         if int(((weights > 0).sum(axis=1) > 0).sum()) < 2:
@@ -270,13 +304,27 @@ class SkelSplatSolver:
         """Describe the fitted skeleton and advance the temporal state."""
         positions = np.where(problem.known[:, None], fit.means, np.nan)
         self._hold_single_view_depth(positions, problem.init, problem.points, problem.weights)
+        known = np.isfinite(positions).all(axis=1)
         # A joint left without a depth is not supported by the view that saw it.
-        weights = np.where(np.isfinite(positions).all(axis=1)[None], problem.weights, 0.0)
+        weights = np.where(known[None], problem.weights, 0.0) * problem.inliers
+        information = self._information(positions, problem.points, weights,
+                                        fit.detection_sigma_px)
+        if self.config.temporal:
+            # A joint seen by one view takes its depth from its neighbours this frame (see
+            # _hold_single_view_depth), which the motion model cannot improve on.
+            single = (weights > 0).sum(axis=0) == 1
+            joints = motion.update(self._prior or motion.JointFilter.empty(len(positions)),
+                                   positions, information, restart=single)
+            positions = np.where(known[:, None], joints.mean[:, :3], np.nan)
+            covariance = joints.position_covariance.copy()
+        else:
+            joints, covariance = None, np.linalg.inv(information)
+        covariance[~known] = np.eye(3) * self.config.prior_sigma ** 2
         estimate = self._describe(positions, problem.points, weights, problem.inliers,
-                                  problem.person_index, fit.detection_sigma_px)
+                                  problem.person_index, covariance)
         estimate.iterations, estimate.loss = fit.iterations, fit.loss
         estimate.outvoted = problem.outvoted
-        self._update_state(positions, estimate.num_views, fit.log_scales, fit.quats)
+        self._update_state(joints, estimate.num_views, fit.log_scales, fit.quats)
         # A joint no view has seen for a while is only a guess: report it unknown.
         stale = self._state.unseen > self.config.coast_frames if self._state else None
         if stale is not None:
@@ -335,8 +383,8 @@ class SkelSplatSolver:
         """Return a (J, 3) skeleton to pick people by, or None when no view is ambiguous."""
         if max(counts, default=0) <= 1:
             return None
-        if self._state is not None and np.isfinite(self._state.positions).any():
-            return self._state.positions + self._state.velocity
+        if self._prior is not None and self._prior.known.any():
+            return self._prior.positions
         # Try every combination of candidates (few views, few people) and keep the one whose
         # triangulation the most confident views agree with.
         options = [range(n) if n else [None] for n in counts]
@@ -411,30 +459,43 @@ class SkelSplatSolver:
         return positions, inliers & (weights > 0), outvoted
 
     def _gate_by_prediction(self, positions, inliers, points, weights, predicted):
-        """Drop views that contradict the motion prediction where too few views agree.
+        """Drop views that contradict the motion prediction.
 
-        With two views a confident outlier cannot be outvoted, but it lands far from where the
-        joint was a frame ago.  Where no two views agree, or just two do while the joint was
-        well seen a frame ago, the views whose detection is more than ``gate_px`` from the
-        predicted projection are dropped and the joint is re-triangulated from the rest
-        (``positions`` and ``inliers`` are updated in place).  A consensus of three or more
-        views always wins over the prediction.
+        With two views a confident outlier cannot be outvoted, and two outliers can outvote
+        or join two good views, but an outlier lands far from where the joint was a frame
+        ago.  Views are dropped, and the joint re-triangulated from the rest (``positions``
+        and ``inliers`` are updated in place):
+
+        - where two views or more lie within ``ransac_threshold_px`` of the predicted
+          projection, the views beyond it, unless the prediction is uncertain there (its
+          projected std over a quarter of that distance);
+        - where no two views agree, or just two do while the joint was well seen a frame ago,
+          the views more than ``gate_px`` from the predicted projection.
+
+        Otherwise a consensus of views wins over the prediction.
 
         Returns the gated weights (V, J).
         """
         cfg = self.config
         known = np.isfinite(predicted).all(axis=1)
+        projected, jac = _reprojection_residuals(
+            self._P, np.where(known[:, None], predicted, 0.0), np.zeros_like(points))
+        spread = np.einsum('vjki,jil,vjkl->vj', jac, self._prior.position_covariance, jac)
+        distance = np.linalg.norm(points - projected, axis=-1)
+        detected = weights > 0
+        outvoted = detected & (distance > cfg.ransac_threshold_px) \
+            & (spread < (cfg.ransac_threshold_px / 4) ** 2)
+        outvoted &= ((detected & ~outvoted).sum(axis=0) >= 2)[None]
         agreeing = inliers.sum(axis=0)
         # Two agreeing views are trusted over a prediction that itself went without two views
         # (it has drifted along a ray); otherwise the prediction arbitrates.
-        suspect = known & ((agreeing < 2) | ((agreeing == 2) & (self._state.weak == 0)))
+        weak_consensus = (agreeing < 2) | ((agreeing == 2) & (self._state.weak == 0))
+        drop = known[None] & (outvoted | (detected & (distance > cfg.gate_px)
+                                          & weak_consensus[None]))
+        suspect = drop.any(axis=0)
         if not suspect.any():
             return weights
-        weights = weights.copy()
-        projected = np.stack([_project(P, np.where(known[:, None], predicted, 0.0))
-                              for P in self._P])                                  # (V, J, 2)
-        far = np.linalg.norm(points - projected, axis=-1) > cfg.gate_px
-        weights[:, suspect] = np.where(far[:, suspect], 0.0, weights[:, suspect])
+        weights = np.where(drop, 0.0, weights)
         regated, regated_inliers = triangulate_ransac(
             self._P, points[:, suspect], weights[:, suspect],
             threshold_px=cfg.ransac_threshold_px)
@@ -530,12 +591,23 @@ class SkelSplatSolver:
             depths.append(depth(positions[other][None])[0, 2] + offset)
         return float(np.mean(depths)) if depths else None
 
+    def _predict(self, stamp):
+        """Move the motion state to the frame at ``stamp`` (see :meth:`solve`)."""
+        state, cfg = self._state, self.config
+        self._stamp, self._prior = stamp, None
+        if not cfg.temporal or state is None:
+            return
+        dt = (state.missed + 1) / cfg.frame_rate
+        if stamp is not None and state.stamp is not None and stamp > state.stamp:
+            dt = stamp - state.stamp
+        self._prior = motion.predict(state.joints, dt, cfg.accel_sigma)
+
     def _predicted_positions(self):
         # Only a state from the previous frame predicts this one; after a missed frame the
         # person may be anywhere.
-        if not self.config.temporal or self._state is None or self._state.missed:
+        if self._prior is None or self._state.missed:
             return None
-        return self._state.positions + self._state.velocity
+        return self._prior.positions
 
     # ------------------------------------------------------------------------------------------
     def _crops(self, points, weights, init):
@@ -679,8 +751,8 @@ class SkelSplatSolver:
             detection_sigma_px=self.config.heatmap_sigma / scale)
 
     # ------------------------------------------------------------------------------------------
-    def _describe(self, positions, points, weights, inliers, person_index, sigma_px):
-        """Confidence, covariance, supporting views and reprojection errors of a fit."""
+    def _describe(self, positions, points, weights, inliers, person_index, covariance):
+        """Confidence, supporting views and reprojection errors of a fit."""
         cfg = self.config
         num_joints = positions.shape[0]
         support = (weights > 0) & inliers
@@ -696,57 +768,69 @@ class SkelSplatSolver:
         view_factor = np.select([num_views >= 2, num_views == 1], [1.0, 0.25], 0.0)
         agreement = np.exp(-0.5 * (np.nan_to_num(reprojection, nan=0.0) / cfg.agreement_px) ** 2)
         confidence = np.where(known, mean_conf * view_factor * agreement, 0.0)
-        covariance = self._covariance(positions, weights * support, sigma_px)
         return PoseEstimate(positions=positions, confidence=confidence, covariance=covariance,
                             num_views=num_views.astype(np.int64),
                             reprojection_error=reprojection, inliers=support,
                             person_index=person_index)
 
-    def _covariance(self, positions, weights, sigma_px):
-        """(J, 3, 3) inverse Gauss-Newton information of the weighted reprojection objective.
+    def _information(self, positions, points, weights, sigma_px):
+        """(J, 3, 3) information (inverse covariance, m^-2) of the fitted positions.
 
-        sigma_px (V,) is the 2D noise scale per view: the target heatmap's width in that view's
-        full-resolution pixels.
+        The Gauss-Newton information of the confidence-weighted reprojection objective,
+        divided by the 2D noise variance of unit weight, which is measured in this frame: the
+        weighted squared residuals over their degrees of freedom (2 per view, less 3 per
+        joint), pooled over the joints that two views or more see (the a posteriori variance
+        factor of weighted least squares; joints ten times over the median factor left out),
+        at least ``min_noise_px`` squared.  Exact
+        detections thus give a sharp measurement and noisy ones a broad one.  Without such
+        joints, the target heatmap's width in each view (sigma_px, (V,) full-resolution
+        pixels) stands in.  A joint seen by one view is constrained along that view's ray only
+        by ``single_view_depth_sigma``; every joint gets a weak isotropic prior of
+        ``prior_sigma``.  weights (V, J) are 0 for the views that do not support a joint.
         """
         cfg = self.config
-        num_joints = positions.shape[0]
-        information = np.tile(np.eye(3) / cfg.prior_sigma ** 2, (num_joints, 1, 1))
         known = np.isfinite(positions).all(axis=1)
-        _, jac = _reprojection_residuals(self._P, np.where(known[:, None], positions, 0.0),
-                                         np.zeros((self.num_views, num_joints, 2)))
-        information += np.einsum('vj,vjki,vjkl->jil', weights / sigma_px[:, None] ** 2, jac, jac)
-        covariance = np.linalg.inv(information)
-        covariance[~known] = np.eye(3) * cfg.prior_sigma ** 2
-        return covariance
+        residual, jac = _reprojection_residuals(self._P, np.where(known[:, None], positions, 0.0),
+                                                points)
+        counts = (weights > 0).sum(axis=0)
+        redundant = known & (counts >= 2)
+        squares = (weights[:, redundant] * (residual[:, redundant] ** 2).sum(axis=-1)).sum(axis=0)
+        freedom = 2 * counts[redundant] - 3
+        if freedom.size:
+            # A joint whose fit missed its views must not inflate the others' noise.
+            pooled = squares <= 10 * np.median(squares / freedom) * freedom
+            squares, freedom = squares[pooled], freedom[pooled]
+        if freedom.sum() > 0:
+            variance = float(squares.sum() / freedom.sum())
+            inverse_variance = np.full(self.num_views, 1.0 / max(variance, cfg.min_noise_px ** 2))
+        else:
+            inverse_variance = 1.0 / np.asarray(sigma_px) ** 2
+        information = np.einsum('vj,vjki,vjkl->jil', weights * inverse_variance[:, None],
+                                jac, jac)
+        for j in np.flatnonzero(known & (counts == 1)):
+            ray = positions[j] - self._centres[int(np.argmax(weights[:, j]))]
+            ray /= np.linalg.norm(ray)
+            information[j] += np.outer(ray, ray) / cfg.single_view_depth_sigma ** 2
+        return information + np.eye(3) / cfg.prior_sigma ** 2
 
     # ------------------------------------------------------------------------------------------
-    def _update_state(self, positions, num_views, log_scales, quats):
+    def _update_state(self, joints, num_views, log_scales, quats):
+        """Keep the filtered joints (None in per-frame mode) as the next frame's motion state."""
         if not self.config.temporal:
             return
         state = self._state
-        velocity = np.zeros_like(positions)
-        if state is not None:
-            both = np.isfinite(positions).all(axis=1) & np.isfinite(state.positions).all(axis=1)
-            # Damped: a one-frame glitch must not launch the prediction far away.
-            velocity[both] = 0.5 * (positions[both] - state.positions[both]) \
-                + 0.5 * state.velocity[both]
-            # A joint seen in fewer than two views has no measured depth: its velocity decays
-            # rather than extrapolating its own depth drift.
-            weak = both & (num_views < 2)
-            velocity[weak] = 0.5 * state.velocity[weak]
-            # Joints lost this frame coast on the previous prediction, slowing down.
-            lost = ~np.isfinite(positions).all(axis=1) & np.isfinite(state.positions).all(axis=1)
-            positions = positions.copy()
-            positions[lost] = state.positions[lost] + state.velocity[lost]
-            velocity[lost] = 0.5 * state.velocity[lost]
+        # A joint seen by fewer than two views has no measured depth: its velocity decays
+        # rather than extrapolating its own depth drift (its depth may come from the
+        # prediction), and a joint no view saw coasts on its prediction, slowing down.
+        joints.mean[joints.known & (num_views < 2), 3:] *= 0.5
         # Frames since two views saw each joint (never: a large number).
-        weak = (state.weak + 1 if state is not None else np.full(len(positions), 10 ** 6))
-        unseen = (state.unseen + 1 if state is not None else np.zeros(len(positions), int))
+        weak = (state.weak + 1 if state is not None else np.full(len(num_views), 10 ** 6))
+        unseen = (state.unseen + 1 if state is not None else np.zeros(len(num_views), int))
         weak[num_views >= 2] = 0
         unseen[num_views >= 1] = 0
-        positions[unseen > self.config.coast_frames] = np.nan
-        self._state = _MotionState(positions=positions, velocity=velocity,
-                                   scales=log_scales, quats=quats, weak=weak, unseen=unseen)
+        joints.known &= unseen <= self.config.coast_frames
+        self._state = _MotionState(joints=joints, stamp=self._stamp, scales=log_scales,
+                                   quats=quats, weak=weak, unseen=unseen)
 
     def _age_state(self):
         if self._state is None:
@@ -756,8 +840,8 @@ class SkelSplatSolver:
             self._state = None
 
 
-def solve_people(solvers: Sequence[SkelSplatSolver],
-                 keypoints: Sequence) -> List[Optional[PoseEstimate]]:
+def solve_people(solvers: Sequence[SkelSplatSolver], keypoints: Sequence,
+                 stamp: Optional[float] = None) -> List[Optional[PoseEstimate]]:
     """Fuse one frame group for several people at once, each person with its own solver.
 
     Gives what ``[solver.solve(k) for solver, k in zip(solvers, keypoints)]`` gives.  With the
@@ -773,6 +857,7 @@ def solve_people(solvers: Sequence[SkelSplatSolver],
             skeleton and camera count); the views are the same cameras for everyone, and a
             view that does not see a person gives that person's fit nothing.
         keypoints: per person, what its solver's :meth:`SkelSplatSolver.solve` takes.
+        stamp: capture time in seconds (see :meth:`SkelSplatSolver.solve`).
 
     Returns:
         Per person, its estimate, or None when fewer than two views see it.
@@ -783,7 +868,7 @@ def solve_people(solvers: Sequence[SkelSplatSolver],
     """
     if len(solvers) != len(keypoints):
         raise ValueError(f'got {len(keypoints)} keypoint sets for {len(solvers)} solvers')
-    problems = [solver._prepare(people) for solver, people in zip(solvers, keypoints)]
+    problems = [solver._prepare(people, stamp) for solver, people in zip(solvers, keypoints)]
     fitted = [n for n, problem in enumerate(problems) if problem is not None]
     estimates: List[Optional[PoseEstimate]] = [None] * len(solvers)
     if not fitted:

@@ -102,11 +102,12 @@ class MultiPersonTracker:
         """
         self._tracks = []
 
-    def update(self, views) -> List[Tuple[int, PoseEstimate]]:
+    def update(self, views, stamp: Optional[float] = None) -> List[Tuple[int, PoseEstimate]]:
         """Fuse one frame group.
 
         Args:
             views: V arrays (P_v, J, 3) of raw pixels and confidence, P_v people in view v.
+            stamp: capture time in seconds (see :meth:`SkelSplatSolver.solve`).
 
         Returns:
             (track_id, estimate) of each confirmed person fitted this frame, by increasing id.
@@ -127,7 +128,7 @@ class MultiPersonTracker:
                                         if person not in matches]
         solvers = [SkelSplatSolver(self.cameras, self.solver_config) if track_index is None
                    else self._tracks[track_index].solver for _, track_index in fits]
-        estimates = solve_people(solvers, [people[person] for person, _ in fits])
+        estimates = solve_people(solvers, [people[person] for person, _ in fits], stamp)
         matched_tracks = set(matches.values())
         results = []
         for (person, track_index), solver, estimate in zip(fits, solvers, estimates):
@@ -146,7 +147,7 @@ class MultiPersonTracker:
             estimate.person_index = assignment[person].copy()
             if track.track_id >= 0:
                 results.append((track.track_id, estimate))
-        self._age(matched_tracks)
+        self._age(matched_tracks, stamp)
         return sorted(results, key=lambda item: item[0])
 
     # ------------------------------------------------------------------------------------------
@@ -195,14 +196,14 @@ class MultiPersonTracker:
             track.track_id = self._next_id
             self._next_id += 1
 
-    def _age(self, matched):
+    def _age(self, matched, stamp):
         """Age the unmatched tracks; drop lost tentative ones and those lost too long."""
         empty = [np.zeros((0, 17, 3)) for _ in self.cameras]
         kept = []
         for index, track in enumerate(self._tracks):
             if index not in matched:
                 track.missed += 1
-                track.solver.solve(empty)                  # ages the solver's motion state
+                track.solver.solve(empty, stamp)           # ages the solver's motion state
                 if track.track_id < 0 or track.missed > self.config.max_missed_frames:
                     continue
             kept.append(track)

@@ -18,7 +18,11 @@ RELIABLE = QoSProfile(depth=50, reliability=QoSReliabilityPolicy.RELIABLE)
 CAMERAS = ('cam_01', 'cam_02', 'cam_03', 'cam_04')
 
 
-def stamp_of(frame, rate_hz=60.0, start_s=100):
+# The rate of the stamps the tests publish: the solver's frame_rate in their references.
+STAMP_RATE_HZ = 60.0
+
+
+def stamp_of(frame, rate_hz=STAMP_RATE_HZ, start_s=100):
     """Return the camera stamp of frame number ``frame`` at ``rate_hz``."""
     ns = start_s * 1_000_000_000 + round(frame * 1e9 / rate_hz)
     return Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)

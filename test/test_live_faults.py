@@ -79,7 +79,7 @@ def test_cuda_out_of_memory_falls_back_to_cpu_once(demo):
         built.append(config.device)
         solver = SkelSplatSolver(cams, SolverConfig(device='cpu'))
         if config.device != 'cpu':
-            def out_of_memory(views):
+            def out_of_memory(views, stamp=None):
                 raise torch.cuda.OutOfMemoryError('CUDA out of memory. Tried to allocate 2 GiB')
             solver.solve = out_of_memory
         return solver
@@ -98,7 +98,8 @@ def test_other_solver_errors_are_not_mistaken_for_cuda(demo):
 
     def factory(cams, config):
         solver = SkelSplatSolver(cams, SolverConfig(device='cpu'))
-        solver.solve = lambda views: (_ for _ in ()).throw(RuntimeError('shape mismatch'))
+        solver.solve = lambda views, stamp=None: (_ for _ in ()).throw(
+            RuntimeError('shape mismatch'))
         return solver
 
     engine, notes = _engine(cameras, device='cuda', cuda_available=True, solver_factory=factory)
@@ -121,8 +122,8 @@ class _SabotagedSolver(SkelSplatSolver):
         self.resets += 1
         super().reset()
 
-    def solve(self, keypoints):
-        estimate = super().solve(keypoints)
+    def solve(self, keypoints, stamp=None):
+        estimate = super().solve(keypoints, stamp)
         self.calls += 1
         if self.calls in self.corrupt:
             estimate.positions = self.corrupt[self.calls](estimate.positions.copy())
@@ -292,11 +293,14 @@ def test_single_view_joint_has_large_covariance(demo):
     assert person.num_views[single] == 1 and person.num_views[many] >= 3
     sigma_single = np.sqrt(np.linalg.eigvalsh(person.covariance[single]))
     sigma_many = np.sqrt(np.linalg.eigvalsh(person.covariance[many]))
-    # Along cam_01's ray the single-view joint is barely constrained; across it, well.
+    # Along cam_01's ray only the depth borrowed from its neighbours constrains the joint;
+    # across it, the view does (the real detections' noise, measured: 1-3 cm at 3-4 m).
     ray = cameras['cam_01'].center - person.positions[single]
     ray /= np.linalg.norm(ray)
     along = np.sqrt(ray @ person.covariance[single] @ ray)
-    assert along > 0.9 * sigma_single.max() and sigma_single.max() > 20 * sigma_many.max()
+    assert along > 0.9 * sigma_single.max()
+    assert along == pytest.approx(SolverConfig().single_view_depth_sigma, rel=0.05)
+    assert sigma_single.max() > 3 * sigma_many.max()
     assert sigma_single.min() < 0.05  # about depth * detection sigma / focal length
     assert person.confidence[single] < 0.5 * person.confidence[many]
 

@@ -191,7 +191,7 @@ def test_fitting_the_people_together_changes_no_id_and_no_position(scene, monkey
         return [tracker.update(_views(scene, frame, [0, 1, 2], rng)[0]) for frame in range(6)]
 
     together = track()
-    monkeypatch.setattr(tracking, 'solve_people', lambda solvers, keypoints: [
+    monkeypatch.setattr(tracking, 'solve_people', lambda solvers, keypoints, stamp=None: [
         solver.solve(people) for solver, people in zip(solvers, keypoints)])
     alone = track()
     assert [len(results) for results in together] == [0, 0, 3, 3, 3, 3]

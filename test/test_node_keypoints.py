@@ -14,7 +14,7 @@ import sys
 import time
 
 from diagnostic_msgs.msg import DiagnosticStatus
-from node_helpers import CAMERAS, Probe, stamp_ns, stamp_of
+from node_helpers import CAMERAS, Probe, stamp_ns, stamp_of, STAMP_RATE_HZ
 import numpy as np
 import pytest
 from rcl_interfaces.msg import Parameter as ParameterMsg
@@ -100,7 +100,8 @@ def test_keypoints_mode_matches_cli(demo):
     reference = load_keypoint_frames(dirs, 'body25b')[:NUM_FRAMES]
     # solver_objective:=auto runs the analytic objective on a CPU.
     estimate = make_estimator('skelsplat', list(cameras.values()),
-                              SolverConfig(device='cpu', objective='analytic'))
+                              SolverConfig(device='cpu', objective='analytic',
+                                           frame_rate=STAMP_RATE_HZ))
     for index, (frame, output) in enumerate(zip(reference, outputs)):
         assert stamp_ns(output.header.stamp) == stamp_ns(stamp_of(index))
         assert output.header.frame_id == 'world'

@@ -11,7 +11,7 @@ keypoints.
 
 import pathlib
 
-from node_helpers import CAMERAS, Probe, stamp_ns, stamp_of
+from node_helpers import CAMERAS, Probe, stamp_ns, stamp_of, STAMP_RATE_HZ
 import numpy as np
 import pytest
 from ros_helpers import RosContext, spin_until
@@ -81,7 +81,8 @@ def test_node_tracks_several_people_like_the_tracker(trial):
         transforms = [t for msg in probe.messages('/tf') for t in msg.transforms]
 
     tracker = MultiPersonTracker(list(cameras.values()),
-                                 SolverConfig(device='cpu', objective='analytic'))
+                                 SolverConfig(device='cpu', objective='analytic',
+                                              frame_rate=STAMP_RATE_HZ))
     reference = load_keypoint_frames(dirs, 'body25b')[:NUM_FRAMES]
     ids_per_frame = []
     for index, (frame, output) in enumerate(zip(reference, outputs)):

@@ -17,7 +17,7 @@ for those files would; the node refuses images that disagree with their CameraIn
 
 import cv2
 from diagnostic_msgs.msg import DiagnosticStatus
-from node_helpers import Probe, stamp_ns, stamp_of
+from node_helpers import Probe, stamp_ns, stamp_of, STAMP_RATE_HZ
 import numpy as np
 import pytest
 from ros_helpers import RosContext, spin_until
@@ -83,7 +83,8 @@ def _offline(cameras, messages):
     detectors = {name: create_detector('mediapipe') for name in CAMERAS}
     # solver_objective:=auto runs the analytic objective on a CPU.
     solver = SkelSplatSolver([cameras[name] for name in CAMERAS],
-                             SolverConfig(device='cpu', objective='analytic'))
+                             SolverConfig(device='cpu', objective='analytic',
+                                          frame_rate=STAMP_RATE_HZ))
     results = []
     for group in messages:
         views = []

@@ -197,7 +197,7 @@ class _Processor:
             except Exception as error:  # noqa: B902 - converters and detectors may raise anything
                 self.stats.frames_dropped[name] += 1
                 self.warn(('frame', name), f'{name}: frame dropped: {error}')
-        estimate, _ = self.engine.solve(keypoints)
+        estimate, _ = self.engine.solve(keypoints, group.stamp_ns * 1e-9)
         people = []
         if estimate is not None:
             person = person_from_estimate(estimate, PERSON_ID)

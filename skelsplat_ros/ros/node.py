@@ -358,7 +358,8 @@ class SkelSplatNode(Node):
                 'and TF output start over')
         frames = {name: msg for name, (_, msg) in group.frames.items()}
         result = fuse_group(self._engine, frames,
-                            partial(conversions.frame_keypoints, self._engine), PERSON_ID)
+                            partial(conversions.frame_keypoints, self._engine), PERSON_ID,
+                            stamp=group.stamp_ns * 1e-9)
         for name, error in result.faults.items():
             self._warn(('frame', name, fault_kind(error)), f'{name}: frame dropped: {error}',
                        camera=name)
