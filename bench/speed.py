@@ -149,9 +149,10 @@ def section_solver(cameras, truth, motion, real, datasets, seed):
     for dataset in datasets:
         frames = real if dataset == 'real' else protocols.make_protocol(
             dataset, cameras, motion, seed=seed)
+        expected = truth if dataset == 'real' else protocols.protocol_truth(dataset, truth)
         for name, config in CONFIGS.items():
             positions, wall, cpu, iterations = run_solver(cameras, config, frames)
-            entry = _entry(positions, truth[:len(frames)], wall, cpu, iterations)
+            entry = _entry(positions, expected[:len(frames)], wall, cpu, iterations)
             results[name]['datasets'][dataset] = entry
             pooled[name][0].append(wall)
             pooled[name][1].append(cpu)
