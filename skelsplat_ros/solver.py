@@ -72,8 +72,8 @@ class SolverConfig:
     symmetry_weight: float = 0.01    # weight of the left/right bone-length term, per m^2
     motion_sigma: float = 0.05       # std of the constant-velocity prior, metres per frame
     motion_weight: float = 1e-3      # weight of that prior against the heatmap loss
-    # The Kalman filter's white acceleration std, m/s^2 (skelsplat_ros.motion).  Swept in
-    # bench/accuracy.py (``motion``): lower smooths noise more but lags real motion more.
+    # The Kalman filter's white acceleration std, m/s^2 (skelsplat_ros.motion): lower
+    # smooths noise more but lags real motion more (README: 'fast' protocol).
     accel_sigma: float = 20.0
     frame_rate: float = 30.0         # Hz: the time step when solve() is given no stamp
     min_noise_px: float = 0.05       # floor of the 2D noise std measured from the residuals
@@ -241,8 +241,7 @@ class SkelSplatSolver:
         # (left, right) joint pairs, from the flip permutation of the joint set.
         self._mirror_pairs = np.array([(j, int(m)) for j, m in enumerate(flip) if j < m],
                                       dtype=np.int64).reshape(-1, 2)
-        self._centres = np.stack([-np.asarray(cam.R).T @ np.asarray(cam.t)
-                                  for cam in self.cameras])                     # (V, 3)
+        self._centres = np.stack([cam.center for cam in self.cameras])            # (V, 3)
         self._state: Optional[_MotionState] = None
         # The motion state moved to the frame being solved (None: no prediction).
         self._prior: Optional[motion.JointFilter] = None
@@ -781,12 +780,12 @@ class SkelSplatSolver:
         weighted squared residuals over their degrees of freedom (2 per view, less 3 per
         joint), pooled over the joints that two views or more see (the a posteriori variance
         factor of weighted least squares; joints ten times over the median factor left out),
-        at least ``min_noise_px`` squared.  Exact
-        detections thus give a sharp measurement and noisy ones a broad one.  Without such
-        joints, the target heatmap's width in each view (sigma_px, (V,) full-resolution
-        pixels) stands in.  A joint seen by one view is constrained along that view's ray only
-        by ``single_view_depth_sigma``; every joint gets a weak isotropic prior of
-        ``prior_sigma``.  weights (V, J) are 0 for the views that do not support a joint.
+        at least ``min_noise_px`` squared.  Exact detections thus give a sharp measurement and
+        noisy ones a broad one.  Without such joints, the target heatmap's width in each view
+        (sigma_px, (V,) full-resolution pixels) stands in.  A joint seen by one view is
+        constrained along that view's ray only by ``single_view_depth_sigma``; every joint gets
+        a weak isotropic prior of ``prior_sigma``.  weights (V, J) are 0 for the views that do
+        not support a joint.
         """
         cfg = self.config
         known = np.isfinite(positions).all(axis=1)
