@@ -25,6 +25,9 @@ import numpy as np
 NIS_GATE = 11.345
 # Velocity std of a joint seen for the first time, m/s.
 INITIAL_SPEED_SIGMA = 1.0
+# Largest sensible white acceleration std, m/s^2.  A punch peaks near 100; beyond about 1,000
+# the prediction is noise: the velocity becomes a per-frame difference that gates would trust.
+MAX_ACCEL_SIGMA = 1000.0
 
 
 @dataclass

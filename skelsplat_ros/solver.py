@@ -103,10 +103,9 @@ class SolverConfig:
 
     def __post_init__(self):
         """Refuse motion-model values that make the filter meaningless."""
-        # Beyond about 1,000 m/s^2 (a punch peaks near 100) the prediction is noise: the
-        # velocity becomes a per-frame difference that the gates would then trust.
-        if not 0.0 < self.accel_sigma <= 1000.0:
-            raise ValueError(f'accel_sigma must be in (0, 1000] m/s^2, got {self.accel_sigma}')
+        if not 0.0 < self.accel_sigma <= motion.MAX_ACCEL_SIGMA:
+            raise ValueError(f'accel_sigma must be in (0, {motion.MAX_ACCEL_SIGMA:g}] m/s^2, '
+                             f'got {self.accel_sigma}')
         if not self.frame_rate > 0.0:
             raise ValueError(f'frame_rate must be positive, got {self.frame_rate} Hz')
 

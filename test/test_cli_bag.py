@@ -123,6 +123,11 @@ def test_bag_is_processed_into_the_outputs(bag, trial, tmp_path, capsys):
     truth = markers[:NUM_FRAMES, marker_index][..., [2, 0, 1]]
     error = np.linalg.norm(positions[:, coco_index] - truth, axis=-1)
     assert 1000 * error.mean() < 150
+    # The node's solver: solver_objective auto is the analytic objective on a CPU.
+    diagnostics = [msg for _, _, msg in read_messages(output, ['/diagnostics'])]
+    fusion = [status for status in diagnostics[-1].status if status.name.endswith('fusion')]
+    assert {value.key: value.value for value in fusion[0].values}['solver_objective'] \
+        == 'analytic'
 
 
 def _fails(capsys, status, message):

@@ -8,6 +8,7 @@ every group, in order, as ``skelsplat solve`` does).  Messages carry float32, so
 gets the same float32-rounded keypoints.
 """
 
+import dataclasses
 import pathlib
 import subprocess
 import sys
@@ -77,13 +78,23 @@ def _positions(person):
     return np.array([[p.x, p.y, p.z] for p in person.positions])
 
 
-def test_keypoints_mode_matches_cli(demo):
+# Node parameters, and the solver settings they stand for.
+SOLVER_CASES = {
+    'defaults': ({}, {}),
+    'slower motion model': ({'solver_accel_sigma': 2.0}, {'accel_sigma': 2.0}),
+    'per frame': ({'solver_temporal': False}, {'temporal': False}),
+}
+
+
+@pytest.mark.parametrize('case', SOLVER_CASES)
+def test_keypoints_mode_matches_cli(demo, case):
     calibration, dirs, frames = demo
     cameras = {camera.name: camera for camera in load_calibration(calibration)}
+    overrides, solver_settings = SOLVER_CASES[case]
     with RosContext() as ros:
         # Lockstep publishing: a long max_wait makes every group complete even when a busy
         # machine delivers its four messages far apart, so the causal state matches the CLI's.
-        node = create_node(PARAMS, _node_overrides(calibration, max_wait=5.0),
+        node = create_node(PARAMS, _node_overrides(calibration, max_wait=5.0, **overrides),
                            context=ros.context)
         ros.executor.add_node(node)
         ros.nodes.append(node)
@@ -99,14 +110,18 @@ def test_keypoints_mode_matches_cli(demo):
     # The reference: the CLI's loader and estimator, same causal order and solver config.
     reference = load_keypoint_frames(dirs, 'body25b')[:NUM_FRAMES]
     # solver_objective:=auto runs the analytic objective on a CPU.
+    base = SolverConfig(device='cpu', objective='analytic', frame_rate=STAMP_RATE_HZ)
     estimate = make_estimator('skelsplat', list(cameras.values()),
-                              SolverConfig(device='cpu', objective='analytic',
-                                           frame_rate=STAMP_RATE_HZ))
+                              dataclasses.replace(base, **solver_settings))
+    # The defaults' output, to show that the parameters reached the solver.
+    default = make_estimator('skelsplat', list(cameras.values()), base)
+    differs = []
     for index, (frame, output) in enumerate(zip(reference, outputs)):
         assert stamp_ns(output.header.stamp) == stamp_ns(stamp_of(index))
         assert output.header.frame_id == 'world'
-        positions, confidence = estimate(
-            [np.asarray(view, np.float32).astype(float) for view in frame])
+        views = [np.asarray(view, np.float32).astype(float) for view in frame]
+        positions, confidence = estimate(views)
+        differs.append(np.nanmax(np.abs(default(views)[0] - positions)) > 1e-4)
         assert len(output.people) == 1
         person = output.people[0]
         assert person.id == 1 and tuple(person.joint_names) == COCO17_JOINTS
@@ -119,6 +134,7 @@ def test_keypoints_mode_matches_cli(demo):
         assert np.isfinite(got).all() and np.isfinite(person.covariance).all()
         assert len(person.covariance) == 9 * 17
         assert max(person.num_views) == 4
+    assert any(differs) == bool(solver_settings)
 
 
 def _float_parameter(name, value):

@@ -13,8 +13,8 @@ from skelsplat_ros.cameras import CalibrationError, make_camera, rotation_from_q
 from skelsplat_ros.live import FusionEngine, KeyedThrottle, LatestMailbox, person_from_estimate
 from skelsplat_ros.live import resolve_device
 from skelsplat_ros.ros import conversions
-from skelsplat_ros.ros.params import camera_info_topic_for, config_from_values, PARAMETERS
-from skelsplat_ros.ros.params import ParameterError, validate_update
+from skelsplat_ros.ros.params import camera_info_topic_for, config_from_values, make_engine
+from skelsplat_ros.ros.params import ParameterError, PARAMETERS, validate_update
 from skelsplat_ros.ros.runner import check_params_file, default_params_file
 from skelsplat_ros.skeletons import COCO17_JOINTS, get_format
 from skelsplat_ros.solver import PoseEstimate
@@ -172,6 +172,7 @@ def test_parameter_validation(tmp_path):
              'device': 'tpu', 'world_frame': '/world', 'image_qos': 'fast',
              'camera_names': ['a', 'a'], 'calibration_file': '/does/not/exist.toml',
              'publish_tf': 'yes', 'detector_max_side': 8, 'solver_objective': 'fastest',
+             'solver_temporal': 1, 'solver_accel_sigma': 0.0,
              'multi_person': True}     # with the default detector, single-person MediaPipe
     for name, value in cases.items():
         with pytest.raises(ParameterError, match=name):
@@ -180,6 +181,16 @@ def test_parameter_validation(tmp_path):
         config_from_values(_values(tmp_path, detector='onnx'))
     assert config_from_values(_values(tmp_path, detector='keypoints_topic',
                                       multi_person=True)).multi_person
+    with pytest.raises(ParameterError, match='solver_accel_sigma'):
+        config_from_values(_values(tmp_path, solver_accel_sigma=1001.0))
+    assert config_from_values(_values(tmp_path, solver_accel_sigma=5)).solver_accel_sigma == 5.0
+    # The node and `skelsplat bag` build their engine from the configuration alike.
+    engine = make_engine(config_from_values(_values(
+        tmp_path, detector='keypoints_topic', multi_person=True, solver_objective='rendered',
+        device='cpu')), notify=lambda message: None)
+    assert engine.multi_person and engine.objective == 'rendered' and engine.device == 'cpu'
+    cpu = config_from_values(_values(tmp_path, device='cpu'))
+    assert make_engine(cpu, notify=lambda message: None).objective == 'analytic'
     updated, reason = validate_update(config, 'min_views', 1)
     assert updated.min_views == 1 and not reason
     updated, reason = validate_update(config, 'min_views', 5)

@@ -17,6 +17,7 @@ Camera poses come from ``calibration_file`` (``extrinsics_source: tf`` is not su
 """
 
 import dataclasses
+from functools import partial
 import pathlib
 from typing import Callable, Dict, Optional
 
@@ -26,10 +27,11 @@ from rclpy.serialization import serialize_message
 from rclpy.time import Time
 from skelsplat_ros.cameras import CalibrationError, camera_from_camera_info
 from skelsplat_ros.fileio.mcap_io import McapBagWriter, read_messages, read_summary
-from skelsplat_ros.live import FusionEngine, person_from_estimate
+from skelsplat_ros.live import fuse_group
 from skelsplat_ros.ros import conversions
 from skelsplat_ros.ros.params import CAMERA_PARAMETERS, config_from_values
-from skelsplat_ros.ros.params import load_calibrated_cameras, ParameterError, PARAMETERS
+from skelsplat_ros.ros.params import load_calibrated_cameras, make_engine, ParameterError
+from skelsplat_ros.ros.params import PARAMETERS
 from skelsplat_ros.ros.runner import check_params_file
 from skelsplat_ros.sync import FrameSynchronizer
 from std_msgs.msg import Header
@@ -120,10 +122,7 @@ class _Processor:
         self.bag = bag
         self.log = log
         self.file_cameras = file_cameras
-        detector = None if config.detector == 'keypoints_topic' else config.detector
-        options = {'model_path': config.onnx_model_path} if detector == 'onnx' else {}
-        self.engine = FusionEngine(config.camera_names, detector=detector,
-                                   detector_options=options, device=config.device, notify=log)
+        self.engine = make_engine(config, notify=log)
         self.sync = FrameSynchronizer(config.camera_names, slop_s=config.slop,
                                       max_wait_s=config.max_wait, min_views=config.min_views)
         names = config.camera_names
@@ -190,19 +189,17 @@ class _Processor:
         self._diagnostics(log_time_ns, None, force=True)
 
     def _fuse(self, group, log_time_ns):
-        keypoints = {}
-        for name, (_, msg) in group.frames.items():
-            try:
-                keypoints[name] = conversions.frame_keypoints(self.engine, name, msg)
-            except Exception as error:  # noqa: B902 - converters and detectors may raise anything
-                self.stats.frames_dropped[name] += 1
-                self.warn(('frame', name), f'{name}: frame dropped: {error}')
-        estimate, _ = self.engine.solve(keypoints, group.stamp_ns * 1e-9)
-        people = []
-        if estimate is not None:
-            person = person_from_estimate(estimate, PERSON_ID)
-            if person is not None:
-                people.append(person)
+        frames = {name: msg for name, (_, msg) in group.frames.items()}
+        result = fuse_group(self.engine, frames,
+                            partial(conversions.frame_keypoints, self.engine), PERSON_ID,
+                            stamp=group.stamp_ns * 1e-9)
+        for name, error in result.faults.items():
+            self.stats.frames_dropped[name] += 1
+            self.warn(('frame', name), f'{name}: frame dropped: {error}')
+        if result.diverged:
+            self.warn('diverged', f'{result.diverged}; nothing written for stamp '
+                      f'{group.stamp_ns * 1e-9:.3f} s')
+        people = result.people
         self._write_outputs(people, group.stamp_ns, log_time_ns)
         self.stats.groups += 1
         self.stats.groups_with_person += bool(people)
@@ -273,6 +270,7 @@ class _Processor:
                                     'frames_dropped_stale': sync.dropped_stale,
                                     'frames_dropped_duplicate': sync.dropped_duplicate,
                                     'solver_device': self.engine.device,
+                                    'solver_objective': self.engine.objective,
                                     'detector': self.config.detector}))
         header = Header(stamp=Time(nanoseconds=log_time_ns).to_msg())
         self._write('/diagnostics', DiagnosticArray(header=header, status=statuses), log_time_ns)

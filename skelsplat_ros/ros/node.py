@@ -39,13 +39,13 @@ from rclpy.time import Time
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 from skelsplat_ros.cameras import CalibrationError, camera_from_camera_info
 from skelsplat_ros.cameras import optical_frame_extrinsics
-from skelsplat_ros.live import CameraHealth, diagnose_camera, fault_kind, FusionEngine
+from skelsplat_ros.live import CameraHealth, diagnose_camera, fault_kind
 from skelsplat_ros.live import fuse_group, KeyedThrottle, LatestMailbox, stamp_offsets
 from skelsplat_ros.live import WindowStats
 from skelsplat_ros.msg import HumanPose3DArray, Keypoints2D
 from skelsplat_ros.ros import conversions
-from skelsplat_ros.ros.params import CAMERA_PARAMETERS, load_calibrated_cameras, PARAMETERS
-from skelsplat_ros.ros.params import ParameterError, read_config, validate_update
+from skelsplat_ros.ros.params import CAMERA_PARAMETERS, load_calibrated_cameras, make_engine
+from skelsplat_ros.ros.params import ParameterError, PARAMETERS, read_config, validate_update
 from skelsplat_ros.sync import FrameSynchronizer
 from std_msgs.msg import Header
 from tf2_msgs.msg import TFMessage
@@ -115,17 +115,7 @@ class SkelSplatNode(Node):
         self._file_cameras = {}
         if 'calibration_file' in (config.extrinsics_source, config.intrinsics_source):
             self._file_cameras = load_calibrated_cameras(config)
-        detector = None if config.detector == 'keypoints_topic' else config.detector
-        options = {'model_path': config.onnx_model_path} if detector == 'onnx' else {}
-        if detector == 'onnx':
-            options['device'] = 'cpu' if config.device == 'cpu' else 'auto'
-        if detector == 'mediapipe' and config.detector_max_side:
-            options['max_side'] = config.detector_max_side
-        self._engine = FusionEngine(config.camera_names, detector=detector,
-                                    detector_options=options, device=config.device,
-                                    objective=config.solver_objective,
-                                    multi_person=config.multi_person,
-                                    notify=self.get_logger().info)
+        self._engine = make_engine(config, notify=self.get_logger().info)
         self._engine.prepare()  # load the detectors now, not on the first frames
         for name in config.camera_names:
             state = self._states[name]
@@ -493,6 +483,7 @@ class SkelSplatNode(Node):
             'sync_resets': sync['resets'],
             'views_in_last_group': ' '.join(self._last_views),
             'solver_device': self._engine.device,
+            'solver_objective': self._engine.objective,
             'detector': config.detector,
             'fusion_errors': self._totals['errors'],
             'fits_diverged': self._totals['diverged'],

@@ -16,17 +16,23 @@ Every other parameter is listed in :data:`PARAMETERS`.  :func:`config_from_value
 complete set of values without ROS and raises :class:`ParameterError` with a message that
 names the parameter; :func:`read_config` declares the parameters on a node and uses it.
 Parameters that are safe to change at run time are :data:`DYNAMIC`; the others are read-only.
+:func:`make_engine` builds the fusion engine a configuration describes, for the node and for
+``skelsplat bag`` alike.
 """
 
 import dataclasses
 import os
 import re
-from typing import Dict, Mapping, Optional, Tuple
+from typing import Callable, Dict, Mapping, Optional, Tuple
+
+from skelsplat_ros.live import FusionEngine
+from skelsplat_ros.motion import MAX_ACCEL_SIGMA
+from skelsplat_ros.solver import SolverConfig
 
 __all__ = [
     'CameraConfig', 'DYNAMIC', 'NodeConfig', 'PARAMETERS', 'ParameterError',
-    'camera_info_topic_for', 'config_from_values', 'load_calibrated_cameras', 'read_config',
-    'validate_update',
+    'camera_info_topic_for', 'config_from_values', 'load_calibrated_cameras', 'make_engine',
+    'read_config', 'validate_update',
 ]
 
 DETECTORS = ('mediapipe', 'onnx', 'keypoints_topic')
@@ -60,6 +66,10 @@ PARAMETERS: Dict[str, Tuple[object, str]] = {
     'solver_objective': ('auto', 'auto (rendered on a GPU, analytic on the CPU) | rendered '
                          '(Adam through the Gaussian renderer, the reference) | analytic (its '
                          'closed form without occlusion, ~20x faster on a CPU)'),
+    'solver_temporal': (True, 'causal motion model: each group is fused with a Kalman '
+                        'prediction from the earlier ones; false fits every group on its own'),
+    'solver_accel_sigma': (20.0, 'white acceleration std of that motion model, m/s^2, in '
+                           '(0, 1000]: lower smooths noise more and lags fast moves more'),
     'publish_markers': (True, 'publish visualization_msgs/MarkerArray on ~markers'),
     'publish_points': (True, 'publish sensor_msgs/PointCloud2 of the joints'),
     'publish_tf': (True, 'publish REP-155 body_<id> and <joint>_<id> frames on /tf'),
@@ -114,6 +124,8 @@ class NodeConfig:
     image_qos: str
     device: str
     solver_objective: str
+    solver_temporal: bool
+    solver_accel_sigma: float
     publish_markers: bool
     publish_points: bool
     publish_tf: bool
@@ -253,6 +265,8 @@ def config_from_values(values: Mapping[str, object]) -> NodeConfig:
         min_views=_min_views(values['min_views'], len(cameras)),
         image_qos=_choice(values, 'image_qos', IMAGE_QOS), device=device,
         solver_objective=_choice(values, 'solver_objective', SOLVER_OBJECTIVES),
+        solver_temporal=_flag(values, 'solver_temporal'),
+        solver_accel_sigma=_accel_sigma(values['solver_accel_sigma']),
         publish_markers=_flag(values, 'publish_markers'),
         publish_points=_flag(values, 'publish_points'),
         publish_tf=_flag(values, 'publish_tf'),
@@ -263,11 +277,37 @@ def config_from_values(values: Mapping[str, object]) -> NodeConfig:
     return config
 
 
+def make_engine(config: NodeConfig, notify: Callable[[str], None]) -> FusionEngine:
+    """Return the fusion engine that ``config`` describes (detector, device, solver)."""
+    detector = None if config.detector == 'keypoints_topic' else config.detector
+    options = {}
+    if detector == 'onnx':
+        options = {'model_path': config.onnx_model_path,
+                   'device': 'cpu' if config.device == 'cpu' else 'auto'}
+    if detector == 'mediapipe' and config.detector_max_side:
+        options['max_side'] = config.detector_max_side
+    solver_config = SolverConfig(temporal=config.solver_temporal,
+                                 accel_sigma=config.solver_accel_sigma)
+    return FusionEngine(config.camera_names, detector=detector, detector_options=options,
+                        device=config.device, solver_config=solver_config,
+                        objective=config.solver_objective, multi_person=config.multi_person,
+                        notify=notify)
+
+
 def _max_side(value):
     if isinstance(value, bool) or not isinstance(value, int) or (value != 0 and value < 32):
         raise ParameterError(f'detector_max_side: must be 0 (full size) or an integer of at '
                              f'least 32 pixels, got {value!r}')
     return value
+
+
+def _accel_sigma(value):
+    # SolverConfig's own bounds, reported under the parameter's name.
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not 0.0 < value <= MAX_ACCEL_SIGMA:
+        raise ParameterError(f'solver_accel_sigma: must be in (0, {MAX_ACCEL_SIGMA:g}] m/s^2, '
+                             f'got {value!r}')
+    return float(value)
 
 
 def _min_views(value, num_cameras):
