@@ -113,7 +113,7 @@ def quick_report(data_root, tmp_path_factory):
     output = tmp_path_factory.mktemp('bench')
     command = [sys.executable, str(ROOT / 'bench' / 'accuracy.py'), '--quick',
                '--frames', str(FRAMES), '--data-root', str(data_root), '--output', str(output),
-               '--methods', *METHODS, '--datasets', *DATASETS]
+               '--methods', *METHODS, '--datasets', *DATASETS, '--seeds', '2']
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
@@ -135,6 +135,23 @@ def test_quick_run_reports_every_method_on_every_dataset(quick_report):
             assert entry['common_mean_mm'] is not None
             assert set(entry['per_joint_mean_mm']) == set(quick_report['config']['scored_joints'])
     assert 'checks' in quick_report['targets']
+
+
+def test_targets_are_judged_on_the_mean_over_seeds(quick_report):
+    assert quick_report['config']['seeds'] == [0, 1]
+    seeds = quick_report['seeds']
+    assert list(seeds) == [d for d in DATASETS if d != 'real']
+    for dataset, per_method in seeds.items():
+        assert list(per_method) == ['skelsplat', 'dlt', 'ransac_dlt', 'anipose_optim']
+        for method, means in per_method.items():
+            assert means[0] == quick_report['results'][dataset][method]['mean_mm']
+            assert len(means) == 2
+    # The clean protocol has no randomness to draw; every other one differs between seeds.
+    assert seeds['clean']['dlt'][0] == pytest.approx(seeds['clean']['dlt'][1])
+    assert seeds['noise']['dlt'][0] != seeds['noise']['dlt'][1]
+    check = quick_report['targets']['checks']['b_outliers_le_half_ransac_dlt']
+    assert check['value'] == pytest.approx(np.mean(seeds['outliers']['skelsplat']))
+    assert check['ransac_dlt_mm'] == pytest.approx(np.mean(seeds['outliers']['ransac_dlt']))
 
 
 def test_quick_run_values_are_sane(quick_report):
