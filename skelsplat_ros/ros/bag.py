@@ -199,10 +199,9 @@ class _Processor:
         if result.diverged:
             self.warn('diverged', f'{result.diverged}; nothing written for stamp '
                       f'{group.stamp_ns * 1e-9:.3f} s')
-        people = result.people
-        self._write_outputs(people, group.stamp_ns, log_time_ns)
+        self._write_outputs(result.people, group.stamp_ns, log_time_ns)
         self.stats.groups += 1
-        self.stats.groups_with_person += bool(people)
+        self.stats.groups_with_person += bool(result.people)
         self._diagnostics(log_time_ns, group.stamp_ns)
 
     def _write(self, topic, msg, log_time_ns):
