@@ -13,6 +13,13 @@ included, and corrupts the exact pixels with a seeded generator, so that every r
 same inputs.  Frames come out as the estimators take them: per frame, per view, an array
 (P_v, 17, 3) of raw pixels and confidence, with a missing joint written as OpenPose writes it
 (0, 0, 0) and a view without any detection as shape (0, 17, 3).
+
+Each protocol also has an *oracle* version (``make_protocol(..., oracle=True)``): the same draws,
+with every confidently wrong detection undone where its information survives (swapped labels
+put back, the bystander dropped) and removed where it does not (a displaced detection).  It is
+the input of an estimator that knew every corruption: what an estimator scores there is what
+it would score if it rejected or repaired the corruption perfectly, the noise and occlusions
+that are left.
 """
 
 import sys
@@ -160,6 +167,9 @@ class _Views:
         self.bystander = np.zeros_like(self.person)
         self.bystander_present = np.zeros(self.person.shape[:2], dtype=bool)   # (V, F)
         self.view_present = np.ones(self.person.shape[:2], dtype=bool)          # (V, F)
+        # Which true joint each label holds (swaps), and the detections displaced (outliers).
+        self.label = np.broadcast_to(np.arange(NUM_JOINTS), self.person.shape[:3]).copy()
+        self.displaced = np.zeros(self.person.shape[:3], dtype=bool)            # (V, F, J)
 
     @property
     def num_views(self):
@@ -172,6 +182,12 @@ class _Views:
     def hide(self, view, frames, joints):
         for joint in joints:
             self.person[view, frames, joint] = 0.0
+
+    def undo_corruption(self):
+        """Put swapped labels back, remove displaced detections and the bystander."""
+        self.person[self.displaced] = 0.0
+        np.put_along_axis(self.person, self.label[..., None], self.person.copy(), axis=2)
+        self.bystander_present[:] = False
 
     def frames(self, rng):
         """Assemble per-frame lists of V arrays (P_v, J, 3); candidate order is random."""
@@ -226,6 +242,7 @@ def _add_outliers(views, rng, rate):
     views.person[hit, 0] += distance * np.cos(angle)
     views.person[hit, 1] += distance * np.sin(angle)
     views.person[hit, 2] = rng.uniform(0.85, 1.0, count)
+    views.displaced |= hit
 
 
 def _add_swaps(views, rng, episodes):
@@ -240,6 +257,7 @@ def _add_swaps(views, rng, episodes):
         frames = _episode(rng, views.num_frames, 5, 20)
         # The labels move, confidences with them: a hidden joint stays hidden.
         views.person[view, frames] = views.person[view, frames][:, permutation]
+        views.label[view, frames] = views.label[view, frames][:, permutation]
 
 
 def _add_bystander(views, rng, cameras, motion, view, presence):
@@ -266,11 +284,12 @@ def protocol_truth(name, truth):
     return truth[::_SPEED_UP.get(name, 1)]
 
 
-def make_protocol(name, cameras, motion, seed=0):
+def make_protocol(name, cameras, motion, seed=0, oracle=False):
     """Corrupted 2D of ``motion`` (F, 17, 3) for protocol ``name`` (see :data:`PROTOCOLS`).
 
     Returns a list of F frames, each a list of V arrays (P_v, 17, 3).  The same ``seed`` and
-    inputs give the same frames.
+    inputs give the same frames.  With ``oracle``, the confidently wrong detections of those
+    frames are undone or removed (see the module's docstring); noise and occlusions stay.
     """
     if name not in PROTOCOLS:
         raise ValueError(f'unknown protocol {name!r}; choose from {", ".join(PROTOCOLS)}')
@@ -295,4 +314,6 @@ def make_protocol(name, cameras, motion, seed=0):
         _add_swaps(views, rng, max(1, episodes // 2))
         _add_outliers(views, rng, rate=0.04)
         _add_bystander(views, rng, cameras, motion, view=1, presence=0.6)
+    if oracle:
+        views.undo_corruption()
     return views.frames(rng)

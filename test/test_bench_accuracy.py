@@ -93,6 +93,30 @@ def test_corruptions_do_what_they_say(demo):
     assert (counts[:, 0] == 2).all() and (counts[:, 1:] == 1).all()
 
 
+@pytest.mark.parametrize('name', ['outliers', 'swaps', 'bystander', 'mixed'])
+def test_oracle_input_undoes_every_wrong_detection_and_keeps_the_rest(demo, name):
+    cameras, _, motion = demo
+    exact = protocols.project_motion(cameras, motion).transpose(1, 0, 2, 3)  # (F, V, J, 2)
+    corrupted = protocols.make_protocol(name, cameras, motion, seed=5)
+    oracle = protocols.make_protocol(name, cameras, motion, seed=5, oracle=True)
+    assert all(len(view) <= 1 for frame in oracle for view in frame)
+    wrong = kept = 0
+    for f, (frame, frame_oracle) in enumerate(zip(corrupted, oracle)):
+        for v, (view, view_oracle) in enumerate(zip(frame, frame_oracle)):
+            if not len(view_oracle):
+                assert not len(view)            # the view lost the person in both
+                continue
+            seen = view_oracle[0, :, 2] > 0
+            # Only noise is left: 3 px per coordinate stays well within 20 px.
+            error = np.linalg.norm(view_oracle[0, :, :2] - exact[f, v], axis=-1)
+            assert error[seen].max() < 20.0
+            # What the corruption left alone is the same detection in both inputs.
+            same = (view == view_oracle[0]).all(axis=-1).any(axis=0) & seen
+            kept += int(same.sum())
+            wrong += int((view[:, :, 2] > 0).sum() - same.sum())
+    assert 0 < wrong < kept
+
+
 def test_mpjpe_summary_counts_gaps_in_coverage():
     truth = np.zeros((2, 3, 3))
     truth[:, 2] = np.nan                                       # an unscored joint
@@ -152,6 +176,20 @@ def test_targets_are_judged_on_the_mean_over_seeds(quick_report):
     check = quick_report['targets']['checks']['b_outliers_le_half_ransac_dlt']
     assert check['value'] == pytest.approx(np.mean(seeds['outliers']['skelsplat']))
     assert check['ransac_dlt_mm'] == pytest.approx(np.mean(seeds['outliers']['ransac_dlt']))
+
+
+def test_oracle_runs_report_what_the_corruption_cost(quick_report):
+    oracle = quick_report['oracle']
+    assert list(oracle) == ['outliers', 'bystander']
+    for dataset, per_method in oracle.items():
+        assert list(per_method) == ['skelsplat', 'ransac_dlt']
+        for method, means in per_method.items():
+            assert len(means) == 2
+            check = quick_report['targets']['checks'][f'b_{dataset}_le_half_ransac_dlt']
+            assert check[f'{method}_oracle_mm'] == pytest.approx(np.mean(means))
+    # DLT-based: the displaced detections cost RANSAC-DLT more than removing them would.
+    assert np.mean(oracle['outliers']['ransac_dlt']) < np.mean(
+        quick_report['seeds']['outliers']['ransac_dlt'])
 
 
 def test_quick_run_values_are_sane(quick_report):
