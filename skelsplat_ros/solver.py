@@ -440,6 +440,8 @@ class SkelSplatSolver:
         predicted = self._predicted_positions()
         if predicted is not None:
             weights = self._gate_by_prediction(positions, inliers, points, weights, predicted)
+        else:
+            weights = self._break_ties_by_skeleton(positions, inliers, points, weights)
         missing = ~np.isfinite(positions).all(axis=1)
         if predicted is not None:
             use = missing & np.isfinite(predicted).all(axis=1)
@@ -499,6 +501,45 @@ class SkelSplatSolver:
             threshold_px=cfg.ransac_threshold_px)
         positions[suspect] = regated
         inliers[:, suspect] = regated_inliers & (weights[:, suspect] > 0)
+        return weights
+
+    def _break_ties_by_skeleton(self, positions, inliers, points, weights):
+        """Settle joints where two views outvote nobody, without a motion prediction.
+
+        Two confident outliers in four views can agree with each other as well as the two
+        good views do (a 2-2 tie; on the first frame, or in per-frame mode, no prediction can
+        tell).  The two consensuses place the joint far apart, and only one of them next to
+        its skeleton neighbours.  For a joint whose RANSAC consensus is two views while two
+        others saw it, the other views are triangulated too, and the consensus nearer (mean
+        distance) to the neighbours that three views or more agree on is kept; the views of
+        the other are dropped.  ``positions`` and ``inliers`` are updated in place.
+
+        Returns the weights (V, J) without the dropped views.
+        """
+        detected = weights > 0
+        agreeing = inliers.sum(axis=0)
+        anchored = agreeing >= 3
+        tied = (agreeing == 2) & ((detected & ~inliers).sum(axis=0) >= 2)
+        for j in np.flatnonzero(tied):
+            neighbours = np.concatenate([self._bones[self._bones[:, 0] == j, 1],
+                                         self._bones[self._bones[:, 1] == j, 0]])
+            neighbours = neighbours[anchored[neighbours]]
+            if not neighbours.size:
+                continue
+            others = np.where(inliers[:, j], 0.0, weights[:, j])
+            other, other_inliers = triangulate_ransac(
+                self._P, points[:, j:j + 1], others[:, None],
+                threshold_px=self.config.ransac_threshold_px)
+            if other_inliers.sum() < 2:
+                continue
+
+            def distance(position):
+                return np.linalg.norm(positions[neighbours] - position, axis=1).mean()
+
+            if distance(other[0]) < distance(positions[j]):
+                weights[:, j] = others
+                positions[j] = other[0]
+                inliers[:, j] = other_inliers[:, 0]
         return weights
 
     def _unswap_by_prediction(self, points, weights):
