@@ -10,7 +10,8 @@ Every step is a batched tensor operation over (B, V, J), on any torch device, so
 frame falls with the batch size instead of paying Python and numpy overhead per frame.
 
 What it leaves out, against the per-frame solver: the temporal prior and prediction gating
-(each batch entry is independent, like ``temporal=False``), the choice among several people
+(each batch entry is independent, like ``temporal=False``, and like it settles a 2-2 split of
+views by the skeleton), the choice among several people
 per view (each entry is one person per view, already associated), back-projection of joints
 seen in a single view (NaN here), and covariances.
 """
@@ -19,6 +20,7 @@ import itertools
 from typing import Optional, Sequence
 
 import numpy as np
+from skelsplat_ros.skeletons import COCO17_BONES
 import torch
 
 __all__ = ['fit_analytic_batch', 'solve_frames_analytic']
@@ -84,8 +86,40 @@ def _ransac(P, points, weights, threshold_px, refinements):
     return positions, inliers & agreed[:, None]
 
 
+def _break_ties_by_skeleton(P, points, weights, positions, inliers, bones, threshold_px,
+                            refinements):
+    """As :meth:`skelsplat_ros.solver.SkelSplatSolver._break_ties_by_skeleton`, batched.
+
+    Where two views agree on a joint against two others or more, the others' consensus
+    replaces it when it is nearer (mean distance) the joint's skeleton neighbours that three
+    views or more agree on.  Returns the settled ``(positions, inliers)``.
+    """
+    agreeing = inliers.sum(dim=1)                                          # (B, J)
+    tied = (agreeing == 2) & (((weights > 0) & ~inliers).sum(dim=1) >= 2)
+    if not bool(tied.any()):
+        return positions, inliers
+    others = torch.where(inliers, torch.zeros_like(weights), weights)
+    other, other_inliers = _ransac(P, points, others, threshold_px, refinements)
+    num_joints = positions.shape[1]
+    adjacent = torch.zeros(num_joints, num_joints, dtype=torch.bool, device=positions.device)
+    adjacent[bones[:, 0], bones[:, 1]] = adjacent[bones[:, 1], bones[:, 0]] = True
+    anchors = adjacent[None] & (agreeing >= 3)[:, None, :]                 # (B, J, K)
+    count = anchors.sum(dim=-1)
+
+    def distance(candidates):
+        apart = (candidates[:, :, None] - positions[:, None]).norm(dim=-1)  # (B, J, K)
+        apart = torch.where(anchors, apart, torch.zeros_like(apart))
+        return apart.sum(dim=-1) / count.clamp_min(1)
+
+    switch = tied & (count > 0) & (other_inliers.sum(dim=1) >= 2) \
+        & (distance(other) < distance(positions))
+    return (torch.where(switch[..., None], other, positions),
+            torch.where(switch[:, None], other_inliers, inliers))
+
+
 def fit_analytic_batch(P, points, weights, sigma_px, threshold_px: float = 40.0,
-                       iterations: int = 10, refinements: int = 2, tolerance: float = 1e-5):
+                       iterations: int = 10, refinements: int = 2, tolerance: float = 1e-5,
+                       bones=COCO17_BONES):
     """Fit B skeletons at once: RANSAC-DLT start, then IRLS Gauss-Newton on the Welsch kernel.
 
     Args:
@@ -98,6 +132,7 @@ def fit_analytic_batch(P, points, weights, sigma_px, threshold_px: float = 40.0,
         iterations: Gauss-Newton steps at most.
         refinements: RANSAC refits of the inliers.
         tolerance: stop once no joint moves more than this, metres.
+        bones: (N, 2) joint index pairs of the skeleton, for settling 2-2 splits of views.
 
     Returns:
         ``(positions (B, J, 3), inliers (B, V, J))``: metres, NaN where fewer than two views
@@ -105,6 +140,10 @@ def fit_analytic_batch(P, points, weights, sigma_px, threshold_px: float = 40.0,
 
     """
     positions, inliers = _ransac(P, points, weights, threshold_px, refinements)
+    positions, inliers = _break_ties_by_skeleton(
+        P, points, weights, positions, inliers,
+        torch.as_tensor(np.asarray(bones).reshape(-1, 2), device=positions.device),
+        threshold_px, refinements)
     known = positions.isfinite().all(dim=-1)                               # (B, J)
     w = weights * inliers
     x = torch.where(known[..., None], positions, torch.zeros_like(positions))
