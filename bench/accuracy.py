@@ -163,50 +163,42 @@ def evaluate_targets(results, seeds=None, oracle=None):
     return {'all_met': all(c['met'] for c in checks.values()), 'checks': checks}
 
 
-def _other_seeds(runner, args, datasets, cameras, motion, truth, results, started):
+def _per_seed(runner, methods, datasets, seeds, demo, started, oracle=False):
+    """Mean MPJPE of ``methods`` on the controlled ``datasets``, one per seed of ``seeds``.
+
+    ``demo`` is ``(cameras, motion, truth)``; ``oracle`` runs the protocols' oracle input.
+    Returns ``{dataset: {method: [mean MPJPE per seed]}}``.
+    """
+    cameras, motion, truth = demo
+    means = {}
+    for dataset in datasets:
+        means[dataset] = {method: [] for method in methods}
+        expected = protocols.protocol_truth(dataset, truth)
+        for seed in seeds:
+            frames = protocols.make_protocol(dataset, cameras, motion, seed=seed, oracle=oracle)
+            for method in methods:
+                positions, _ = runner.run(method, frames, protocols.RATE_HZ)
+                mean = metrics.mpjpe_summary(positions, expected[:len(frames)])['mean_mm']
+                means[dataset][method].append(mean)
+            log(f'[{time.perf_counter() - started:6.1f} s] {dataset:>9} seed {seed}'
+                f'{" oracle" if oracle else ""}: ' +
+                '  '.join(f'{method} {means[dataset][method][-1]:.2f}' for method in methods))
+    return means
+
+
+def _other_seeds(runner, args, datasets, demo, results, started):
     """Run TARGET_METHODS on the controlled protocols with the seeds after ``args.seed``.
 
     Returns ``{dataset: {method: [mean MPJPE per seed]}}``, the first seed's from ``results``.
     """
-    seeds = {}
-    methods = [method for method in TARGET_METHODS if method in args.methods]
     if args.seeds < 2:
-        return seeds
-    for dataset in datasets:
-        if dataset in UNJUDGED:
-            continue
-        seeds[dataset] = {method: [results[dataset][method]['mean_mm']] for method in methods}
-        expected = protocols.protocol_truth(dataset, truth)
-        for seed in range(args.seed + 1, args.seed + args.seeds):
-            frames = protocols.make_protocol(dataset, cameras, motion, seed=seed)
-            for method in methods:
-                positions, _ = runner.run(method, frames, protocols.RATE_HZ)
-                mean = metrics.mpjpe_summary(positions, expected[:len(frames)])['mean_mm']
-                seeds[dataset][method].append(mean)
-            log(f'[{time.perf_counter() - started:6.1f} s] {dataset:>9} seed {seed}: ' +
-                '  '.join(f'{method} {seeds[dataset][method][-1]:.2f}' for method in methods))
-    return seeds
-
-
-def _oracle_runs(runner, args, datasets, cameras, motion, truth, started):
-    """Run ORACLE_METHODS on the oracle input of OUTLIER_PROTOCOLS, seed by seed.
-
-    Returns ``{dataset: {method: [mean MPJPE per seed]}}``.
-    """
-    oracle = {}
-    methods = [method for method in ORACLE_METHODS if method in args.methods]
-    for dataset in (d for d in datasets if d in OUTLIER_PROTOCOLS):
-        oracle[dataset] = {method: [] for method in methods}
-        expected = protocols.protocol_truth(dataset, truth)
-        for seed in range(args.seed, args.seed + args.seeds):
-            frames = protocols.make_protocol(dataset, cameras, motion, seed=seed, oracle=True)
-            for method in methods:
-                positions, _ = runner.run(method, frames, protocols.RATE_HZ)
-                mean = metrics.mpjpe_summary(positions, expected[:len(frames)])['mean_mm']
-                oracle[dataset][method].append(mean)
-            log(f'[{time.perf_counter() - started:6.1f} s] {dataset:>9} seed {seed} oracle: ' +
-                '  '.join(f'{method} {oracle[dataset][method][-1]:.2f}' for method in methods))
-    return oracle
+        return {}
+    methods = [method for method in TARGET_METHODS if method in args.methods]
+    judged = [dataset for dataset in datasets if dataset not in UNJUDGED]
+    later = _per_seed(runner, methods, judged, range(args.seed + 1, args.seed + args.seeds),
+                      demo, started)
+    return {dataset: {method: [results[dataset][method]['mean_mm']] + later[dataset][method]
+                      for method in methods} for dataset in judged}
 
 
 def plot(report, path):
@@ -295,8 +287,11 @@ def main(argv=None):
         for method, common_mean in metrics.common_means(estimates, expected).items():
             results[dataset][method]['common_mean_mm'] = common_mean
 
-    seeds = _other_seeds(runner, args, datasets, cameras, motion, truth, results, started)
-    oracle = _oracle_runs(runner, args, datasets, cameras, motion, truth, started)
+    seeds = _other_seeds(runner, args, datasets, (cameras, motion, truth), results, started)
+    oracle = _per_seed(runner, [method for method in ORACLE_METHODS if method in args.methods],
+                       [dataset for dataset in datasets if dataset in OUTLIER_PROTOCOLS],
+                       range(args.seed, args.seed + args.seeds), (cameras, motion, truth),
+                       started, oracle=True)
 
     report = {
         'config': {
