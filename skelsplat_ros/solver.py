@@ -504,7 +504,7 @@ class SkelSplatSolver:
         return weights
 
     def _break_ties_by_skeleton(self, positions, inliers, points, weights):
-        """Settle joints where two views outvote nobody, without a motion prediction.
+        """Settle 2-2 splits of a joint's views by the skeleton, without a motion prediction.
 
         Two confident outliers in four views can agree with each other as well as the two
         good views do (a 2-2 tie; on the first frame, or in per-frame mode, no prediction can
