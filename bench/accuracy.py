@@ -23,9 +23,9 @@ the targets are judged on the mean over those seeds.
 
 On the protocols where some views are confidently wrong, SkelSplat and RANSAC-DLT also run on
 each seed's *oracle* input (:func:`protocols.make_protocol`, ``oracle=True``: the same frames
-with every wrong detection undone or removed), ``oracle`` in the JSON.  The gap between a method's error
-and its oracle's is what the corruption cost it; the oracle's error is the noise it cannot
-reject, so a target below it cannot be met by rejecting better.
+with every wrong detection undone or removed), ``oracle`` in the JSON.  The gap between a
+method's error and its oracle's is what the corruption cost it; the oracle's error is the
+noise it cannot reject, so a target below it cannot be met by rejecting better.
 """
 
 import argparse
