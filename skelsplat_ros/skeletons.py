@@ -33,6 +33,10 @@ def _mirror_name(name):
         return 'right_' + name[len('left_'):]
     if name.startswith('right_'):
         return 'left_' + name[len('right_'):]
+    if name.endswith('_left'):
+        return name[:-len('_left')] + '_right'
+    if name.endswith('_right'):
+        return name[:-len('_right')] + '_left'
     return name
 
 
@@ -173,6 +177,108 @@ def coco17_to_h36m17(positions):
         coco[..., 6, :], coco[..., 8, :], coco[..., 10, :],
     ]
     return np.stack(joints, axis=-2)
+
+
+# Another format's name for the same body point, for mapping between formats.
+JOINT_ALIASES = {'left_foot_index': 'left_big_toe', 'right_foot_index': 'right_big_toe'}
+
+
+@dataclass(frozen=True, eq=False)
+class Skeleton:
+    """A joint set the solver fits: names, bones and the left/right mirror.
+
+    Attributes:
+        name: a :data:`SKELETON_NAMES` entry.
+        joint_names: (J,) names, snake case, ``left_``/``right_`` prefixes for sides.
+        bones: (B, 2) joint index pairs (parent, child).
+        flip: (J,) the joint each joint becomes in a mirrored image.
+        symmetric_bones: (S, 2) pairs of indices into ``bones`` (left, right).
+    """
+
+    name: str
+    joint_names: tuple
+    bones: np.ndarray
+    flip: np.ndarray
+    symmetric_bones: np.ndarray
+
+    @property
+    def num_joints(self) -> int:
+        """Number of joints J."""
+        return len(self.joint_names)
+
+    def index_in(self, joint_names) -> np.ndarray:
+        """(J,) index of each of this skeleton's joints in ``joint_names``, -1 where absent."""
+        names = list(joint_names)
+        lookup = {name: i for i, name in enumerate(names)}
+        lookup.update({JOINT_ALIASES[name]: i for i, name in enumerate(names)
+                       if name in JOINT_ALIASES and JOINT_ALIASES[name] not in lookup})
+        return np.array([lookup.get(name, -1) for name in self.joint_names], dtype=np.intp)
+
+    def from_keypoints(self, keypoints, joint_names) -> np.ndarray:
+        """Keypoints (..., K, 3) named ``joint_names`` as (..., J, 3) of this skeleton.
+
+        A joint the source lacks gets position 0 and confidence 0 (not detected).
+        """
+        keypoints = np.asarray(keypoints, dtype=float)
+        if keypoints.ndim < 2 or keypoints.shape[-2] != len(joint_names):
+            raise ValueError(f'keypoints of {len(joint_names)} joints need shape '
+                             f'(..., {len(joint_names)}, C), got {keypoints.shape}')
+        index = self.index_in(joint_names)
+        out = np.zeros(keypoints.shape[:-2] + (self.num_joints, keypoints.shape[-1]))
+        present = index >= 0
+        out[..., present, :] = keypoints[..., index[present], :]
+        return out
+
+
+def _make_skeleton(name, joint_names, bones):
+    flip = np.array([joint_names.index(_mirror_name(j)) if _mirror_name(j) in joint_names
+                     else i for i, j in enumerate(joint_names)], dtype=np.int64)
+    bones = tuple(tuple(b) for b in bones)
+    symmetric = _symmetric_bone_pairs(bones, flip, joint_names)
+    arrays = [np.asarray(bones, dtype=np.int64).reshape(-1, 2), flip,
+              np.asarray(symmetric, dtype=np.int64).reshape(-1, 2)]
+    for array in arrays:
+        array.setflags(write=False)
+    return Skeleton(name, tuple(joint_names), *arrays)
+
+
+def _bones(joint_names, pairs):
+    return tuple((joint_names.index(a), joint_names.index(b)) for a, b in pairs)
+
+
+def _sided(pairs):
+    """Both sides of ``(parent, child)`` pairs written with a ``{s}`` for the side."""
+    return [(a.format(s=side), b.format(s=side)) for side in ('left', 'right') for a, b in pairs]
+
+
+COCO17 = _make_skeleton('coco17', COCO17_JOINTS, COCO17_BONES)
+# COCO-17 plus head top, neck, pelvis and the feet: what BODY_25(B) and HALPE detectors add.
+HALPE26 = _make_skeleton('halpe26', HALPE26_JOINTS, COCO17_BONES + _bones(HALPE26_JOINTS, [
+    ('neck', 'head'), ('neck', 'left_shoulder'), ('neck', 'right_shoulder'), ('neck', 'hip'),
+    ('hip', 'left_hip'), ('hip', 'right_hip'),
+    *_sided([('{s}_ankle', '{s}_heel'), ('{s}_ankle', '{s}_big_toe'),
+             ('{s}_big_toe', '{s}_small_toe')])]))
+# BlazePose-33 (MediaPipe): the face, three points on each hand, heel and toe on each foot.
+BLAZEPOSE33 = _make_skeleton('blazepose33', BLAZEPOSE33_JOINTS, _bones(BLAZEPOSE33_JOINTS, [
+    ('nose', 'left_eye_inner'), ('nose', 'right_eye_inner'), ('mouth_left', 'mouth_right'),
+    ('left_shoulder', 'right_shoulder'), ('left_hip', 'right_hip'),
+    *_sided([('{s}_eye_inner', '{s}_eye'), ('{s}_eye', '{s}_eye_outer'),
+             ('{s}_eye_outer', '{s}_ear'), ('{s}_shoulder', '{s}_hip'),
+             ('{s}_shoulder', '{s}_elbow'), ('{s}_elbow', '{s}_wrist'),
+             ('{s}_wrist', '{s}_pinky'), ('{s}_wrist', '{s}_index'), ('{s}_wrist', '{s}_thumb'),
+             ('{s}_hip', '{s}_knee'), ('{s}_knee', '{s}_ankle'), ('{s}_ankle', '{s}_heel'),
+             ('{s}_heel', '{s}_foot_index'), ('{s}_ankle', '{s}_foot_index')])]))
+
+_SKELETONS = {skeleton.name: skeleton for skeleton in (COCO17, HALPE26, BLAZEPOSE33)}
+SKELETON_NAMES = tuple(_SKELETONS)
+
+
+def get_skeleton(name) -> Skeleton:
+    """Return the :class:`Skeleton` called ``name`` (one of :data:`SKELETON_NAMES`)."""
+    key = str(name).lower().replace('-', '').replace('_', '')
+    if key not in _SKELETONS:
+        raise ValueError(f'unknown skeleton {name!r}; known: {", ".join(SKELETON_NAMES)}')
+    return _SKELETONS[key]
 
 
 # Pose2Sim/OpenSim .trc marker names of the joints that COCO-17 also has (13 of them).

@@ -40,74 +40,124 @@ import math
 from typing import List, Optional, Sequence
 
 import numpy as np
-from skelsplat_ros import motion, render
+from skelsplat_ros import motion, render, settings
+from skelsplat_ros.settings import setting
 from skelsplat_ros.skeletons import COCO17_BONES, COCO17_FLIP, COCO17_SYMMETRIC_BONES
 from skelsplat_ros.triangulation import reprojection_errors, triangulate_ransac
 import torch
 
 
+OBJECTIVES = ('auto', 'rendered', 'analytic')
+
+
+def resolve_objective(objective: str, device: str) -> str:
+    """The objective that runs: 'auto' is rendered on a GPU and analytic on the CPU.
+
+    On the CPU the rendered reference costs about 75 ms a frame for 4 views and the analytic
+    closed form of the same loss about 4 ms (docs/realtime.md).  The node, ``skelsplat bag``
+    and the CLI all choose by this rule.
+    """
+    if objective == 'auto':
+        return 'rendered' if str(device).startswith('cuda') else 'analytic'
+    return objective
+
+
 @dataclass
 class SolverConfig:
-    """Parameters of :class:`SkelSplatSolver` (the defaults are the accurate reference)."""
+    """Parameters of :class:`SkelSplatSolver`; each field carries its description and bounds.
 
-    iterations: int = 10             # Adam steps at most per frame (from a RANSAC-DLT start)
-    min_iterations: int = 3          # before early stopping may end the fit
-    early_stop_rel: float = 2e-3     # stop when the loss improved less than this, relatively,
-    early_stop_patience: int = 2     # ... for this many consecutive steps
-    crop_size: int = 128             # side in pixels of each view's person crop
-    window: int = 11                 # side in crop pixels of the window around each joint
-    crop_margin: float = 0.15        # crop border around the person, fraction of its size
-    heatmap_sigma: float = 1.5       # target heatmap std in crop pixels
-    # The analytic objective's target std, crop pixels.  It is wider than heatmap_sigma because
-    # Gauss-Newton reaches the kernel's minimum where the reference's few Adam steps stay near
-    # their RANSAC-DLT start: real detections of one joint disagree by 1-2 crop pixels, and a
-    # narrow kernel then follows a subset of the views instead of averaging them (sweep in
-    # docs/realtime.md: 18.3 mm at 1.5, 14.3 mm at 2.0 on the real 2D; exact input is fitted
-    # exactly at any width).
-    analytic_sigma: float = 2.0
-    learning_rate: float = 4e-3      # first Adam step for the means, metres
-    lr_decay: float = 0.85           # learning rates shrink by this factor every step
-    scale_learning_rate: float = 2e-2
-    rotation_learning_rate: float = 1e-2
-    symmetry_weight: float = 0.01    # weight of the left/right bone-length term, per m^2
-    motion_sigma: float = 0.05       # std of the constant-velocity prior, metres per frame
-    motion_weight: float = 1e-3      # weight of that prior against the heatmap loss
-    # The Kalman filter's white acceleration std, m/s^2 (skelsplat_ros.motion): lower
-    # smooths noise more but lags real motion more (README: 'fast' protocol).
-    accel_sigma: float = 20.0
-    frame_rate: float = 30.0         # Hz: the time step when solve() is given no stamp
-    min_noise_px: float = 0.05       # floor of the 2D noise std measured from the residuals
-    # Std along its ray of a joint seen by one view, whose depth comes from its neighbours.
-    single_view_depth_sigma: float = 0.1
-    # Joints with at most two agreeing views drop the views this far from the projection of
-    # the motion prediction (see SkelSplatSolver._gate_by_prediction).
-    gate_px: float = 80.0
-    min_confidence: float = 0.1      # detections below this are ignored
-    ransac_threshold_px: float = 40.0  # views of one joint disagree by 10-25 px in 1080p
-    agreement_px: float = 15.0       # reprojection error at which confidence drops to 0.61
-    prior_sigma: float = 1.0         # isotropic prior std for the covariance, metres
-    temporal: bool = True            # causal warm start + motion prior (False: per frame)
-    # 'rendered': Adam through the Gaussian renderer (the paper's method, the reference);
-    # 'analytic': the closed form of the same loss without occlusion, Gauss-Newton (fast).
-    objective: str = 'rendered'
-    max_gap_frames: int = 15         # frames without a person before the motion state resets
-    coast_frames: int = 2            # frames a joint seen by no view is still predicted
-    # A joint seen by one view keeps its depth offset from its neighbours for this many frames
-    # after two views last saw it.
-    depth_memory_frames: int = 30
-    device: str = 'cpu'
+    The ROS node offers the fields marked ``node`` as ``solver_<field>`` parameters
+    (:mod:`skelsplat_ros.settings`).
+    """
+
+    iterations: int = setting(10, 'Adam (rendered) or Gauss-Newton (analytic) steps at most '
+                              'per frame', low=1, high=1000)
+    min_iterations: int = setting(3, 'steps before early stopping may end the rendered fit',
+                                  low=0, high=1000)
+    early_stop_rel: float = setting(2e-3, 'the rendered fit stops when its loss improved less '
+                                    'than this, relatively', low=0.0, high=1.0)
+    early_stop_patience: int = setting(2, '... for this many consecutive steps', low=1,
+                                       high=1000)
+    crop_size: int = setting(128, 'side in pixels of each view\'s person crop', low=16,
+                             high=1024)
+    window: int = setting(11, 'side in crop pixels of the rendered window around each joint',
+                          low=3, high=255)
+    crop_margin: float = setting(0.15, 'crop border around the person, fraction of its size',
+                                 low=0.0, high=2.0)
+    heatmap_sigma: float = setting(1.5, 'target heatmap std of the rendered objective, crop '
+                                   'pixels', low=0.1, high=50.0, low_open=True)
+    # Wider than heatmap_sigma because Gauss-Newton reaches the kernel's minimum where the
+    # reference's few Adam steps stay near their RANSAC-DLT start: real detections of one joint
+    # disagree by 1-2 crop pixels, and a narrow kernel then follows a subset of the views
+    # instead of averaging them (sweep in docs/realtime.md: 18.3 mm at 1.5, 14.3 mm at 2.0 on
+    # the real 2D; exact input is fitted exactly at any width).
+    analytic_sigma: float = setting(2.0, 'target heatmap std of the analytic objective, crop '
+                                    'pixels', low=0.1, high=50.0, low_open=True)
+    learning_rate: float = setting(4e-3, 'first Adam step for the means, metres', low=0.0,
+                                   high=1.0, low_open=True, node=False)
+    lr_decay: float = setting(0.85, 'learning rates shrink by this factor every step',
+                              low=0.0, high=1.0, low_open=True, node=False)
+    scale_learning_rate: float = setting(2e-2, 'first Adam step for the log-scales', low=0.0,
+                                         high=1.0, node=False)
+    rotation_learning_rate: float = setting(1e-2, 'first Adam step for the rotations',
+                                            low=0.0, high=1.0, node=False)
+    symmetry_weight: float = setting(0.01, 'weight of the left/right bone-length term, per m^2',
+                                     low=0.0, high=1e6, node=False)
+    motion_sigma: float = setting(0.05, 'std of the per-frame constant-velocity prior, metres',
+                                  low=0.0, high=10.0, low_open=True)
+    motion_weight: float = setting(1e-3, 'weight of that prior against the heatmap loss',
+                                   low=0.0, high=1e6)
+    # Lower smooths noise more but lags real motion more (README: 'fast' protocol).
+    accel_sigma: float = setting(20.0, 'the motion filter\'s white acceleration std, m/s^2',
+                                 low=0.0, high=motion.MAX_ACCEL_SIGMA, low_open=True)
+    frame_rate: float = setting(30.0, 'Hz: the time step when a frame comes without a stamp',
+                                low=0.0, high=10000.0, low_open=True)
+    min_noise_px: float = setting(0.05, 'floor of the 2D noise std measured from the '
+                                  'residuals, pixels', low=0.0, high=1000.0, low_open=True)
+    single_view_depth_sigma: float = setting(
+        0.1, 'std along its ray of a joint seen by one view (its depth comes from its '
+        'neighbours), metres', low=0.0, high=100.0, low_open=True)
+    gate_px: float = setting(80.0, 'joints with at most two agreeing views drop the views this '
+                             'far from the predicted projection, pixels', low=0.0, high=1e5,
+                             low_open=True)
+    min_confidence: float = setting(0.1, 'detections below this confidence are ignored',
+                                    low=0.0, high=1.0)
+    ransac_threshold_px: float = setting(40.0, 'RANSAC inlier threshold over views, pixels '
+                                         '(views of one joint disagree by 10-25 px in 1080p)',
+                                         low=0.0, high=1e5, low_open=True)
+    agreement_px: float = setting(15.0, 'reprojection error at which a joint\'s confidence '
+                                  'drops to 0.61, pixels', low=0.0, high=1e5, low_open=True)
+    prior_sigma: float = setting(1.0, 'isotropic prior std of every joint\'s covariance, '
+                                 'metres', low=0.0, high=1e3, low_open=True)
+    temporal: bool = setting(True, 'causal warm start and motion filter (false: every frame '
+                             'on its own)')
+    objective: str = setting('auto', "rendered: Adam through the Gaussian renderer (the paper's "
+                             'method); analytic: the closed form of the same loss without '
+                             'occlusion (fast); auto: rendered on a GPU, analytic on the CPU',
+                             choices=OBJECTIVES)
+    max_gap_frames: int = setting(15, 'frames without the person before the motion state '
+                                  'resets', low=0, high=100000)
+    coast_frames: int = setting(2, 'frames a joint seen by no view is still predicted', low=0,
+                                high=100000)
+    depth_memory_frames: int = setting(30, 'a joint seen by one view keeps its depth offset '
+                                       'from its neighbours for this many frames after two '
+                                       'views saw it', low=0, high=100000)
+    device: str = setting('cpu', 'torch device of the solver', node=False)
     # The solver's tensors are tiny: more intra-op threads only add synchronisation and fight
-    # the detectors for the cores (5-20x slower measured on 2 busy cores).  0 leaves torch's.
-    cpu_threads: int = 1
-    backend: Optional[str] = None    # renderer; None picks gsplat on CUDA, torch otherwise
+    # the detectors for the cores (5-20x slower measured on 2 busy cores).
+    cpu_threads: int = setting(1, 'torch intra-op threads on the CPU, 0 leaves torch\'s',
+                               low=0, high=1024, node=False)
+    backend: Optional[str] = setting(None, 'renderer; None picks gsplat on CUDA, torch '
+                                     'otherwise', node=False)
 
     def __post_init__(self):
-        """Refuse motion-model values that make the filter meaningless."""
-        if not 0.0 < self.accel_sigma <= motion.MAX_ACCEL_SIGMA:
-            raise ValueError(f'accel_sigma must be in (0, {motion.MAX_ACCEL_SIGMA:g}] m/s^2, '
-                             f'got {self.accel_sigma}')
-        if not self.frame_rate > 0.0:
-            raise ValueError(f'frame_rate must be positive, got {self.frame_rate} Hz')
+        """Refuse values out of each field's bounds (ValueError naming the field)."""
+        settings.check(self)
+
+    @property
+    def resolved_objective(self) -> str:
+        """The objective that runs on this config's device (see :func:`resolve_objective`)."""
+        return resolve_objective(self.objective, self.device)
 
 
 @dataclass
@@ -713,7 +763,7 @@ class SkelSplatSolver:
 
     def _fit(self, problem: _Problem) -> _Fit:
         """Fit the Gaussians with the configured objective."""
-        if self.config.objective == 'analytic':
+        if self.config.resolved_objective == 'analytic':
             return self._fit_analytic(problem.init, problem.known, problem.points,
                                       problem.weights)
         return _fit_rendered_together([self], [problem])[0]
@@ -913,7 +963,7 @@ def solve_people(solvers: Sequence[SkelSplatSolver], keypoints: Sequence,
     if not fitted:
         return estimates
     together = [solvers[n] for n in fitted]
-    if together[0].config.objective == 'analytic':
+    if together[0].config.resolved_objective == 'analytic':
         fits = [solvers[n]._fit(problems[n]) for n in fitted]
     else:
         fits = _fit_rendered_together(together, [problems[n] for n in fitted])

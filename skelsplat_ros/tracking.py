@@ -25,22 +25,37 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
+from skelsplat_ros import settings
 from skelsplat_ros.association import associate, split_people, undistorted_detections
+from skelsplat_ros.settings import setting
 from skelsplat_ros.solver import PoseEstimate, SkelSplatSolver, solve_people, SolverConfig
 from skelsplat_ros.triangulation import triangulate_ransac
 
 
 @dataclass
 class TrackerConfig:
-    """Parameters of :class:`MultiPersonTracker`."""
+    """Parameters of :class:`MultiPersonTracker`; each field carries its description and bounds.
 
-    association_px: float = 40.0   # largest mean epipolar distance within one person, pixels
-    min_views: int = 2             # views a person needs to be fitted
-    gate_m: float = 0.5            # largest distance for a match, metres
-    max_speed: float = 0.05        # the gate grows by this per frame a track is lost, m/frame
-    velocity_smoothing: float = 0.5  # weight of the newest velocity measurement
-    birth_frames: int = 3          # consecutive matched frames before a track gets an id
-    max_missed_frames: int = 60    # frames a lost track is kept for re-identification
+    The ROS node offers them as ``tracker_<field>`` parameters (:mod:`skelsplat_ros.settings`).
+    """
+
+    association_px: float = setting(40.0, 'largest mean epipolar distance within one person, '
+                                    'pixels', low=0.0, high=1e5, low_open=True)
+    min_views: int = setting(2, 'views a person needs to be fitted', low=2, high=1000)
+    gate_m: float = setting(0.5, 'largest distance for a match to a track, metres', low=0.0,
+                            high=100.0, low_open=True)
+    max_speed: float = setting(0.05, 'the gate grows by this per frame a track is lost, metres '
+                               'per frame', low=0.0, high=100.0)
+    velocity_smoothing: float = setting(0.5, 'weight of the newest velocity measurement',
+                                        low=0.0, high=1.0)
+    birth_frames: int = setting(3, 'consecutive matched frames before a track gets an id',
+                                low=1, high=1000)
+    max_missed_frames: int = setting(60, 'frames a lost track is kept for re-identification',
+                                     low=0, high=100000)
+
+    def __post_init__(self):
+        """Refuse values out of each field's bounds (ValueError naming the field)."""
+        settings.check(self)
 
 
 # A group and a track that share fewer located joints are compared by their body centres.
