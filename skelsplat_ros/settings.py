@@ -100,6 +100,6 @@ def check(instance):
 
 
 def exposed(config_class) -> Iterator[dataclasses.Field]:
-    """The fields of ``config_class`` that the ROS node offers as parameters, in order."""
+    """Yield the fields of ``config_class`` that the ROS node offers as parameters, in order."""
     return (field for field in dataclasses.fields(config_class)
             if field.metadata.get('node') and field.metadata['kind'] in (bool, int, float, str))
