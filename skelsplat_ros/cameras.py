@@ -199,7 +199,7 @@ class CameraRig:
             if num_joints is not None and people.size and (
                     people.ndim < 2 or people.shape[-2:] != (num_joints, 3)):
                 raise ValueError(f'view {view}: keypoints need shape (P, {num_joints}, 3) '
-                                 f'(the skeleton\'s {num_joints} joints), got {people.shape}')
+                                 f'(one per skeleton joint), got {people.shape}')
             joints = people.shape[-2] if people.ndim >= 2 else 0
             people = people.reshape(-1 if people.size else 0, joints, 3)
             result.append(self.observe(view, people, min_confidence))

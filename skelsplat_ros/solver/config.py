@@ -27,7 +27,7 @@ class SolverConfig:
                                     'than this, relatively', low=0.0, high=1.0)
     early_stop_patience: int = setting(2, '... for this many consecutive steps', low=1,
                                        high=1000)
-    crop_size: int = setting(128, 'side in pixels of each view\'s person crop', low=16,
+    crop_size: int = setting(128, "side in pixels of each view's person crop", low=16,
                              high=1024)
     window: int = setting(11, 'side in crop pixels of the rendered window around each joint',
                           low=3, high=255)
@@ -57,7 +57,7 @@ class SolverConfig:
     motion_weight: float = setting(1e-3, 'weight of that prior against the heatmap loss',
                                    low=0.0, high=1e6)
     # Lower smooths noise more but lags real motion more (README: 'fast' protocol).
-    accel_sigma: float = setting(20.0, 'the motion filter\'s white acceleration std, m/s^2',
+    accel_sigma: float = setting(20.0, "the motion filter's white acceleration std, m/s^2",
                                  low=0.0, high=motion.MAX_ACCEL_SIGMA, low_open=True)
     frame_rate: float = setting(30.0, 'Hz: the time step when a frame comes without a stamp',
                                 low=0.0, high=10000.0, low_open=True)
@@ -74,9 +74,9 @@ class SolverConfig:
     ransac_threshold_px: float = setting(40.0, 'RANSAC inlier threshold over views, pixels '
                                          '(views of one joint disagree by 10-25 px in 1080p)',
                                          low=0.0, high=1e5, low_open=True)
-    agreement_px: float = setting(15.0, 'reprojection error at which a joint\'s confidence '
+    agreement_px: float = setting(15.0, "reprojection error at which a joint's confidence "
                                   'drops to 0.61, pixels', low=0.0, high=1e5, low_open=True)
-    prior_sigma: float = setting(1.0, 'isotropic prior std of every joint\'s covariance, '
+    prior_sigma: float = setting(1.0, "isotropic prior std of every joint's covariance, "
                                  'metres', low=0.0, high=1e3, low_open=True)
     temporal: bool = setting(True, 'causal warm start and motion filter (false: every frame '
                              'on its own)')
@@ -94,7 +94,7 @@ class SolverConfig:
     device: str = setting('cpu', 'torch device of the solver', node=False)
     # The solver's tensors are tiny: more intra-op threads only add synchronisation and fight
     # the detectors for the cores (5-20x slower measured on 2 busy cores).
-    cpu_threads: int = setting(1, 'torch intra-op threads on the CPU, 0 leaves torch\'s',
+    cpu_threads: int = setting(1, "torch intra-op threads on the CPU, 0 leaves torch's",
                                low=0, high=1024, node=False)
     backend: Optional[str] = setting(None, 'renderer; None picks gsplat on CUDA, torch '
                                      'otherwise', node=False)
@@ -120,8 +120,8 @@ class PoseEstimate:
             Gauss-Newton information of the confidence-weighted reprojection objective at the
             fitted position, scaled by the 2D noise variance measured in the frame's residuals
             (see :func:`skelsplat_ros.solver.uncertainty.information`); a joint seen in one
-            view is uncertain along that view's ray.  In causal mode: the Kalman filter's posterior, which
-            combines that with the motion prediction.
+            view is uncertain along that view's ray.  In causal mode: the Kalman filter's
+            posterior, which combines that with the motion prediction.
         num_views: (J,) number of views whose detection supported the joint.
         reprojection_error: (J,) mean pixel distance, in the undistorted images, between the
             supporting detections and the projected joint; NaN where no view supports it.

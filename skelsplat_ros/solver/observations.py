@@ -263,7 +263,7 @@ def break_ties_by_skeleton(P, positions, inliers, points, weights, bones, thresh
 
 def initial_positions(rig, points, weights, prediction: Optional[Prediction], config,
                       skeleton):
-    """The fit's start: robust triangulation, checked by the prediction or the skeleton.
+    """Start the fit: robust triangulation, checked by the prediction or the skeleton.
 
     Joints that no two views agree on take the motion prediction where there is one, and a
     joint seen in one view only lies on its ray at the depth of the rest of the body.

@@ -69,7 +69,7 @@ def depth_by_neighbours(rig, bones, v, j, positions, well_seen, previous):
 
 
 def information(rig, positions, points, weights, sigma_px, config):
-    """(J, 3, 3) information (inverse covariance, m^-2) of the fitted positions.
+    """Return the inverse covariances (J, 3, 3), m^-2, of the fitted positions.
 
     The Gauss-Newton information of the confidence-weighted reprojection objective, divided by
     the 2D noise variance of unit weight, which is measured in this frame: the weighted squared
@@ -107,7 +107,7 @@ def information(rig, positions, points, weights, sigma_px, config):
 
 
 def describe(rig, positions, points, weights, inliers, person_index, covariance, agreement_px):
-    """The :class:`PoseEstimate` of a fit: confidence, supporting views, reprojection errors.
+    """Build the :class:`PoseEstimate` of a fit: confidence, supporting views, reprojection errors.
 
     A joint's confidence is its supporting views' mean confidence, times 1 for two views or
     more and 0.25 for one, times a Gaussian of its reprojection error of std

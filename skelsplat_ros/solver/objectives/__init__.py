@@ -17,7 +17,7 @@ OBJECTIVES = ('auto',) + tuple(REGISTRY)
 
 
 def resolve_objective(objective: str, device: str) -> str:
-    """The objective that runs: 'auto' is rendered on a GPU and analytic on the CPU.
+    """Return the objective that runs: 'auto' is rendered on a GPU, analytic on the CPU.
 
     On the CPU the rendered reference costs about 75 ms a frame for 4 views and the analytic
     closed form of the same loss about 4 ms (docs/realtime.md).  The node, ``skelsplat bag``
@@ -29,5 +29,5 @@ def resolve_objective(objective: str, device: str) -> str:
 
 
 def objective_fit(objective: str, device: str):
-    """The ``fit`` function of ``objective`` (an :data:`OBJECTIVES` entry) on ``device``."""
+    """Return the ``fit`` function of ``objective`` (an :data:`OBJECTIVES` entry) on ``device``."""
     return REGISTRY[resolve_objective(objective, device)]
