@@ -187,7 +187,7 @@ def test_fitting_the_people_together_changes_no_id_and_no_position(scene, monkey
     # fit must come out as it would alone (the tracker fitted one person after the other).
     def track():
         rng = np.random.default_rng(6)
-        tracker = MultiPersonTracker(scene.cameras, SolverConfig())
+        tracker = MultiPersonTracker(scene.cameras, SolverConfig(objective='rendered'))
         return [tracker.update(_views(scene, frame, [0, 1, 2], rng)[0]) for frame in range(6)]
 
     together = track()

@@ -187,7 +187,7 @@ def fit_analytic_batch(P, points, weights, sigma_px, threshold_px: float = 40.0,
 
     """
     positions, inliers = triangulate_ransac(P, points, weights, threshold_px, refinements)
-    bones = torch.as_tensor(skeleton.bones, device=positions.device)
+    bones = torch.tensor(skeleton.bones, device=positions.device)
     positions, inliers, _ = break_ties_by_skeleton(P, positions, inliers, points, weights,
                                                    bones, threshold_px)
     positions, _ = fit_analytic(P, positions, points, weights * inliers, sigma_px, iterations,

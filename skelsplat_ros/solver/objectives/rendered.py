@@ -84,8 +84,8 @@ def fit(problems: Sequence[Problem]) -> List[Fit]:
     count, num_joints = means.shape[:2]
     opacities = torch.ones(count, num_joints, device=dev)
     colors = torch.eye(num_joints, device=dev).expand(count, -1, -1)
-    bones = torch.as_tensor(first.skeleton.bones, device=dev)
-    pairs = torch.as_tensor(first.skeleton.symmetric_bones, device=dev)
+    bones = torch.tensor(first.skeleton.bones, device=dev)
+    pairs = torch.tensor(first.skeleton.symmetric_bones, device=dev)
     optimizer = torch.optim.Adam([
         {'params': [means], 'lr': cfg.learning_rate},
         {'params': [log_scales], 'lr': cfg.scale_learning_rate},
