@@ -10,11 +10,11 @@ exact equality on inlier sets and step counts.
 
 import numpy as np
 import pytest
+from skelsplat_ros import triangulation
 from skelsplat_ros.cameras import CameraRig, make_camera
 from skelsplat_ros.skeletons import COCO17
 from skelsplat_ros.solver import geometry, observations
 from skelsplat_ros.solver.objectives import analytic, analytic_torch
-from skelsplat_ros import triangulation
 import torch
 
 SHAPES = [(1, 2, 1), (5, 3, 4), (4, 4, COCO17.num_joints), (2, 6, COCO17.num_joints)]
@@ -44,8 +44,8 @@ def _scene(shape, seed):
     truth = rng.uniform([-0.4, -0.4, 0.1], [0.4, 0.4, 1.8], (num_people, num_joints, 3))
     h = np.einsum('vab,pjb->pvja', rig.projections[:, :, :3], truth) \
         + rig.projections[None, :, None, :, 3]
-    points = h[..., :2] / h[..., 2:] + rng.normal(0.0, 3.0, (num_people, num_views,
-                                                                num_joints, 2))
+    noise = rng.normal(0.0, 3.0, (num_people, num_views, num_joints, 2))
+    points = h[..., :2] / h[..., 2:] + noise
     wrong = rng.random(points.shape[:3]) < 0.15
     points[wrong] += rng.uniform(60.0, 200.0, (wrong.sum(), 2)) * rng.choice([-1, 1], (
         wrong.sum(), 2))

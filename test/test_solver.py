@@ -121,7 +121,8 @@ def test_a_joint_seen_in_one_view_has_low_confidence_and_a_long_covariance(rig):
     cameras, truth, joints = rig
     views = _observe(cameras, truth[0])
     views[1:, LEFT_KNEE, 2] = 0.0
-    estimate = SkelSplatSolver(cameras, SolverConfig(objective='rendered', temporal=False)).solve(views)
+    per_frame = SolverConfig(objective='rendered', temporal=False)
+    estimate = SkelSplatSolver(cameras, per_frame).solve(views)
     assert estimate.num_views[LEFT_KNEE] == 1
     assert estimate.confidence[LEFT_KNEE] < 0.3
     # Not garbage: on the view's ray, near the body.
@@ -277,8 +278,8 @@ def test_people_fitted_together_get_their_own_fits(rig, config):
         assert len(steps) > 1                    # people left the batch at different steps
     if config.objective == 'rendered':           # one batched render needs one window size
         with pytest.raises(ValueError, match='built alike'):
-            solve_people([together[0], SkelSplatSolver(cameras, dataclasses.replace(config, window=7))],
-                         views[:2])
+            other = SkelSplatSolver(cameras, dataclasses.replace(config, window=7))
+            solve_people([together[0], other], views[:2])
 
 
 @pytest.mark.parametrize('objective', ['rendered', 'analytic'])
