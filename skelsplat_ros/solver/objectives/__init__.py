@@ -5,6 +5,8 @@
 Each objective is a module with one function ``fit(problems) -> fits`` (see
 :mod:`skelsplat_ros.solver.problem`) that fits one or several people at once.  A new objective
 plugs in by a module and an entry in :data:`REGISTRY`; nothing else names objectives.
+:mod:`.analytic_torch` is no entry: it batches the analytic objective over many frames for
+offline work (:func:`skelsplat_ros.solver.solve_frames_analytic`).
 """
 
 from skelsplat_ros.solver.objectives import analytic, rendered
