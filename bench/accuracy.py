@@ -30,7 +30,6 @@ noise it cannot reject, so a target below it cannot be met by rejecting better.
 
 import argparse
 import dataclasses
-import hashlib
 import os
 import pathlib
 import platform
@@ -41,7 +40,7 @@ import metrics
 import numpy as np
 import peers
 import protocols
-from report import default_data_root, log, write_report
+from report import default_data_root, log, source_sha1, write_report
 from skelsplat_ros import solver
 from skelsplat_ros.skeletons import COCO17_JOINTS
 
@@ -262,8 +261,8 @@ def main(argv=None):
 
     # Which solver produces the numbers: its defaults and a digest of its source as imported.
     solver_info = {
-        'config': dataclasses.asdict(solver.SolverConfig()),
-        'sha1': hashlib.sha1(pathlib.Path(solver.__file__).read_bytes()).hexdigest(),
+        'config': dataclasses.asdict(solver.SolverConfig(objective='rendered')),
+        'sha1': source_sha1(solver),
     }
     runner = Runner(cameras)
     results = {}

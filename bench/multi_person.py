@@ -11,7 +11,7 @@ occluded joint detected on the occluder), 2.5 px pixel noise, confidences 0.7-0.
 detections.  Every method sees the same frames in the same run:
 
 - ``skelsplat``: :class:`skelsplat_ros.tracking.MultiPersonTracker` with the reference solver
-  (``SolverConfig()``);
+  (``SolverConfig(objective='rendered')``);
 - ``skelsplat_analytic``: the same with the fast solver (``objective='analytic'``);
 - ``greedy``: :class:`peers.GreedyMultiPerson`, greedy epipolar matching to the view with the
   most people, weighted DLT, nearest-centre id linking (a plain baseline).
@@ -38,7 +38,6 @@ after an untimed warm-up per method.  Writes ``multi_person.json`` (also printed
 
 import argparse
 import dataclasses
-import hashlib
 import os
 import pathlib
 import platform
@@ -48,7 +47,7 @@ import time
 import numpy as np
 import peers
 import protocols
-from report import default_data_root, log, write_report
+from report import default_data_root, log, source_sha1, write_report
 import scenes
 from scipy.optimize import linear_sum_assignment
 from skelsplat_ros import association, solver, tracking
@@ -57,7 +56,8 @@ from skelsplat_ros.tracking import MultiPersonTracker, TrackerConfig
 
 METHODS = ('skelsplat', 'skelsplat_analytic', 'greedy')
 # The scenes play the demo's motion at its frame rate.
-SOLVER_CONFIGS = {'skelsplat': solver.SolverConfig(frame_rate=protocols.RATE_HZ),
+SOLVER_CONFIGS = {'skelsplat': solver.SolverConfig(objective='rendered',
+                                                   frame_rate=protocols.RATE_HZ),
                   'skelsplat_analytic': solver.SolverConfig(objective='analytic',
                                                             frame_rate=protocols.RATE_HZ)}
 DEFAULT_PEOPLE = (2, 3, 5)
@@ -409,8 +409,8 @@ def main(argv=None):
             'tracker': dataclasses.asdict(TrackerConfig()),
             'solvers': {m: dataclasses.asdict(c) for m, c in SOLVER_CONFIGS.items()},
             # Which code produced the numbers: digests of the sources as imported.
-            'sha1': {module.__name__: hashlib.sha1(pathlib.Path(module.__file__).read_bytes())
-                     .hexdigest() for module in (solver, tracking, association)},
+            'sha1': {module.__name__: source_sha1(module)
+                     for module in (solver, tracking, association)},
             'machine': {'cpus': os.cpu_count(), 'torch_threads': _torch_threads(),
                         'python': platform.python_version()},
             'elapsed_s': time.perf_counter() - started,

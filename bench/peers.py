@@ -25,8 +25,8 @@ import warnings
 
 import cv2
 import numpy as np
-from skelsplat_ros.association import epipolar_costs, fundamental_matrix, \
-    undistorted_detections
+from skelsplat_ros.association import epipolar_costs, fundamental_matrix
+from skelsplat_ros.cameras import CameraRig
 from skelsplat_ros.estimators import make_estimator
 from skelsplat_ros.skeletons import COCO17_BONES
 from skelsplat_ros.solver import SolverConfig
@@ -47,9 +47,11 @@ def make_causal(method, cameras, rate_hz):
     ``rate_hz`` is the frames' rate, the motion model's time step.
     """
     if method == 'skelsplat':
-        return make_estimator('skelsplat', cameras, SolverConfig(frame_rate=rate_hz))
+        return make_estimator('skelsplat', cameras,
+                              SolverConfig(objective='rendered', frame_rate=rate_hz))
     if method == 'skelsplat_per_frame':
-        return make_estimator('skelsplat', cameras, SolverConfig(temporal=False))
+        return make_estimator('skelsplat', cameras,
+                              SolverConfig(objective='rendered', temporal=False))
     if method == 'ransac_dlt':
         return make_estimator('ransac', cameras)
     return make_estimator(method, cameras)
@@ -146,12 +148,11 @@ class GreedyMultiPerson:
 
     def __init__(self, cameras, association_px=40.0, gate_m=0.5,
                  min_confidence=MIN_CONFIDENCE):
-        self.cameras = list(cameras)
+        self.rig = CameraRig(cameras)
         self.association_px = association_px
         self.gate_m = gate_m
         self.min_confidence = min_confidence
-        P = [cam.projection_matrix for cam in self.cameras]
-        self._P = np.stack(P)
+        P = self.rig.projections
         self._F = {(a, b): fundamental_matrix(P[a], P[b])
                    for a in range(len(P)) for b in range(len(P)) if a != b}
         self._previous = []                   # (track id, centre (3,)) of the last frame
@@ -159,7 +160,7 @@ class GreedyMultiPerson:
 
     def update(self, views):
         """Fuse one frame group: V arrays (P_v, J, 3); returns [(id, positions (J, 3))]."""
-        detections = undistorted_detections(self.cameras, views, self.min_confidence)
+        detections = self.rig.observe_people(views, self.min_confidence)
         counts = [len(conf) for _, conf in detections]
         reference = int(np.argmax(counts))
         if not counts[reference]:
@@ -176,7 +177,7 @@ class GreedyMultiPerson:
             cost = epipolar_costs(self._F[(reference, v)], points_ref, conf_ref, pts, conf)
             for r, c in _greedy_pairs(cost, self.association_px):
                 points[r, v], weights[r, v] = pts[c], conf[c]
-        people = [triangulate_dlt(self._P, points[r], weights[r])
+        people = [triangulate_dlt(self.rig.projections, points[r], weights[r])
                   for r in range(counts[reference]) if (weights[r].sum(axis=1) > 0).sum() >= 2]
         people = [p for p in people if np.isfinite(p).all(axis=1).any()]
         return self._link(people)

@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """What the benchmarks share: where the data is, progress lines, and writing the report."""
 
+import hashlib
 import json
 import os
 import pathlib
@@ -12,6 +13,16 @@ def default_data_root():
     """Return the data directory: $SKELSPLAT_DATA, else ~/.cache/skelsplat_ros/data."""
     default = pathlib.Path.home() / '.cache' / 'skelsplat_ros' / 'data'
     return pathlib.Path(os.environ.get('SKELSPLAT_DATA', default))
+
+
+def source_sha1(module):
+    """SHA-1 of a module's source as imported; of all its .py files for a package."""
+    path = pathlib.Path(module.__file__)
+    files = sorted(path.parent.rglob('*.py')) if path.name == '__init__.py' else [path]
+    digest = hashlib.sha1()
+    for file in files:
+        digest.update(file.read_bytes())
+    return digest.hexdigest()
 
 
 def log(message):

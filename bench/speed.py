@@ -7,17 +7,18 @@
 
 Sections:
 
-- ``solver``: the accurate reference (``SolverConfig()``, Adam through the rendered heatmaps)
-  and the fast path (``objective='analytic'``) side by side, causal, on the real OpenPose 2D
-  and on every corruption protocol of the accuracy benchmark (:mod:`protocols`): solver time
-  per frame (median, p95; wall clock and process CPU) and MPJPE; and the issue's CPU targets.
+- ``solver``: the accurate reference (``SolverConfig(objective='rendered')``, Adam through the
+  rendered heatmaps) and the fast path (``objective='analytic'``) side by side, causal, on the
+  real OpenPose 2D and on every corruption protocol of the accuracy benchmark
+  (:mod:`protocols`): solver time per frame (median, p95; wall clock and process CPU) and
+  MPJPE; and the issue's CPU targets.
 - ``scaling``: time and MPJPE against the number of views (2, 4, 8, 16: the real cameras
   rotated about the vertical axis through the subject, fed the projected .trc motion with
   3 px noise), the number of people (one solver each, called one after the other; for the
   rendered objective also fitted together by :func:`skelsplat_ros.solver.solve_people`, one
   batched render per step), and, for the rendered objective, the crop size, window size,
   iteration count, a full-crop render against per-joint windows, warm start and torch threads.
-- ``batch``: frames per second of :func:`skelsplat_ros.batch.solve_frames_analytic` (many
+- ``batch``: frames per second of :func:`skelsplat_ros.solver.solve_frames_analytic` (many
   frames per call) against the batch size, and its MPJPE beside the per-frame fast path's.
 - ``end_to_end``: the live pipeline's core (:class:`skelsplat_ros.live.FusionEngine` with
   MediaPipe on the 4 demo videos, 1080 x 1920) driven directly, without DDS: group rate and
@@ -46,17 +47,16 @@ import protocols
 from report import default_data_root, log, write_report
 from skelsplat_ros import live
 from skelsplat_ros import solver as solver_module
-from skelsplat_ros.batch import solve_frames_analytic
 from skelsplat_ros.render import rasterize_heatmap_windows, rasterize_heatmaps
 from skelsplat_ros.skeletons import COCO17_JOINTS
-from skelsplat_ros.solver import SkelSplatSolver, solve_people, SolverConfig
+from skelsplat_ros.solver import SkelSplatSolver, solve_frames_analytic, solve_people, SolverConfig
 import torch
 
 SECTIONS = ('solver', 'scaling', 'batch', 'end_to_end')
 # The accurate reference, the fast path as the solver defines it, and the fast path with the
 # reference's kernel width (SolverConfig.analytic_sigma says why the fast path's is wider).
 # All at the demo's frame rate, the motion model's time step.
-CONFIGS = {'reference': SolverConfig(frame_rate=protocols.RATE_HZ),
+CONFIGS = {'reference': SolverConfig(objective='rendered', frame_rate=protocols.RATE_HZ),
            'fast': SolverConfig(objective='analytic', frame_rate=protocols.RATE_HZ),
            'fast_narrow': SolverConfig(objective='analytic', analytic_sigma=1.5,
                                        frame_rate=protocols.RATE_HZ)}
@@ -166,8 +166,8 @@ def section_solver(cameras, truth, motion, real, datasets, seed):
 
 
 def _config_summary(config):
-    """Return the fields of ``config`` that differ from the defaults (the reference)."""
-    default = dataclasses.asdict(SolverConfig())
+    """Return the fields of ``config`` that differ from the reference's defaults."""
+    default = dataclasses.asdict(SolverConfig(objective='rendered'))
     return {key: value for key, value in dataclasses.asdict(config).items()
             if default[key] != value}
 
@@ -285,10 +285,10 @@ def section_scaling(cameras, truth, motion, real, sizes, seed):
     results['window'] = [_scaling_row(cameras, dataclasses.replace(reference, window=n),
                                       noise, truth, window=n)
                          for n in sizes['windows']]
-    # Early stopping off, so that every frame takes exactly that many steps.
+    # Early stopping off (it starts after min_iterations), so that every frame takes exactly
+    # that many steps.
     results['iterations'] = [
-        _scaling_row(cameras, dataclasses.replace(CONFIGS[name], iterations=n,
-                                                  min_iterations=n, early_stop_patience=10 ** 6),
+        _scaling_row(cameras, dataclasses.replace(CONFIGS[name], iterations=n, min_iterations=n),
                      noise, truth, iterations=n, config=name)
         for name in SCALED for n in sizes['iterations']]
     results['warm_start'] = [

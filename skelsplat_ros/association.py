@@ -14,6 +14,7 @@ person's joints, even where people overlap in a view.
 """
 
 import numpy as np
+from skelsplat_ros.cameras import CameraRig
 
 # A pair of detections needs this many joints confident in both views to be compared.
 MIN_SHARED_JOINTS = 4
@@ -63,32 +64,6 @@ def epipolar_costs(F, points_a, conf_a, points_b, conf_b):
     return np.where(shared >= MIN_SHARED_JOINTS, cost, np.inf)
 
 
-def undistorted_detections(cameras, views, min_confidence=0.1):
-    """Undistort every view's detections.
-
-    Args:
-        cameras: V cameras.
-        views: V arrays (P_v, J, 3) of raw pixels and confidence.
-        min_confidence: detections below this get confidence 0.
-
-    Returns:
-        Per view, (points (P_v, J, 2) pinhole pixels, confidence (P_v, J)).
-
-    """
-    result = []
-    for cam, people in zip(cameras, views):
-        people = np.asarray(people, dtype=float)
-        num_joints = people.shape[-2] if people.ndim >= 2 else 0
-        people = people.reshape(-1, num_joints, 3)
-        finite = np.isfinite(people).all(axis=-1)
-        conf = np.where(finite & (np.nan_to_num(people[..., 2]) >= min_confidence),
-                        people[..., 2], 0.0)
-        raw = np.where(finite[..., None], people[..., :2], 0.0).reshape(-1, 2)
-        points = cam.undistort_points(raw).reshape(people.shape[:-1] + (2,))
-        result.append((points, conf))
-    return result
-
-
 def associate(cameras, views, threshold_px=40.0, min_views=2, min_confidence=0.1):
     """Group the detections of all views into people.
 
@@ -106,13 +81,14 @@ def associate(cameras, views, threshold_px=40.0, min_views=2, min_confidence=0.1
         the view does not see it; people sorted by decreasing number of views.
 
     """
-    detections = undistorted_detections(cameras, views, min_confidence)
-    P = [cam.projection_matrix for cam in cameras]
+    rig = CameraRig(cameras)
+    detections = rig.observe_people(views, min_confidence)
+    P = rig.projections
     nodes = [(v, i) for v, (_, conf) in enumerate(detections) for i in range(len(conf))]
     index = {node: n for n, node in enumerate(nodes)}
     cost = np.full((len(nodes), len(nodes)), np.inf)
-    for a in range(len(cameras)):
-        for b in range(a + 1, len(cameras)):
+    for a in range(rig.num_views):
+        for b in range(a + 1, rig.num_views):
             if not len(detections[a][1]) or not len(detections[b][1]):
                 continue
             pair = epipolar_costs(fundamental_matrix(P[a], P[b]), *detections[a],

@@ -139,6 +139,73 @@ class Camera:
         return ideal
 
 
+class CameraRig:
+    """V calibrated cameras taken together (as aniposelib's ``CameraGroup``).
+
+    It holds the stacked matrices that multi-view code works with, and the one place where
+    raw detections become usable observations (:meth:`observe`).
+
+    Attributes:
+        cameras: the V :class:`Camera`, in view order.
+        projections: (V, 3, 4) ``K [R | t]``, world points to undistorted pixels.
+        intrinsics: (V, 3, 3) ``K``.
+        viewmats: (V, 4, 4) world-to-camera transforms.
+        centres: (V, 3) camera centres in world coordinates, metres.
+
+    """
+
+    def __init__(self, cameras):
+        """Stack the matrices of ``cameras`` (a sequence of :class:`Camera`)."""
+        self.cameras = list(cameras)
+        self.projections = np.stack([cam.projection_matrix for cam in self.cameras])
+        self.intrinsics = np.stack([np.asarray(cam.K, float) for cam in self.cameras])
+        self.viewmats = np.stack([cam.viewmat for cam in self.cameras])
+        self.centres = np.stack([cam.center for cam in self.cameras])
+
+    @property
+    def num_views(self):
+        """Number of cameras V."""
+        return len(self.cameras)
+
+    def observe(self, view, keypoints, min_confidence):
+        """Undistorted pixels and gated confidences of raw detections in one view.
+
+        ``keypoints`` (..., J, 3) raw (distorted) pixels and confidence.  A keypoint with a
+        non-finite value, or a confidence under ``min_confidence``, gets confidence 0 (and
+        pixel (0, 0) before undistortion); the others keep their confidence clipped to
+        [0, 1].  Returns ``(points (..., J, 2), confidence (..., J))``.
+        """
+        keypoints = np.asarray(keypoints, dtype=float)
+        finite = np.isfinite(keypoints).all(axis=-1)
+        confidence = np.where(finite, keypoints[..., 2], 0.0)
+        confidence = np.where(confidence >= min_confidence, np.clip(confidence, 0.0, 1.0), 0.0)
+        raw = np.where(finite[..., None], keypoints[..., :2], 0.0)
+        points = self.cameras[view].undistort_points(raw.reshape(-1, 2)).reshape(raw.shape)
+        return points, confidence
+
+    def observe_people(self, views, min_confidence, num_joints=None):
+        """:meth:`observe` every view's people: V arrays (P_v, J, 3), P_v may be 0.
+
+        Returns per view ``(points (P_v, J, 2), confidence (P_v, J))``.  Raises ValueError
+        when there are not V views, or, given ``num_joints``, when a view's people do not
+        have that many joints.
+        """
+        if len(views) != self.num_views:
+            raise ValueError(f'got keypoints for {len(views)} views, '
+                             f'the rig has {self.num_views} cameras')
+        result = []
+        for view, people in enumerate(views):
+            people = np.asarray(people, dtype=float)
+            if num_joints is not None and people.size and (
+                    people.ndim < 2 or people.shape[-2:] != (num_joints, 3)):
+                raise ValueError(f'view {view}: keypoints need shape (P, {num_joints}, 3) '
+                                 f'(one per skeleton joint), got {people.shape}')
+            joints = people.shape[-2] if people.ndim >= 2 else 0
+            people = people.reshape(-1 if people.size else 0, joints, 3)
+            result.append(self.observe(view, people, min_confidence))
+        return result
+
+
 def _undistort_pinhole(src, K, dist):
     # OpenCV 4 has the iteration criteria only on undistortPointsIter; OpenCV 5 moved it into
     # undistortPoints and dropped undistortPointsIter.

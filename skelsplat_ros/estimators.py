@@ -9,7 +9,8 @@ The baselines take the most confident person of each view.
 """
 
 import numpy as np
-
+from skelsplat_ros.cameras import CameraRig
+from skelsplat_ros.skeletons import COCO17
 from skelsplat_ros.solver import SkelSplatSolver, SolverConfig
 from skelsplat_ros.triangulation import triangulate_dlt, triangulate_ransac
 
@@ -17,21 +18,23 @@ from skelsplat_ros.triangulation import triangulate_dlt, triangulate_ransac
 class _Triangulator:
     """Per-frame DLT baselines: plain, confidence-weighted, or RANSAC over views."""
 
-    def __init__(self, cameras, mode, threshold_px=20.0, min_confidence=0.1):
-        self.cameras = list(cameras)
+    def __init__(self, cameras, mode, skeleton, threshold_px=20.0, min_confidence=0.1):
+        self.rig = CameraRig(cameras)
         self.mode = mode
+        self.skeleton = skeleton
         self.threshold_px = threshold_px
         self.min_confidence = min_confidence
-        self._P = np.stack([cam.projection_matrix for cam in self.cameras])
 
     def __call__(self, keypoints):
-        points, weights = _most_confident_people(self.cameras, keypoints, self.min_confidence)
+        points, weights = _most_confident_people(self.rig, keypoints, self.skeleton.num_joints,
+                                                 self.min_confidence)
+        P = self.rig.projections
         if self.mode == 'dlt':
-            positions = triangulate_dlt(self._P, points, (weights > 0).astype(float))
+            positions = triangulate_dlt(P, points, (weights > 0).astype(float))
         elif self.mode == 'weighted_dlt':
-            positions = triangulate_dlt(self._P, points, weights)
+            positions = triangulate_dlt(P, points, weights)
         else:
-            positions, _ = triangulate_ransac(self._P, points, weights, self.threshold_px)
+            positions, _ = triangulate_ransac(P, points, weights, self.threshold_px)
         seen = (weights > 0).sum(axis=0)
         confidence = np.where(np.isfinite(positions).all(axis=1) & (seen >= 2),
                               weights.sum(axis=0) / np.maximum(seen, 1), 0.0)
@@ -39,41 +42,45 @@ class _Triangulator:
 
 
 class _SkelSplat:
-    def __init__(self, cameras, config):
-        self.solver = SkelSplatSolver(cameras, config)
+    def __init__(self, cameras, config, skeleton):
+        self.solver = SkelSplatSolver(cameras, config, skeleton)
 
     def __call__(self, keypoints):
         estimate = self.solver.solve(keypoints)
         if estimate is None:
-            num_joints = max(np.asarray(k).shape[-2] for k in keypoints if np.asarray(k).size)
+            num_joints = self.solver.skeleton.num_joints
             return np.full((num_joints, 3), np.nan), np.zeros(num_joints)
         return estimate.positions, estimate.confidence
 
 
-def _most_confident_people(cameras, keypoints, min_confidence):
-    """Undistorted points (V, J, 2) and weights (V, J) of each view's most confident person."""
-    num_joints = max(np.asarray(k).shape[-2] for k in keypoints if np.asarray(k).size)
-    points = np.zeros((len(cameras), num_joints, 2))
-    weights = np.zeros((len(cameras), num_joints))
-    for v, (cam, people) in enumerate(zip(cameras, keypoints)):
+def _most_confident_people(rig, keypoints, num_joints, min_confidence):
+    """Undistorted points (V, J, 2) and weights (V, J) of each view's most confident person.
+
+    The person is chosen by its raw confidences, then gated (:meth:`CameraRig.observe`).
+    """
+    points = np.zeros((rig.num_views, num_joints, 2))
+    weights = np.zeros((rig.num_views, num_joints))
+    for v, people in enumerate(keypoints):
         people = np.asarray(people, dtype=float).reshape(-1, num_joints, 3)
         if not len(people):
             continue
         best = people[np.argmax(np.nan_to_num(people[..., 2]).sum(axis=1))]
-        ok = np.isfinite(best).all(axis=1) & (best[:, 2] >= min_confidence)
-        points[v] = cam.undistort_points(np.where(ok[:, None], best[:, :2], 0.0))
-        weights[v] = np.where(ok, best[:, 2], 0.0)
+        points[v], weights[v] = rig.observe(v, best, min_confidence)
     return points, weights
 
 
 METHODS = ('skelsplat', 'dlt', 'weighted_dlt', 'ransac')
 
 
-def make_estimator(method, cameras, config=None):
-    """Build the estimator ``method`` (one of :data:`METHODS`) for ``cameras``."""
+def make_estimator(method, cameras, config=None, skeleton=COCO17):
+    """Build the estimator ``method`` (one of :data:`METHODS`) for ``cameras``.
+
+    ``config`` is a :class:`SolverConfig` (the baselines take its RANSAC threshold) and
+    ``skeleton`` the joint set of the keypoints.
+    """
     if method == 'skelsplat':
-        return _SkelSplat(cameras, config or SolverConfig())
+        return _SkelSplat(cameras, config or SolverConfig(), skeleton)
     if method in ('dlt', 'weighted_dlt', 'ransac'):
         threshold = (config or SolverConfig()).ransac_threshold_px
-        return _Triangulator(cameras, method, threshold_px=threshold)
+        return _Triangulator(cameras, method, skeleton, threshold_px=threshold)
     raise ValueError(f'unknown method {method!r}; choose one of {", ".join(METHODS)}')

@@ -26,8 +26,10 @@ from typing import List, Optional, Tuple
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 from skelsplat_ros import settings
-from skelsplat_ros.association import associate, split_people, undistorted_detections
+from skelsplat_ros.association import associate, split_people
+from skelsplat_ros.cameras import CameraRig
 from skelsplat_ros.settings import setting
+from skelsplat_ros.skeletons import COCO17, Skeleton
 from skelsplat_ros.solver import PoseEstimate, SkelSplatSolver, solve_people, SolverConfig
 from skelsplat_ros.triangulation import triangulate_ransac
 
@@ -80,7 +82,8 @@ class MultiPersonTracker:
     """Fuses every person of a frame group, causally, under ids that survive frames."""
 
     def __init__(self, cameras, solver_config: Optional[SolverConfig] = None,
-                 config: Optional[TrackerConfig] = None, first_id: int = 0):
+                 config: Optional[TrackerConfig] = None, first_id: int = 0,
+                 skeleton: Skeleton = COCO17):
         """Prepare the tracker for a fixed camera set.
 
         Args:
@@ -90,12 +93,14 @@ class MultiPersonTracker:
             first_id: id of the first confirmed person.  A tracker that takes over from
                 another (new cameras) starts at the other's :attr:`next_id`, so that no id
                 ever names two people.
+            skeleton: the joint set of the keypoints.
 
         """
-        self.cameras = list(cameras)
+        self.rig = CameraRig(cameras)
+        self.cameras = self.rig.cameras
         self.solver_config = solver_config or SolverConfig()
         self.config = config or TrackerConfig()
-        self._P = np.stack([cam.projection_matrix for cam in self.cameras])
+        self.skeleton = skeleton
         self._tracks: List[_Track] = []
         self._next_id = int(first_id)
 
@@ -141,7 +146,8 @@ class MultiPersonTracker:
         # The matched people with their tracks' solvers, then each new person with a new one.
         fits = list(matches.items()) + [(person, None) for person in range(len(people))
                                         if person not in matches]
-        solvers = [SkelSplatSolver(self.cameras, self.solver_config) if track_index is None
+        solvers = [SkelSplatSolver(self.cameras, self.solver_config, self.skeleton)
+                   if track_index is None
                    else self._tracks[track_index].solver for _, track_index in fits]
         estimates = solve_people(solvers, [people[person] for person, _ in fits], stamp)
         matched_tracks = set(matches.values())
@@ -170,15 +176,14 @@ class MultiPersonTracker:
         """(N, J, 3) RANSAC triangulation of each associated person, NaN where unknown."""
         located = []
         for person in people:
-            detections = undistorted_detections(self.cameras, person,
-                                                self.solver_config.min_confidence)
-            num_joints = max(conf.shape[-1] for _, conf in detections if conf.size)
-            points = np.zeros((len(self.cameras), num_joints, 2))
-            weights = np.zeros((len(self.cameras), num_joints))
+            detections = self.rig.observe_people(person, self.solver_config.min_confidence,
+                                                 self.skeleton.num_joints)
+            points = np.zeros((self.rig.num_views, self.skeleton.num_joints, 2))
+            weights = np.zeros((self.rig.num_views, self.skeleton.num_joints))
             for v, (pts, conf) in enumerate(detections):
                 if len(conf):
                     points[v], weights[v] = pts[0], conf[0]
-            positions, _ = triangulate_ransac(self._P, points, weights,
+            positions, _ = triangulate_ransac(self.rig.projections, points, weights,
                                               self.solver_config.ransac_threshold_px)
             located.append(positions)
         return np.stack(located) if located else np.zeros((0, 0, 3))
@@ -213,12 +218,11 @@ class MultiPersonTracker:
 
     def _age(self, matched, stamp):
         """Age the unmatched tracks; drop lost tentative ones and those lost too long."""
-        empty = [np.zeros((0, 17, 3)) for _ in self.cameras]
         kept = []
         for index, track in enumerate(self._tracks):
             if index not in matched:
                 track.missed += 1
-                track.solver.solve(empty, stamp)           # ages the solver's motion state
+                track.solver.miss(stamp)
                 if track.track_id < 0 or track.missed > self.config.max_missed_frames:
                     continue
             kept.append(track)

@@ -2,9 +2,12 @@
 # SPDX-License-Identifier: Apache-2.0
 """Multi-view triangulation of joints: weighted DLT, RANSAC over views, reprojection errors.
 
-All functions take projection matrices ``P`` (V, 3, 4) = ``K [R | t]`` and keypoints in
-*undistorted* pixels (see :meth:`skelsplat_ros.cameras.Camera.undistort_points`), and work on all
-J joints at once with batched linear algebra, since they run on every frame.
+All functions take projection matrices ``P`` (V, 3, 4) = ``K [R | t]`` (see
+:class:`skelsplat_ros.cameras.CameraRig`) and keypoints in *undistorted* pixels, and work on all
+J joints at once with batched linear algebra, since they run on every frame.  :func:`dlt`,
+:func:`project`, :func:`truncated_cost` and :func:`triangulate_ransac` are the references of
+their batched torch twins of the same names in
+:mod:`skelsplat_ros.solver.objectives.analytic_torch`.
 """
 
 import itertools
@@ -21,8 +24,8 @@ def _usable_weights(points, weights):
     return np.where(finite & (weights > 0), weights, 0.0)
 
 
-def _dlt(P, points, weights):
-    """Weighted DLT batched over leading dimensions.
+def dlt(P, points, weights):
+    """Weighted homogeneous DLT (the SVD's least singular vector), batched over leading dims.
 
     ``P`` (..., V, 3, 4), ``points`` (..., V, J, 2), ``weights`` (..., V, J) already zero for
     unusable views.  Returns (..., J, 3), NaN where fewer than two views have weight.
@@ -52,10 +55,10 @@ def triangulate_dlt(P, points, weights=None):
     """
     P = np.asarray(P, dtype=float)
     points = np.asarray(points, dtype=float)
-    return _dlt(P, points, _usable_weights(points, weights))
+    return dlt(P, points, _usable_weights(points, weights))
 
 
-def _project(P, positions):
+def project(P, positions):
     """Project positions (..., J, 3) by P (V, 3, 4) into pixels (..., V, J, 2) and depths."""
     homogeneous = np.concatenate([positions, np.ones(positions.shape[:-1] + (1,))], axis=-1)
     image = np.einsum('vab,...jb->...vja', P, homogeneous)
@@ -69,7 +72,7 @@ def reprojection_errors(P, X, points):
     ``P`` (V, 3, 4), ``X`` (J, 3), ``points`` (V, J, 2) undistorted pixels.  Returns (V, J),
     NaN where the joint or the keypoint is NaN.
     """
-    pixels, _ = _project(np.asarray(P, dtype=float), np.asarray(X, dtype=float))
+    pixels, _ = project(np.asarray(P, dtype=float), np.asarray(X, dtype=float))
     return np.linalg.norm(pixels - np.asarray(points, dtype=float), axis=-1)
 
 
@@ -104,24 +107,24 @@ def triangulate_ransac(P, points, weights=None, threshold_px=40.0, min_views=2,
         return np.full((num_joints, 3), np.nan), np.zeros((num_views, num_joints), dtype=bool)
 
     pairs = np.array(list(itertools.combinations(range(num_views), 2)))     # (S, 2)
-    candidates = _dlt(P[pairs], points[pairs], weights[pairs])               # (S, J, 3)
-    cost = np.where(weights > 0, weights * _truncated_cost(P, candidates, points, threshold_px),
+    candidates = dlt(P[pairs], points[pairs], weights[pairs])               # (S, J, 3)
+    cost = np.where(weights > 0, weights * truncated_cost(P, candidates, points, threshold_px),
                     0.0).sum(axis=1)                                         # (S, J)
     cost = np.where(np.isfinite(candidates).all(axis=-1), cost, np.inf)
     positions = candidates[np.argmin(cost, axis=0), np.arange(num_joints)]   # (J, 3)
 
-    fallback = _dlt(P, points, weights)
+    fallback = dlt(P, points, weights)
     for _ in range(refinements + 1):
-        cost = _truncated_cost(P, positions, points, threshold_px)
+        cost = truncated_cost(P, positions, points, threshold_px)
         inliers = (cost < 1.0) & (weights > 0)
         agreed = inliers.sum(axis=0) >= max(min_views, 2)
-        positions = np.where(agreed[:, None], _dlt(P, points, weights * inliers), fallback)
+        positions = np.where(agreed[:, None], dlt(P, points, weights * inliers), fallback)
     return positions, inliers & agreed
 
 
-def _truncated_cost(P, positions, points, threshold_px):
+def truncated_cost(P, positions, points, threshold_px):
     """min((reprojection error / threshold)^2, 1), and 1 behind the camera: (..., V, J)."""
-    pixels, depth = _project(P, positions)
+    pixels, depth = project(P, positions)
     errors = np.linalg.norm(pixels - points, axis=-1)
     with np.errstate(invalid='ignore'):
         cost = np.minimum((errors / threshold_px) ** 2, 1.0)

@@ -8,9 +8,8 @@ import sys
 
 import numpy as np
 import pytest
-from skelsplat_ros.batch import solve_frames_analytic
 from skelsplat_ros.cameras import load_calibration
-from skelsplat_ros.solver import SkelSplatSolver, SolverConfig
+from skelsplat_ros.solver import SkelSplatSolver, solve_frames_analytic, SolverConfig
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / 'bench'))

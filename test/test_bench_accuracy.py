@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from skelsplat_ros.cameras import load_calibration
+from skelsplat_ros.cameras import CameraRig, load_calibration
 from skelsplat_ros.triangulation import triangulate_dlt
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -52,7 +52,7 @@ def test_truth_scores_the_13_marker_joints_and_synthesises_a_plausible_face(demo
 def test_clean_protocol_is_exact_and_protocols_are_deterministic(demo):
     cameras, truth, motion = demo
     clean = protocols.make_protocol('clean', cameras, motion)
-    P = np.stack([cam.projection_matrix for cam in cameras])
+    P = CameraRig(cameras).projections
     for frame, expected in zip(clean, truth):
         assert [view.shape for view in frame] == [(1, 17, 3)] * len(cameras)
         points = np.stack([cam.undistort_points(view[0, :, :2])

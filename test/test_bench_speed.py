@@ -60,7 +60,7 @@ def test_quick_run_reports_every_section(quick_report):
     assert config['quick'] and config['machine']['gpu'] is None
     solver = quick_report['solver']
     assert set(solver) == {'reference', 'fast', 'fast_narrow'}
-    # Each configuration's departures from SolverConfig(): all run at the demo's 60 Hz.
+    # Each configuration's departures from the rendered reference: all at the demo's 60 Hz.
     assert solver['fast']['config'] == {'objective': 'analytic', 'frame_rate': 60.0}
     assert solver['reference']['config'] == {'frame_rate': 60.0}
     for name, entry in solver.items():

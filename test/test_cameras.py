@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 from skelsplat_ros.cameras import (
-    CalibrationError, camera_from_camera_info, load_calibration, make_camera,
+    CalibrationError, camera_from_camera_info, CameraRig, load_calibration, make_camera,
     optical_frame_extrinsics, rotation_from_quaternion)
 import yaml
 
@@ -90,6 +90,41 @@ def test_pose_properties_agree():
     points = _points_in_view(camera, 10)
     homogeneous = np.column_stack([points, np.ones(10)]) @ camera.projection_matrix.T
     np.testing.assert_allclose(camera.project(points), homogeneous[:, :2] / homogeneous[:, 2:])
+
+
+def test_a_rig_stacks_its_cameras_matrices():
+    cameras = [_synthetic_camera(model, dist) for model, dist in sorted(DISTORTIONS.items())]
+    rig = CameraRig(cameras)
+    assert rig.num_views == 3 and rig.cameras == cameras
+    assert rig.projections.shape == (3, 3, 4) and rig.viewmats.shape == (3, 4, 4)
+    for v, camera in enumerate(cameras):
+        np.testing.assert_array_equal(rig.projections[v], camera.projection_matrix)
+        np.testing.assert_array_equal(rig.intrinsics[v], camera.K)
+        np.testing.assert_array_equal(rig.viewmats[v], camera.viewmat)
+        np.testing.assert_array_equal(rig.centres[v], camera.center)
+
+
+def test_a_rig_gates_detections_by_confidence_and_undistorts_them():
+    camera = _synthetic_camera('plumb_bob', DISTORTIONS['plumb_bob'])
+    rig = CameraRig([camera, camera])
+    pixels = camera.project(_points_in_view(camera, 6))
+    confidence = np.array([0.5, 0.05, 1.7, -0.2, np.nan, 0.9])
+    keypoints = np.column_stack([pixels, confidence])
+    keypoints[5, 0] = np.inf                           # a confident but broken detection
+    points, gated = rig.observe(0, keypoints, min_confidence=0.1)
+    # Under the threshold, non-finite, or negative: 0; above 1: clipped to 1.
+    np.testing.assert_array_equal(gated, [0.5, 0.0, 1.0, 0.0, 0.0, 0.0])
+    np.testing.assert_allclose(points[:4], camera.undistort_points(pixels[:4]), atol=1e-12)
+    assert np.isfinite(points).all()
+    # Per view, several people or none.
+    views = [np.stack([keypoints, keypoints]), np.zeros((0, 6, 3))]
+    observed = rig.observe_people(views, min_confidence=0.1)
+    assert [conf.shape for _, conf in observed] == [(2, 6), (0, 6)]
+    np.testing.assert_array_equal(observed[0][1][1], gated)
+    with pytest.raises(ValueError, match='3 views'):
+        rig.observe_people(views + [views[1]], min_confidence=0.1)
+    with pytest.raises(ValueError, match=r'\(P, 7, 3\)'):
+        rig.observe_people(views, min_confidence=0.1, num_joints=7)
 
 
 def test_qualisys_calibration_loads(data_root):

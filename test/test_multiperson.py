@@ -21,6 +21,7 @@ from skelsplat_ros.association import associate, split_people
 from skelsplat_ros.cameras import load_calibration
 from skelsplat_ros.cli import load_keypoint_frames, main
 from skelsplat_ros.live import FusionEngine
+from skelsplat_ros.skeletons import COCO17, HALPE26
 from skelsplat_ros.solver import SolverConfig
 from skelsplat_ros.tracking import MultiPersonTracker
 
@@ -116,6 +117,31 @@ def test_tracks_keep_their_ids_and_a_returning_person_gets_its_id_back(scene):
         assert np.mean(errors_mm[person]) < 15.0, (person, np.mean(errors_mm[person]))
 
 
+def test_a_larger_skeleton_tracks_the_joints_it_shares_alike(scene):
+    # The scene's COCO-17 detections in the HALPE-26 layout (its other joints undetected),
+    # with a person away for three frames: the same ids, and the shared joints where the
+    # COCO-17 tracker puts them.
+    config = SolverConfig(objective='analytic')
+    coco = MultiPersonTracker(scene.cameras, config)
+    halpe = MultiPersonTracker(scene.cameras, config, skeleton=HALPE26)
+    shared = COCO17.index_in(HALPE26.joint_names)
+    rng = np.random.default_rng(8)
+    reported = 0
+    for frame in range(14):
+        people = [0, 2] if 6 <= frame < 9 else [0, 1, 2]
+        views, _ = _views(scene, frame, people, rng)
+        expected = coco.update(views)
+        got = halpe.update([HALPE26.from_keypoints(view, COCO17.joint_names)
+                            for view in views])
+        assert [track_id for track_id, _ in got] == [track_id for track_id, _ in expected]
+        for (_, estimate), (_, reference) in zip(got, expected):
+            np.testing.assert_allclose(estimate.positions[shared], reference.positions,
+                                       atol=1e-9)
+            assert estimate.positions.shape == (HALPE26.num_joints, 3)
+        reported += len(got)
+    assert reported >= 20
+
+
 def test_a_lost_track_is_forgotten_after_the_re_identification_window(scene):
     cameras = scene.cameras
     rng = np.random.default_rng(4)
@@ -187,7 +213,7 @@ def test_fitting_the_people_together_changes_no_id_and_no_position(scene, monkey
     # fit must come out as it would alone (the tracker fitted one person after the other).
     def track():
         rng = np.random.default_rng(6)
-        tracker = MultiPersonTracker(scene.cameras, SolverConfig())
+        tracker = MultiPersonTracker(scene.cameras, SolverConfig(objective='rendered'))
         return [tracker.update(_views(scene, frame, [0, 1, 2], rng)[0]) for frame in range(6)]
 
     together = track()

@@ -6,13 +6,16 @@ import dataclasses
 
 import numpy as np
 import pytest
-from skelsplat_ros.cameras import load_calibration
+from skelsplat_ros.cameras import CameraRig, load_calibration
 from skelsplat_ros.fileio.trc import read_trc
-from skelsplat_ros.skeletons import COCO17_FLIP, trc_coco17_correspondence
+from skelsplat_ros.skeletons import COCO17, HALPE26, trc_coco17_correspondence
 from skelsplat_ros.solver import SkelSplatSolver, solve_people, SolverConfig
 from skelsplat_ros.triangulation import triangulate_ransac
 
 LEFT_WRIST, RIGHT_WRIST, LEFT_HIP, LEFT_KNEE = 9, 10, 11, 13
+J = COCO17.num_joints
+# The paper's method, which SolverConfig()'s 'auto' objective runs on a GPU only.
+RENDERED = SolverConfig(objective='rendered')
 
 
 @pytest.fixture(scope='module')
@@ -21,15 +24,15 @@ def rig(data_root):
     cameras = load_calibration(demo / 'calibration' / 'Calib_qualisys.toml')
     names, markers, _ = read_trc(demo / 'opensim' / 'Balancing_for_IK.trc')
     marker_index, coco_index = trc_coco17_correspondence(names)
-    truth = np.full((markers.shape[0], 17, 3), np.nan)
+    truth = np.full((markers.shape[0], J, 3), np.nan)
     truth[:, coco_index] = markers[:, marker_index][..., [2, 0, 1]]  # OpenSim Y-up -> Z-up
     return cameras, truth, coco_index
 
 
 def _observe(cameras, positions, confidence=0.9):
-    """Exact detections (V, 17, 3) of ``positions`` (17, 3); unknown joints get confidence 0."""
+    """Exact detections (V, J, 3) of ``positions`` (J, 3); unknown joints get confidence 0."""
     known = np.isfinite(positions).all(axis=1)
-    views = np.zeros((len(cameras), 17, 3))
+    views = np.zeros((len(cameras), J, 3))
     for v, cam in enumerate(cameras):
         views[v, known, :2] = cam.project(positions[known])
         views[v, known, 2] = confidence
@@ -42,7 +45,7 @@ def _errors_mm(estimate, truth, joints):
 
 def test_exact_detections_give_the_exact_skeleton(rig):
     cameras, truth, joints = rig
-    solver = SkelSplatSolver(cameras)
+    solver = SkelSplatSolver(cameras, RENDERED)
     for frame in range(5):
         estimate = solver.solve(_observe(cameras, truth[frame]))
         assert _errors_mm(estimate, truth[frame], joints).max() < 1.0
@@ -50,7 +53,7 @@ def test_exact_detections_give_the_exact_skeleton(rig):
     assert estimate.mean_reprojection_error < 0.5
     assert (estimate.confidence[joints] > 0.8).all()
     # The four face joints the .trc lacks were never seen: unknown, not invented.
-    unseen = np.setdiff1d(np.arange(17), joints)
+    unseen = np.setdiff1d(np.arange(J), joints)
     assert np.isnan(estimate.positions[unseen]).all() and (estimate.confidence[unseen] == 0).all()
 
 
@@ -58,7 +61,7 @@ def test_a_confident_misdetection_does_not_drag_the_joint(rig):
     cameras, truth, joints = rig
     views = _observe(cameras, truth[0])
     views[1, LEFT_WRIST, :2] += (180.0, -120.0)                 # confident and wrong
-    estimate = SkelSplatSolver(cameras).solve(views)
+    estimate = SkelSplatSolver(cameras, RENDERED).solve(views)
     assert _errors_mm(estimate, truth[0], joints).max() < 1.0
     assert not estimate.inliers[1, LEFT_WRIST] and estimate.num_views[LEFT_WRIST] == 3
 
@@ -73,7 +76,7 @@ def test_two_agreeing_outliers_lose_a_tie_to_the_skeleton_without_motion(rig, ob
     for v in (1, 2):
         views[v, LEFT_KNEE] = (*cameras[v].project(wrong[None])[0], 0.95)
     points = np.stack([cam.undistort_points(view[:, :2]) for cam, view in zip(cameras, views)])
-    projections = np.stack([cam.projection_matrix for cam in cameras])
+    projections = CameraRig(cameras).projections
     ransac, _ = triangulate_ransac(projections, points, views[..., 2])
     assert np.linalg.norm(ransac[LEFT_KNEE] - wrong) < 1e-3
     # The first frame and per-frame mode have no motion to tell; the skeleton does.
@@ -88,15 +91,15 @@ def test_two_agreeing_outliers_lose_a_tie_to_the_skeleton_without_motion(rig, ob
 def test_a_left_right_swap_in_one_view_is_rejected(rig):
     cameras, truth, joints = rig
     views = _observe(cameras, truth[0])
-    views[2] = views[2][COCO17_FLIP]
-    estimate = SkelSplatSolver(cameras).solve(views)
+    views[2] = views[2][COCO17.flip]
+    estimate = SkelSplatSolver(cameras, RENDERED).solve(views)
     errors = _errors_mm(estimate, truth[0], joints)
     # In that view the right hip lands within the RANSAC threshold of the left hip, so it stays
     # an inlier there and DLT is dragged; the heatmap fit, which barely feels a view that far
     # off, halves the pull.  Every other joint rejects the swapped view outright.
     left_hip = list(joints).index(LEFT_HIP)
     points = np.stack([cam.undistort_points(view[:, :2]) for cam, view in zip(cameras, views)])
-    projections = np.stack([cam.projection_matrix for cam in cameras])
+    projections = CameraRig(cameras).projections
     ransac, _ = triangulate_ransac(projections, points, views[..., 2])
     ransac_error = 1000 * np.linalg.norm(ransac[LEFT_HIP] - truth[0, LEFT_HIP])
     assert errors[left_hip] < 0.6 * ransac_error
@@ -105,7 +108,7 @@ def test_a_left_right_swap_in_one_view_is_rejected(rig):
 
 def test_the_consistent_person_is_picked_in_a_view_with_a_bystander(rig):
     cameras, truth, joints = rig
-    solver = SkelSplatSolver(cameras, SolverConfig(temporal=False))
+    solver = SkelSplatSolver(cameras, SolverConfig(objective='rendered', temporal=False))
     views = [person[None] for person in _observe(cameras, truth[0])]
     bystander = _observe(cameras, truth[0] + np.array([0.9, -0.6, 0.0]), confidence=0.99)
     views[0] = np.stack([bystander[0], views[0][0]])              # more confident, and wrong
@@ -118,7 +121,8 @@ def test_a_joint_seen_in_one_view_has_low_confidence_and_a_long_covariance(rig):
     cameras, truth, joints = rig
     views = _observe(cameras, truth[0])
     views[1:, LEFT_KNEE, 2] = 0.0
-    estimate = SkelSplatSolver(cameras, SolverConfig(temporal=False)).solve(views)
+    per_frame = SolverConfig(objective='rendered', temporal=False)
+    estimate = SkelSplatSolver(cameras, per_frame).solve(views)
     assert estimate.num_views[LEFT_KNEE] == 1
     assert estimate.confidence[LEFT_KNEE] < 0.3
     # Not garbage: on the view's ray, near the body.
@@ -131,7 +135,7 @@ def test_a_joint_seen_in_one_view_has_low_confidence_and_a_long_covariance(rig):
     eigenvalues, eigenvectors = np.linalg.eigh(estimate.covariance[LEFT_KNEE])
     ray = estimate.positions[LEFT_KNEE] - cameras[0].center
     alignment = abs(eigenvectors[:, -1] @ ray) / np.linalg.norm(ray)
-    depth_sigma = SolverConfig().single_view_depth_sigma
+    depth_sigma = RENDERED.single_view_depth_sigma
     assert alignment > 0.99
     assert np.sqrt(eigenvalues[-1]) == pytest.approx(depth_sigma, rel=0.02)
     assert np.sqrt(eigenvalues[0]) < 1e-3
@@ -160,8 +164,8 @@ def test_a_joint_seen_in_one_view_follows_the_body_in_depth(rig, objective):
 
 def test_causal_mode_rejects_a_view_that_contradicts_the_motion(rig):
     cameras, truth, joints = rig
-    causal = SkelSplatSolver(cameras)
-    per_frame = SkelSplatSolver(cameras, SolverConfig(temporal=False))
+    causal = SkelSplatSolver(cameras, RENDERED)
+    per_frame = SkelSplatSolver(cameras, SolverConfig(objective='rendered', temporal=False))
     causal_errors, per_frame_errors = [], []
     for frame in range(18):
         views = _observe(cameras, truth[frame])
@@ -190,7 +194,7 @@ def test_bad_values_are_ignored_not_propagated(rig):
     views = _observe(cameras, truth[0])
     views[0, LEFT_WRIST, :2] = np.nan
     views[3, RIGHT_WRIST, 2] = np.inf
-    estimate = SkelSplatSolver(cameras).solve(views)
+    estimate = SkelSplatSolver(cameras, RENDERED).solve(views)
     assert np.isfinite(estimate.positions[joints]).all()
     assert _errors_mm(estimate, truth[0], joints).max() < 1.0
 
@@ -199,9 +203,9 @@ def test_too_few_views_gives_no_pose(rig):
     cameras, truth, _ = rig
     views = _observe(cameras, truth[0])
     views[1:, :, 2] = 0.0
-    assert SkelSplatSolver(cameras).solve(views) is None
+    assert SkelSplatSolver(cameras, RENDERED).solve(views) is None
     with pytest.raises(ValueError, match='3 views'):
-        SkelSplatSolver(cameras).solve(views[:3])
+        SkelSplatSolver(cameras, RENDERED).solve(views[:3])
 
 
 def test_the_analytic_objective_agrees_with_the_rendered_reference(rig, data_root):
@@ -216,7 +220,7 @@ def test_the_analytic_objective_agrees_with_the_rendered_reference(rig, data_roo
     # them occlude each other), but land close together and equally close to the reference.
     pose = data_root / 'pose2sim-0.4.15' / 'Pose2Sim' / 'Demo' / 'pose'
     frames = load_keypoint_frames([pose / f'cam{i}_json' for i in range(1, 5)], 'body25b')[:25]
-    reference = SkelSplatSolver(cameras)
+    reference = SkelSplatSolver(cameras, RENDERED)
     analytic = SkelSplatSolver(cameras, SolverConfig(objective='analytic'))
     differences, reference_errors, analytic_errors = [], [], []
     for frame, views in enumerate(frames):
@@ -230,15 +234,15 @@ def test_the_analytic_objective_agrees_with_the_rendered_reference(rig, data_roo
 
 def test_an_empty_frame_after_a_tracked_one_gives_no_pose(rig):
     cameras, truth, _ = rig
-    solver = SkelSplatSolver(cameras)
+    solver = SkelSplatSolver(cameras, RENDERED)
     assert solver.solve(_observe(cameras, truth[0])) is not None
-    assert solver.solve([np.zeros((0, 17, 3))] * len(cameras)) is None
+    assert solver.solve([np.zeros((0, J, 3))] * len(cameras)) is None
     assert solver.solve(_observe(cameras, truth[1])) is not None
 
 
 @pytest.mark.parametrize('config', [
-    SolverConfig(min_iterations=10),                  # early stopping off: ten steps each
-    SolverConfig(),
+    SolverConfig(objective='rendered', min_iterations=10),  # no early stopping: ten steps
+    RENDERED,
     SolverConfig(objective='analytic'),
 ], ids=['rendered_all_steps', 'rendered_early_stopping', 'analytic'])
 def test_people_fitted_together_get_their_own_fits(rig, config):
@@ -268,14 +272,14 @@ def test_people_fitted_together_get_their_own_fits(rig, config):
             assert estimate.loss == pytest.approx(reference.loss, rel=1e-6, nan_ok=True)
             np.testing.assert_array_equal(estimate.inliers, reference.inliers)
             steps.add(estimate.iterations)
-    if config == SolverConfig(min_iterations=10):
+    if config.min_iterations == 10:
         assert steps == {10}
-    elif config == SolverConfig():
+    elif config == RENDERED:
         assert len(steps) > 1                    # people left the batch at different steps
     if config.objective == 'rendered':           # one batched render needs one window size
         with pytest.raises(ValueError, match='built alike'):
-            solve_people([together[0], SkelSplatSolver(cameras, SolverConfig(window=7))],
-                         views[:2])
+            other = SkelSplatSolver(cameras, dataclasses.replace(config, window=7))
+            solve_people([together[0], other], views[:2])
 
 
 @pytest.mark.parametrize('objective', ['rendered', 'analytic'])
@@ -317,3 +321,46 @@ def test_stamps_set_the_motion_models_time_step(rig):
 def test_a_meaningless_motion_model_is_refused(field, value):
     with pytest.raises(ValueError, match=field):
         SolverConfig(**{field: value})
+
+
+def test_keypoints_of_another_joint_set_are_refused(rig):
+    cameras, truth, _ = rig
+    views = _observe(cameras, truth[0])
+    with pytest.raises(ValueError, match=f'{J}, 3'):
+        SkelSplatSolver(cameras, RENDERED).solve(views[:, :-1])
+    with pytest.raises(ValueError, match=f'{HALPE26.num_joints}, 3'):
+        SkelSplatSolver(cameras, RENDERED, skeleton=HALPE26).solve(views)
+
+
+def test_a_larger_skeleton_fits_the_joints_it_shares_alike(rig):
+    # The COCO-17 detections in the HALPE-26 layout (its 9 other joints undetected): the
+    # joints both skeletons have come out as the COCO-17 solver gives them, the others unknown.
+    cameras, truth, joints = rig
+    config = SolverConfig(objective='analytic')
+    coco, halpe = SkelSplatSolver(cameras, config), SkelSplatSolver(cameras, config, HALPE26)
+    shared = COCO17.index_in(HALPE26.joint_names)
+    extra = np.setdiff1d(np.arange(HALPE26.num_joints), shared)
+    for frame in range(5):
+        views = _observe(cameras, truth[frame])
+        expected = coco.solve(views)
+        estimate = halpe.solve(HALPE26.from_keypoints(views, COCO17.joint_names))
+        np.testing.assert_allclose(estimate.positions[shared], expected.positions, atol=1e-9)
+        assert np.isnan(estimate.positions[extra]).all()
+        assert (estimate.confidence[extra] == 0).all()
+
+
+@pytest.mark.parametrize('objective', ['rendered', 'analytic'])
+def test_a_missed_frame_ages_the_motion_state_as_an_empty_frame_does(rig, objective):
+    cameras, truth, _ = rig
+    config = SolverConfig(objective=objective, max_gap_frames=2)
+    missing, empty = SkelSplatSolver(cameras, config), SkelSplatSolver(cameras, config)
+    nobody = [np.zeros((0, J, 3))] * len(cameras)
+    for frame in range(8):
+        views = _observe(cameras, truth[frame])
+        views[..., :2] += np.random.default_rng(frame).normal(0.0, 2.0, views[..., :2].shape)
+        if frame in (2, 4, 5, 6):            # one frame away, then three (the state resets)
+            missing.miss(stamp=frame / 60.0)
+            assert empty.solve(nobody, stamp=frame / 60.0) is None
+            continue
+        np.testing.assert_array_equal(missing.solve(views, frame / 60.0).positions,
+                                      empty.solve(views, frame / 60.0).positions)

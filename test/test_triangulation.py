@@ -5,7 +5,7 @@
 import numpy as np
 import pytest
 
-from skelsplat_ros.cameras import load_calibration, make_camera
+from skelsplat_ros.cameras import CameraRig, load_calibration, make_camera
 from skelsplat_ros.fileio.openpose import list_openpose_files, read_openpose_json
 from skelsplat_ros.fileio.trc import read_trc
 from skelsplat_ros.skeletons import to_coco17, trc_coco17_correspondence
@@ -27,7 +27,7 @@ def _ring_of_cameras(count=5, radius=4.0):
         down = np.cross(forward, right)
         R = np.stack([right, down, forward])  # rows: camera axes in world
         cameras.append(make_camera(f'c{angle:.2f}', K, [], 'none', 1280, 720, R=R, t=-R @ centre))
-    return np.stack([c.projection_matrix for c in cameras])
+    return CameraRig(cameras).projections
 
 
 def _skeleton(joints=17):
@@ -136,7 +136,7 @@ def demo_views(data_root):
     names, markers, _ = read_trc(demo / 'opensim/Balancing_for_IK.trc')
     marker_index, coco_index = trc_coco17_correspondence(names)
     truth = markers[:, marker_index][..., [2, 0, 1]]  # OpenSim Y-up -> calibration Z-up
-    P = np.stack([c.projection_matrix for c in cameras])
+    P = CameraRig(cameras).projections
     return P, np.array(points), np.array(weights), truth, coco_index
 
 

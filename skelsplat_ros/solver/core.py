@@ -1,0 +1,275 @@
+# Copyright 2026 The skelsplat_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""The solver of one person across frames: predict, observe, fit, measure, update.
+
+:class:`SkelSplatSolver` keeps the person's motion state and runs each frame through the
+stateless stages: the motion prediction (:mod:`skelsplat_ros.motion`), what the detections
+say (:mod:`.observations`), the fit by the configured objective (:mod:`.objectives`), and its
+uncertainty (:mod:`.uncertainty`); the Kalman filter then fuses the fit with the prediction.
+:func:`solve_people` runs several solvers' frames together through the same public stages
+(:meth:`SkelSplatSolver.prepare`, one objective call, :meth:`SkelSplatSolver.finish`).
+"""
+
+from dataclasses import dataclass
+from typing import List, Optional, Sequence
+
+import numpy as np
+from skelsplat_ros import motion
+from skelsplat_ros.cameras import CameraRig
+from skelsplat_ros.skeletons import COCO17, Skeleton
+from skelsplat_ros.solver import observations, uncertainty
+from skelsplat_ros.solver.config import PoseEstimate, SolverConfig
+from skelsplat_ros.solver.objectives import objective_fit
+from skelsplat_ros.solver.problem import Fit, Problem
+import torch
+
+
+@dataclass
+class _MotionState:
+    joints: motion.JointFilter                 # filtered positions and velocities
+    stamp: Optional[float] = None              # seconds, of the last fitted frame
+    scales: Optional[torch.Tensor] = None      # (J, 3) log-scales of the last fit
+    quats: Optional[torch.Tensor] = None       # (J, 4)
+    missed: int = 0                            # frames in a row without the person
+    weak: Optional[np.ndarray] = None          # (J,) frames since >= 2 views saw the joint
+    unseen: Optional[np.ndarray] = None        # (J,) frames since any view saw the joint
+
+
+class SkelSplatSolver:
+    """Fits one Gaussian skeleton per call, causally across calls when ``temporal``."""
+
+    def __init__(self, cameras, config: Optional[SolverConfig] = None,
+                 skeleton: Skeleton = COCO17):
+        """Prepare the solver for a fixed camera set.
+
+        Args:
+            cameras: sequence of :class:`skelsplat_ros.cameras.Camera` (V).
+            config: solver parameters.
+            skeleton: the joint set of the keypoints (its bones, mirror and symmetric bones
+                shape the fit).
+
+        """
+        self.config = config or SolverConfig()
+        self.rig = CameraRig(cameras)
+        self.skeleton = skeleton
+        if torch.device(self.config.device).type == 'cpu' and self.config.cpu_threads:
+            torch.set_num_threads(self.config.cpu_threads)
+        self._state: Optional[_MotionState] = None
+        # The motion state moved to the frame being solved (None: no prediction).
+        self._prior: Optional[motion.JointFilter] = None
+        self._stamp: Optional[float] = None
+
+    @property
+    def cameras(self):
+        """The V cameras, in view order."""
+        return self.rig.cameras
+
+    @property
+    def num_views(self):
+        """Number of cameras V."""
+        return self.rig.num_views
+
+    def reset(self):
+        """Forget the temporal state (a new sequence, or a lost person)."""
+        self._state = None
+
+    def miss(self, stamp: Optional[float] = None):
+        """Record a frame group without the person: the motion state ages (and resets late).
+
+        ``stamp`` is the frame's capture time in seconds (see :meth:`solve`).
+        """
+        self._predict(stamp)
+        self._age_state()
+
+    def solve(self, keypoints, stamp: Optional[float] = None) -> Optional[PoseEstimate]:
+        """Fuse one frame group.
+
+        Args:
+            keypoints: per view, the detected people: a sequence of V arrays (P_v, J, 3) of raw
+                pixels and confidence (P_v may be 0 for a view without detections), or one
+                array (V, J, 3) with one person per view; J is the skeleton's joint count.
+            stamp: capture time in seconds, for the motion model's time step; None: one
+                period of ``frame_rate`` after the previous frame.
+
+        Returns:
+            The fused skeleton, or None when fewer than two views see anyone (the temporal
+            state then ages and eventually resets).
+
+        Raises:
+            ValueError: the view count is not the camera count, or the joint count is not the
+                skeleton's.
+
+        """
+        problem = self.prepare(keypoints, stamp)
+        if problem is None:
+            return None
+        fit = objective_fit(self.config.objective, self.config.device)([problem])[0]
+        return self.finish(problem, fit)
+
+    def prepare(self, keypoints, stamp: Optional[float] = None) -> Optional[Problem]:
+        """Move the motion state to ``stamp`` and set up the frame's fit (see :meth:`solve`).
+
+        Picks the person in each view and triangulates the start.  Returns None, after ageing
+        the temporal state, when too little is seen to fit; otherwise hand the problem to an
+        objective and its fit to :meth:`finish`.
+        """
+        self._predict(stamp)
+        candidates = self._observe(keypoints)
+        reference = (self._prior.positions if self._prior is not None
+                     and self._prior.known.any() else None)
+        threshold = self.config.ransac_threshold_px
+        points, weights, person_index = observations.select_person(self.rig, candidates,
+                                                                   reference, threshold)
+        if int(((weights > 0).sum(axis=1) > 0).sum()) < 2:
+            self._age_state()
+            return None
+        prediction = self._prediction()
+        if prediction is not None:
+            points, weights = observations.unswap_by_prediction(
+                self.rig, points, weights, prediction.positions, self.skeleton, threshold)
+        init, inliers, outvoted = observations.initial_positions(
+            self.rig, points, weights, prediction, self.config, self.skeleton)
+        known = np.isfinite(init).all(axis=1)
+        if known.sum() < 2:
+            self._age_state()
+            return None
+        state = self._state
+        shapes = None
+        if self.config.temporal and state is not None and state.scales is not None:
+            shapes = (state.scales, state.quats)
+        return Problem(rig=self.rig, config=self.config, skeleton=self.skeleton, init=init,
+                       known=known, points=points, weights=np.where(inliers, weights, 0.0),
+                       inliers=inliers, person_index=person_index, outvoted=outvoted,
+                       prediction=None if prediction is None else prediction.positions,
+                       shapes=shapes)
+
+    def finish(self, problem: Problem, fit: Fit) -> PoseEstimate:
+        """Describe the fitted skeleton and advance the temporal state."""
+        cfg, state = self.config, self._state
+        positions = np.where(problem.known[:, None], fit.means, np.nan)
+        remembered = np.zeros(len(positions), dtype=bool)
+        if cfg.temporal and state is not None and not state.missed:
+            remembered = state.weak <= cfg.depth_memory_frames
+        positions = uncertainty.hold_single_view_depth(
+            self.rig, self.skeleton.bones, positions, problem.init, problem.points,
+            problem.weights, remembered, None if state is None else state.joints.positions)
+        known = np.isfinite(positions).all(axis=1)
+        # A joint left without a depth is not supported by the view that saw it.
+        weights = np.where(known[None], problem.weights, 0.0) * problem.inliers
+        information = uncertainty.information(self.rig, positions, problem.points, weights,
+                                              fit.detection_sigma_px, cfg)
+        if cfg.temporal:
+            # A joint seen by one view takes its depth from its neighbours this frame, which
+            # the motion model cannot improve on.
+            single = (weights > 0).sum(axis=0) == 1
+            joints = motion.update(self._prior or motion.JointFilter.empty(len(positions)),
+                                   positions, information, restart=single)
+            positions = np.where(known[:, None], joints.mean[:, :3], np.nan)
+            covariance = joints.position_covariance.copy()
+        else:
+            joints, covariance = None, np.linalg.inv(information)
+        covariance[~known] = np.eye(3) * cfg.prior_sigma ** 2
+        estimate = uncertainty.describe(self.rig, positions, problem.points, weights,
+                                        problem.inliers, problem.person_index, covariance,
+                                        cfg.agreement_px)
+        estimate.iterations, estimate.loss = fit.iterations, fit.loss
+        estimate.outvoted = problem.outvoted
+        self._update_state(joints, estimate.num_views, fit.log_scales, fit.quats)
+        # A joint no view has seen for a while is only a guess: report it unknown.
+        if self._state is not None:
+            stale = self._state.unseen > cfg.coast_frames
+            estimate.positions[stale] = np.nan
+            estimate.confidence[stale] = 0.0
+        return estimate
+
+    # ------------------------------------------------------------------------------------------
+    def _observe(self, keypoints):
+        """Per view (points (P_v, J, 2), confidence (P_v, J)) of ``keypoints`` (see solve)."""
+        if isinstance(keypoints, np.ndarray) and keypoints.ndim == 3:
+            keypoints = [keypoints[v][None] for v in range(keypoints.shape[0])]
+        return self.rig.observe_people(keypoints, self.config.min_confidence,
+                                       self.skeleton.num_joints)
+
+    def _predict(self, stamp):
+        """Move the motion state to the frame at ``stamp`` (see :meth:`solve`)."""
+        state, cfg = self._state, self.config
+        self._stamp, self._prior = stamp, None
+        if not cfg.temporal or state is None:
+            return
+        dt = (state.missed + 1) / cfg.frame_rate
+        if stamp is not None and state.stamp is not None and stamp > state.stamp:
+            dt = stamp - state.stamp
+        self._prior = motion.predict(state.joints, dt, cfg.accel_sigma)
+
+    def _prediction(self) -> Optional[observations.Prediction]:
+        # Only a state from the previous frame predicts this one; after a missed frame the
+        # person may be anywhere.
+        if self._prior is None or self._state.missed:
+            return None
+        return observations.Prediction(positions=self._prior.positions,
+                                       covariance=self._prior.position_covariance,
+                                       weak=self._state.weak)
+
+    def _update_state(self, joints, num_views, log_scales, quats):
+        """Keep the filtered joints (None in per-frame mode) as the next frame's motion state."""
+        if not self.config.temporal:
+            return
+        state = self._state
+        # A joint seen by fewer than two views has no measured depth: its velocity decays
+        # rather than extrapolating its own depth drift (its depth may come from the
+        # prediction), and a joint no view saw coasts on its prediction, slowing down.
+        joints.mean[joints.known & (num_views < 2), 3:] *= 0.5
+        # Frames since two views saw each joint (never: a large number).
+        weak = (state.weak + 1 if state is not None else np.full(len(num_views), 10 ** 6))
+        unseen = (state.unseen + 1 if state is not None else np.zeros(len(num_views), int))
+        weak[num_views >= 2] = 0
+        unseen[num_views >= 1] = 0
+        joints.known &= unseen <= self.config.coast_frames
+        self._state = _MotionState(joints=joints, stamp=self._stamp, scales=log_scales,
+                                   quats=quats, weak=weak, unseen=unseen)
+
+    def _age_state(self):
+        if self._state is None:
+            return
+        self._state.missed += 1
+        if self._state.missed > self.config.max_gap_frames:
+            self._state = None
+
+
+def solve_people(solvers: Sequence[SkelSplatSolver], keypoints: Sequence,
+                 stamp: Optional[float] = None) -> List[Optional[PoseEstimate]]:
+    """Fuse one frame group for several people at once, each person with its own solver.
+
+    Gives what ``[solver.solve(k) for solver, k in zip(solvers, keypoints)]`` gives.  The
+    first solver's objective fits everyone in one call: the rendered objective fits the people
+    together, one Adam loop and one batched render per step for all of them (on a GPU, one
+    render's kernel launches instead of one per person; on a CPU, fewer small tensor
+    operations); each person's loss is normalised on its own and the losses are summed, so
+    each person takes the steps of a fit of its own, and stops early when it would have.
+
+    Args:
+        solvers: one :class:`SkelSplatSolver` per person, built alike (one configuration,
+            skeleton and camera count); the views are the same cameras for everyone, and a
+            view that does not see a person gives that person's fit nothing.
+        keypoints: per person, what its solver's :meth:`SkelSplatSolver.solve` takes.
+        stamp: capture time in seconds (see :meth:`SkelSplatSolver.solve`).
+
+    Returns:
+        Per person, its estimate, or None when fewer than two views see it.
+
+    Raises:
+        ValueError: the lists differ in length, or the solvers are not built alike.
+
+    """
+    if len(solvers) != len(keypoints):
+        raise ValueError(f'got {len(keypoints)} keypoint sets for {len(solvers)} solvers')
+    problems = [solver.prepare(people, stamp) for solver, people in zip(solvers, keypoints)]
+    fitted = [n for n, problem in enumerate(problems) if problem is not None]
+    estimates: List[Optional[PoseEstimate]] = [None] * len(solvers)
+    if not fitted:
+        return estimates
+    config = solvers[fitted[0]].config
+    fits = objective_fit(config.objective, config.device)([problems[n] for n in fitted])
+    for n, fit in zip(fitted, fits):
+        estimates[n] = solvers[n].finish(problems[n], fit)
+    return estimates
