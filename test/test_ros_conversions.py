@@ -8,6 +8,7 @@ import threading
 
 import numpy as np
 import pytest
+from skelsplat_ros import settings
 from skelsplat_ros.body_frames import body_frame, joints_in_body_frame, quaternion_from_matrix
 from skelsplat_ros.cameras import CalibrationError, make_camera, rotation_from_quaternion
 from skelsplat_ros.live import FusionEngine, KeyedThrottle, LatestMailbox, person_from_estimate
@@ -16,7 +17,6 @@ from skelsplat_ros.ros import conversions
 from skelsplat_ros.ros.params import camera_info_topic_for, config_from_values, make_engine
 from skelsplat_ros.ros.params import ParameterError, PARAMETERS, validate_update
 from skelsplat_ros.ros.runner import check_params_file, default_params_file
-from skelsplat_ros import settings
 from skelsplat_ros.skeletons import BLAZEPOSE33, COCO17_JOINTS, get_format, HALPE26
 from skelsplat_ros.solver import PoseEstimate, SolverConfig
 from skelsplat_ros.tracking import TrackerConfig
