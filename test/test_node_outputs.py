@@ -40,7 +40,7 @@ def demo(data_root):
 
 
 def _inputs(cameras, index, views):
-    """The (topic, message) pairs of group ``index``: CameraInfo, then keypoints, per camera."""
+    """Yield the (topic, message) pairs of group ``index``: CameraInfo then keypoints."""
     stamp = stamp_of(index)
     for v, name in enumerate(CAMERAS):
         frame_id = f'{name}_optical_frame'
@@ -49,7 +49,7 @@ def _inputs(cameras, index, views):
 
 
 def _bag_outputs(path):
-    """Topic -> the messages of the output bag, decoded by rclpy."""
+    """Return topic -> the messages of the output bag, decoded by rclpy."""
     types = {'/' + topic.lstrip('/'): kind for topic, kind in outputs.OUTPUT_TOPICS.items()}
     with open(path, 'rb') as stream:
         found = {}

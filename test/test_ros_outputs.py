@@ -15,14 +15,15 @@ STAMP_NS = 100_000_000_000
 
 
 def _config(**changes):
-    values = dict(world_frame='world', publish_markers=True, publish_points=True,
-                  publish_tf=True, publish_covariance_ellipsoids=False, marker_lifetime=0.5)
+    values = {'world_frame': 'world', 'publish_markers': True, 'publish_points': True,
+              'publish_tf': True, 'publish_covariance_ellipsoids': False,
+              'marker_lifetime': 0.5}
     values.update(changes)
     return types.SimpleNamespace(**values)
 
 
 def _person(person_id, skeleton=COCO17, offset=0.0, unknown=()):
-    """A person of ``skeleton`` with joint j at (offset + j / 10, j / 20, 1 + j / 30) metres."""
+    """Return a person of ``skeleton``, joint j at (offset + j / 10, j / 20, 1 + j / 30) m."""
     j = np.arange(skeleton.num_joints, dtype=float)
     positions = np.stack([offset + j / 10, j / 20, 1 + j / 30], axis=1)
     known = np.ones(skeleton.num_joints, bool)
