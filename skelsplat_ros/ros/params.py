@@ -17,9 +17,9 @@ multi-person tracker are generated from the fields of
 :class:`skelsplat_ros.solver.SolverConfig` and :class:`skelsplat_ros.tracking.TrackerConfig`
 (``solver_<field>``, ``tracker_<field>``: the field's default, description and bounds, see
 :mod:`skelsplat_ros.settings`), so a new solver setting is declared in its field only.
-:func:`config_from_values` checks a
-complete set of values without ROS and raises :class:`ParameterError` with a message that
-names the parameter; :func:`read_config` declares the parameters on a node and uses it.
+:func:`config_from_values` checks a complete set of values without ROS and raises
+:class:`ParameterError` with a message that names the parameter; :func:`read_config`
+declares the parameters on a node and uses it.
 Parameters that are safe to change at run time are :data:`DYNAMIC`; the others are read-only.
 :func:`make_engine` builds the fusion engine a configuration describes, for the node and for
 ``skelsplat bag`` alike.
