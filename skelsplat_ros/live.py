@@ -29,9 +29,11 @@ from skelsplat_ros.solver import PoseEstimate, resolve_objective, SkelSplatSolve
 from skelsplat_ros.tracking import MultiPersonTracker, TrackerConfig
 
 __all__ = ['CameraHealth', 'FusionEngine', 'GroupResult', 'KeyedThrottle', 'LatestMailbox',
-           'PersonPose', 'SolverDiverged', 'WindowStats', 'diagnose_camera', 'fault_kind',
-           'fuse_group', 'person_from_estimate', 'resolve_device', 'stamp_offsets']
+           'PERSON_ID', 'PersonPose', 'SolverDiverged', 'WindowStats', 'diagnose_camera',
+           'fault_kind', 'fuse_group', 'person_from_estimate', 'resolve_device',
+           'stamp_offsets']
 
+PERSON_ID = 1   # the id of the one person a single-person engine fuses (REP-155 body_1)
 # A fitted joint farther than this from the world origin is a diverged fit, not a person.
 MAX_POSITION_M = 1000.0
 
@@ -571,7 +573,7 @@ class GroupResult:
 
 def fuse_group(engine: FusionEngine, frames: Mapping[str, object],
                to_keypoints: Callable[[str, object], np.ndarray],
-               person_id: int = 1, stamp: Optional[float] = None) -> GroupResult:
+               person_id: int = PERSON_ID, stamp: Optional[float] = None) -> GroupResult:
     """Turn one group's frames into keypoints, fuse them, and make the output safe.
 
     The views are converted and detected concurrently (:meth:`FusionEngine.map_views`).  A

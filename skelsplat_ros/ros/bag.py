@@ -189,7 +189,7 @@ class _Processor:
         frames = {name: msg for name, (_, msg) in group.frames.items()}
         result = fuse_group(self.engine, frames,
                             partial(conversions.frame_keypoints, self.engine),
-                            outputs.PERSON_ID, stamp=group.stamp_ns * 1e-9)
+                            stamp=group.stamp_ns * 1e-9)
         for name, error in result.faults.items():
             self.stats.frames_dropped[name] += 1
             self.warn(('frame', name), f'{name}: frame dropped: {error}')

@@ -281,7 +281,7 @@ class SkelSplatNode(Node):
         frames = {name: msg for name, (_, msg) in group.frames.items()}
         result = fuse_group(self._engine, frames,
                             partial(conversions.frame_keypoints, self._engine),
-                            outputs.PERSON_ID, stamp=group.stamp_ns * 1e-9)
+                            stamp=group.stamp_ns * 1e-9)
         for name, error in result.faults.items():
             self._warn(('frame', name, fault_kind(error)), f'{name}: frame dropped: {error}',
                        camera=name)

@@ -20,10 +20,8 @@ from skelsplat_ros.ros import conversions
 from tf2_msgs.msg import TFMessage
 from visualization_msgs.msg import MarkerArray
 
-__all__ = ['MARKERS', 'OUTPUT_TOPICS', 'Outputs', 'PERSON_ID', 'POINTS', 'POSES', 'TF',
-           'stamp_ns', 'type_name']
-
-PERSON_ID = 1      # the id of the one person fused without multi_person
+__all__ = ['MARKERS', 'OUTPUT_TOPICS', 'Outputs', 'POINTS', 'POSES', 'TF', 'stamp_ns',
+           'type_name']
 
 # Relative names, so that the node's namespace applies; /tf is absolute.
 POSES = 'human_pose_3d'
