@@ -23,13 +23,13 @@ import pathlib
 from typing import Callable, Dict, Optional
 
 from diagnostic_msgs.msg import DiagnosticArray
-import numpy as np
 from rclpy.serialization import serialize_message
 from rclpy.time import Time
-from skelsplat_ros.cameras import CalibrationError, camera_from_camera_info
+from skelsplat_ros.cameras import CalibrationError
 from skelsplat_ros.fileio.mcap_io import McapBagWriter, read_messages, read_summary
 from skelsplat_ros.live import fuse_group
 from skelsplat_ros.ros import conversions, outputs
+from skelsplat_ros.ros.camera_states import CameraStates
 from skelsplat_ros.ros.diagnostics import bag_statuses
 from skelsplat_ros.ros.params import config_from_values, load_calibrated_cameras, make_engine
 from skelsplat_ros.ros.params import parameter_names, ParameterError, PARAMETERS
@@ -119,21 +119,17 @@ class _Processor:
         self.config = config
         self.bag = bag
         self.log = log
-        self.file_cameras = file_cameras
         self.engine = make_engine(config, notify=log)
+        self.cameras = CameraStates(config, self.engine, file_cameras)
         self.sync = FrameSynchronizer(config.camera_names, slop_s=config.slop,
                                       max_wait_s=config.max_wait, min_views=config.min_views)
         names = config.camera_names
         self.stats = BagStats(frames_in=dict.fromkeys(names, 0),
                               frames_dropped=dict.fromkeys(names, 0),
                               written=dict.fromkeys(OUTPUT_TYPES, 0))
-        self._info_keys = {}
         self._warned = set()
         self._outputs = outputs.Outputs(config.skeleton)
         self._next_diagnostics_ns = None
-        if config.intrinsics_source == 'calibration_file':
-            for name, camera in self.file_cameras.items():
-                self.engine.set_camera(name, camera)
 
     def warn(self, key, message):
         """Print ``message`` the first time ``key`` comes up."""
@@ -143,20 +139,9 @@ class _Processor:
 
     def camera_info(self, name, msg):
         """Register a camera from its CameraInfo and the calibration file's pose."""
-        key = (tuple(msg.k), tuple(msg.d), msg.distortion_model, msg.width, msg.height)
-        if self._info_keys.get(name) == key:
-            return
-        self._info_keys[name] = key
-        pose = self.file_cameras[name]
-        try:
-            camera = camera_from_camera_info(np.asarray(msg.k, dtype=float),
-                                             np.asarray(msg.d, dtype=float),
-                                             msg.distortion_model, msg.width, msg.height,
-                                             name=name, R=pose.R, t=pose.t)
-        except CalibrationError as error:
-            camera = None
+        error = self.cameras.camera_info(name, msg)
+        if error:
             self.warn(('info', name), f'{name}: CameraInfo rejected, camera ignored: {error}')
-        self.engine.set_camera(name, camera)
 
     def frame(self, name, msg, log_time_ns):
         """Add one image or keypoints message; fuse and write the groups it completes."""

@@ -4,7 +4,8 @@
 
 A camera is usable once its intrinsics (``CameraInfo`` or the calibration file) and its pose
 (the calibration file or TF) are both known; :class:`CameraStates` then registers it with the
-:class:`skelsplat_ros.live.FusionEngine`, and replaces it when either changes.
+:class:`skelsplat_ros.live.FusionEngine`, and replaces it when either changes.  The node and
+``skelsplat bag`` both use it.
 """
 
 from typing import Dict, Mapping
