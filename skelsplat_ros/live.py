@@ -16,21 +16,24 @@ detection dominates the cost on a CPU, and the detectors release the GIL.
 import collections
 from concurrent.futures import ThreadPoolExecutor
 import dataclasses
+from functools import partial
 import re
 import threading
 import time
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
+from skelsplat_ros import skeletons
 from skelsplat_ros.cameras import Camera
-from skelsplat_ros.solver import PoseEstimate, SkelSplatSolver, SolverConfig
+from skelsplat_ros.solver import PoseEstimate, resolve_objective, SkelSplatSolver, SolverConfig
 from skelsplat_ros.tracking import MultiPersonTracker, TrackerConfig
 
 __all__ = ['CameraHealth', 'FusionEngine', 'GroupResult', 'KeyedThrottle', 'LatestMailbox',
-           'PersonPose', 'SolverDiverged', 'WindowStats', 'diagnose_camera', 'fault_kind',
-           'fuse_group', 'person_from_estimate', 'resolve_device', 'stamp_offsets']
+           'PERSON_ID', 'PersonPose', 'SolverDiverged', 'WindowStats', 'diagnose_camera',
+           'fault_kind', 'fuse_group', 'person_from_estimate', 'resolve_device',
+           'stamp_offsets']
 
-NUM_JOINTS = 17
+PERSON_ID = 1   # the id of the one person a single-person engine fuses (REP-155 body_1)
 # A fitted joint farther than this from the world origin is a diverged fit, not a person.
 MAX_POSITION_M = 1000.0
 
@@ -179,13 +182,17 @@ class FusionEngine:
         detector: ``'mediapipe'``, ``'onnx'``, or None when keypoints arrive ready-made.
         detector_options: keyword options of the detector (one instance per camera).
         device: ``'auto'``, ``'cpu'`` or ``'cuda'``.
-        solver_config: solver parameters; its ``device`` is replaced by the chosen one.
+        solver_config: solver parameters; its ``device`` is replaced by the chosen one, and
+            its ``objective`` 'auto' resolved for that device
+            (:func:`skelsplat_ros.solver.resolve_objective`).
         notify: called with one line for each event worth a log line (device choice, CPU
             fallback after a CUDA failure).
         cuda_available: override CUDA detection (tests); None asks torch.
         solver_factory: ``(cameras, config) -> solver`` with ``solve(views)`` and ``reset()``;
-            :class:`SkelSplatSolver` by default (tests inject failing solvers).
-        detector_factory: ``(name, **options) -> detector`` with ``detect(bgr)``;
+            by default a :class:`SkelSplatSolver` of ``skeleton`` (tests inject failing
+            solvers).
+        detector_factory: ``(name, skeleton=, **options) -> detector`` with ``detect(bgr)``
+            giving (P, J, 3) in the skeleton's layout;
             :func:`skelsplat_ros.detect.create_detector` by default.
         reset_when_lost: forget the solver's motion state after every group in which nobody
             was located.  The solver otherwise keeps predicting a lost person for a number of
@@ -198,17 +205,20 @@ class FusionEngine:
         multi_person: fuse every person in view with a :class:`MultiPersonTracker` (use
             :meth:`track`), instead of one person with one solver (use :meth:`solve`).
         tracker_config: tracking parameters of the multi-person tracker.
+        skeleton: the joint set that detectors give and the solver fits (J joints).
     """
 
     def __init__(self, camera_names: Sequence[str], detector: Optional[str] = 'mediapipe',
                  detector_options: Optional[Mapping] = None, device: str = 'auto',
                  solver_config: Optional[SolverConfig] = None,
                  notify: Callable[[str], None] = print, cuda_available: Optional[bool] = None,
-                 solver_factory: Callable = SkelSplatSolver,
+                 solver_factory: Optional[Callable] = None,
                  detector_factory: Optional[Callable] = None, reset_when_lost: bool = True,
-                 detection_workers: Optional[int] = None, objective: Optional[str] = None,
-                 multi_person: bool = False, tracker_config: Optional[TrackerConfig] = None):
+                 detection_workers: Optional[int] = None, multi_person: bool = False,
+                 tracker_config: Optional[TrackerConfig] = None,
+                 skeleton: skeletons.Skeleton = skeletons.COCO17):
         self.camera_names = tuple(camera_names)
+        self.skeleton = skeleton
         self._detector_name = detector
         self._detector_options = dict(detector_options or {})
         self._detectors: Dict[str, object] = {}
@@ -220,7 +230,7 @@ class FusionEngine:
         self.detection_workers = int(detection_workers)
         self._pool: Optional[ThreadPoolExecutor] = None
         self._detector_factory = detector_factory
-        self._solver_factory = solver_factory
+        self._solver_factory = solver_factory or partial(SkelSplatSolver, skeleton=skeleton)
         self._reset_when_lost = reset_when_lost
         self.multi_person = bool(multi_person)
         self._tracker_config = tracker_config
@@ -232,7 +242,6 @@ class FusionEngine:
         self.device, message = resolve_device(device, cuda_available)
         notify(message)
         self._solver_config = solver_config or SolverConfig()
-        self._objective = objective
         self._lock = threading.Lock()
         self._cameras: Dict[str, Camera] = {}
         self._solver = None   # SkelSplatSolver, or MultiPersonTracker with multi_person
@@ -240,16 +249,8 @@ class FusionEngine:
 
     @property
     def objective(self) -> str:
-        """The solver objective in use: 'auto' is rendered on a GPU, analytic on the CPU.
-
-        On the CPU the rendered reference costs about 75 ms a frame for 4 views and the
-        analytic closed form of the same loss about 4 ms (docs/realtime.md).
-        """
-        if self._objective is None:
-            return self._solver_config.objective
-        if self._objective == 'auto':
-            return 'rendered' if self.device.startswith('cuda') else 'analytic'
-        return self._objective
+        """The solver objective in use on the engine's device (see ``resolve_objective``)."""
+        return resolve_objective(self._solver_config.objective, self.device)
 
     def set_camera(self, name: str, camera: Optional[Camera]):
         """Register the calibrated ``camera`` for ``name``, or None to leave that view out."""
@@ -284,9 +285,9 @@ class FusionEngine:
             self._detector(name).detect(blank)
 
     def detect(self, name: str, bgr: np.ndarray) -> np.ndarray:
-        """Detect people in camera ``name``'s ``(H, W, 3) uint8`` BGR image; (P, 17, 3)."""
+        """Detect people in camera ``name``'s ``(H, W, 3) uint8`` BGR image; (P, J, 3)."""
         return np.asarray(self._detector(name).detect(bgr),
-                          dtype=float).reshape(-1, NUM_JOINTS, 3)
+                          dtype=float).reshape(-1, self.skeleton.num_joints, 3)
 
     def map_views(self, function: Callable[[str, object], object],
                   items: Mapping[str, object]) -> Dict[str, Tuple[object, Optional[Exception]]]:
@@ -317,7 +318,8 @@ class FusionEngine:
                 factory = self._detector_factory
                 if factory is None:
                     from skelsplat_ros.detect import create_detector as factory
-                detector = factory(self._detector_name, **self._detector_options)
+                detector = factory(self._detector_name, skeleton=self.skeleton,
+                                   **self._detector_options)
                 self._detectors[name] = detector
         return detector
 
@@ -326,7 +328,7 @@ class FusionEngine:
         """Fuse one group into one person (an engine built without ``multi_person``).
 
         Args:
-            keypoints: camera name -> (P, 17, 3) raw pixels and confidence, for the views in
+            keypoints: camera name -> (P, J, 3) raw pixels and confidence, for the views in
                 the group (other cameras count as views without detections).
             stamp: the group's capture time in seconds, for the motion model (None: one
                 frame period after the previous group).
@@ -353,7 +355,7 @@ class FusionEngine:
         """Fuse one group into every tracked person (an engine built with ``multi_person``).
 
         Args:
-            keypoints: camera name -> (P, 17, 3) raw pixels and confidence, for the views in
+            keypoints: camera name -> (P, J, 3) raw pixels and confidence, for the views in
                 the group (other cameras count as views without detections).
             stamp: the group's capture time in seconds (see :meth:`solve`).
 
@@ -382,8 +384,9 @@ class FusionEngine:
         if len(cameras) < 2:
             return None, names
         key = tuple((name, id(camera)) for name, camera in cameras)
-        views = [np.asarray(keypoints.get(name, np.zeros((0, NUM_JOINTS, 3))), dtype=float)
-                 .reshape(-1, NUM_JOINTS, 3) for name in names]
+        joints = self.skeleton.num_joints
+        views = [np.asarray(keypoints.get(name, np.zeros((0, joints, 3))), dtype=float)
+                 .reshape(-1, joints, 3) for name in names]
         try:
             return self._run(self._solver_for(key, cameras), views, stamp), names
         except Exception as error:  # noqa: B902 - CPU-only torch raises AssertionError for CUDA
@@ -436,7 +439,7 @@ class FusionEngine:
                 # A tracker over new cameras continues its predecessor's ids.
                 first_id = 0 if self._solver is None else self._solver.next_id
                 self._solver = MultiPersonTracker(cameras, config, self._tracker_config,
-                                                  first_id=first_id)
+                                                  first_id=first_id, skeleton=self.skeleton)
             else:
                 self._solver = self._solver_factory(cameras, config)
             self._solver_key = key
@@ -549,7 +552,7 @@ class GroupResult:
         people: the people to publish, every value finite (empty: nobody located).
         estimate: the solver's estimate, or None (nobody seen by two views, fewer than two
             calibrated cameras, a diverged fit, or a multi-person engine).
-        keypoints: camera name -> (P, 17, 3) for the views that converted.
+        keypoints: camera name -> (P, J, 3) for the views that converted.
         faults: camera name -> why its frame was dropped (conversion or detector error).
         crowded: camera name -> number of people, for views with more than one person (only
             single-person engines fill it: for them several people in view is worth a note).
@@ -570,7 +573,7 @@ class GroupResult:
 
 def fuse_group(engine: FusionEngine, frames: Mapping[str, object],
                to_keypoints: Callable[[str, object], np.ndarray],
-               person_id: int = 1, stamp: Optional[float] = None) -> GroupResult:
+               person_id: int = PERSON_ID, stamp: Optional[float] = None) -> GroupResult:
     """Turn one group's frames into keypoints, fuse them, and make the output safe.
 
     The views are converted and detected concurrently (:meth:`FusionEngine.map_views`).  A
@@ -582,13 +585,15 @@ def fuse_group(engine: FusionEngine, frames: Mapping[str, object],
     Args:
         engine: the fusion engine.
         frames: camera name -> the camera's item in the group (a message, an image...).
-        to_keypoints: ``(name, item) -> (P, 17, 3)`` keypoints in raw pixels and confidence;
+        to_keypoints: ``(name, item) -> (P, J, 3)`` keypoints of the engine's skeleton in raw
+            pixels and confidence;
             typically conversion then ``engine.detect``.
         person_id: the id of the fused person (single-person engines).
         stamp: the group's capture time in seconds, for the motion model.
     """
     def keypoints_of(name, item):
-        return np.asarray(to_keypoints(name, item), dtype=float).reshape(-1, NUM_JOINTS, 3)
+        return np.asarray(to_keypoints(name, item), dtype=float).reshape(
+            -1, engine.skeleton.num_joints, 3)
 
     keypoints, faults = {}, {}
     for name, (value, error) in engine.map_views(keypoints_of, frames).items():

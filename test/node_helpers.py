@@ -11,6 +11,7 @@ from rcl_interfaces.msg import Log
 from rclpy.qos import QoSProfile, QoSReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 from skelsplat_ros.msg import HumanPose3DArray, Keypoints2D
+from skelsplat_ros.ros.outputs import stamp_ns  # noqa: F401 - the node tests' helper
 from tf2_msgs.msg import TFMessage
 from visualization_msgs.msg import MarkerArray
 
@@ -26,11 +27,6 @@ def stamp_of(frame, rate_hz=STAMP_RATE_HZ, start_s=100):
     """Return the camera stamp of frame number ``frame`` at ``rate_hz``."""
     ns = start_s * 1_000_000_000 + round(frame * 1e9 / rate_hz)
     return Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
-
-
-def stamp_ns(stamp):
-    """Return a ``builtin_interfaces/Time`` as integer nanoseconds."""
-    return stamp.sec * 1_000_000_000 + stamp.nanosec
 
 
 class Probe:

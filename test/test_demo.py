@@ -14,6 +14,7 @@ import pytest
 from skelsplat_ros.fileio.mcap_io import read_messages, read_summary
 from skelsplat_ros.fileio.trc import read_trc
 from skelsplat_ros.ros.demo import OUTPUT_TOPICS, pose_arrays, run_demo, TRIAL
+from skelsplat_ros.ros.outputs import stamp_ns
 from skelsplat_ros.skeletons import trc_coco17_correspondence
 
 pytestmark = pytest.mark.ros
@@ -26,10 +27,6 @@ def demo(data_root, tmp_path_factory):
     """Run the demo once; return (result, output directory)."""
     output = tmp_path_factory.mktemp('demo')
     return run_demo(output, frames=NUM_FRAMES, data_root=data_root, progress=False), output
-
-
-def _stamp_ns(header):
-    return header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
 
 
 def test_recording_holds_every_output(demo):
@@ -48,7 +45,7 @@ def test_recording_holds_every_output(demo):
     assert result.counts == counts
 
     poses = [msg for _, _, msg in read_messages(output / 'demo.mcap', ['/human_pose_3d'])]
-    stamps = np.array([_stamp_ns(msg.header) for msg in poses])
+    stamps = np.array([stamp_ns(msg.header.stamp) for msg in poses])
     np.testing.assert_allclose(np.diff(stamps), 1e9 / 60, atol=1)
     assert all(len(msg.people) == 1 for msg in poses)
     assert all(msg.header.frame_id == 'world' for msg in poses)

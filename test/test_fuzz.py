@@ -318,7 +318,7 @@ def _read_openpose(text, num_keypoints):
 def test_keypoints_message_fuzz(fmt_name, with_names, people_spec):
     pytest.importorskip('skelsplat_ros.msg')
     from skelsplat_ros.msg import Keypoint2D, Keypoints2D, Person2D
-    from skelsplat_ros.ros.conversions import keypoints_msg_to_coco17, KeypointsMessageError
+    from skelsplat_ros.ros.conversions import keypoints_msg_to_skeleton, KeypointsMessageError
     msg = Keypoints2D(skeleton_format=fmt_name)
     if with_names and fmt_name in FORMAT_NAMES:
         msg.joint_names = list(get_format(fmt_name).joint_names)
@@ -329,7 +329,7 @@ def test_keypoints_message_fuzz(fmt_name, with_names, people_spec):
         msg.people.append(Person2D(keypoints=[Keypoint2D(x=x, y=y, confidence=c)
                                               for x, y, c in values]))
     try:
-        coco = keypoints_msg_to_coco17(msg)
+        coco = keypoints_msg_to_skeleton(msg)
     except KeypointsMessageError:
         return
     assert coco.shape == (len(msg.people), 17, 3) and np.isfinite(coco).all()

@@ -33,13 +33,20 @@ def demo(data_root):
 
 
 class _MeetingDetector:
-    """Returns its camera's keypoints once ``parties`` detectors are inside ``detect``."""
+    """Returns its camera's keypoints once ``parties`` detectors are inside ``detect``.
+
+    Its first call is the engine's warm-up (:meth:`FusionEngine.prepare`), which runs alone.
+    """
 
     def __init__(self, keypoints, barrier, log, fail=False):
         self.keypoints, self.barrier, self.log, self.fail = keypoints, barrier, log, fail
         self.busy = threading.Lock()
+        self.warmed_up = False
 
     def detect(self, bgr):
+        if not self.warmed_up:
+            self.warmed_up = True
+            return np.zeros((0, 17, 3))
         # A detector (MediaPipe's) must never be entered by two threads at once.
         assert self.busy.acquire(blocking=False), 'detector entered concurrently'
         try:
@@ -66,9 +73,9 @@ def _engine(cameras, keypoints, workers, parties, timeout_s, failing=()):
                           detector_factory=factory, detection_workers=workers)
     for name in NAMES:
         engine.set_camera(name, cameras[name])
-    # Detectors are made on first use; make them in camera order, so each gets its keypoints.
-    for name in NAMES:
-        engine._detector(name)
+    # Detectors are made on first use; prepare() makes them in camera order, so each gets its
+    # camera's keypoints.
+    engine.prepare()
     return engine, barrier, log
 
 

@@ -38,9 +38,9 @@ def demo(data_root):
     return cameras, frames
 
 
-def _engine(cameras, **options):
+def _engine(cameras, detector=None, **options):
     notes = []
-    engine = FusionEngine(NAMES, detector=None, notify=notes.append,
+    engine = FusionEngine(NAMES, detector=detector, notify=notes.append,
                           solver_config=SolverConfig(device='cpu'), **options)
     for name in NAMES:
         engine.set_camera(name, cameras[name])
@@ -177,8 +177,7 @@ def test_faulty_views_cost_only_themselves(demo):
         detectors[len(detectors)] = _Detector(views['cam_03'])
         return detectors[len(detectors) - 1]
 
-    engine, _ = _engine(cameras, detector_factory=factory)
-    engine._detector_name = 'fake'
+    engine, _ = _engine(cameras, detector='fake', detector_factory=factory, detection_workers=1)
     broken = np.zeros((4, 4, 3), np.uint8)
     broken[0, 0, 0] = 255
 

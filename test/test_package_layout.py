@@ -20,7 +20,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 SITE = pathlib.Path('lib') / f'python{sys.version_info[0]}.{sys.version_info[1]}' / 'site-packages'
 CORE_MODULES = ['skelsplat_ros.skeletons', 'skelsplat_ros.cameras', 'skelsplat_ros.triangulation',
                 'skelsplat_ros.render', 'skelsplat_ros.solver', 'skelsplat_ros.imaging',
-                'skelsplat_ros.sync', 'skelsplat_ros.detect', 'skelsplat_ros.cli']
+                'skelsplat_ros.sync', 'skelsplat_ros.live', 'skelsplat_ros.detect',
+                'skelsplat_ros.cli']
 
 
 def _source_status():

@@ -8,6 +8,7 @@ import threading
 
 import numpy as np
 import pytest
+from skelsplat_ros import settings
 from skelsplat_ros.body_frames import body_frame, joints_in_body_frame, quaternion_from_matrix
 from skelsplat_ros.cameras import CalibrationError, make_camera, rotation_from_quaternion
 from skelsplat_ros.live import FusionEngine, KeyedThrottle, LatestMailbox, person_from_estimate
@@ -16,8 +17,9 @@ from skelsplat_ros.ros import conversions
 from skelsplat_ros.ros.params import camera_info_topic_for, config_from_values, make_engine
 from skelsplat_ros.ros.params import ParameterError, PARAMETERS, validate_update
 from skelsplat_ros.ros.runner import check_params_file, default_params_file
-from skelsplat_ros.skeletons import COCO17_JOINTS, get_format
-from skelsplat_ros.solver import PoseEstimate
+from skelsplat_ros.skeletons import BLAZEPOSE33, COCO17_JOINTS, get_format, HALPE26
+from skelsplat_ros.solver import PoseEstimate, SolverConfig
+from skelsplat_ros.tracking import TrackerConfig
 
 J = {name: i for i, name in enumerate(COCO17_JOINTS)}
 
@@ -127,17 +129,53 @@ def test_keypoints_message_round_trip():
     body25b = np.concatenate([rng.uniform(0, 1000, (2, 25, 2)), rng.uniform(0, 1, (2, 25, 1))],
                              axis=2)
     msg = conversions.keypoints_msg(body25b, 'body25b', conversions.Header().stamp, 'cam')
-    coco = conversions.keypoints_msg_to_coco17(msg)
+    coco = conversions.keypoints_msg_to_skeleton(msg)
     np.testing.assert_allclose(coco, body25b[:, :17].astype(np.float32), rtol=1e-7)
     msg.skeleton_format = ''
     msg.joint_names = list(get_format('body25b').joint_names)
-    assert conversions.keypoints_msg_to_coco17(msg).shape == (2, 17, 3)
+    assert conversions.keypoints_msg_to_skeleton(msg).shape == (2, 17, 3)
     msg.people[1].keypoints.pop()
     with pytest.raises(conversions.KeypointsMessageError, match='person 1 has 24'):
-        conversions.keypoints_msg_to_coco17(msg)
+        conversions.keypoints_msg_to_skeleton(msg)
     msg.skeleton_format = 'nonsense'
     with pytest.raises(conversions.KeypointsMessageError, match='unknown keypoint format'):
-        conversions.keypoints_msg_to_coco17(msg)
+        conversions.keypoints_msg_to_skeleton(msg)
+
+
+def test_keypoints_message_is_mapped_by_joint_name():
+    rng = np.random.default_rng(1)
+    body25b = np.concatenate([rng.uniform(0, 1000, (1, 25, 2)), rng.uniform(0, 1, (1, 25, 1))],
+                             axis=2).astype(np.float32)
+    names = get_format('body25b').joint_names
+    msg = conversions.keypoints_msg(body25b, 'body25b', conversions.Header().stamp, 'cam')
+    # HALPE-26 shares COCO-17, neck, head and the feet with BODY_25B; its 'hip' is missing.
+    halpe = conversions.keypoints_msg_to_skeleton(msg, HALPE26)
+    assert halpe.shape == (1, 26, 3)
+    for j, name in enumerate(HALPE26.joint_names):
+        expected = body25b[0, names.index(name)] if name in names else (0.0, 0.0, 0.0)
+        np.testing.assert_array_equal(halpe[0, j], expected)
+    assert halpe[0, HALPE26.joint_names.index('hip'), 2] == 0.0
+    # BlazePose-33 from the same message: the shared joints, and no inner eye corners.
+    blaze = conversions.keypoints_msg_to_skeleton(msg, BLAZEPOSE33)
+    assert blaze.shape == (1, 33, 3)
+    for name in ('nose', 'left_eye', 'right_wrist', 'left_heel'):
+        np.testing.assert_array_equal(blaze[0, BLAZEPOSE33.joint_names.index(name)],
+                                      body25b[0, names.index(name)])
+    assert blaze[0, BLAZEPOSE33.joint_names.index('left_eye_inner'), 2] == 0.0
+    # Joint names without a format are mapped the same way.
+    msg.skeleton_format = ''
+    msg.joint_names = list(names)
+    np.testing.assert_array_equal(conversions.keypoints_msg_to_skeleton(msg, HALPE26), halpe)
+    # Joints that cannot be mapped are refused, never misread.
+    msg.joint_names = [f'marker_{j}' for j in range(25)]
+    with pytest.raises(conversions.KeypointsMessageError, match='no joint of the message'):
+        conversions.keypoints_msg_to_skeleton(msg)
+    msg.joint_names = list(names[:24])
+    with pytest.raises(conversions.KeypointsMessageError, match='person 0 has 25 keypoints'):
+        conversions.keypoints_msg_to_skeleton(msg)
+    msg.skeleton_format = 'body25b'
+    with pytest.raises(conversions.KeypointsMessageError, match='do not match'):
+        conversions.keypoints_msg_to_skeleton(msg)
 
 
 def test_camera_info_round_trip_and_zero_k():
@@ -183,12 +221,13 @@ def test_parameter_validation(tmp_path):
                                       multi_person=True)).multi_person
     with pytest.raises(ParameterError, match='solver_accel_sigma'):
         config_from_values(_values(tmp_path, solver_accel_sigma=1001.0))
-    assert config_from_values(_values(tmp_path, solver_accel_sigma=5)).solver_accel_sigma == 5.0
+    assert config_from_values(_values(tmp_path, solver_accel_sigma=5)).solver.accel_sigma == 5.0
     # The node and `skelsplat bag` build their engine from the configuration alike.
     engine = make_engine(config_from_values(_values(
         tmp_path, detector='keypoints_topic', multi_person=True, solver_objective='rendered',
-        device='cpu')), notify=lambda message: None)
+        tracker_gate_m=0.3, device='cpu')), notify=lambda message: None)
     assert engine.multi_person and engine.objective == 'rendered' and engine.device == 'cpu'
+    assert engine.skeleton.name == 'coco17'
     cpu = config_from_values(_values(tmp_path, device='cpu'))
     assert make_engine(cpu, notify=lambda message: None).objective == 'analytic'
     updated, reason = validate_update(config, 'min_views', 1)
@@ -197,6 +236,51 @@ def test_parameter_validation(tmp_path):
     assert updated is None and 'min_views' in reason
     updated, reason = validate_update(config, 'detector', 'onnx')
     assert updated is None and 'restart' in reason
+    updated, reason = validate_update(config, 'solver_accel_sigma', 3.0)
+    assert updated is None and 'restart' in reason
+    assert config_from_values(_values(tmp_path, skeleton='halpe26')).skeleton is HALPE26
+    with pytest.raises(ParameterError, match='skeleton'):
+        config_from_values(_values(tmp_path, skeleton='h36m'))
+
+
+@pytest.mark.parametrize('config_class, prefix', [(SolverConfig, 'solver_'),
+                                                  (TrackerConfig, 'tracker_')])
+def test_parameters_are_generated_from_the_config_fields(tmp_path, config_class, prefix):
+    fields = list(settings.exposed(config_class))
+    assert fields and 'backend' not in {field.name for field in fields}
+    config = config_from_values(_values(tmp_path))
+    part = config.solver if prefix == 'solver_' else config.tracker
+    assert part == config_class()   # every default reaches the configuration
+    for field in fields:
+        name = prefix + field.name
+        assert PARAMETERS[name] == (field.default, settings.describe(field)), name
+        # Each value goes to its field, and is checked against the field's bounds.
+        meta = field.metadata
+        if meta['kind'] is bool:
+            value = not field.default
+        elif meta['choices']:
+            value = [choice for choice in meta['choices'] if choice != field.default][0]
+        else:
+            value = meta['low'] if meta['low'] is not None and not meta['low_open'] \
+                else meta['high']
+        changed = config_from_values(_values(tmp_path, **{name: value}))
+        assert getattr(changed.solver if prefix == 'solver_' else changed.tracker,
+                       field.name) == value, name
+        bad = 'yes' if meta['kind'] in (bool, int, float) else 3
+        with pytest.raises(ParameterError, match=f'^{name}: '):
+            config_from_values(_values(tmp_path, **{name: bad}))
+
+
+def test_out_of_range_solver_values_are_refused_in_one_line(tmp_path):
+    for value, why in ((float('inf'), 'must be in (0, 1000]'), (float('nan'), 'must be'),
+                       (0.0, 'must be in (0, 1000]'), (True, 'expected a number')):
+        with pytest.raises(ParameterError) as error:
+            config_from_values(_values(tmp_path, solver_accel_sigma=value))
+        message = str(error.value)
+        assert message.startswith('solver_accel_sigma: ') and why in message
+        assert '\n' not in message
+    with pytest.raises(ParameterError, match='^tracker_min_views: must be in .2, 1000'):
+        config_from_values(_values(tmp_path, tracker_min_views=1))
 
 
 def test_params_file_checks(tmp_path):
@@ -230,12 +314,12 @@ def test_mailbox_newest_wins_and_throttle():
 
 def test_auto_objective_follows_the_device():
     on_gpu = FusionEngine(['a'], detector=None, device='cuda', cuda_available=True,
-                          objective='auto', notify=lambda line: None)
-    on_cpu = FusionEngine(['a'], detector=None, device='auto', cuda_available=False,
-                          objective='auto', notify=lambda line: None)
-    assert (on_gpu.objective, on_cpu.objective) == ('rendered', 'analytic')
-    chosen = FusionEngine(['a'], detector=None, device='cpu', objective='rendered',
                           notify=lambda line: None)
+    on_cpu = FusionEngine(['a'], detector=None, device='auto', cuda_available=False,
+                          solver_config=SolverConfig(objective='auto'), notify=lambda line: None)
+    assert (on_gpu.objective, on_cpu.objective) == ('rendered', 'analytic')
+    chosen = FusionEngine(['a'], detector=None, device='cpu', notify=lambda line: None,
+                          solver_config=SolverConfig(objective='rendered'))
     assert chosen.objective == 'rendered'
 
 

@@ -9,9 +9,10 @@ topic unless ``intrinsics_source`` is ``calibration_file``.  Messages are decode
 file's own schemas by mcap-ros2-support and converted by the node's converters; frames are
 grouped by :class:`skelsplat_ros.sync.FrameSynchronizer` with their header stamps as the
 clock, and each group is fused by :class:`skelsplat_ros.live.FusionEngine`, as in the node,
-but without dropping any group.  The output holds ``/human_pose_3d``,
-``/human_pose_3d/markers``, ``/tf`` and ``/diagnostics``, each output logged at the time of
-the input message that completed its group.
+but without dropping any group.  The output holds the node's outputs
+(:class:`skelsplat_ros.ros.outputs.Outputs`: ``/human_pose_3d``, ``/human_pose_3d/markers``,
+``/human_pose_3d/points``, ``/tf``, as the ``publish_*`` parameters enable them) and
+``/diagnostics``, each logged at the time of the input message that completed its group.
 
 Camera poses come from ``calibration_file`` (``extrinsics_source: tf`` is not supported here).
 """
@@ -21,30 +22,32 @@ from functools import partial
 import pathlib
 from typing import Callable, Dict, Optional
 
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.serialization import serialize_message
 from rclpy.time import Time
-from skelsplat_ros.cameras import CalibrationError, camera_from_camera_info
+from skelsplat_ros.cameras import CalibrationError
 from skelsplat_ros.fileio.mcap_io import McapBagWriter, read_messages, read_summary
 from skelsplat_ros.live import fuse_group
-from skelsplat_ros.ros import conversions
-from skelsplat_ros.ros.params import CAMERA_PARAMETERS, config_from_values
-from skelsplat_ros.ros.params import load_calibrated_cameras, make_engine, ParameterError
-from skelsplat_ros.ros.params import PARAMETERS
+from skelsplat_ros.ros import conversions, outputs
+from skelsplat_ros.ros.camera_states import CameraStates
+from skelsplat_ros.ros.diagnostics import bag_statuses
+from skelsplat_ros.ros.params import config_from_values, load_calibrated_cameras, make_engine
+from skelsplat_ros.ros.params import parameter_names, ParameterError, PARAMETERS
 from skelsplat_ros.ros.runner import check_params_file
 from skelsplat_ros.sync import FrameSynchronizer
 from std_msgs.msg import Header
-from tf2_msgs.msg import TFMessage
-from visualization_msgs.msg import MarkerArray
 
 __all__ = ['BagError', 'BagStats', 'OUTPUT_TYPES', 'load_config', 'process_bag']
 
-PERSON_ID = 1
+
+def _absolute(topic):
+    return topic if topic.startswith('/') else f'/{topic}'
+
+
+# Output topic -> type: the node's outputs (absolute, as the node has no namespace here).
 OUTPUT_TYPES = {
-    '/human_pose_3d': 'skelsplat_ros/msg/HumanPose3DArray',
-    '/human_pose_3d/markers': 'visualization_msgs/msg/MarkerArray',
-    '/tf': 'tf2_msgs/msg/TFMessage',
+    **{_absolute(topic): outputs.type_name(kind)
+       for topic, kind in outputs.OUTPUT_TOPICS.items()},
     '/diagnostics': 'diagnostic_msgs/msg/DiagnosticArray',
 }
 _INPUT_TYPES = {'image': 'sensor_msgs/msg/Image', 'compressed': 'sensor_msgs/msg/CompressedImage',
@@ -100,18 +103,13 @@ def load_config(params_file, overrides: Optional[Dict[str, object]] = None):
     flatten('', check_params_file(params_file))
     values.update(overrides or {})
     names = values.get('camera_names') or []
-    known = set(PARAMETERS) | {'camera_names'} | {
-        f'cameras.{name}.{field}' for name in names for field in CAMERA_PARAMETERS}
+    known = parameter_names(names)
     unknown = sorted(set(values) - known - {'use_sim_time'})
     if unknown:
         raise ParameterError(f'{params_file}: unknown parameter(s) {", ".join(unknown)}')
     for name, (default, _) in PARAMETERS.items():
         values.setdefault(name, default)
     return config_from_values(values)
-
-
-def _stamp_ns(header):
-    return header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
 
 
 class _Processor:
@@ -121,22 +119,17 @@ class _Processor:
         self.config = config
         self.bag = bag
         self.log = log
-        self.file_cameras = file_cameras
         self.engine = make_engine(config, notify=log)
+        self.cameras = CameraStates(config, self.engine, file_cameras)
         self.sync = FrameSynchronizer(config.camera_names, slop_s=config.slop,
                                       max_wait_s=config.max_wait, min_views=config.min_views)
         names = config.camera_names
         self.stats = BagStats(frames_in=dict.fromkeys(names, 0),
                               frames_dropped=dict.fromkeys(names, 0),
                               written=dict.fromkeys(OUTPUT_TYPES, 0))
-        self._info_keys = {}
         self._warned = set()
-        self._shown_markers = set()
-        self._last_tf_ns = None
+        self._outputs = outputs.Outputs(config.skeleton)
         self._next_diagnostics_ns = None
-        if config.intrinsics_source == 'calibration_file':
-            for name, camera in self.file_cameras.items():
-                self.engine.set_camera(name, camera)
 
     def warn(self, key, message):
         """Print ``message`` the first time ``key`` comes up."""
@@ -146,20 +139,9 @@ class _Processor:
 
     def camera_info(self, name, msg):
         """Register a camera from its CameraInfo and the calibration file's pose."""
-        key = (tuple(msg.k), tuple(msg.d), msg.distortion_model, msg.width, msg.height)
-        if self._info_keys.get(name) == key:
-            return
-        self._info_keys[name] = key
-        pose = self.file_cameras[name]
-        try:
-            camera = camera_from_camera_info(np.asarray(msg.k, dtype=float),
-                                             np.asarray(msg.d, dtype=float),
-                                             msg.distortion_model, msg.width, msg.height,
-                                             name=name, R=pose.R, t=pose.t)
-        except CalibrationError as error:
-            camera = None
+        error = self.cameras.camera_info(name, msg)
+        if error:
             self.warn(('info', name), f'{name}: CameraInfo rejected, camera ignored: {error}')
-        self.engine.set_camera(name, camera)
 
     def frame(self, name, msg, log_time_ns):
         """Add one image or keypoints message; fuse and write the groups it completes."""
@@ -177,7 +159,7 @@ class _Processor:
             self.warn(('size', name), f'{name}: frames of {width}x{height} refused, CameraInfo '
                       f'says {camera.width}x{camera.height}')
             return
-        stamp = _stamp_ns(msg.header)
+        stamp = outputs.stamp_ns(msg.header.stamp)
         for group in self.sync.add(name, stamp, msg, stamp):
             self._fuse(group, log_time_ns)
 
@@ -191,7 +173,7 @@ class _Processor:
     def _fuse(self, group, log_time_ns):
         frames = {name: msg for name, (_, msg) in group.frames.items()}
         result = fuse_group(self.engine, frames,
-                            partial(conversions.frame_keypoints, self.engine), PERSON_ID,
+                            partial(conversions.frame_keypoints, self.engine),
                             stamp=group.stamp_ns * 1e-9)
         for name, error in result.faults.items():
             self.stats.frames_dropped[name] += 1
@@ -199,7 +181,8 @@ class _Processor:
         if result.diverged:
             self.warn('diverged', f'{result.diverged}; nothing written for stamp '
                       f'{group.stamp_ns * 1e-9:.3f} s')
-        self._write_outputs(result.people, group.stamp_ns, log_time_ns)
+        for topic, msg in self._outputs.messages(result.people, group.stamp_ns, self.config):
+            self._write(_absolute(topic), msg, log_time_ns)
         self.stats.groups += 1
         self.stats.groups_with_person += bool(result.people)
         self._diagnostics(log_time_ns, group.stamp_ns)
@@ -207,33 +190,6 @@ class _Processor:
     def _write(self, topic, msg, log_time_ns):
         self.bag.write_serialized(topic, serialize_message(msg), log_time_ns)
         self.stats.written[topic] += 1
-
-    def _write_outputs(self, people, stamp_ns, log_time_ns):
-        """Write the node's outputs of one group (as SkelSplatNode._publish publishes them)."""
-        config = self.config
-        stamp = Time(nanoseconds=stamp_ns).to_msg()
-        frame = config.world_frame
-        self._write('/human_pose_3d', conversions.pose_array_msg(people, stamp, frame),
-                    log_time_ns)
-        if config.publish_markers:
-            markers, shown = [], set()
-            for person in people:
-                new = conversions.person_markers(person, stamp, frame, config.marker_lifetime,
-                                                 config.publish_covariance_ellipsoids)
-                markers += new
-                shown |= {(m.ns, m.id) for m in new}
-            markers += conversions.delete_markers(sorted(self._shown_markers - shown), stamp,
-                                                  frame)
-            self._shown_markers = shown
-            if markers:
-                self._write('/human_pose_3d/markers', MarkerArray(markers=markers), log_time_ns)
-        if config.publish_tf and people and (self._last_tf_ns is None
-                                             or stamp_ns > self._last_tf_ns):
-            transforms = []
-            for person in people:
-                transforms += conversions.person_transforms(person, stamp, frame)
-            self._write('/tf', TFMessage(transforms=transforms), log_time_ns)
-            self._last_tf_ns = stamp_ns
 
     def _diagnostics(self, log_time_ns, stamp_ns, force=False):
         """Write /diagnostics every diagnostics_period of stamp time (and at the end)."""
@@ -245,39 +201,12 @@ class _Processor:
                 return
             self._next_diagnostics_ns += period * max(
                 1, (stamp_ns - self._next_diagnostics_ns) // period + 1)
-        sync = self.sync.stats
-        stats = self.stats
-        statuses = []
-        for name in self.config.camera_names:
-            ready = self.engine.camera(name) is not None
-            dropped = stats.frames_dropped[name]
-            level = DiagnosticStatus.OK if ready and not dropped else (
-                DiagnosticStatus.WARN if ready else DiagnosticStatus.ERROR)
-            statuses.append(_status(f'skelsplat bag: camera {name}', level,
-                                    'ok' if level == DiagnosticStatus.OK else
-                                    f'{dropped} frames dropped' if ready else 'not calibrated',
-                                    {'frames': stats.frames_in[name], 'frames_dropped': dropped,
-                                     'calibrated': ready}))
-        level = DiagnosticStatus.OK if stats.groups_with_person else DiagnosticStatus.WARN
-        statuses.append(_status('skelsplat bag: fusion', level,
-                                f'{stats.groups} groups fused', {
-                                    'groups_fused': stats.groups_with_person,
-                                    'groups_without_person': stats.groups -
-                                    stats.groups_with_person,
-                                    'groups_dropped_incomplete': sync.dropped_incomplete +
-                                    sync.dropped_overflow,
-                                    'frames_dropped_stale': sync.dropped_stale,
-                                    'frames_dropped_duplicate': sync.dropped_duplicate,
-                                    'solver_device': self.engine.device,
-                                    'solver_objective': self.engine.objective,
-                                    'detector': self.config.detector}))
+        statuses = bag_statuses(self.config.camera_names, self.stats,
+                                self.engine.ready_cameras(),
+                                dataclasses.asdict(self.sync.stats), self.engine,
+                                self.config.detector)
         header = Header(stamp=Time(nanoseconds=log_time_ns).to_msg())
         self._write('/diagnostics', DiagnosticArray(header=header, status=statuses), log_time_ns)
-
-
-def _status(name, level, message, values):
-    return DiagnosticStatus(level=level, name=name, message=message, hardware_id='skelsplat_bag',
-                            values=[KeyValue(key=k, value=str(v)) for k, v in values.items()])
 
 
 def _calibrated_cameras(config):
@@ -309,7 +238,7 @@ def _input_topics(config, topics):
         if config.intrinsics_source == 'camera_info':
             wanted[camera.camera_info_topic] = (camera.name, 'info')
     for topic, (name, kind) in wanted.items():
-        topic_key = topic if topic.startswith('/') else f'/{topic}'
+        topic_key = _absolute(topic)
         found = topics.get(topic_key)
         if found is None:
             present = ', '.join(sorted(topics)) or 'none'
@@ -320,7 +249,7 @@ def _input_topics(config, topics):
                            f'{_INPUT_TYPES[kind]}')
         if not found['count']:
             raise BagError(f'{name}: topic {topic_key} has no messages')
-    return {(t if t.startswith('/') else f'/{t}'): value for t, value in wanted.items()}
+    return {_absolute(topic): value for topic, value in wanted.items()}
 
 
 def process_bag(input_path, config, output_path,

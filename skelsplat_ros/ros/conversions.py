@@ -4,10 +4,12 @@
 
 Inputs: ``sensor_msgs/Image`` and ``CompressedImage`` to BGR arrays (through
 :mod:`skelsplat_ros.imaging`, no cv_bridge), ``sensor_msgs/CameraInfo`` to
-:class:`skelsplat_ros.cameras.Camera`, ``skelsplat_ros/Keypoints2D`` to COCO-17 arrays.
+:class:`skelsplat_ros.cameras.Camera`, ``skelsplat_ros/Keypoints2D`` to the keypoints of a
+:class:`skelsplat_ros.skeletons.Skeleton`, mapped by joint name.
 
 Outputs, all from a :class:`skelsplat_ros.live.PersonPose` (finite by construction):
-``HumanPose3D``/``HumanPose3DArray``, RViz markers, REP-155 TF frames and a ``PointCloud2``.
+``HumanPose3D``/``HumanPose3DArray``, RViz markers, REP-155 TF frames and a ``PointCloud2``
+(:mod:`skelsplat_ros.ros.outputs` decides which of them a group gives).
 The functions that build input messages (:func:`camera_info_msg`, :func:`keypoints_msg`) serve
 the tests, the demo and bridges from other detectors.
 """
@@ -23,14 +25,13 @@ from skelsplat_ros.body_frames import body_frame, joints_in_body_frame, quaterni
 from skelsplat_ros.cameras import camera_from_camera_info, rotation_from_quaternion
 from skelsplat_ros.live import PersonPose
 from skelsplat_ros.msg import HumanPose3D, HumanPose3DArray, Keypoint2D, Keypoints2D, Person2D
-from skelsplat_ros.skeletons import (
-    COCO17_BONES, COCO17_JOINTS, FORMAT_NAMES, get_format, to_coco17)
+from skelsplat_ros.skeletons import COCO17, get_format, Skeleton
 from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker
 
 __all__ = [
     'KeypointsMessageError', 'camera_from_info_msg', 'camera_info_msg', 'compressed_msg_to_bgr',
-    'delete_markers', 'image_msg_to_bgr', 'keypoints_msg', 'keypoints_msg_to_coco17',
+    'delete_markers', 'image_msg_to_bgr', 'keypoints_msg', 'keypoints_msg_to_skeleton',
     'person_markers', 'person_msg', 'person_transforms', 'points_msg', 'pose_array_msg',
     'transform_to_matrix',
 ]
@@ -47,7 +48,7 @@ _ID_COLOURS = ((0.90, 0.62, 0.0), (0.34, 0.71, 0.91), (0.0, 0.62, 0.45), (0.94, 
 
 
 class KeypointsMessageError(ValueError):
-    """A ``Keypoints2D`` message that does not describe keypoints of a known format."""
+    """A ``Keypoints2D`` message whose keypoints cannot be mapped to the skeleton's joints."""
 
 
 # ----------------------------------------------------------------------------------- inputs
@@ -71,7 +72,7 @@ def compressed_msg_to_bgr(msg) -> np.ndarray:
 
 
 def frame_keypoints(engine, name: str, msg) -> np.ndarray:
-    """(P, 17, 3) keypoints of one camera frame: read from a Keypoints2D, or detected.
+    """(P, J, 3) keypoints of one camera frame in the engine's skeleton: read or detected.
 
     ``msg`` is a Keypoints2D, CompressedImage or Image, as an rclpy message or as a message
     decoded from a recording (which has the same fields, so the type is told by its fields).
@@ -79,7 +80,7 @@ def frame_keypoints(engine, name: str, msg) -> np.ndarray:
     camera's calibrated size; a decoded compressed image of another size is refused.
     """
     if hasattr(msg, 'people'):
-        return keypoints_msg_to_coco17(msg)
+        return keypoints_msg_to_skeleton(msg, engine.skeleton)
     if hasattr(msg, 'format'):
         bgr = compressed_msg_to_bgr(msg)
         camera = engine.camera(name)
@@ -131,43 +132,42 @@ def camera_info_msg(camera, stamp, frame_id: str, width: Optional[int] = None,
     return msg
 
 
-def keypoints_msg_to_coco17(msg) -> np.ndarray:
-    """Convert a ``skelsplat_ros/Keypoints2D`` to ``(P, 17, 3)`` COCO-17 (x px, y px, conf).
+def keypoints_msg_to_skeleton(msg, skeleton: Skeleton = COCO17) -> np.ndarray:
+    """Convert a ``skelsplat_ros/Keypoints2D`` to ``(P, J, 3)`` of ``skeleton`` (x, y px, conf).
 
-    Keypoints with a non-finite coordinate or confidence get confidence 0; confidences are
-    clipped to [0, 1].
+    The message's joints are its ``joint_names``, or those of its ``skeleton_format`` when it
+    names none; they are mapped to the skeleton's joints by name, and a skeleton joint the
+    message lacks gets confidence 0.  Keypoints with a non-finite coordinate or confidence get
+    confidence 0; confidences are clipped to [0, 1].
 
     Raises:
-        KeypointsMessageError: for an unknown format, joint names that contradict it, or a
-            person whose keypoint count differs from the format's.
+        KeypointsMessageError: for an unknown format, joint names that contradict it, no
+            joint in common with the skeleton, or a person whose keypoint count differs from
+            the number of joint names.
     """
-    fmt_name = msg.skeleton_format
-    if not fmt_name:
-        fmt_name = _format_from_joint_names(msg.joint_names)
-    try:
-        fmt = get_format(fmt_name)
-    except ValueError as error:
-        raise KeypointsMessageError(str(error)) from None
-    if msg.joint_names and tuple(msg.joint_names) != fmt.joint_names:
-        raise KeypointsMessageError(f'joint_names do not match skeleton_format {fmt.name!r}')
-    people = np.zeros((len(msg.people), fmt.num_joints, 3))
+    joint_names = tuple(msg.joint_names)
+    if msg.skeleton_format or not joint_names:
+        try:
+            fmt = get_format(msg.skeleton_format)
+        except ValueError as error:
+            raise KeypointsMessageError(
+                f'{error} (or give the joint names in joint_names)') from None
+        if joint_names and joint_names != fmt.joint_names:
+            raise KeypointsMessageError(f'joint_names do not match skeleton_format {fmt.name!r}')
+        joint_names = fmt.joint_names
+    if not (skeleton.index_in(joint_names) >= 0).any():
+        raise KeypointsMessageError(f'no joint of the message is one of the {skeleton.name} '
+                                    f'joints ({", ".join(skeleton.joint_names[:3])}, ...)')
+    people = np.zeros((len(msg.people), len(joint_names), 3))
     for p, person in enumerate(msg.people):
-        if len(person.keypoints) != fmt.num_joints:
+        if len(person.keypoints) != len(joint_names):
             raise KeypointsMessageError(f'person {p} has {len(person.keypoints)} keypoints, '
-                                        f'format {fmt.name!r} has {fmt.num_joints}')
+                                        f'the message names {len(joint_names)} joints')
         people[p] = [(k.x, k.y, k.confidence) for k in person.keypoints]
     bad = ~np.isfinite(people).all(axis=2)
     people[bad] = 0.0
     people[..., 2] = np.clip(people[..., 2], 0.0, 1.0)
-    return to_coco17(people, fmt.name)
-
-
-def _format_from_joint_names(joint_names):
-    for name in FORMAT_NAMES:
-        if tuple(joint_names) == get_format(name).joint_names:
-            return name
-    raise KeypointsMessageError('skeleton_format is empty and joint_names match no known '
-                                f'format ({", ".join(FORMAT_NAMES)})')
+    return skeleton.from_keypoints(people, joint_names)
 
 
 def keypoints_msg(people, skeleton_format: str, stamp, frame_id: str, image_width: int = 0,
@@ -203,12 +203,11 @@ def transform_to_matrix(transform) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------- outputs
-def person_msg(person: PersonPose, joint_names: Sequence[str] = COCO17_JOINTS,
-               skeleton_format: str = 'coco17') -> HumanPose3D:
-    """Build a ``skelsplat_ros/HumanPose3D`` (row-major 9 * J covariance)."""
+def person_msg(person: PersonPose, skeleton: Skeleton = COCO17) -> HumanPose3D:
+    """Build a ``skelsplat_ros/HumanPose3D`` of ``skeleton``'s joints (9 * J covariance)."""
     return HumanPose3D(
-        id=int(person.person_id), skeleton_format=skeleton_format,
-        joint_names=list(joint_names),
+        id=int(person.person_id), skeleton_format=skeleton.name,
+        joint_names=list(skeleton.joint_names),
         positions=[Point(x=float(x), y=float(y), z=float(z)) for x, y, z in person.positions],
         confidence=[float(c) for c in person.confidence],
         covariance=np.asarray(person.covariance, dtype=float).reshape(-1).tolist(),
@@ -216,10 +215,11 @@ def person_msg(person: PersonPose, joint_names: Sequence[str] = COCO17_JOINTS,
         mean_reprojection_error=float(person.mean_reprojection_error))
 
 
-def pose_array_msg(people: Iterable[PersonPose], stamp, frame_id: str) -> HumanPose3DArray:
+def pose_array_msg(people: Iterable[PersonPose], stamp, frame_id: str,
+                   skeleton: Skeleton = COCO17) -> HumanPose3DArray:
     """Build the ``skelsplat_ros/HumanPose3DArray`` of one frame group."""
     return HumanPose3DArray(header=Header(stamp=stamp, frame_id=frame_id),
-                            people=[person_msg(person) for person in people])
+                            people=[person_msg(person, skeleton) for person in people])
 
 
 def id_colour(person_id: int) -> ColorRGBA:
@@ -243,7 +243,7 @@ def _marker(ns, marker_id, kind, header, lifetime_s):
 
 
 def person_markers(person: PersonPose, stamp, frame_id: str, lifetime_s: float,
-                   ellipsoids: bool = False, bones=COCO17_BONES) -> List[Marker]:
+                   ellipsoids: bool = False, bones=COCO17.bones) -> List[Marker]:
     """Build the RViz markers of one person: joints, bones, id text, covariance ellipsoids.
 
     Args:
@@ -314,7 +314,8 @@ def delete_markers(markers: Iterable[Tuple[str, int]], stamp, frame_id: str) -> 
 
 
 def person_transforms(person: PersonPose, stamp, world_frame: str,
-                      joint_names: Sequence[str] = COCO17_JOINTS) -> List[TransformStamped]:
+                      joint_names: Sequence[str] = COCO17.joint_names
+                      ) -> List[TransformStamped]:
     """REP-155 TF frames of one person: ``body_<id>`` in the world, ``<joint>_<id>`` under it.
 
     Only located joints get a frame.  See :mod:`skelsplat_ros.body_frames` for the axes.
@@ -348,8 +349,8 @@ def points_msg(people: Iterable[PersonPose], stamp, frame_id: str) -> PointCloud
 
     Fields: x, y, z, confidence (float32), joint, person (uint32).
 
-    ``joint`` is the COCO-17 index and ``person`` the id, so obstacle layers can take people
-    directly and other consumers can still tell the joints apart.
+    ``joint`` is the skeleton's joint index and ``person`` the id, so obstacle layers can take
+    people directly and other consumers can still tell the joints apart.
     """
     rows = []
     for person in people:

@@ -10,8 +10,9 @@ The demo is a camera driver and a recorder around the real node:
    accepted every CameraInfo;
 2. it publishes the four ``Demo_SinglePerson`` videos frame by frame as ``sensor_msgs/Image``
    (bgr8) plus ``CameraInfo``, stamped at 60 Hz from the wall time the replay started;
-3. it records ``/human_pose_3d``, ``/human_pose_3d/markers``, ``/tf`` and ``/diagnostics``
-   into a rosbag2 MCAP, each message at its receive time, as ``ros2 bag record`` would.
+3. it records the node's outputs (:data:`skelsplat_ros.ros.outputs.OUTPUT_TOPICS`) and
+   ``/diagnostics`` into a rosbag2 MCAP, each message at its receive time, as
+   ``ros2 bag record`` would.
 
 Both processes use ``config/fastdds.xml`` (unless ``FASTRTPS_DEFAULT_PROFILES_FILE`` is set):
 with Fast DDS's default 3 s heartbeat, one lost fragment of a 6 MB image stalls the reliable
@@ -54,12 +55,11 @@ from skelsplat_ros.cameras import load_calibration, make_camera
 from skelsplat_ros.fileio.mcap_io import McapBagWriter
 from skelsplat_ros.fileio.trc import read_trc
 from skelsplat_ros.msg import HumanPose3DArray
+from skelsplat_ros.ros import outputs
 from skelsplat_ros.ros.conversions import camera_info_msg
 from skelsplat_ros.ros.runner import default_params_file
 from skelsplat_ros.skeletons import trc_coco17_correspondence
 from std_msgs.msg import Header
-from tf2_msgs.msg import TFMessage
-from visualization_msgs.msg import MarkerArray
 
 __all__ = ['DemoError', 'DemoResult', 'OUTPUT_TOPICS', 'TRIAL', 'default_data_root',
            'pose_arrays', 'run_demo']
@@ -72,10 +72,10 @@ TRIAL = {
     'reference': 'pose2sim-0.4.15/Pose2Sim/Demo/opensim/Balancing_for_IK.trc',
 }
 RATE_HZ = 60.0
+# Recorded topic -> (type name, type): the node's outputs (no namespace) and diagnostics.
 OUTPUT_TOPICS = {
-    '/human_pose_3d': ('skelsplat_ros/msg/HumanPose3DArray', HumanPose3DArray),
-    '/human_pose_3d/markers': ('visualization_msgs/msg/MarkerArray', MarkerArray),
-    '/tf': ('tf2_msgs/msg/TFMessage', TFMessage),
+    **{'/' + topic.lstrip('/'): (outputs.type_name(kind), kind)
+       for topic, kind in outputs.OUTPUT_TOPICS.items()},
     '/diagnostics': ('diagnostic_msgs/msg/DiagnosticArray', DiagnosticArray),
 }
 NODE_START_TIMEOUT_S = 120.0   # importing torch and MediaPipe on a loaded CI machine
@@ -333,8 +333,7 @@ class _Recorder:
             self.counts[topic] += 1
             if topic == '/human_pose_3d':
                 msg = deserialize_message(data, HumanPose3DArray)
-                stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
-                self.poses[stamp] = (now, msg)
+                self.poses[outputs.stamp_ns(msg.header.stamp)] = (now, msg)
             elif topic == '/diagnostics':
                 self.diagnostics = deserialize_message(data, DiagnosticArray)
                 self.diagnostics_received += 1

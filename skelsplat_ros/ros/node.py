@@ -5,13 +5,15 @@
 Thin by design: it converts messages (:mod:`skelsplat_ros.ros.conversions`), groups frames
 (:class:`skelsplat_ros.sync.FrameSynchronizer`), and hands each group to one worker thread that
 runs :class:`skelsplat_ros.live.FusionEngine` (detection and solving, off the executor
-thread; the newest group wins when the worker is busy).
+thread; the newest group wins when the worker is busy).  What a group publishes is decided
+by :class:`skelsplat_ros.ros.outputs.Outputs`, the diagnostics by
+:class:`skelsplat_ros.ros.diagnostics.NodeDiagnostics`.
 
 Topics (relative names, so a namespace applies; ``/tf`` and ``/diagnostics`` are absolute):
 
 - in, per camera: the image topic (``sensor_msgs/Image``, or ``CompressedImage`` when it ends
   in ``/compressed``) and ``sensor_msgs/CameraInfo``, or ``skelsplat_ros/Keypoints2D`` with
-  ``detector:=keypoints_topic``;
+  ``detector:=keypoints_topic`` (mapped by joint name to the ``skeleton`` parameter's joints);
 - out: ``human_pose_3d`` (``skelsplat_ros/HumanPose3DArray``), ``human_pose_3d/markers``
   (``visualization_msgs/MarkerArray``), ``human_pose_3d/points`` (``sensor_msgs/PointCloud2``),
   ``/tf`` (``tf2_msgs/TFMessage``, REP-155 frames) and ``/diagnostics``.
@@ -26,8 +28,7 @@ import sys
 import threading
 import time
 
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
 import rclpy
 from rclpy.clock import Clock, ClockType
@@ -36,25 +37,20 @@ from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from rclpy.qos import QoSDurabilityPolicy, QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy
 from rclpy.time import Time
-from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
-from skelsplat_ros.cameras import CalibrationError, camera_from_camera_info
-from skelsplat_ros.cameras import optical_frame_extrinsics
-from skelsplat_ros.live import CameraHealth, diagnose_camera, fault_kind
-from skelsplat_ros.live import fuse_group, KeyedThrottle, LatestMailbox, stamp_offsets
-from skelsplat_ros.live import WindowStats
-from skelsplat_ros.msg import HumanPose3DArray, Keypoints2D
-from skelsplat_ros.ros import conversions
-from skelsplat_ros.ros.params import CAMERA_PARAMETERS, load_calibrated_cameras, make_engine
-from skelsplat_ros.ros.params import ParameterError, PARAMETERS, read_config, validate_update
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from skelsplat_ros.cameras import CalibrationError, optical_frame_extrinsics
+from skelsplat_ros.live import fault_kind, fuse_group, KeyedThrottle, LatestMailbox
+from skelsplat_ros.msg import Keypoints2D
+from skelsplat_ros.ros import conversions, outputs
+from skelsplat_ros.ros.camera_states import CameraStates
+from skelsplat_ros.ros.diagnostics import NodeDiagnostics, SyncTotals
+from skelsplat_ros.ros.params import load_calibrated_cameras, make_engine, ParameterError
+from skelsplat_ros.ros.params import parameter_names, read_config, validate_update
 from skelsplat_ros.sync import FrameSynchronizer
-from std_msgs.msg import Header
-from tf2_msgs.msg import TFMessage
-from visualization_msgs.msg import MarkerArray
 
 __all__ = ['SkelSplatNode', 'main']
 
 NODE_NAME = 'skelsplat_node'
-PERSON_ID = 1             # the id of the one person fused without multi_person
 LOG_PERIOD_S = 5.0        # rate limit of repeated log lines, per camera and fault kind
 POLL_PERIOD_S = 0.02      # how often the synchroniser checks for timed-out groups
 TF_REFRESH_PERIOD_S = 1.0
@@ -64,26 +60,12 @@ TF_QOS = QoSProfile(depth=100, history=QoSHistoryPolicy.KEEP_LAST,
                     reliability=QoSReliabilityPolicy.RELIABLE,
                     durability=QoSDurabilityPolicy.VOLATILE)
 RELIABLE_QOS = QoSProfile(depth=10, reliability=QoSReliabilityPolicy.RELIABLE)
-
-
-def _stamp_ns(stamp):
-    return stamp.sec * 1_000_000_000 + stamp.nanosec
-
-
-class _CameraState:
-    """What the node knows about one camera (written on the executor thread)."""
-
-    def __init__(self):
-        self.frame_id = ''
-        self.info_key = None        # last CameraInfo content seen, to skip identical repeats
-        self.intrinsics = None      # Camera with identity extrinsics, or None
-        self.extrinsics = None      # (R (3, 3), t (3,)) world -> camera, or None
-        self.not_ready = 'waiting for CameraInfo'
-        self.last_arrival = None    # monotonic seconds of the last frame
-        self.last_stamp_ns = None   # header stamp of the last frame
-        self.last_error = ''
-        self.people_in_view = 0     # people detected in its last fused frame
-        self.outvoted = False       # its last person contradicted the other cameras
+_DROP_REASONS = {
+    'duplicate': 'its stamp repeats one this camera already sent',
+    'late': 'it arrived after a later group was fused (latency above max_wait?)',
+    'rewound': 'its stamp is far behind the fused timeline (clock jumped back or the camera '
+               'restarted)',
+}
 
 
 class SkelSplatNode(Node):
@@ -109,41 +91,29 @@ class SkelSplatNode(Node):
     def _setup(self):
         self.config = config = read_config(self)
         self._log_throttle = KeyedThrottle(LOG_PERIOD_S)
-        self._stats = WindowStats()
-        self._totals = {'fused': 0, 'empty': 0, 'errors': 0, 'diverged': 0}
-        self._states = {name: _CameraState() for name in config.camera_names}
-        self._file_cameras = {}
+        self._diagnostics = NodeDiagnostics(self.get_name(), NODE_NAME)
+        self._stats = self._diagnostics.stats
+        self._totals = self._diagnostics.totals
+        file_cameras = {}
         if 'calibration_file' in (config.extrinsics_source, config.intrinsics_source):
-            self._file_cameras = load_calibrated_cameras(config)
+            file_cameras = load_calibrated_cameras(config)
         self._engine = make_engine(config, notify=self.get_logger().info)
         self._engine.prepare()  # load the detectors now, not on the first frames
-        for name in config.camera_names:
-            state = self._states[name]
-            if config.extrinsics_source == 'calibration_file':
-                camera = self._file_cameras[name]
-                state.extrinsics = (camera.R, camera.t)
-            if config.intrinsics_source == 'calibration_file':
-                camera = self._file_cameras[name]
-                state.intrinsics = camera_from_camera_info(
-                    camera.K, camera.dist, camera.distortion_model, camera.width, camera.height,
-                    name=name)
-            self._refresh_camera(name)
+        self._cameras = CameraStates(config, self._engine, file_cameras)
+        self._states = self._cameras.states
 
         self._sync_lock = threading.Lock()
-        self._sync_base = {}
+        self._sync_totals = SyncTotals()
         self._sync = self._make_sync(config)
         self._mailbox = LatestMailbox()
         self._last_published_ns = None
-        self._last_tf_ns = None
-        self._shown_markers = {}
+        self._outputs = outputs.Outputs(config.skeleton)
         self._last_views = ()
 
-        self._pose_pub = self.create_publisher(HumanPose3DArray, 'human_pose_3d', RELIABLE_QOS)
-        self._marker_pub = self.create_publisher(MarkerArray, 'human_pose_3d/markers',
-                                                 RELIABLE_QOS)
-        self._points_pub = self.create_publisher(PointCloud2, 'human_pose_3d/points',
-                                                 RELIABLE_QOS)
-        self._tf_pub = self.create_publisher(TFMessage, '/tf', TF_QOS)
+        self._publishers_by_topic = {
+            topic: self.create_publisher(kind, topic, TF_QOS if topic == outputs.TF
+                                         else RELIABLE_QOS)
+            for topic, kind in outputs.OUTPUT_TOPICS.items()}
         self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', RELIABLE_QOS)
         self._subscribe(config)
         # Steady clock: with use_sim_time a paused or looping /clock must not stop the
@@ -157,16 +127,8 @@ class SkelSplatNode(Node):
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self._worker = threading.Thread(target=self._work, name='skelsplat_fusion', daemon=True)
         self._worker.start()
-        self.get_logger().info(
-            f'fusing {len(config.cameras)} cameras ({", ".join(config.camera_names)}), '
-            f'detector {config.detector}, extrinsics from {config.extrinsics_source}, '
-            f'output in {config.world_frame!r}')
-        if config.multi_person:
-            self.get_logger().info('tracking every person in view, each under a stable id')
-        elif config.detector == 'mediapipe':
-            self.get_logger().info(
-                'MediaPipe finds one person per camera: with several people in view, cameras '
-                'that track another person than the rest are left out of the fit')
+        for line in _startup_lines(config):
+            self.get_logger().info(line)
 
     def _subscribe(self, config):
         qos = qos_profile_sensor_data if config.image_qos == 'sensor_data' else RELIABLE_QOS
@@ -217,36 +179,10 @@ class SkelSplatNode(Node):
 
     # ------------------------------------------------------------------------------ cameras
     def _on_camera_info(self, name, msg):
-        state = self._states[name]
-        state.frame_id = msg.header.frame_id or state.frame_id
-        key = (tuple(msg.k), tuple(msg.d), msg.distortion_model, msg.width, msg.height)
-        if key == state.info_key:
-            return
-        state.info_key = key
-        try:
-            state.intrinsics = conversions.camera_from_info_msg(msg, name)
-        except CalibrationError as error:
-            state.intrinsics = None
-            state.not_ready = f'CameraInfo rejected: {error}'
-            self._warn(('info', name, fault_kind(str(error))),
+        error = self._cameras.camera_info(name, msg)
+        if error:
+            self._warn(('info', name, fault_kind(error)),
                        f'{name}: CameraInfo rejected, camera ignored: {error}', camera=name)
-        self._refresh_camera(name)
-
-    def _refresh_camera(self, name):
-        """Register the camera with the engine once intrinsics and extrinsics are known."""
-        state = self._states[name]
-        camera = None
-        if state.intrinsics is not None and state.extrinsics is not None:
-            intrinsics = state.intrinsics
-            R, t = state.extrinsics
-            camera = camera_from_camera_info(intrinsics.K, intrinsics.dist,
-                                             intrinsics.distortion_model, intrinsics.width,
-                                             intrinsics.height, name=name, R=R, t=t)
-            state.not_ready = ''
-        elif state.intrinsics is not None:
-            state.not_ready = f'waiting for the TF {self.config.world_frame} -> ' \
-                              f'{state.frame_id or "<camera frame>"}'
-        self._engine.set_camera(name, camera)
 
     def _refresh_tf_extrinsics(self):
         for name, state in self._states.items():
@@ -266,11 +202,7 @@ class SkelSplatNode(Node):
             except CalibrationError as error:
                 self._warn(('tf', name), f'{name}: bad camera pose from TF: {error}', camera=name)
                 continue
-            if state.extrinsics is not None and np.allclose(state.extrinsics[0], R, atol=1e-9) \
-                    and np.allclose(state.extrinsics[1], t, atol=1e-9):
-                continue
-            state.extrinsics = (R, t)
-            self._refresh_camera(name)
+            self._cameras.set_extrinsics(name, R, t)
 
     # ------------------------------------------------------------------------------- frames
     def _accept(self, name, header, width, height, what):
@@ -302,7 +234,7 @@ class SkelSplatNode(Node):
             self._add_frame(name, msg)
 
     def _add_frame(self, name, msg):
-        stamp_ns = _stamp_ns(msg.header.stamp)
+        stamp_ns = outputs.stamp_ns(msg.header.stamp)
         with self._sync_lock:
             groups = self._sync.add(name, stamp_ns, msg, time.monotonic_ns())
             drop = self._sync.last_drop
@@ -341,14 +273,14 @@ class SkelSplatNode(Node):
         if self._last_published_ns is not None and group.stamp_ns <= self._last_published_ns:
             # Only after the clock jumped back (bag loop, sim time): start over.
             self._engine.reset()
-            self._last_tf_ns = None
+            self._outputs.restart()
             self.get_logger().warning(
                 f'time jumped back from {self._last_published_ns * 1e-9:.3f} s to '
                 f'{group.stamp_ns * 1e-9:.3f} s (bag loop or restarted cameras): the solver '
                 'and TF output start over')
         frames = {name: msg for name, (_, msg) in group.frames.items()}
         result = fuse_group(self._engine, frames,
-                            partial(conversions.frame_keypoints, self._engine), PERSON_ID,
+                            partial(conversions.frame_keypoints, self._engine),
                             stamp=group.stamp_ns * 1e-9)
         for name, error in result.faults.items():
             self._warn(('frame', name, fault_kind(error)), f'{name}: frame dropped: {error}',
@@ -378,32 +310,8 @@ class SkelSplatNode(Node):
         self._publish(result.people, group.stamp_ns)
 
     def _publish(self, people, stamp_ns):
-        config = self.config
-        stamp = Time(nanoseconds=stamp_ns).to_msg()
-        frame = config.world_frame
-        self._pose_pub.publish(conversions.pose_array_msg(people, stamp, frame))
-        if config.publish_markers:
-            markers = []
-            shown = {}
-            for person in people:
-                new = conversions.person_markers(person, stamp, frame, config.marker_lifetime,
-                                                 config.publish_covariance_ellipsoids)
-                markers += new
-                shown[person.person_id] = {(m.ns, m.id) for m in new}
-            gone = set().union(*self._shown_markers.values()) - set().union(*shown.values())
-            markers += conversions.delete_markers(sorted(gone), stamp, frame)
-            self._shown_markers = shown
-            if markers:
-                self._marker_pub.publish(MarkerArray(markers=markers))
-        if config.publish_points:
-            self._points_pub.publish(conversions.points_msg(people, stamp, frame))
-        if config.publish_tf and people and (self._last_tf_ns is None
-                                             or stamp_ns > self._last_tf_ns):
-            transforms = []
-            for person in people:
-                transforms += conversions.person_transforms(person, stamp, frame)
-            self._tf_pub.publish(TFMessage(transforms=transforms))
-            self._last_tf_ns = stamp_ns
+        for topic, msg in self._outputs.messages(people, stamp_ns, self.config):
+            self._publishers_by_topic[topic].publish(msg)
         self._last_published_ns = stamp_ns
         self._totals['fused' if people else 'empty'] += 1
         latency = (self.get_clock().now().nanoseconds - stamp_ns) * 1e-9
@@ -411,92 +319,18 @@ class SkelSplatNode(Node):
         self._stats.count('published')
         self._stats.count('people', len(people))
 
-    # -------------------------------------------------------------------------- diagnostics
-    def _sync_totals(self):
-        with self._sync_lock:
-            return _add_sync_stats(self._sync_base, self._sync.stats)
-
     def _publish_diagnostics(self):
-        window, counts, latencies = self._stats.take()
-        now = time.monotonic()
-        config = self.config
-        statuses = []
-        ready = self._engine.ready_cameras()
-        offsets = stamp_offsets({name: state.last_stamp_ns for name, state in self._states.items()
-                                 if state.last_stamp_ns is not None and state.last_arrival
-                                 is not None and now - state.last_arrival <= config.input_timeout})
-        grouped_any = {name for name in config.camera_names if counts.get(f'grouped/{name}')}
-        for name in config.camera_names:
-            state = self._states[name]
-            frames = counts.get(f'frames/{name}', 0)
-            health = CameraHealth(
-                ready=name in ready, not_ready=state.not_ready,
-                seconds_since_frame=None if state.last_arrival is None
-                else now - state.last_arrival,
-                frames=frames, grouped=counts.get(f'grouped/{name}', 0),
-                faults=counts.get(f'errors/{name}', 0), last_fault=state.last_error,
-                stamp_offset_s=offsets.get(name))
-            level, message = diagnose_camera(health, config.input_timeout, config.slop,
-                                             bool(grouped_any - {name}))
-            if state.outvoted:
-                message += '; it sees another person than the other cameras (left out)'
-            offset = offsets.get(name)
-            statuses.append(_status(f'{self.get_name()}: camera {name}', _LEVELS[level], message, {
-                'input_rate_hz': f'{frames / max(window, 1e-9):.2f}',
-                'frames_grouped_in_window': health.grouped,
-                'faults_in_window': health.faults,
-                'last_fault': state.last_error,
-                'stamp_offset_s': '' if offset is None else f'{offset:+.4f}',
-                'people_in_view': state.people_in_view,
-                'sees_another_person': state.outvoted,
-                'frame_id': state.frame_id,
-                'calibrated': name in ready,
-            }))
-        sync = self._sync_totals()
-        published = counts.get('published', 0)
-        latency = {}
-        if latencies.size:
-            p50, p95 = np.percentile(latencies, [50, 95])
-            latency = {'latency_p50_s': f'{p50:.4f}', 'latency_p95_s': f'{p95:.4f}',
-                       'latency_max_s': f'{latencies.max():.4f}'}
-        if len(ready) < max(config.min_views, 2):
-            level, message = (DiagnosticStatus.ERROR,
-                              f'only {len(ready)} cameras usable, fusion needs '
-                              f'{max(config.min_views, 2)}')
-        elif published == 0:
-            level, message = DiagnosticStatus.WARN, 'no output in the last period'
-            if counts.get('diverged'):
-                message += f' ({counts["diverged"]} diverged fits rejected)'
-        else:
-            level, message = DiagnosticStatus.OK, f'{published / max(window, 1e-9):.1f} Hz'
-            if not counts.get('people'):
-                message += ', nobody in view'
-        statuses.append(_status(f'{self.get_name()}: fusion', level, message, {
-            'output_rate_hz': f'{published / max(window, 1e-9):.2f}',
-            'groups_emitted': sync['emitted'],
-            'groups_fused': self._totals['fused'],
-            'groups_without_person': self._totals['empty'],
-            'groups_dropped_busy': self._mailbox.dropped,
-            'groups_dropped_incomplete': sync['dropped_incomplete'] + sync['dropped_overflow'],
-            'frames_dropped_stale': sync['dropped_stale'],
-            'frames_dropped_duplicate': sync['dropped_duplicate'],
-            'sync_resets': sync['resets'],
-            'views_in_last_group': ' '.join(self._last_views),
-            'solver_device': self._engine.device,
-            'solver_objective': self._engine.objective,
-            'detector': config.detector,
-            'fusion_errors': self._totals['errors'],
-            'fits_diverged': self._totals['diverged'],
-            **latency,
-        }))
-        self._diag_pub.publish(DiagnosticArray(
-            header=Header(stamp=self.get_clock().now().to_msg()), status=statuses))
+        with self._sync_lock:
+            sync = self._sync_totals.total(self._sync.stats)
+        self._diag_pub.publish(self._diagnostics.report(
+            self.get_clock().now().to_msg(), self.config, self._states, self._engine, sync,
+            self._mailbox.dropped, self._last_views))
 
     # --------------------------------------------------------------------------- parameters
     def _on_set_parameters(self, parameters):
         config = self.config
         for parameter in parameters:
-            if parameter.name not in self._own_parameter_names():
+            if parameter.name not in parameter_names(config.camera_names):
                 continue  # use_sim_time and other rclpy parameters
             config, reason = validate_update(config, parameter.name, parameter.value)
             if config is None:
@@ -507,17 +341,10 @@ class SkelSplatNode(Node):
         if sync_changed:
             with self._sync_lock:
                 groups = self._sync.reset(time.monotonic_ns())
-                self._sync_base = _add_sync_stats(self._sync_base, self._sync.stats)
-                self._sync_base['resets'] -= 1  # a new synchroniser is not a clock reset
+                self._sync_totals.replaced(self._sync.stats)
                 self._sync = self._make_sync(config)
             self._dispatch(groups)
         return SetParametersResult(successful=True)
-
-    def _own_parameter_names(self):
-        names = set(PARAMETERS) | {'camera_names'}
-        for name in self.config.camera_names:
-            names |= {f'cameras.{name}.{field}' for field in CAMERA_PARAMETERS}
-        return names
 
     # ------------------------------------------------------------------------------ shutdown
     def destroy_node(self):
@@ -530,27 +357,16 @@ class SkelSplatNode(Node):
         return super().destroy_node()
 
 
-_LEVELS = {'OK': DiagnosticStatus.OK, 'WARN': DiagnosticStatus.WARN,
-           'ERROR': DiagnosticStatus.ERROR}
-_DROP_REASONS = {
-    'duplicate': 'its stamp repeats one this camera already sent',
-    'late': 'it arrived after a later group was fused (latency above max_wait?)',
-    'rewound': 'its stamp is far behind the fused timeline (clock jumped back or the camera '
-               'restarted)',
-}
-
-_SYNC_COUNTERS = ('emitted', 'dropped_stale', 'dropped_duplicate', 'dropped_incomplete',
-                  'dropped_overflow', 'resets')
-
-
-def _add_sync_stats(base, stats):
-    """Add a synchroniser's counters to the totals of the synchronisers it replaced."""
-    return {key: base.get(key, 0) + getattr(stats, key) for key in _SYNC_COUNTERS}
-
-
-def _status(name, level, message, values):
-    return DiagnosticStatus(level=level, name=name, message=message, hardware_id=NODE_NAME,
-                            values=[KeyValue(key=k, value=str(v)) for k, v in values.items()])
+def _startup_lines(config):
+    """Yield the log lines that say what the node does."""
+    yield (f'fusing {len(config.cameras)} cameras ({", ".join(config.camera_names)}), '
+           f'detector {config.detector}, extrinsics from {config.extrinsics_source}, '
+           f'{config.skeleton.name} joints, output in {config.world_frame!r}')
+    if config.multi_person:
+        yield 'tracking every person in view, each under a stable id'
+    elif config.detector == 'mediapipe':
+        yield ('MediaPipe finds one person per camera: with several people in view, cameras '
+               'that track another person than the rest are left out of the fit')
 
 
 def main(args=None):

@@ -12,9 +12,14 @@ one parameter namespace per camera (``config/multiview.yaml`` is the documented 
         camera_info_topic: /cam_01/camera_info       # '' = the image topic's sibling camera_info
         keypoints_topic: /cam_01/keypoints           # only for detector:=keypoints_topic
 
-Every other parameter is listed in :data:`PARAMETERS`.  :func:`config_from_values` checks a
-complete set of values without ROS and raises :class:`ParameterError` with a message that
-names the parameter; :func:`read_config` declares the parameters on a node and uses it.
+Every other parameter is listed in :data:`PARAMETERS`.  Those of the solver and of the
+multi-person tracker are generated from the fields of
+:class:`skelsplat_ros.solver.SolverConfig` and :class:`skelsplat_ros.tracking.TrackerConfig`
+(``solver_<field>``, ``tracker_<field>``: the field's default, description and bounds, see
+:mod:`skelsplat_ros.settings`), so a new solver setting is declared in its field only.
+:func:`config_from_values` checks a complete set of values without ROS and raises
+:class:`ParameterError` with a message that names the parameter; :func:`read_config`
+declares the parameters on a node and uses it.
 Parameters that are safe to change at run time are :data:`DYNAMIC`; the others are read-only.
 :func:`make_engine` builds the fusion engine a configuration describes, for the node and for
 ``skelsplat bag`` alike.
@@ -25,23 +30,32 @@ import os
 import re
 from typing import Callable, Dict, Mapping, Optional, Tuple
 
+from skelsplat_ros import settings
 from skelsplat_ros.live import FusionEngine
-from skelsplat_ros.motion import MAX_ACCEL_SIGMA
+from skelsplat_ros.skeletons import get_skeleton, Skeleton, SKELETON_NAMES
 from skelsplat_ros.solver import SolverConfig
+from skelsplat_ros.tracking import TrackerConfig
 
 __all__ = [
     'CameraConfig', 'DYNAMIC', 'NodeConfig', 'PARAMETERS', 'ParameterError',
     'camera_info_topic_for', 'config_from_values', 'load_calibrated_cameras', 'make_engine',
-    'read_config', 'validate_update',
+    'parameter_names', 'parameter_values', 'read_config', 'validate_update',
 ]
 
 DETECTORS = ('mediapipe', 'onnx', 'keypoints_topic')
 EXTRINSICS_SOURCES = ('calibration_file', 'tf')
 INTRINSICS_SOURCES = ('camera_info', 'calibration_file')
 IMAGE_QOS = ('sensor_data', 'reliable')
-SOLVER_OBJECTIVES = ('auto', 'rendered', 'analytic')
 _DEVICE = re.compile(r'^(auto|cpu|cuda(:\d+)?)$')
 _CAMERA_NAME = re.compile(r'^[A-Za-z][A-Za-z0-9_]*$')
+
+# NodeConfig field -> the configuration class whose exposed fields are the node parameters
+# '<NodeConfig field>_<its field>'.
+CONFIG_CLASSES = {'solver': SolverConfig, 'tracker': TrackerConfig}
+# Parameter name -> its configuration field, e.g. 'solver_accel_sigma' -> accel_sigma.
+CONFIG_FIELDS: Dict[str, dataclasses.Field] = {
+    f'{part}_{field.name}': field
+    for part, config_class in CONFIG_CLASSES.items() for field in settings.exposed(config_class)}
 
 # name -> (default, description).  Per-camera parameters are described in the module docstring.
 PARAMETERS: Dict[str, Tuple[object, str]] = {
@@ -63,13 +77,7 @@ PARAMETERS: Dict[str, Tuple[object, str]] = {
     'min_views': (2, 'fewest cameras a group needs to be fused'),
     'image_qos': ('sensor_data', 'QoS of the input subscriptions: sensor_data | reliable'),
     'device': ('auto', 'solver device: auto | cpu | cuda'),
-    'solver_objective': ('auto', 'auto (rendered on a GPU, analytic on the CPU) | rendered '
-                         '(Adam through the Gaussian renderer, the reference) | analytic (its '
-                         'closed form without occlusion, ~20x faster on a CPU)'),
-    'solver_temporal': (True, 'causal motion model: each group is fused with a Kalman '
-                        'prediction from the earlier ones; false fits every group on its own'),
-    'solver_accel_sigma': (20.0, 'white acceleration std of that motion model, m/s^2, in '
-                           '(0, 1000]: lower smooths noise more and lags fast moves more'),
+    'skeleton': ('coco17', f'joint set fitted and published: {" | ".join(SKELETON_NAMES)}'),
     'publish_markers': (True, 'publish visualization_msgs/MarkerArray on ~markers'),
     'publish_points': (True, 'publish sensor_msgs/PointCloud2 of the joints'),
     'publish_tf': (True, 'publish REP-155 body_<id> and <joint>_<id> frames on /tf'),
@@ -79,6 +87,7 @@ PARAMETERS: Dict[str, Tuple[object, str]] = {
     'input_timeout': (1.0, 'a camera without frames for this long is reported as stalled, '
                       'seconds'),
     'diagnostics_period': (1.0, 'period of /diagnostics, seconds'),
+    **{name: (field.default, settings.describe(field)) for name, field in CONFIG_FIELDS.items()},
 }
 DYNAMIC = frozenset({'slop', 'max_wait', 'min_views', 'publish_markers', 'publish_points',
                      'publish_tf', 'publish_covariance_ellipsoids', 'marker_lifetime',
@@ -107,7 +116,10 @@ class CameraConfig:
 
 @dataclasses.dataclass(frozen=True)
 class NodeConfig:
-    """All validated parameters (names as in :data:`PARAMETERS`)."""
+    """All validated parameters (names as in :data:`PARAMETERS`).
+
+    ``solver`` and ``tracker`` hold the ``solver_*`` and ``tracker_*`` parameters.
+    """
 
     cameras: Tuple[CameraConfig, ...]
     world_frame: str
@@ -123,9 +135,9 @@ class NodeConfig:
     min_views: int
     image_qos: str
     device: str
-    solver_objective: str
-    solver_temporal: bool
-    solver_accel_sigma: float
+    skeleton: Skeleton
+    solver: SolverConfig
+    tracker: TrackerConfig
     publish_markers: bool
     publish_points: bool
     publish_tf: bool
@@ -264,9 +276,8 @@ def config_from_values(values: Mapping[str, object]) -> NodeConfig:
         slop=_number(values, 'slop', 0.0), max_wait=_number(values, 'max_wait', 0.0, False),
         min_views=_min_views(values['min_views'], len(cameras)),
         image_qos=_choice(values, 'image_qos', IMAGE_QOS), device=device,
-        solver_objective=_choice(values, 'solver_objective', SOLVER_OBJECTIVES),
-        solver_temporal=_flag(values, 'solver_temporal'),
-        solver_accel_sigma=_accel_sigma(values['solver_accel_sigma']),
+        skeleton=get_skeleton(_choice(values, 'skeleton', SKELETON_NAMES)),
+        **{part: _settings(part, values) for part in CONFIG_CLASSES},
         publish_markers=_flag(values, 'publish_markers'),
         publish_points=_flag(values, 'publish_points'),
         publish_tf=_flag(values, 'publish_tf'),
@@ -278,7 +289,10 @@ def config_from_values(values: Mapping[str, object]) -> NodeConfig:
 
 
 def make_engine(config: NodeConfig, notify: Callable[[str], None]) -> FusionEngine:
-    """Return the fusion engine that ``config`` describes (detector, device, solver)."""
+    """Return the fusion engine that ``config`` describes (detector, device, solver, skeleton).
+
+    The engine sets the solver's device, and resolves its objective for it.
+    """
     detector = None if config.detector == 'keypoints_topic' else config.detector
     options = {}
     if detector == 'onnx':
@@ -286,12 +300,26 @@ def make_engine(config: NodeConfig, notify: Callable[[str], None]) -> FusionEngi
                    'device': 'cpu' if config.device == 'cpu' else 'auto'}
     if detector == 'mediapipe' and config.detector_max_side:
         options['max_side'] = config.detector_max_side
-    solver_config = SolverConfig(temporal=config.solver_temporal,
-                                 accel_sigma=config.solver_accel_sigma)
     return FusionEngine(config.camera_names, detector=detector, detector_options=options,
-                        device=config.device, solver_config=solver_config,
-                        objective=config.solver_objective, multi_person=config.multi_person,
-                        notify=notify)
+                        device=config.device, solver_config=config.solver,
+                        multi_person=config.multi_person, tracker_config=config.tracker,
+                        skeleton=config.skeleton, notify=notify)
+
+
+def _settings(part, values):
+    """Build the configuration ``part`` ('solver'...) from its parameters, each checked."""
+    config_class = CONFIG_CLASSES[part]
+    fields = {}
+    for field in settings.exposed(config_class):
+        name = f'{part}_{field.name}'
+        try:
+            fields[field.name] = settings.check_value(field, values[name], name)
+        except ValueError as error:
+            raise ParameterError(str(error)) from None
+    try:
+        return config_class(**fields)
+    except ValueError as error:  # a rule across fields
+        raise ParameterError(f'{part}_*: {error}') from None
 
 
 def _max_side(value):
@@ -299,15 +327,6 @@ def _max_side(value):
         raise ParameterError(f'detector_max_side: must be 0 (full size) or an integer of at '
                              f'least 32 pixels, got {value!r}')
     return value
-
-
-def _accel_sigma(value):
-    # SolverConfig's own bounds, reported under the parameter's name.
-    if isinstance(value, bool) or not isinstance(value, (int, float)) \
-            or not 0.0 < value <= MAX_ACCEL_SIGMA:
-        raise ParameterError(f'solver_accel_sigma: must be in (0, {MAX_ACCEL_SIGMA:g}] m/s^2, '
-                             f'got {value!r}')
-    return float(value)
 
 
 def _min_views(value, num_cameras):
@@ -330,17 +349,33 @@ def validate_update(config: NodeConfig, name: str, value) -> Tuple[Optional[Node
     """
     if name not in DYNAMIC:
         return None, f'{name} cannot change while the node runs; restart it with the new value'
-    values = dataclasses.asdict(config)
-    values.pop('cameras')
-    values['camera_names'] = list(config.camera_names)
-    for camera in config.cameras:
-        for field in CAMERA_PARAMETERS:
-            values[f'cameras.{camera.name}.{field}'] = getattr(camera, field)
+    values = parameter_values(config)
     values[name] = value
     try:
         return config_from_values(values), ''
     except ParameterError as error:
         return None, str(error)
+
+
+def parameter_names(camera_names) -> set:
+    """Return the names of the node's own parameters for cameras ``camera_names``."""
+    return set(PARAMETERS) | {'camera_names'} | {
+        f'cameras.{name}.{field}' for name in camera_names for field in CAMERA_PARAMETERS}
+
+
+def parameter_values(config: NodeConfig) -> Dict[str, object]:
+    """Return the parameter values that ``config`` stands for (inverse of config_from_values)."""
+    values = {field.name: getattr(config, field.name) for field in dataclasses.fields(config)
+              if field.name not in ('cameras', 'skeleton', *CONFIG_CLASSES)}
+    values['skeleton'] = config.skeleton.name
+    for part, config_class in CONFIG_CLASSES.items():
+        for field in settings.exposed(config_class):
+            values[f'{part}_{field.name}'] = getattr(getattr(config, part), field.name)
+    values['camera_names'] = list(config.camera_names)
+    for camera in config.cameras:
+        for field in CAMERA_PARAMETERS:
+            values[f'cameras.{camera.name}.{field}'] = getattr(camera, field)
+    return values
 
 
 def load_calibrated_cameras(config: NodeConfig) -> Dict[str, object]:

@@ -1,0 +1,103 @@
+# Copyright 2026 The skelsplat_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""What the node knows of each camera, and the calibrated cameras it gives the fusion engine.
+
+A camera is usable once its intrinsics (``CameraInfo`` or the calibration file) and its pose
+(the calibration file or TF) are both known; :class:`CameraStates` then registers it with the
+:class:`skelsplat_ros.live.FusionEngine`, and replaces it when either changes.  The node and
+``skelsplat bag`` both use it.
+"""
+
+from typing import Dict, Mapping
+
+import numpy as np
+from skelsplat_ros.cameras import CalibrationError, camera_from_camera_info
+from skelsplat_ros.ros import conversions
+
+__all__ = ['CameraState', 'CameraStates']
+
+
+class CameraState:
+    """What the node knows about one camera (written on the executor thread)."""
+
+    def __init__(self):
+        self.frame_id = ''
+        self.info_key = None        # last CameraInfo content seen, to skip identical repeats
+        self.intrinsics = None      # Camera with identity extrinsics, or None
+        self.extrinsics = None      # (R (3, 3), t (3,)) world -> camera, or None
+        self.not_ready = 'waiting for CameraInfo'
+        self.last_arrival = None    # monotonic seconds of the last frame
+        self.last_stamp_ns = None   # header stamp of the last frame
+        self.last_error = ''
+        self.people_in_view = 0     # people detected in its last fused frame
+        self.outvoted = False       # its last person contradicted the other cameras
+
+
+class CameraStates:
+    """Every configured camera's :class:`CameraState`; registers the calibrated ones.
+
+    Args:
+        config: the node's :class:`skelsplat_ros.ros.params.NodeConfig`.
+        engine: the fusion engine to register cameras with.
+        file_cameras: camera name -> the calibration file's camera, where the configuration
+            takes intrinsics or extrinsics from the file.
+    """
+
+    def __init__(self, config, engine, file_cameras: Mapping[str, object]):
+        self._world_frame = config.world_frame
+        self._engine = engine
+        self.states: Dict[str, CameraState] = {name: CameraState()
+                                               for name in config.camera_names}
+        for name, state in self.states.items():
+            if config.extrinsics_source == 'calibration_file':
+                camera = file_cameras[name]
+                state.extrinsics = (camera.R, camera.t)
+            if config.intrinsics_source == 'calibration_file':
+                camera = file_cameras[name]
+                state.intrinsics = camera_from_camera_info(
+                    camera.K, camera.dist, camera.distortion_model, camera.width, camera.height,
+                    name=name)
+            self._register(name)
+
+    def camera_info(self, name: str, msg) -> str:
+        """Take camera ``name``'s ``CameraInfo``; return why it was rejected, '' if it was not."""
+        state = self.states[name]
+        state.frame_id = msg.header.frame_id or state.frame_id
+        key = (tuple(msg.k), tuple(msg.d), msg.distortion_model, msg.width, msg.height)
+        if key == state.info_key:
+            return ''
+        state.info_key = key
+        error = ''
+        try:
+            state.intrinsics = conversions.camera_from_info_msg(msg, name)
+        except CalibrationError as rejected:
+            error = str(rejected)
+            state.intrinsics = None
+            state.not_ready = f'CameraInfo rejected: {error}'
+        self._register(name)
+        return error
+
+    def set_extrinsics(self, name: str, R: np.ndarray, t: np.ndarray):
+        """Set camera ``name``'s world-to-camera pose (TF); a repeated pose changes nothing."""
+        state = self.states[name]
+        if state.extrinsics is not None and np.allclose(state.extrinsics[0], R, atol=1e-9) \
+                and np.allclose(state.extrinsics[1], t, atol=1e-9):
+            return
+        state.extrinsics = (R, t)
+        self._register(name)
+
+    def _register(self, name):
+        """Register the camera with the engine once intrinsics and extrinsics are known."""
+        state = self.states[name]
+        camera = None
+        if state.intrinsics is not None and state.extrinsics is not None:
+            intrinsics = state.intrinsics
+            R, t = state.extrinsics
+            camera = camera_from_camera_info(intrinsics.K, intrinsics.dist,
+                                             intrinsics.distortion_model, intrinsics.width,
+                                             intrinsics.height, name=name, R=R, t=t)
+            state.not_ready = ''
+        elif state.intrinsics is not None:
+            state.not_ready = f'waiting for the TF {self._world_frame} -> ' \
+                              f'{state.frame_id or "<camera frame>"}'
+        self._engine.set_camera(name, camera)

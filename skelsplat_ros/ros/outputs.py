@@ -1,0 +1,102 @@
+# Copyright 2026 The skelsplat_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""The output policy: the messages of one fused frame group, for the node and the bag alike.
+
+:class:`Outputs` turns the people of a group into ``(topic, message)`` pairs: the
+``HumanPose3DArray`` always, the RViz markers (with DELETE markers for what is no longer
+shown), the ``PointCloud2`` of the joints and the REP-155 TF frames as the ``publish_*``
+parameters enable them.  :class:`skelsplat_ros.ros.node.SkelSplatNode` publishes the pairs and
+``skelsplat bag`` writes them to MCAP, so a new output topic is added here only.
+"""
+
+from typing import List, Sequence, Tuple
+
+from rclpy.time import Time
+from sensor_msgs.msg import PointCloud2
+from skelsplat_ros import skeletons
+from skelsplat_ros.live import PersonPose
+from skelsplat_ros.msg import HumanPose3DArray
+from skelsplat_ros.ros import conversions
+from tf2_msgs.msg import TFMessage
+from visualization_msgs.msg import MarkerArray
+
+__all__ = ['MARKERS', 'OUTPUT_TOPICS', 'Outputs', 'POINTS', 'POSES', 'TF', 'stamp_ns',
+           'type_name']
+
+# Relative names, so that the node's namespace applies; /tf is absolute.
+POSES = 'human_pose_3d'
+MARKERS = 'human_pose_3d/markers'
+POINTS = 'human_pose_3d/points'
+TF = '/tf'
+# topic -> message type, in the order a group gives them.
+OUTPUT_TOPICS = {POSES: HumanPose3DArray, MARKERS: MarkerArray, POINTS: PointCloud2,
+                 TF: TFMessage}
+
+
+def type_name(message_type) -> str:
+    """Return a message type's ROS name, e.g. ``tf2_msgs/msg/TFMessage``."""
+    return f'{message_type.__module__.split(".")[0]}/msg/{message_type.__name__}'
+
+
+def stamp_ns(stamp) -> int:
+    """Return a ``builtin_interfaces/Time`` as integer nanoseconds."""
+    return stamp.sec * 1_000_000_000 + stamp.nanosec
+
+
+class Outputs:
+    """What one frame group gives on each output topic; it remembers what it showed before.
+
+    Markers of a person (or ellipsoid) no longer shown are deleted explicitly, and TF frames
+    are sent only for a stamp later than the last one sent (tf2 rejects repeated stamps).
+
+    Args:
+        skeleton: the joint set of the people (joint names, bones, TF frame names).
+    """
+
+    def __init__(self, skeleton: skeletons.Skeleton = skeletons.COCO17):
+        self.skeleton = skeleton
+        self._shown_markers = set()   # (namespace, id) of the markers on display
+        self._last_tf_ns = None
+
+    def restart(self):
+        """Forget the last TF stamp: the clock jumped back (bag loop, restarted cameras)."""
+        self._last_tf_ns = None
+
+    def messages(self, people: Sequence[PersonPose], stamp_ns: int,
+                 config) -> List[Tuple[str, object]]:
+        """Return the ``(topic, message)`` pairs of one group, in :data:`OUTPUT_TOPICS` order.
+
+        Args:
+            people: the people of the group (empty: nobody located).
+            stamp_ns: the group's stamp, nanoseconds.
+            config: the :class:`skelsplat_ros.ros.params.NodeConfig` (world_frame and the
+                ``publish_*``, marker parameters; read on every call, as they may change).
+        """
+        skeleton = self.skeleton
+        stamp = Time(nanoseconds=stamp_ns).to_msg()
+        frame = config.world_frame
+        out = [(POSES, conversions.pose_array_msg(people, stamp, frame, skeleton))]
+        if config.publish_markers:
+            markers, shown = [], set()
+            for person in people:
+                new = conversions.person_markers(person, stamp, frame, config.marker_lifetime,
+                                                 config.publish_covariance_ellipsoids,
+                                                 bones=skeleton.bones)
+                markers += new
+                shown |= {(m.ns, m.id) for m in new}
+            markers += conversions.delete_markers(sorted(self._shown_markers - shown), stamp,
+                                                  frame)
+            self._shown_markers = shown
+            if markers:
+                out.append((MARKERS, MarkerArray(markers=markers)))
+        if config.publish_points:
+            out.append((POINTS, conversions.points_msg(people, stamp, frame)))
+        if config.publish_tf and people and (self._last_tf_ns is None
+                                             or stamp_ns > self._last_tf_ns):
+            transforms = []
+            for person in people:
+                transforms += conversions.person_transforms(person, stamp, frame,
+                                                            skeleton.joint_names)
+            out.append((TF, TFMessage(transforms=transforms)))
+            self._last_tf_ns = stamp_ns
+        return out

@@ -1,0 +1,138 @@
+# Copyright 2026 The skelsplat_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""The output policy (:class:`skelsplat_ros.ros.outputs.Outputs`) on known people."""
+
+import types
+
+import numpy as np
+import pytest
+from skelsplat_ros.live import PersonPose
+from skelsplat_ros.ros import outputs
+from skelsplat_ros.ros.bag import OUTPUT_TYPES
+from skelsplat_ros.skeletons import COCO17, HALPE26
+
+STAMP_NS = 100_000_000_000
+
+
+def _config(**changes):
+    values = {'world_frame': 'world', 'publish_markers': True, 'publish_points': True,
+              'publish_tf': True, 'publish_covariance_ellipsoids': False,
+              'marker_lifetime': 0.5}
+    values.update(changes)
+    return types.SimpleNamespace(**values)
+
+
+def _person(person_id, skeleton=COCO17, offset=0.0, unknown=()):
+    """Return a person of ``skeleton``, joint j at (offset + j / 10, j / 20, 1 + j / 30) m."""
+    j = np.arange(skeleton.num_joints, dtype=float)
+    positions = np.stack([offset + j / 10, j / 20, 1 + j / 30], axis=1)
+    known = np.ones(skeleton.num_joints, bool)
+    known[list(unknown)] = False
+    return PersonPose(person_id=person_id, positions=positions, known=known,
+                      confidence=np.where(known, 0.8, 0.0),
+                      covariance=np.tile(np.eye(3) * 1e-4, (skeleton.num_joints, 1, 1)),
+                      num_views=np.where(known, 3, 0).astype(np.uint8),
+                      mean_reprojection_error=1.5)
+
+
+def _by_topic(pairs):
+    topics = [topic for topic, _ in pairs]
+    assert len(set(topics)) == len(topics)
+    return dict(pairs)
+
+
+def test_one_group_gives_every_enabled_output_in_order():
+    policy = outputs.Outputs()
+    people = [_person(1), _person(2, offset=2.0, unknown=(3,))]
+    pairs = policy.messages(people, STAMP_NS, _config())
+    assert [topic for topic, _ in pairs] == list(outputs.OUTPUT_TOPICS)
+    for topic, msg in pairs:
+        assert isinstance(msg, outputs.OUTPUT_TOPICS[topic])
+    got = _by_topic(pairs)
+    poses = got[outputs.POSES]
+    assert outputs.stamp_ns(poses.header.stamp) == STAMP_NS and poses.header.frame_id == 'world'
+    assert [person.id for person in poses.people] == [1, 2]
+    assert tuple(poses.people[0].joint_names) == COCO17.joint_names
+    assert poses.people[0].skeleton_format == 'coco17'
+    np.testing.assert_allclose([[p.x, p.y, p.z] for p in poses.people[1].positions],
+                               people[1].positions)
+    # Markers: joints, bones, label per person; bones only between located joints.
+    markers = got[outputs.MARKERS].markers
+    assert sorted((m.ns, m.id) for m in markers) == sorted(
+        (ns, pid) for ns in ('skelsplat/joints', 'skelsplat/bones', 'skelsplat/id')
+        for pid in (1, 2))
+    bones = {m.id: m for m in markers if m.ns == 'skelsplat/bones'}
+    assert len(bones[1].points) == 2 * len(COCO17.bones)
+    assert len(bones[2].points) == 2 * sum(3 not in bone for bone in COCO17.bones.tolist())
+    # Points: every located joint, tagged with joint index and person id.
+    cloud = np.frombuffer(bytes(got[outputs.POINTS].data), outputs.conversions.POINT_DTYPE)
+    assert len(cloud) == 17 + 16 and set(cloud['person']) == {1, 2}
+    assert 3 not in cloud['joint'][cloud['person'] == 2]
+    # TF: body_<id> in the world, one frame per located joint below it.
+    children = {t.child_frame_id for t in got[outputs.TF].transforms}
+    assert {'body_1', 'body_2', 'nose_1', 'left_shoulder_2'} <= children
+    assert 'left_ear_2' not in children and len(children) == 2 + 17 + 16
+    # The bag writes the same topics (absolute names), plus its diagnostics.
+    assert list(OUTPUT_TYPES) == ['/human_pose_3d', '/human_pose_3d/markers',
+                                  '/human_pose_3d/points', '/tf', '/diagnostics']
+    assert OUTPUT_TYPES['/tf'] == 'tf2_msgs/msg/TFMessage'
+
+
+def test_markers_of_people_who_left_are_deleted():
+    policy = outputs.Outputs()
+    config = _config(publish_covariance_ellipsoids=True)
+    policy.messages([_person(1), _person(2, offset=2.0)], STAMP_NS, config)
+    pairs = policy.messages([_person(1, unknown=(4,))], STAMP_NS + 1, config)
+    markers = _by_topic(pairs)[outputs.MARKERS].markers
+    deleted = {(m.ns, m.id) for m in markers if m.action == m.DELETE}
+    # Person 2's markers and ellipsoids, and person 1's ellipsoid of joint 4 (now unknown).
+    assert deleted == {('skelsplat/joints', 2), ('skelsplat/bones', 2), ('skelsplat/id', 2),
+                       *{('skelsplat/covariance', 200 + j) for j in range(17)},
+                       ('skelsplat/covariance', 104)}
+    # Nobody: person 1's markers go too, and then nothing is left to delete.
+    pairs = policy.messages([], STAMP_NS + 2, config)
+    gone = _by_topic(pairs)[outputs.MARKERS].markers
+    assert all(m.action == m.DELETE for m in gone) and ('skelsplat/id', 1) in {
+        (m.ns, m.id) for m in gone}
+    assert outputs.MARKERS not in _by_topic(policy.messages([], STAMP_NS + 3, config))
+
+
+def test_tf_is_never_sent_twice_for_a_stamp():
+    policy = outputs.Outputs()
+    config = _config()
+    people = [_person(1)]
+    assert outputs.TF in _by_topic(policy.messages(people, STAMP_NS, config))
+    assert outputs.TF not in _by_topic(policy.messages(people, STAMP_NS, config))
+    assert outputs.TF not in _by_topic(policy.messages(people, STAMP_NS - 1, config))
+    assert outputs.TF not in _by_topic(policy.messages([], STAMP_NS + 1, config))
+    assert outputs.TF in _by_topic(policy.messages(people, STAMP_NS + 1, config))
+    # After the clock jumped back, TF starts over.
+    policy.restart()
+    assert outputs.TF in _by_topic(policy.messages(people, STAMP_NS - 5, config))
+
+
+@pytest.mark.parametrize('switch, topic', [('publish_markers', outputs.MARKERS),
+                                           ('publish_points', outputs.POINTS),
+                                           ('publish_tf', outputs.TF)])
+def test_publish_parameters_switch_their_output(switch, topic):
+    pairs = outputs.Outputs().messages([_person(1)], STAMP_NS, _config(**{switch: False}))
+    assert topic not in _by_topic(pairs) and outputs.POSES in _by_topic(pairs)
+    assert len(pairs) == len(outputs.OUTPUT_TOPICS) - 1
+
+
+def test_the_skeleton_names_joints_bones_and_frames():
+    policy = outputs.Outputs(HALPE26)
+    got = _by_topic(policy.messages([_person(3, HALPE26)], STAMP_NS, _config()))
+    person = got[outputs.POSES].people[0]
+    assert person.skeleton_format == 'halpe26'
+    assert tuple(person.joint_names) == HALPE26.joint_names and len(person.positions) == 26
+    assert len(person.covariance) == 9 * 26
+    bones = [m for m in got[outputs.MARKERS].markers if m.ns == 'skelsplat/bones'][0]
+    assert len(bones.points) == 2 * len(HALPE26.bones)
+    neck, head = HALPE26.joint_names.index('neck'), HALPE26.joint_names.index('head')
+    pairs = [(bones.points[i], bones.points[i + 1]) for i in range(0, len(bones.points), 2)]
+    expected = _person(3, HALPE26).positions
+    assert any(np.allclose([a.x, a.y, a.z], expected[neck])
+               and np.allclose([b.x, b.y, b.z], expected[head]) for a, b in pairs)
+    children = {t.child_frame_id for t in got[outputs.TF].transforms}
+    assert children == {'body_3'} | {f'{name}_3' for name in HALPE26.joint_names}
