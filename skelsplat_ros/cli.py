@@ -104,7 +104,7 @@ def write_outputs(path, positions, confidence, joint_names, rate_hz):
 
 
 def _solver_config(args, **options):
-    """The :class:`SolverConfig` of ``--device`` and ``--objective``, checked."""
+    """Return the :class:`SolverConfig` of ``--device`` and ``--objective``, checked."""
     from skelsplat_ros.solver import SolverConfig
 
     if args.device == 'cuda':

@@ -6,9 +6,10 @@ MediaPipe's BlazePose gives 33 landmarks normalised to the image (:data:`BLAZEPO
 face, shoulders to hands, hips to heels and toes); they are scaled to pixels and brought into
 the detector's skeleton by joint name with :meth:`Skeleton.from_keypoints`: ``blazepose33``
 keeps all of them, ``halpe26`` gets the heels and big toes (the foot index landmarks), and a
-joint BlazePose lacks (HALPE's head top, neck, pelvis and small toes) has confidence 0.  The confidence of a
-keypoint is the landmark's *visibility* (the legacy API leaves *presence* unset).  Landmarks
-the model places outside the image are kept as they are (usually with low visibility).
+joint BlazePose lacks (HALPE's head top, neck, pelvis and small toes) has confidence 0.  The
+confidence of a keypoint is the landmark's *visibility* (the legacy API leaves *presence*
+unset).  Landmarks the model places outside the image are kept as they are (usually with low
+visibility).
 
 Only ``model_complexity=1`` ('full') is usable offline: its model ships in the wheel, while
 0 ('lite') and 2 ('heavy') are downloaded on first use.
