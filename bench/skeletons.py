@@ -1,6 +1,6 @@
 # Copyright 2026 The skelsplat_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""What the extra joints of a larger skeleton cost in time, and how accurate they are (one command).
+"""What the extra joints of larger skeletons cost in time, and how accurate they are.
 
     python bench/skeletons.py --output bench/results [--frames N] [--video-frames N]
 
@@ -52,7 +52,7 @@ SEEN_VISIBILITY = 0.5
 
 
 def joint_group(name):
-    """The group a joint is reported in: body (COCO-17), feet, head_neck, hands or other."""
+    """Return the group a joint is reported in: body (COCO-17), feet, head_neck, hands, other."""
     if name.endswith(('_heel', '_toe', '_foot_index')):
         return 'feet'
     if name in ('neck', 'head'):
@@ -63,7 +63,7 @@ def joint_group(name):
 
 
 def load_truth(trc_path, skeleton, num_frames):
-    """The .trc markers in ``skeleton``'s layout, world frame (F, J, 3) m, NaN where unmarked."""
+    """Return the .trc markers in ``skeleton``'s layout: world (F, J, 3) m, NaN if unmarked."""
     names, markers, _ = read_trc(trc_path)
     marker_index, joint_index = trc_correspondence(names, skeleton)
     truth = np.full((len(markers), skeleton.num_joints, 3), np.nan)
@@ -126,7 +126,7 @@ def section_openpose(data_root, num_frames):
 
 
 def detect_videos(data_root, cameras, num_frames):
-    """MediaPipe BlazePose-33 of the first frames of the four videos.
+    """Detect BlazePose-33 with MediaPipe in the first frames of the four videos.
 
     Returns per frame the 4 views' keypoints (P, 33, 3), and per-frame detection milliseconds
     (the four views together).
@@ -218,7 +218,7 @@ def _load():
 
 
 def build_parser():
-    """The command line of the benchmark."""
+    """Build the command line of the benchmark."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--output', default='bench/results', help='directory for the results')
     parser.add_argument('--frames', type=int, default=100,
