@@ -4,7 +4,10 @@
 
 ``skelsplat solve`` fuses per-camera OpenPose JSON keypoints with a calibration, frame by frame
 and causally, exactly as the live node would.  ``skelsplat videos`` does the same from
-synchronised videos, detecting people with MediaPipe, and draws the result.  ``skelsplat bag``
+synchronised videos, detecting people with MediaPipe, and draws the result.  Both locate the
+joints of ``--skeleton`` (COCO-17 by default; HALPE-26 adds feet, neck and head top,
+BlazePose-33 hands and feet): the input keypoints are matched to it by joint name, and the
+output files name its joints.  ``skelsplat bag``
 runs the node's pipeline over a recorded rosbag2 MCAP, and ``skelsplat demo`` replays the
 pose2sim trial through the live node over DDS; these two need rclpy.  Heavy modules are
 imported inside the commands, so ``skelsplat --help`` answers at once.
@@ -476,7 +479,8 @@ def build_parser():
     solve.add_argument('--keypoints', required=True, nargs='+', metavar='DIR',
                        help='one directory per camera, in the calibration file order')
     solve.add_argument('--keypoint-format', default='body25b',
-                       help='coco17, body25, body25b, halpe26 or blazepose33 (default body25b)')
+                       help='the layout of the JSON keypoints: coco17, body25, body25b, halpe26 '
+                            'or blazepose33 (default body25b)')
     solve.add_argument('--output', required=True, help='OUT.npz, OUT.csv or OUT.trc')
     solve.add_argument('--method', default='skelsplat',
                        choices=['skelsplat', 'dlt', 'weighted_dlt', 'ransac'])

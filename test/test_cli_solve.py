@@ -88,6 +88,28 @@ def test_halpe26_locates_the_feet_of_body25b_input(trial, tmp_path):
     assert np.isnan(positions[:, HALPE26.joint_names.index('hip')]).all()
 
 
+def test_multi_person_tracks_carry_the_skeleton(trial, tmp_path):
+    calibration, dirs, trc = trial
+    output = tmp_path / 'people.npz'
+    assert _solve(calibration, dirs, output, '--multi-person', '--skeleton', 'halpe26',
+                  '--objective', 'analytic', '--frames', '10') == 0
+    result = np.load(output)
+    people = len(result['track_ids'])
+    assert people >= 1 and result['positions'].shape == (10, people, 26, 3)
+    assert result['confidence'].shape == (10, people, 26)
+    assert tuple(result['joint_names']) == HALPE26.joint_names
+    # The subject is the track closest to the .trc; its feet are located while it is tracked
+    # (a track is confirmed after a few frames).
+    errors = [np.nanmean(_joint_errors_mm(result['positions'][:, t], trc, HALPE26)[0])
+              for t in range(people)]
+    subject = result['positions'][:, int(np.argmin(errors))]
+    assert min(errors) < 30
+    tracked = np.isfinite(subject).all(axis=-1).any(axis=-1)
+    feet = [HALPE26.joint_names.index(f'{side}_{part}') for side in ('left', 'right')
+            for part in ('heel', 'big_toe', 'small_toe')]
+    assert tracked.sum() >= 5 and np.isfinite(subject[tracked][:, feet]).all()
+
+
 def _one_line_error(capsys, needle):
     error = capsys.readouterr().err.strip()
     assert error.count('\n') == 0 and error.startswith('skelsplat solve: error:')
