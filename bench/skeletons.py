@@ -49,6 +49,8 @@ OBJECTIVES = ('analytic', 'rendered')
 HAND_POINTS = ('pinky', 'index', 'thumb')
 # A detection this confident counts as a place the hand was seen (MediaPipe visibility).
 SEEN_VISIBILITY = 0.5
+# A seen detection this close (px) to the reprojected 3D joint agrees with the other views.
+AGREE_PX = 25.0
 
 
 def joint_group(name):
@@ -162,7 +164,8 @@ def reprojection(cameras, positions, frames, joints):
     """How often ``joints`` are seen (2D) and located (3D), and their reprojection error (px).
 
     ``seen_fraction`` is over every (view, frame, joint) detection; the error is measured where
-    the detection is seen and the joint located.
+    the detection is seen and the joint located, with the fraction of those within
+    :data:`AGREE_PX` (the rest are detections the other views outvote).
     """
     located = np.isfinite(positions[:, joints]).all(axis=-1)
     errors, seen_count = [], 0
@@ -180,7 +183,8 @@ def reprojection(cameras, positions, frames, joints):
     return {'located': float(located.mean()),
             'seen_fraction': seen_count / (len(cameras) * len(frames) * len(joints)),
             'reprojection_median_px': float(np.median(errors)) if errors.size else None,
-            'reprojection_p95_px': float(np.percentile(errors, 95)) if errors.size else None}
+            'reprojection_p95_px': float(np.percentile(errors, 95)) if errors.size else None,
+            f'within_{AGREE_PX:g}px': float((errors < AGREE_PX).mean()) if errors.size else None}
 
 
 def section_mediapipe(data_root, num_frames):
@@ -211,6 +215,49 @@ def section_mediapipe(data_root, num_frames):
     result['blazepose33_over_coco17_solver_time'] = (
         result['blazepose33']['solver']['median_ms'] / result['coco17']['solver']['median_ms'])
     return result
+
+
+def plot(report, path):
+    """Plot the per-joint MPJPE of COCO-17 and HALPE-26, and the time per frame."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    openpose = report['openpose']
+    figure, axes = plt.subplots(1, 2, figsize=(16, 5), gridspec_kw={'width_ratios': [3, 1]})
+    ax = axes[0]
+    joints = {}
+    for group in ('body', 'head_neck', 'feet'):
+        joints.update(openpose['halpe26']['analytic']['groups'][group]['per_joint_mean_mm'])
+    names = list(joints)
+    runs = [(skeleton, objective) for skeleton in ('coco17', 'halpe26')
+            for objective in OBJECTIVES]
+    for k, (skeleton, objective) in enumerate(runs):
+        groups = openpose[skeleton][objective]['groups']
+        per_joint = {}
+        for group in groups.values():
+            per_joint.update(group['per_joint_mean_mm'])
+        values = [np.nan if per_joint.get(n) is None else per_joint[n] for n in names]
+        ax.bar(np.arange(len(names)) + (k - 1.5) * 0.2, values, 0.2,
+               label=f'{skeleton}, {objective}')
+    ax.set_xticks(np.arange(len(names)), names, rotation=60, ha='right', fontsize=8)
+    ax.set_ylabel('mean error vs .trc (mm)')
+    ax.set_title(f'pose2sim OpenPose BODY_25B, {report["config"]["frames"]} frames')
+    ax.legend(fontsize=8)
+    ax = axes[1]
+    mediapipe = report['mediapipe']
+    labels = [f'{s}\n{o}' for s in ('coco17', 'halpe26') for o in OBJECTIVES]
+    times = [openpose[s][o]['median_ms'] for s in ('coco17', 'halpe26') for o in OBJECTIVES]
+    labels += ['MediaPipe +\ncoco17', 'MediaPipe +\nblazepose33']
+    times += [mediapipe[s]['detection_plus_solver_median_ms'] for s in ('coco17', 'blazepose33')]
+    ax.bar(range(len(times)), times, color=['tab:blue'] * 4 + ['tab:orange'] * 2)
+    ax.set_xticks(range(len(times)), labels, fontsize=7, rotation=30)
+    ax.set_yscale('log')
+    ax.set_ylabel('median ms per frame (4 views, CPU)')
+    ax.set_title('time per frame')
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
 
 
 def _load():
@@ -248,7 +295,7 @@ def main(argv=None):
     report['mediapipe'] = section_mediapipe(args.data_root, args.video_frames)
     report['config']['load_average']['after_mediapipe'] = _load()
     report['config']['elapsed_s'] = time.perf_counter() - started
-    write_report(report, args.output, 'skeletons')
+    write_report(report, args.output, 'skeletons', plot)
     return 0
 
 
