@@ -385,7 +385,8 @@ def command_videos(args):
         write_outputs(output / f'poses{suffix}', positions, confidence, skeleton.joint_names,
                       rate)
     render_summary_png(output / 'summary.png', summary_frames, cameras,
-                       title=f'skelsplat videos ({args.method}): {len(positions)} frames')
+                       title=f'skelsplat videos ({args.method}, {skeleton.name}): '
+                             f'{len(positions)} frames')
     solved = np.isfinite(positions).all(axis=2).mean()
     log(f'{len(positions)} frames, {100 * solved:.0f}% of joints located; per frame: detection '
         f'{1000 * detect_s / len(positions):.0f} ms ({len(cameras)} views), '
