@@ -7,9 +7,9 @@ and causally, exactly as the live node would.  ``skelsplat videos`` does the sam
 synchronised videos, detecting people with MediaPipe, and draws the result.  Both locate the
 joints of ``--skeleton`` (COCO-17 by default; HALPE-26 adds feet, neck and head top,
 BlazePose-33 hands and feet): the input keypoints are matched to it by joint name, and the
-output files name its joints.  ``skelsplat bag``
-runs the node's pipeline over a recorded rosbag2 MCAP, and ``skelsplat demo`` replays the
-pose2sim trial through the live node over DDS; these two need rclpy.  Heavy modules are
+output files name its joints.  ``skelsplat bag`` runs the node's pipeline over a recorded
+rosbag2 MCAP, and ``skelsplat demo`` replays the pose2sim trial through the live node over
+DDS; these two need rclpy.  Heavy modules are
 imported inside the commands, so ``skelsplat --help`` answers at once.
 """
 

@@ -309,11 +309,6 @@ def trc_correspondence(marker_names, skeleton=COCO17):
     return index[joint_index], joint_index.astype(np.intp)
 
 
-# The COCO-17 joint of each .trc marker that names one (13 in pose2sim's demo).
-TRC_MARKER_TO_COCO17 = {marker: COCO17_JOINTS.index(joint)
-                        for marker, joint in TRC_MARKER_JOINTS.items() if joint in COCO17_JOINTS}
-
-
 def trc_coco17_correspondence(marker_names):
     """:func:`trc_correspondence` for :data:`COCO17`: ``(marker_index, coco_index)``."""
     return trc_correspondence(marker_names, COCO17)
