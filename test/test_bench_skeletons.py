@@ -33,7 +33,7 @@ def test_joint_groups_follow_the_names():
 def report(data_root, tmp_path_factory):
     output = tmp_path_factory.mktemp('bench')
     command = [sys.executable, str(ROOT / 'bench' / 'skeletons.py'), '--frames', str(FRAMES),
-               '--video-frames', str(FRAMES), '--data-root', str(data_root),
+               '--video-frames', str(FRAMES), '--repeats', '1', '--data-root', str(data_root),
                '--output', str(output)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
