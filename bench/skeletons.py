@@ -20,8 +20,9 @@ Two parts, each solving the same detections in COCO-17 and in a larger skeleton:
 
 Solver times are wall-clock per frame on this machine after one untimed warm-up solve, each
 frame's the fastest of ``--repeats`` passes over the trial, since other load on the machine
-inflates them (``load_average``); the detection is timed in one pass.  Writes ``skeletons.json`` (also printed on
-stdout) into the output directory; progress goes to stderr.
+inflates them (``load_average``); the detection is timed in one pass.  Writes
+``skeletons.json`` (also printed on stdout) and ``skeletons.png`` into the output directory;
+progress goes to stderr.
 """
 
 import argparse
