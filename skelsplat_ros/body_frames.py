@@ -20,7 +20,7 @@ joint, a child of ``body_<id>``.  This module does the geometry, without ROS:
 
 import numpy as np
 
-from skelsplat_ros.skeletons import COCO17_JOINTS
+from skelsplat_ros.skeletons import COCO17
 
 __all__ = ['body_frame', 'body_centre', 'joints_in_body_frame', 'quaternion_from_matrix']
 
@@ -40,10 +40,16 @@ def body_centre(positions, known):
     return np.asarray(positions, dtype=float)[known].mean(axis=0)
 
 
-def _midpoint(positions, known, index, left, right):
-    if known[index[left]] and known[index[right]]:
-        return 0.5 * (positions[index[left]] + positions[index[right]])
-    return None
+def _pair(positions, known, index, part):
+    """(left, right) positions of ``part`` ('hip', 'shoulder'), or None unless both located."""
+    left, right = index.get(f'left_{part}'), index.get(f'right_{part}')
+    if left is None or right is None or not (known[left] and known[right]):
+        return None
+    return positions[left], positions[right]
+
+
+def _midpoint(pair):
+    return None if pair is None else 0.5 * (pair[0] + pair[1])
 
 
 def _unit(vector):
@@ -51,13 +57,14 @@ def _unit(vector):
     return vector / norm if norm > _MIN_LENGTH else None
 
 
-def body_frame(positions, known, joint_names=COCO17_JOINTS, world_up=(0.0, 0.0, 1.0)):
+def body_frame(positions, known, joint_names=COCO17.joint_names, world_up=(0.0, 0.0, 1.0)):
     """Return the pose of a person's body frame in the world (see the module docstring).
 
     Args:
         positions: (J, 3) joint positions in the world frame, metres (unknown rows ignored).
         known: (J,) bool, which joints are located.
-        joint_names: the J joint names; must contain the COCO-17 hip and shoulder names.
+        joint_names: the J joint names of any skeleton; the frame is built from the joints
+            named ``left_hip``, ``right_hip``, ``left_shoulder`` and ``right_shoulder``.
         world_up: (3,) the world's up direction, used when the torso is unknown.
 
     Returns:
@@ -68,14 +75,14 @@ def body_frame(positions, known, joint_names=COCO17_JOINTS, world_up=(0.0, 0.0, 
     positions = np.asarray(positions, dtype=float)
     known = np.asarray(known, dtype=bool) & np.isfinite(positions).all(axis=1)
     index = {name: i for i, name in enumerate(joint_names)}
-    hips = _midpoint(positions, known, index, 'left_hip', 'right_hip')
-    shoulders = _midpoint(positions, known, index, 'left_shoulder', 'right_shoulder')
+    pairs = [_pair(positions, known, index, part) for part in ('hip', 'shoulder')]
+    hips, shoulders = (_midpoint(pair) for pair in pairs)
     origin = hips if hips is not None else body_centre(positions, known)
 
     left = None
-    for side in ('hip', 'shoulder'):
-        if known[index[f'left_{side}']] and known[index[f'right_{side}']]:
-            left = _unit(positions[index[f'left_{side}']] - positions[index[f'right_{side}']])
+    for pair in pairs:
+        if pair is not None:
+            left = _unit(pair[0] - pair[1])
             if left is not None:
                 break
     if left is None:

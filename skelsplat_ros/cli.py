@@ -4,9 +4,12 @@
 
 ``skelsplat solve`` fuses per-camera OpenPose JSON keypoints with a calibration, frame by frame
 and causally, exactly as the live node would.  ``skelsplat videos`` does the same from
-synchronised videos, detecting people with MediaPipe, and draws the result.  ``skelsplat bag``
-runs the node's pipeline over a recorded rosbag2 MCAP, and ``skelsplat demo`` replays the
-pose2sim trial through the live node over DDS; these two need rclpy.  Heavy modules are
+synchronised videos, detecting people with MediaPipe, and draws the result.  Both locate the
+joints of ``--skeleton`` (COCO-17 by default; HALPE-26 adds feet, neck and head top,
+BlazePose-33 hands and feet): the input keypoints are matched to it by joint name, and the
+output files name its joints.  ``skelsplat bag`` runs the node's pipeline over a recorded
+rosbag2 MCAP, and ``skelsplat demo`` replays the pose2sim trial through the live node over
+DDS; these two need rclpy.  Heavy modules are
 imported inside the commands, so ``skelsplat --help`` answers at once.
 """
 
@@ -40,14 +43,18 @@ def _progress(label):
     return report
 
 
-def load_keypoint_frames(directories, keypoint_format):
+def load_keypoint_frames(directories, keypoint_format, skeleton=None):
     """Read OpenPose JSON directories (one per camera) into frames.
 
-    Returns a list of F frames, each a list of V arrays (P_v, 17, 3) in COCO-17 order.
+    The keypoints, in the layout ``keypoint_format`` names, are brought into ``skeleton``
+    (default COCO-17) by joint name; a joint the format lacks has confidence 0.  Returns a
+    list of F frames, each a list of V arrays (P_v, J, 3) in the skeleton's joint order.
     """
     from skelsplat_ros.fileio.openpose import KeypointFileError, list_openpose_files
     from skelsplat_ros.fileio.openpose import read_openpose_json
-    from skelsplat_ros.skeletons import get_format, to_coco17
+    from skelsplat_ros.skeletons import COCO17, get_format
+
+    skeleton = skeleton or COCO17
 
     try:
         fmt = get_format(keypoint_format)
@@ -74,7 +81,7 @@ def load_keypoint_frames(directories, keypoint_format):
                 people = read_openpose_json(path, fmt.num_joints)
             except KeypointFileError as error:
                 raise CliError(str(error)) from None
-            views.append(to_coco17(people, fmt.name) if len(people) else people[:, :17])
+            views.append(skeleton.from_keypoints(people, fmt.joint_names))
         frames.append(views)
     return frames
 
@@ -99,14 +106,27 @@ def write_outputs(path, positions, confidence, joint_names, rate_hz):
         raise CliError(f'{path}: output must end in one of {", ".join(OUTPUT_SUFFIXES)}')
 
 
+def _solver_config(args, **options):
+    """Return the :class:`SolverConfig` of ``--device`` and ``--objective``, checked."""
+    from skelsplat_ros.solver import SolverConfig
+
+    if args.device == 'cuda':
+        import torch
+        if not torch.cuda.is_available():
+            raise CliError('--device cuda: this torch build has no CUDA device')
+    try:
+        return SolverConfig(device=args.device, objective=args.objective, **options)
+    except ValueError as error:  # an unknown --objective
+        raise CliError(str(error)) from None
+
+
 def command_solve(args):
     """Run ``skelsplat solve``."""
     import numpy as np
 
     from skelsplat_ros.cameras import CalibrationError, load_calibration
     from skelsplat_ros.estimators import make_estimator
-    from skelsplat_ros.skeletons import COCO17_JOINTS
-    from skelsplat_ros.solver import SolverConfig
+    from skelsplat_ros.skeletons import get_skeleton
 
     if pathlib.Path(args.output).suffix not in OUTPUT_SUFFIXES:
         raise CliError(f'{args.output}: output must end in one of {", ".join(OUTPUT_SUFFIXES)}')
@@ -117,26 +137,22 @@ def command_solve(args):
     if len(args.keypoints) != len(cameras):
         raise CliError(f'{len(args.keypoints)} keypoint directories given, but the calibration '
                        f'has {len(cameras)} cameras ({", ".join(c.name for c in cameras)})')
-    frames = load_keypoint_frames(args.keypoints, args.keypoint_format)
+    skeleton = get_skeleton(args.skeleton)
+    frames = load_keypoint_frames(args.keypoints, args.keypoint_format, skeleton)
     if args.frames:
         frames = frames[:args.frames]
-    config = SolverConfig(device=args.device, temporal=not args.per_frame,
-                          frame_rate=args.rate)
-    if args.device == 'cuda':
-        import torch
-        if not torch.cuda.is_available():
-            raise CliError('--device cuda: this torch build has no CUDA device')
+    config = _solver_config(args, temporal=not args.per_frame, frame_rate=args.rate)
     if args.multi_person:
-        return _solve_people(args, cameras, frames, config)
-    estimate = make_estimator(args.method, cameras, config)
+        return _solve_people(args, cameras, frames, config, skeleton)
+    estimate = make_estimator(args.method, cameras, config, skeleton=skeleton)
     progress = _progress(f'{args.method}') if not args.quiet else None
-    positions = np.full((len(frames), 17, 3), np.nan)
-    confidence = np.zeros((len(frames), 17))
+    positions = np.full((len(frames), skeleton.num_joints, 3), np.nan)
+    confidence = np.zeros((len(frames), skeleton.num_joints))
     for index, frame in enumerate(frames):
         positions[index], confidence[index] = estimate(frame)
         if progress:
             progress(index + 1, len(frames))
-    write_outputs(args.output, positions, confidence, COCO17_JOINTS, args.rate)
+    write_outputs(args.output, positions, confidence, skeleton.joint_names, args.rate)
     if not args.quiet:
         solved = np.isfinite(positions).all(axis=2).mean()
         print(f'wrote {args.output}: {len(frames)} frames, {100 * solved:.0f}% of joints located',
@@ -144,16 +160,15 @@ def command_solve(args):
     return 0
 
 
-def _solve_people(args, cameras, frames, config):
-    """Track every person; write positions (F, T, 17, 3), confidence (F, T, 17), track_ids."""
+def _solve_people(args, cameras, frames, config, skeleton):
+    """Track every person; write positions (F, T, J, 3), confidence (F, T, J), track_ids."""
     import numpy as np
 
-    from skelsplat_ros.skeletons import COCO17_JOINTS
     from skelsplat_ros.tracking import MultiPersonTracker
 
     if pathlib.Path(args.output).suffix != '.npz' or args.method != 'skelsplat':
         raise CliError('--multi-person writes .npz output with --method skelsplat')
-    tracker = MultiPersonTracker(cameras, config)
+    tracker = MultiPersonTracker(cameras, config, skeleton=skeleton)
     progress = _progress('skelsplat, several people') if not args.quiet else None
     per_frame = []
     for index, frame in enumerate(frames):
@@ -162,8 +177,8 @@ def _solve_people(args, cameras, frames, config):
             progress(index + 1, len(frames))
     track_ids = sorted({track_id for results in per_frame for track_id, _ in results})
     column = {track_id: t for t, track_id in enumerate(track_ids)}
-    positions = np.full((len(frames), len(track_ids), 17, 3), np.nan)
-    confidence = np.zeros((len(frames), len(track_ids), 17))
+    positions = np.full((len(frames), len(track_ids), skeleton.num_joints, 3), np.nan)
+    confidence = np.zeros((len(frames), len(track_ids), skeleton.num_joints))
     for index, results in enumerate(per_frame):
         for track_id, estimate in results:
             positions[index, column[track_id]] = estimate.positions
@@ -171,7 +186,8 @@ def _solve_people(args, cameras, frames, config):
     path = pathlib.Path(args.output)
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(path, positions=positions, confidence=confidence,
-             track_ids=np.array(track_ids, dtype=np.int64), joint_names=np.array(COCO17_JOINTS))
+             track_ids=np.array(track_ids, dtype=np.int64),
+             joint_names=np.array(skeleton.joint_names))
     if not args.quiet:
         print(f'wrote {args.output}: {len(frames)} frames, {len(track_ids)} people',
               file=sys.stderr)
@@ -255,11 +271,11 @@ def _open_videos(paths, cameras):
     return sources
 
 
-def _fuse_videos(sources, estimate, total, animation, gif_stride, summary_indexes,
+def _fuse_videos(sources, estimate, skeleton, total, animation, gif_stride, summary_indexes,
                  progress, log):
     """Detect, fuse and draw frame by frame until ``total`` frames (0: the videos' end).
 
-    Returns ``(positions (F, 17, 3), confidence (F, 17), summary frames, seconds spent
+    Returns ``(positions (F, J, 3), confidence (F, J), summary frames, seconds spent
     detecting, seconds spent fusing)``.
     """
     import time
@@ -270,7 +286,7 @@ def _fuse_videos(sources, estimate, total, animation, gif_stride, summary_indexe
     from skelsplat_ros.visualize import OverlayFrame, shrink
 
     try:
-        detectors = [create_detector('mediapipe') for _ in sources]
+        detectors = [create_detector('mediapipe', skeleton=skeleton) for _ in sources]
     except ImportError as error:
         raise CliError(str(error)) from None
     positions, confidence, summary_frames = [], [], []
@@ -298,7 +314,7 @@ def _fuse_videos(sources, estimate, total, animation, gif_stride, summary_indexe
             # Only small copies are kept: the summary needs a few, the animation none.
             small = [shrink(image, 960 if keep else animation.height) for image in images]
             frame = OverlayFrame(index, [image for image, _ in small], keypoints, joints,
-                                 scores, pixel_scale=small[0][1])
+                                 scores, pixel_scale=small[0][1], skeleton=skeleton)
             if animate:
                 animation.add(frame)
             if keep:
@@ -317,8 +333,7 @@ def command_videos(args):
 
     from skelsplat_ros.cameras import CalibrationError, load_calibration
     from skelsplat_ros.estimators import make_estimator
-    from skelsplat_ros.skeletons import COCO17_JOINTS
-    from skelsplat_ros.solver import SolverConfig
+    from skelsplat_ros.skeletons import get_skeleton
     from skelsplat_ros.visualize import AnimationWriter, render_summary_png
 
     try:
@@ -328,9 +343,8 @@ def command_videos(args):
     if len(args.videos) != len(cameras):
         raise CliError(f'{len(args.videos)} videos given, but the calibration has '
                        f'{len(cameras)} cameras ({", ".join(c.name for c in cameras)})')
-    import torch
-    if args.device == 'cuda' and not torch.cuda.is_available():
-        raise CliError('--device cuda: this torch build has no CUDA device')
+    skeleton = get_skeleton(args.skeleton)
+    config = _solver_config(args)
     log = (lambda text: None) if args.quiet else (lambda text: print(text, file=sys.stderr))
     sources = _open_videos(args.videos, cameras)
     for source in sources:
@@ -356,9 +370,9 @@ def command_videos(args):
                                     height=args.video_height)
     gif_stride = max(1, round(rate / 10.0)) if args.video_format == 'gif' else 1
     try:
-        estimate = make_estimator(args.method, cameras, SolverConfig(device=args.device))
+        estimate = make_estimator(args.method, cameras, config, skeleton=skeleton)
         positions, confidence, summary_frames, detect_s, solve_s = _fuse_videos(
-            sources, estimate, total, animation, gif_stride, summary_indexes,
+            sources, estimate, skeleton, total, animation, gif_stride, summary_indexes,
             None if args.quiet else _progress('videos'), log)
     finally:
         for source in sources:
@@ -368,9 +382,11 @@ def command_videos(args):
     if not len(positions):
         raise CliError('no frame could be read from the videos')
     for suffix in OUTPUT_SUFFIXES:
-        write_outputs(output / f'poses{suffix}', positions, confidence, COCO17_JOINTS, rate)
+        write_outputs(output / f'poses{suffix}', positions, confidence, skeleton.joint_names,
+                      rate)
     render_summary_png(output / 'summary.png', summary_frames, cameras,
-                       title=f'skelsplat videos ({args.method}): {len(positions)} frames')
+                       title=f'skelsplat videos ({args.method}, {skeleton.name}): '
+                             f'{len(positions)} frames')
     solved = np.isfinite(positions).all(axis=2).mean()
     log(f'{len(positions)} frames, {100 * solved:.0f}% of joints located; per frame: detection '
         f'{1000 * detect_s / len(positions):.0f} ms ({len(cameras)} views), '
@@ -436,6 +452,19 @@ def command_bag(args):
     return 0
 
 
+def _add_solver_options(parser):
+    """``--skeleton`` and ``--objective``, shared by ``solve`` and ``videos``."""
+    from skelsplat_ros.skeletons import SKELETON_NAMES
+
+    parser.add_argument('--skeleton', default='coco17', choices=SKELETON_NAMES,
+                        help='the joints to locate (default coco17); keypoints are matched '
+                             'to them by name, and a joint the input lacks stays unknown')
+    parser.add_argument('--objective', default='auto',
+                        help="skelsplat's objective: auto (default: rendered with --device "
+                             'cuda, analytic on the CPU, as the node does), rendered or '
+                             'analytic')
+
+
 def build_parser():
     """Build the argument parser of ``skelsplat``."""
     parser = argparse.ArgumentParser(
@@ -445,13 +474,14 @@ def build_parser():
     solve = commands.add_parser(
         'solve', help='fuse per-camera OpenPose JSON keypoints into 3D poses',
         description='Fuse per-camera 2D keypoints (OpenPose JSON, one file per frame, sorted '
-                    'by name) into COCO-17 3D poses, frame by frame and causally.')
+                    'by name) into 3D poses of a skeleton, frame by frame and causally.')
     solve.add_argument('--calibration', required=True,
                        help='anipose/pose2sim TOML or OpenCV/ROS camera YAML')
     solve.add_argument('--keypoints', required=True, nargs='+', metavar='DIR',
                        help='one directory per camera, in the calibration file order')
     solve.add_argument('--keypoint-format', default='body25b',
-                       help='coco17, body25, body25b, halpe26 or blazepose33 (default body25b)')
+                       help='the layout of the JSON keypoints: coco17, body25, body25b, halpe26 '
+                            'or blazepose33 (default body25b)')
     solve.add_argument('--output', required=True, help='OUT.npz, OUT.csv or OUT.trc')
     solve.add_argument('--method', default='skelsplat',
                        choices=['skelsplat', 'dlt', 'weighted_dlt', 'ransac'])
@@ -459,8 +489,9 @@ def build_parser():
     solve.add_argument('--per-frame', action='store_true',
                        help='no warm start or motion prior between frames')
     solve.add_argument('--multi-person', action='store_true',
-                       help='track every person; .npz output with positions (F, T, 17, 3), '
-                       'confidence (F, T, 17) and track_ids (T,)')
+                       help='track every person; .npz output with positions (F, T, J, 3), '
+                       'confidence (F, T, J) and track_ids (T,)')
+    _add_solver_options(solve)
     solve.add_argument('--frames', type=int, default=0, help='only the first N frames')
     solve.add_argument('--rate', type=float, default=60.0,
                        help="the keypoints' frame rate: the motion model's time step and the "
@@ -471,7 +502,7 @@ def build_parser():
     videos = commands.add_parser(
         'videos', help='3D poses from synchronised videos of a calibrated camera rig',
         description='Detect people with MediaPipe in synchronised videos (the i-th video is the '
-                    "calibration's i-th camera), fuse them into COCO-17 3D poses causally, and "
+                    "calibration's i-th camera), fuse them into 3D poses causally, and "
                     'write OUTPUT/poses.{npz,csv,trc}, OUTPUT/summary.png and an annotated '
                     'video.')
     videos.add_argument('--calibration', required=True,
@@ -482,6 +513,7 @@ def build_parser():
     videos.add_argument('--method', default='skelsplat',
                         choices=['skelsplat', 'dlt', 'weighted_dlt', 'ransac'])
     videos.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
+    _add_solver_options(videos)
     videos.add_argument('--frames', type=int, default=0, help='only the first N frames')
     videos.add_argument('--rate', type=float, default=0.0,
                         help='frame rate for .trc output (default: the video frame rate)')

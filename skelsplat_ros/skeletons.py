@@ -2,10 +2,13 @@
 # SPDX-License-Identifier: Apache-2.0
 """Joint sets, bones and the mappings between keypoint formats.
 
-COCO-17 is the canonical skeleton of the package: every detector output is mapped to it with
-:func:`to_coco17`, the solver works on it, and :func:`coco17_to_h36m17` derives the Human3.6M
-17-joint layout for consumers that expect it.  The source-to-COCO mappings are built by joint
-*name*, so each format only lists its joint names in its native order.
+A :class:`Skeleton` is a joint set the solver fits (:data:`COCO17`, the default everywhere,
+:data:`HALPE26` with head, neck, pelvis and feet, :data:`BLAZEPOSE33` with hands and feet).
+Keypoints of any format are brought into a skeleton by joint *name* with
+:meth:`Skeleton.from_keypoints`, so each format only lists its joint names in its native
+order (:data:`BODY25B_JOINTS`, ...); a joint the source lacks gets confidence 0.
+:func:`to_coco17` is the COCO-17 special case, :func:`coco17_to_h36m17` derives the
+Human3.6M 17-joint layout, and :func:`trc_correspondence` matches .trc markers to joints.
 """
 
 from dataclasses import dataclass
@@ -180,7 +183,10 @@ def coco17_to_h36m17(positions):
 
 
 # Another format's name for the same body point, for mapping between formats.
-JOINT_ALIASES = {'left_foot_index': 'left_big_toe', 'right_foot_index': 'right_big_toe'}
+JOINT_ALIASES = {'left_foot_index': 'left_big_toe', 'right_foot_index': 'right_big_toe',
+                 'mid_hip': 'hip'}
+# Both directions: a source may use either name, and so may a skeleton.
+_ALIAS_OF = {**JOINT_ALIASES, **{other: name for name, other in JOINT_ALIASES.items()}}
 
 
 @dataclass(frozen=True, eq=False)
@@ -210,8 +216,8 @@ class Skeleton:
         """(J,) index of each of this skeleton's joints in ``joint_names``, -1 where absent."""
         names = list(joint_names)
         lookup = {name: i for i, name in enumerate(names)}
-        lookup.update({JOINT_ALIASES[name]: i for i, name in enumerate(names)
-                       if name in JOINT_ALIASES and JOINT_ALIASES[name] not in lookup})
+        lookup.update({_ALIAS_OF[name]: i for i, name in enumerate(names)
+                       if name in _ALIAS_OF and _ALIAS_OF[name] not in lookup})
         return np.array([lookup.get(name, -1) for name in self.joint_names], dtype=np.intp)
 
     def from_keypoints(self, keypoints, joint_names) -> np.ndarray:
@@ -281,22 +287,28 @@ def get_skeleton(name) -> Skeleton:
     return _SKELETONS[key]
 
 
-# Pose2Sim/OpenSim .trc marker names of the joints that COCO-17 also has (13 of them).
-TRC_MARKER_TO_COCO17 = {
-    'Nose': 0,
-    'LShoulder': 5, 'RShoulder': 6, 'LElbow': 7, 'RElbow': 8, 'LWrist': 9, 'RWrist': 10,
-    'LHip': 11, 'RHip': 12, 'LKnee': 13, 'RKnee': 14, 'LAnkle': 15, 'RAnkle': 16,
+# Pose2Sim/OpenSim .trc marker names (OpenPose's CamelCase) of the joints they mark.
+TRC_MARKER_JOINTS = {
+    'Nose': 'nose', 'Neck': 'neck', 'Head': 'head', 'Hip': 'hip',
+    **{f'{side[0].upper()}{marker}': f'{side}_{joint}' for side in ('left', 'right')
+       for marker, joint in (
+           ('Eye', 'eye'), ('Ear', 'ear'), ('Shoulder', 'shoulder'), ('Elbow', 'elbow'),
+           ('Wrist', 'wrist'), ('Hip', 'hip'), ('Knee', 'knee'), ('Ankle', 'ankle'),
+           ('BigToe', 'big_toe'), ('SmallToe', 'small_toe'), ('Heel', 'heel'))},
 }
 
 
-def trc_coco17_correspondence(marker_names):
-    """Match .trc markers to COCO-17 joints by :data:`TRC_MARKER_TO_COCO17`.
+def trc_correspondence(marker_names, skeleton=COCO17):
+    """Match .trc markers to the joints of ``skeleton`` by :data:`TRC_MARKER_JOINTS`.
 
-    Returns ``(marker_index, coco_index)``, two integer arrays of shape (M',) sorted by COCO
-    index, for the markers of ``marker_names`` that have a COCO-17 joint.
+    Returns ``(marker_index, joint_index)``, two integer arrays of shape (M',) sorted by joint
+    index, for the markers of ``marker_names`` that name a joint of ``skeleton``.
     """
-    pairs = sorted((coco, i) for i, name in enumerate(marker_names)
-                   if (coco := TRC_MARKER_TO_COCO17.get(name)) is not None)
-    marker_index = np.array([i for _, i in pairs], dtype=np.intp)
-    coco_index = np.array([coco for coco, _ in pairs], dtype=np.intp)
-    return marker_index, coco_index
+    index = skeleton.index_in([TRC_MARKER_JOINTS.get(name) for name in marker_names])
+    joint_index = np.flatnonzero(index >= 0)
+    return index[joint_index], joint_index.astype(np.intp)
+
+
+def trc_coco17_correspondence(marker_names):
+    """:func:`trc_correspondence` for :data:`COCO17`: ``(marker_index, coco_index)``."""
+    return trc_correspondence(marker_names, COCO17)

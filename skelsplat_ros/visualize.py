@@ -8,7 +8,8 @@ the overlays the 2D detections are orange and the 3D skeleton projected back int
 is magenta: where they coincide, the views agree with the fused pose.
 
 A frame to draw is an :class:`OverlayFrame`: the images of every camera (possibly shrunk, see
-``pixel_scale``), the detections of every camera, and the fused 3D joints.
+``pixel_scale``), the detections of every camera, and the fused 3D joints, all in the joint
+layout of one :class:`~skelsplat_ros.skeletons.Skeleton` whose bones are drawn.
 """
 
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 import numpy as np
-from skelsplat_ros.skeletons import COCO17_BONES, COCO17_JOINTS
+from skelsplat_ros.skeletons import COCO17, Skeleton
 
 __all__ = ['OverlayFrame', 'AnimationWriter', 'draw_overlay', 'project_skeleton',
            'render_summary_png', 'shrink', 'write_animation']
@@ -38,14 +39,15 @@ class OverlayFrame:
     Attributes:
         index: frame number shown in titles.
         images: V BGR images (H_v, W_v, 3) uint8, one per camera, possibly shrunk.
-        keypoints: V arrays (P_v, 17, 3) or (17, 3) of detections (x px, y px, confidence) in
+        keypoints: V arrays (P_v, J, 3) or (J, 3) of detections (x px, y px, confidence) in
             the pixels of the original camera images.
-        positions: (17, 3) fused joints in metres, world frame, NaN where unknown (or None).
-        confidence: (17,) fused joint confidence in [0, 1] (or None: all 1).
+        positions: (J, 3) fused joints in metres, world frame, NaN where unknown (or None).
+        confidence: (J,) fused joint confidence in [0, 1] (or None: all 1).
         pixel_scale: factor from original image pixels to the pixels of ``images``.
         mpjpe_mm: error against a reference, shown in the title when given.
-        reference: (17, 3) reference joints in metres (NaN where absent), drawn in 3D when
+        reference: (J, 3) reference joints in metres (NaN where absent), drawn in 3D when
             given.
+        skeleton: the joint layout (J joints) of all of the above, and the bones drawn.
     """
 
     index: int
@@ -56,6 +58,7 @@ class OverlayFrame:
     pixel_scale: float = 1.0
     mpjpe_mm: Optional[float] = None
     reference: Optional[np.ndarray] = None
+    skeleton: Skeleton = COCO17
 
 
 def shrink(image, max_height):
@@ -82,11 +85,11 @@ def project_skeleton(camera, positions):
     return pixels
 
 
-def _draw_skeleton(image, points, visible, color, thickness, radius):
+def _draw_skeleton(image, points, visible, bones, color, thickness, radius):
     height, width = image.shape[:2]
     limit = 4 * max(height, width)   # cv2 needs bounded integer coordinates
     pixel = np.clip(np.nan_to_num(points), -limit, limit).round().astype(int)
-    for a, b in COCO17_BONES:
+    for a, b in bones:
         if visible[a] and visible[b]:
             cv2.line(image, tuple(pixel[a]), tuple(pixel[b]), color, thickness, cv2.LINE_AA)
     for j in np.flatnonzero(visible):
@@ -102,20 +105,21 @@ def _label(image, text, origin, scale, color=(255, 255, 255)):
 
 
 def draw_overlay(bgr, keypoints_2d, projected_3d, confidence=None, min_confidence=0.1,
-                 title=None, legend=True):
+                 title=None, legend=True, skeleton=COCO17):
     """Draw detections and the reprojected 3D skeleton on a copy of a BGR image.
 
     Args:
         bgr: (H, W, 3) uint8 image.
-        keypoints_2d: (17, 3) or (P, 17, 3) detections (x px, y px, confidence) in the pixels
+        keypoints_2d: (J, 3) or (P, J, 3) detections (x px, y px, confidence) in the pixels
             of ``bgr``, or None; joints below ``min_confidence`` are not drawn.
-        projected_3d: (17, 2) projection of the fused skeleton in the pixels of ``bgr`` (NaN
+        projected_3d: (J, 2) projection of the fused skeleton in the pixels of ``bgr`` (NaN
             where unknown), or None.
-        confidence: (17,) fused joint confidence; joints below ``min_confidence`` are not
+        confidence: (J,) fused joint confidence; joints below ``min_confidence`` are not
             drawn.  None draws every finite joint.
         min_confidence: threshold for both skeletons.
         title: text written in the top-left corner.
         legend: write the colour legend in the bottom-left corner.
+        skeleton: the joint layout (J joints) and the bones to draw.
 
     Returns:
         (H, W, 3) uint8 annotated copy.
@@ -125,17 +129,18 @@ def draw_overlay(bgr, keypoints_2d, projected_3d, confidence=None, min_confidenc
     thickness = max(2, round(size / 300))
     radius = max(2, round(size / 200))
     if keypoints_2d is not None:
-        people = np.asarray(keypoints_2d, dtype=float).reshape(-1, 17, 3)
+        people = np.asarray(keypoints_2d, dtype=float).reshape(-1, skeleton.num_joints, 3)
         for person in people:
             visible = np.isfinite(person).all(axis=1) & (person[:, 2] >= min_confidence)
-            _draw_skeleton(image, person[:, :2], visible, DETECTION_BGR, thickness, radius)
+            _draw_skeleton(image, person[:, :2], visible, skeleton.bones, DETECTION_BGR,
+                           thickness, radius)
     if projected_3d is not None:
-        points = np.asarray(projected_3d, dtype=float).reshape(17, 2)
+        points = np.asarray(projected_3d, dtype=float).reshape(skeleton.num_joints, 2)
         visible = np.isfinite(points).all(axis=1)
         if confidence is not None:
             visible &= np.nan_to_num(np.asarray(confidence, dtype=float)) >= min_confidence
-        _draw_skeleton(image, points, visible, REPROJECTION_BGR, max(1, thickness - 1),
-                       max(1, radius - 1))
+        _draw_skeleton(image, points, visible, skeleton.bones, REPROJECTION_BGR,
+                       max(1, thickness - 1), max(1, radius - 1))
     font = max(0.4, size / 1400)
     if title:
         _label(image, title, (round(10 * font + 4), round(40 * font + 6)), font)
@@ -160,13 +165,14 @@ def _overlay_views(frame, cameras, height, legend=False):
         scale = frame.pixel_scale * factor
         detections = None
         if frame.keypoints is not None and v < len(frame.keypoints):
-            detections = np.asarray(frame.keypoints[v], dtype=float).reshape(-1, 17, 3).copy()
+            detections = np.asarray(frame.keypoints[v], dtype=float).reshape(
+                -1, frame.skeleton.num_joints, 3).copy()
             detections[..., :2] *= scale
         projected = None
         if frame.positions is not None:
             projected = project_skeleton(camera, frame.positions) * scale
         views.append(draw_overlay(image, detections, projected, frame.confidence,
-                                  title=camera.name, legend=legend))
+                                  title=camera.name, legend=legend, skeleton=frame.skeleton))
     return views
 
 
@@ -186,7 +192,7 @@ def _scene_limits(positions, reference=None):
 
 
 def _draw_3d(axes, cameras, positions, confidence=None, reference=None, limits=None,
-             min_confidence=0.1):
+             min_confidence=0.1, skeleton=COCO17):
     """Draw the skeleton, the optional reference and the cameras into a 3D matplotlib axes.
 
     The cube shown is the person's (``limits``, see :func:`_scene_limits`); cameras outside it
@@ -197,16 +203,16 @@ def _draw_3d(axes, cameras, positions, confidence=None, reference=None, limits=N
         known = np.isfinite(positions).all(axis=1)
         if confidence is not None:
             known &= np.nan_to_num(np.asarray(confidence, dtype=float)) >= min_confidence
-        for a, b in COCO17_BONES:
+        for a, b in skeleton.bones:
             if known[a] and known[b]:
-                side = _side(COCO17_JOINTS[a])
-                side = _side(COCO17_JOINTS[b]) if side == 'centre' else side
+                side = _side(skeleton.joint_names[a])
+                side = _side(skeleton.joint_names[b]) if side == 'centre' else side
                 axes.plot(*positions[[a, b]].T, color=_SIDE_RGB[side], linewidth=2.2)
         axes.scatter(*positions[known].T, s=8, color='k', depthshade=False)
     if reference is not None:
         reference = np.asarray(reference, dtype=float)
         present = np.isfinite(reference).all(axis=1)
-        for a, b in COCO17_BONES:
+        for a, b in skeleton.bones:
             if present[a] and present[b]:
                 axes.plot(*reference[[a, b]].T, color='0.45', linewidth=1.0, linestyle='--')
     limits = limits or _scene_limits(positions, reference)
@@ -296,7 +302,8 @@ def render_summary_png(path, frames, cameras, title=None, dpi=110):
                 axes.text(-0.02, 0.5, f'frame {frame.index}', transform=axes.transAxes,
                           rotation=90, va='center', ha='right', fontsize=9)
         axes = figure.add_subplot(grid[row, num_views], projection='3d')
-        _draw_3d(axes, cameras, frame.positions, frame.confidence, frame.reference, limits)
+        _draw_3d(axes, cameras, frame.positions, frame.confidence, frame.reference, limits,
+                 skeleton=frame.skeleton)
         axes.set_title(_frame_title(frame), fontsize=9, pad=0)
     figure.legend(handles=_legend_handles(with_reference), loc='lower center',
                   ncol=6, fontsize=8, frameon=False)
@@ -371,7 +378,7 @@ class AnimationWriter:
         self._figure.clear()
         axes = self._figure.add_axes((0, 0, 1, 1), projection='3d')
         _draw_3d(axes, self.cameras, frame.positions, frame.confidence, frame.reference,
-                 self._limits)
+                 self._limits, skeleton=frame.skeleton)
         self._figure.canvas.draw()
         rgba = np.asarray(self._figure.canvas.buffer_rgba())
         image = cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGR)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from skelsplat_ros.cli import main
 from skelsplat_ros.fileio.trc import read_trc
-from skelsplat_ros.skeletons import COCO17_JOINTS, trc_coco17_correspondence
+from skelsplat_ros.skeletons import BLAZEPOSE33, COCO17_JOINTS, trc_coco17_correspondence
 
 NUM_FRAMES = 6
 
@@ -127,3 +127,26 @@ def test_videos_of_a_scaled_sensor_are_resized(trial, tmp_path, capsys):
     assert np.isfinite(np.load(tmp_path / 'out' / 'poses.npz')['positions']).any()
     assert (tmp_path / 'out' / 'annotated.gif').stat().st_size > 10_000
     shutil.rmtree(tmp_path / 'out')
+
+
+def test_blazepose33_skeleton_locates_the_hands(trial, tmp_path):
+    """``--skeleton blazepose33``: MediaPipe's hands and feet come out in 3D, by name."""
+    output = tmp_path / 'out'
+    assert main(['videos', '--calibration', str(trial['calibration']),
+                 *map(str, trial['videos']), '--output', str(output), '--frames', '3',
+                 '--skeleton', 'blazepose33', '--method', 'dlt', '--video-format', 'none',
+                 '--quiet']) == 0
+    saved = np.load(output / 'poses.npz')
+    positions = saved['positions']
+    assert positions.shape == (3, 33, 3)
+    assert tuple(saved['joint_names']) == BLAZEPOSE33.joint_names
+    assert read_trc(output / 'poses.trc')[0] == list(BLAZEPOSE33.joint_names)
+    joint = {name: positions[:, j] for j, name in enumerate(BLAZEPOSE33.joint_names)}
+    for side in ('left', 'right'):
+        forearm = np.linalg.norm(joint[f'{side}_wrist'] - joint[f'{side}_elbow'], axis=-1)
+        assert (forearm > 0.15).all() and (forearm < 0.4).all()
+        for finger in ('pinky', 'index', 'thumb'):
+            reach = np.linalg.norm(joint[f'{side}_{finger}'] - joint[f'{side}_wrist'], axis=-1)
+            assert (reach < 0.2).all(), (side, finger, reach)   # a hand is about 0.1 m
+        # The heels are on the ground, below the ankles (world Z up).
+        assert (joint[f'{side}_heel'][:, 2] < joint[f'{side}_ankle'][:, 2]).all()

@@ -12,7 +12,8 @@ pytest.importorskip('mediapipe')
 
 from skelsplat_ros.detect import create_detector  # noqa: E402
 from skelsplat_ros.detect.mediapipe_detector import MediaPipeDetector  # noqa: E402
-from skelsplat_ros.skeletons import COCO17_JOINTS  # noqa: E402
+from skelsplat_ros.skeletons import BLAZEPOSE33, BLAZEPOSE33_JOINTS  # noqa: E402
+from skelsplat_ros.skeletons import COCO17_JOINTS, HALPE26, to_coco17  # noqa: E402
 
 SHOULDERS_HIPS = [COCO17_JOINTS.index(name) for name in
                   ('left_shoulder', 'right_shoulder', 'left_hip', 'right_hip')]
@@ -110,3 +111,41 @@ def test_invalid_options():
         MediaPipeDetector(max_side=8)
     with MediaPipeDetector() as detector, pytest.raises(ValueError, match='uint8'):
         detector.detect(np.zeros((4, 4, 3), np.float32))
+
+
+def test_blazepose33_keeps_hands_and_feet_and_coco17_is_its_subset(data_root):
+    """One detection in three skeletons: BlazePose's own 33, COCO-17 and HALPE-26."""
+    frame = _frames(data_root, 1, 1)[0]
+    detections = {}
+    for skeleton in (BLAZEPOSE33, HALPE26, None):
+        options = {} if skeleton is None else {'skeleton': skeleton}
+        with MediaPipeDetector(static_image_mode=True, **options) as detector:
+            detections[skeleton] = detector.detect(frame)
+    blazepose = detections[BLAZEPOSE33]
+    assert blazepose.shape == (1, 33, 3)
+    # The default is COCO-17, exactly the published BlazePose-to-COCO selection.
+    np.testing.assert_array_equal(detections[None], to_coco17(blazepose, 'blazepose33'))
+
+    joint = {name: blazepose[0, i] for i, name in enumerate(BLAZEPOSE33_JOINTS)}
+    for side in ('left', 'right'):
+        wrist, elbow = joint[f'{side}_wrist'], joint[f'{side}_elbow']
+        forearm = np.linalg.norm(wrist[:2] - elbow[:2])
+        assert forearm > 50
+        for finger in ('pinky', 'index', 'thumb'):
+            hand = joint[f'{side}_{finger}']
+            assert hand[2] > 0.8    # the subject's hands are in plain view in camera 1
+            assert np.linalg.norm(hand[:2] - wrist[:2]) < 0.6 * forearm
+        ankle = joint[f'{side}_ankle']
+        assert joint[f'{side}_heel'][1] > ankle[1] and joint[f'{side}_foot_index'][1] > ankle[1]
+
+    halpe = detections[HALPE26][0]
+    assert halpe.shape == (26, 3)
+    by_name = dict(zip(HALPE26.joint_names, halpe))
+    for side in ('left', 'right'):
+        np.testing.assert_array_equal(by_name[f'{side}_big_toe'], joint[f'{side}_foot_index'])
+        np.testing.assert_array_equal(by_name[f'{side}_heel'], joint[f'{side}_heel'])
+    for absent in ('head', 'neck', 'hip', 'left_small_toe', 'right_small_toe'):
+        assert by_name[absent][2] == 0.0
+    empty = MediaPipeDetector(static_image_mode=True, skeleton=BLAZEPOSE33)
+    assert empty.detect(np.zeros((480, 640, 3), np.uint8)).shape == (0, 33, 3)
+    empty.close()

@@ -21,7 +21,7 @@ helper, TensorProto = onnx.helper, onnx.TensorProto
 
 from skelsplat_ros.detect import create_detector  # noqa: E402
 from skelsplat_ros.detect.onnx_detector import OnnxPoseDetector  # noqa: E402
-from skelsplat_ros.skeletons import get_format  # noqa: E402
+from skelsplat_ros.skeletons import BODY25_JOINTS, get_format, HALPE26  # noqa: E402
 
 IN_W, IN_H = 192, 256  # RTMPose-m body input
 K = 17
@@ -256,6 +256,24 @@ def test_keypoint_format_is_mapped_to_coco17(models):
     with pytest.raises(ValueError, match='25 keypoints'):
         OnnxPoseDetector(models['simcc_const25'], device='cpu').detect(
             np.zeros((60, 40, 3), np.uint8))
+
+
+def test_keypoint_format_is_mapped_to_the_skeleton_by_name(models):
+    width, height = 400, 600
+    detector = create_detector('onnx', skeleton=HALPE26, model_path=models['simcc_const25'],
+                               keypoint_format='body25', device='cpu')
+    keypoints = detector.detect(np.zeros((height, width, 3), np.uint8))
+    body25 = _expected_pixels(_constant_bins(25), (0, 0, width, height), 1.0)
+    assert keypoints.shape == (1, 26, 3)
+    for j, name in enumerate(HALPE26.joint_names):
+        # OpenPose's mid_hip is HALPE's hip; BODY_25 has no head top.
+        source = 'mid_hip' if name == 'hip' else name
+        if source in BODY25_JOINTS:
+            np.testing.assert_allclose(keypoints[0, j, :2], body25[BODY25_JOINTS.index(source)],
+                                       atol=1e-6)
+            assert keypoints[0, j, 2] > 0
+        else:
+            assert name == 'head' and keypoints[0, j, 2] == 0.0
 
 
 @pytest.mark.parametrize('size', [(1920, 1080), (1088, 1920), (640, 640)])

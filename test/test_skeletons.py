@@ -120,3 +120,40 @@ def test_trc_markers_map_to_the_same_coco_joints(data_root):
         name = names[marker]
         side = {'L': 'left_', 'R': 'right_'}.get(name[0]) if name != 'Nose' else ''
         assert skeletons.COCO17_JOINTS[coco] == side + name.lstrip('LR').lower()
+
+
+def test_trc_markers_map_to_any_skeleton_by_name(data_root):
+    trc = data_root / 'pose2sim-0.4.15/Pose2Sim/Demo/opensim/Balancing_for_IK.trc'
+    names, _, _ = read_trc(trc)
+    marker_index, joint_index = skeletons.trc_correspondence(names, skeletons.HALPE26)
+    matched = {names[m]: skeletons.HALPE26.joint_names[j]
+               for m, j in zip(marker_index, joint_index)}
+    # Every marker of the demo is a HALPE-26 joint: the 13 COCO ones, neck, head and feet.
+    assert len(matched) == len(names) == 21
+    assert matched['LBigToe'] == 'left_big_toe' and matched['RHeel'] == 'right_heel'
+    assert matched['RSmallToe'] == 'right_small_toe' and matched['Neck'] == 'neck'
+    assert matched['Head'] == 'head' and matched['Nose'] == 'nose'
+    assert list(joint_index) == sorted(joint_index)
+    # BlazePose has heels, and its foot index is the big toe; it has no neck or head top.
+    marker_index, joint_index = skeletons.trc_correspondence(names, skeletons.BLAZEPOSE33)
+    matched = {names[m]: skeletons.BLAZEPOSE33.joint_names[j]
+               for m, j in zip(marker_index, joint_index)}
+    assert len(matched) == 17 and matched['LBigToe'] == 'left_foot_index'
+    assert matched['RHeel'] == 'right_heel' and 'Neck' not in matched
+    np.testing.assert_array_equal(
+        skeletons.trc_correspondence(names, skeletons.COCO17),
+        skeletons.trc_coco17_correspondence(names))
+
+
+def test_aliases_map_either_way():
+    body25 = np.arange(25 * 3, dtype=float).reshape(25, 3) + 1
+    row = {name: body25[i] for i, name in enumerate(skeletons.BODY25_JOINTS)}
+    halpe = skeletons.HALPE26.from_keypoints(body25, skeletons.BODY25_JOINTS)
+    np.testing.assert_array_equal(halpe[skeletons.HALPE26.joint_names.index('hip')],
+                                  row['mid_hip'])
+    blazepose = skeletons.BLAZEPOSE33.from_keypoints(body25, skeletons.BODY25_JOINTS)
+    names = skeletons.BLAZEPOSE33.joint_names
+    np.testing.assert_array_equal(blazepose[names.index('left_foot_index')],
+                                  row['left_big_toe'])
+    np.testing.assert_array_equal(blazepose[names.index('right_heel')], row['right_heel'])
+    assert blazepose[names.index('left_thumb'), 2] == 0.0   # BODY_25 has no hands

@@ -6,7 +6,9 @@ import cv2
 import numpy as np
 from PIL import Image
 import pytest
+from skelsplat_ros.body_frames import body_frame
 from skelsplat_ros.cameras import make_camera
+from skelsplat_ros.skeletons import COCO17, HALPE26
 from skelsplat_ros.visualize import DETECTION_BGR, OverlayFrame, REPROJECTION_BGR
 from skelsplat_ros.visualize import draw_overlay, project_skeleton, render_summary_png
 from skelsplat_ros.visualize import write_animation
@@ -138,3 +140,57 @@ def test_animation_as_gif_and_mp4(rig, tmp_path):
     assert count == 4
     with pytest.raises(ValueError, match='.gif or an .mp4'):
         write_animation(tmp_path / 'a.avi', frames, cameras)
+
+
+def _halpe26(skeleton):
+    """Extend the COCO-17 rig pose to HALPE-26: feet 10-15 cm forward of the ankles, etc."""
+    by_name = dict(zip(COCO17.joint_names, skeleton))
+    for side in ('left', 'right'):
+        ankle = by_name[f'{side}_ankle']
+        by_name[f'{side}_heel'] = ankle + [0.0, -0.05, -0.08]
+        by_name[f'{side}_big_toe'] = ankle + [0.0, 0.15, -0.1]
+        by_name[f'{side}_small_toe'] = ankle + [0.05 * np.sign(ankle[0]), 0.12, -0.1]
+    by_name['neck'] = 0.5 * (by_name['left_shoulder'] + by_name['right_shoulder'])
+    by_name['head'] = by_name['nose'] + [0.0, 0.0, 0.15]
+    by_name['hip'] = 0.5 * (by_name['left_hip'] + by_name['right_hip'])
+    return np.stack([by_name[name] for name in HALPE26.joint_names])
+
+
+def test_any_skeleton_is_drawn_with_its_bones(rig, tmp_path):
+    cameras, skeleton = rig
+    positions = _halpe26(skeleton)
+    pixels = project_skeleton(cameras[1], positions)       # a side view: the feet stick out
+    image = draw_overlay(np.zeros((HEIGHT, WIDTH, 3), np.uint8), None, pixels, legend=False,
+                         skeleton=HALPE26)
+    reprojected = _colour_mask(image, REPROJECTION_BGR)
+    for name in ('left_big_toe', 'right_heel', 'head', 'neck', 'left_small_toe'):
+        u, v = pixels[HALPE26.joint_names.index(name)].round().astype(int)
+        assert reprojected[v, u], name
+    ankle, toe = (HALPE26.joint_names.index(n) for n in ('left_ankle', 'left_big_toe'))
+    u, v = (0.5 * (pixels[ankle] + pixels[toe])).round().astype(int)
+    assert reprojected[v, u]                                # the ankle-toe bone
+    with pytest.raises(ValueError):                         # 17 joints are not HALPE-26
+        draw_overlay(image, None, pixels[:17], skeleton=HALPE26)
+
+    keypoints = [np.concatenate([project_skeleton(camera, positions), np.ones((26, 1))],
+                                axis=1)[None] for camera in cameras]
+    frame = OverlayFrame(0, [np.zeros((HEIGHT, WIDTH, 3), np.uint8)] * 4, keypoints, positions,
+                         np.ones(26), skeleton=HALPE26)
+    path = render_summary_png(tmp_path / 'halpe.png', [frame], cameras, dpi=50)
+    assert cv2.imread(str(path)) is not None
+
+
+def test_body_frame_is_found_by_joint_name_in_any_skeleton(rig):
+    _, skeleton = rig
+    origin, rotation = body_frame(skeleton, np.ones(17, bool))
+    halpe_origin, halpe_rotation = body_frame(_halpe26(skeleton), np.ones(26, bool),
+                                              HALPE26.joint_names)
+    np.testing.assert_allclose(halpe_origin, origin)
+    np.testing.assert_allclose(halpe_rotation, rotation)
+    np.testing.assert_allclose(origin, [0.0, 0.0, 1.0])    # the hip midpoint
+    np.testing.assert_allclose(rotation[:, 2], [0.0, 0.0, 1.0], atol=1e-12)   # up
+    # Without hips or shoulders at all: the mean of the joints, the world's axes.
+    names = [f'joint_{j}' for j in range(17)]
+    origin, rotation = body_frame(skeleton, np.ones(17, bool), names)
+    np.testing.assert_allclose(origin, skeleton.mean(axis=0))
+    np.testing.assert_array_equal(rotation, np.eye(3))

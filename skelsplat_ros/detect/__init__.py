@@ -2,10 +2,13 @@
 # SPDX-License-Identifier: Apache-2.0
 """2D human keypoint detectors behind one small interface.
 
-Every detector turns a ``(H, W, 3) uint8`` BGR image into ``(P, 17, 3)`` COCO-17 keypoints:
-``x, y`` in pixels of that image and a confidence in [0, 1], for the ``P`` people found
-(``P`` may be 0).  Detectors keep per-stream state (MediaPipe tracks between frames), so
-create one per camera with :func:`create_detector`.
+Every detector turns a ``(H, W, 3) uint8`` BGR image into ``(P, J, 3)`` keypoints in the
+joint layout of the :class:`~skelsplat_ros.skeletons.Skeleton` it was made for: ``x, y`` in
+pixels of that image and a confidence in [0, 1], for the ``P`` people found (``P`` may be 0).
+Each model has its own layout (MediaPipe: BlazePose-33); its joints are matched to the
+skeleton's by name, and a joint the model lacks has confidence 0.  Detectors keep per-stream
+state (MediaPipe tracks between frames), so create one per camera with
+:func:`create_detector`.
 
 The ROS layer has a third source, keypoints arriving on a topic, which needs no detector.
 """
@@ -13,6 +16,7 @@ The ROS layer has a third source, keypoints arriving on a topic, which needs no 
 from typing import Callable, Dict, Protocol
 
 import numpy as np
+from skelsplat_ros.skeletons import COCO17, Skeleton
 
 __all__ = ['DETECTORS', 'Detector', 'create_detector']
 
@@ -21,7 +25,7 @@ class Detector(Protocol):
     """Anything with a ``detect`` method of this shape."""
 
     def detect(self, bgr: np.ndarray) -> np.ndarray:
-        """Return ``(P, 17, 3)`` COCO-17 keypoints (x px, y px, confidence) of a BGR image."""
+        """Return ``(P, J, 3)`` keypoints (x px, y px, confidence) of a BGR image."""
 
 
 def _mediapipe(**options):
@@ -39,11 +43,12 @@ def _onnx(**options):
 DETECTORS: Dict[str, Callable[..., Detector]] = {'mediapipe': _mediapipe, 'onnx': _onnx}
 
 
-def create_detector(name: str, **options) -> Detector:
+def create_detector(name: str, skeleton: Skeleton = COCO17, **options) -> Detector:
     """Create a new detector instance by name (``'mediapipe'`` or ``'onnx'``).
 
     Args:
         name: a key of :data:`DETECTORS`.
+        skeleton: the joint layout of the keypoints ``detect`` returns.
         **options: keyword arguments of that detector's class
             (:class:`~skelsplat_ros.detect.mediapipe_detector.MediaPipeDetector`,
             :class:`~skelsplat_ros.detect.onnx_detector.OnnxPoseDetector`).
@@ -55,4 +60,4 @@ def create_detector(name: str, **options) -> Detector:
         factory = DETECTORS[name]
     except KeyError:
         raise ValueError(f'unknown detector {name!r}; available: {sorted(DETECTORS)}') from None
-    return factory(**options)
+    return factory(skeleton=skeleton, **options)

@@ -2,10 +2,14 @@
 # SPDX-License-Identifier: Apache-2.0
 """Single-person 2D keypoints from MediaPipe Pose (legacy ``mp.solutions.pose`` API).
 
-MediaPipe's BlazePose gives 33 landmarks normalised to the image; they are mapped to COCO-17
-with :func:`skelsplat_ros.skeletons.to_coco17` and scaled to pixels.  The confidence of a
-keypoint is the landmark's *visibility* (the legacy API leaves *presence* unset).  Landmarks
-the model places outside the image are kept as they are (usually with low visibility).
+MediaPipe's BlazePose gives 33 landmarks normalised to the image (:data:`BLAZEPOSE33_JOINTS`:
+face, shoulders to hands, hips to heels and toes); they are scaled to pixels and brought into
+the detector's skeleton by joint name with :meth:`Skeleton.from_keypoints`: ``blazepose33``
+keeps all of them, ``halpe26`` gets the heels and big toes (the foot index landmarks), and a
+joint BlazePose lacks (HALPE's head top, neck, pelvis and small toes) has confidence 0.  The
+confidence of a keypoint is the landmark's *visibility* (the legacy API leaves *presence*
+unset).  Landmarks the model places outside the image are kept as they are (usually with low
+visibility).
 
 Only ``model_complexity=1`` ('full') is usable offline: its model ships in the wheel, while
 0 ('lite') and 2 ('heavy') are downloaded on first use.
@@ -18,13 +22,13 @@ one each call).
 import cv2
 import numpy as np
 
-from skelsplat_ros.skeletons import to_coco17
+from skelsplat_ros.skeletons import BLAZEPOSE33_JOINTS, COCO17
 
 __all__ = ['MediaPipeDetector']
 
 
 class MediaPipeDetector:
-    """COCO-17 keypoints of the one person MediaPipe Pose finds in each image.
+    """Keypoints of the one person MediaPipe Pose finds in each image.
 
     Args:
         static_image_mode: detect the person afresh in every image instead of tracking it
@@ -35,11 +39,13 @@ class MediaPipeDetector:
         smooth_landmarks: let MediaPipe filter landmarks over time (tracking mode only).
         max_side: if set, images whose longer side exceeds it are shrunk to it before
             inference (faster); keypoints are still returned in the original pixels.
+        skeleton: the :class:`~skelsplat_ros.skeletons.Skeleton` whose joints ``detect``
+            returns.
     """
 
     def __init__(self, static_image_mode=False, model_complexity=1,
                  min_detection_confidence=0.5, min_tracking_confidence=0.5,
-                 smooth_landmarks=True, max_side=None):
+                 smooth_landmarks=True, max_side=None, skeleton=COCO17):
         if model_complexity != 1:
             raise ValueError(
                 f'model_complexity={model_complexity} needs a model MediaPipe downloads at run '
@@ -51,6 +57,7 @@ class MediaPipeDetector:
         except ImportError as error:
             raise ImportError('the mediapipe detector needs the mediapipe package '
                               '(pip install mediapipe)') from error
+        self.skeleton = skeleton
         self._max_side = max_side
         self._pose = mp_pose.Pose(
             static_image_mode=static_image_mode, model_complexity=1,
@@ -59,7 +66,7 @@ class MediaPipeDetector:
             min_tracking_confidence=min_tracking_confidence)
 
     def detect(self, bgr):
-        """Return ``(P, 17, 3)`` COCO-17 keypoints (x px, y px, visibility), P = 0 or 1.
+        """Return ``(P, J, 3)`` keypoints of the skeleton (x px, y px, visibility), P = 0 or 1.
 
         Args:
             bgr: ``(H, W, 3) uint8`` BGR image.
@@ -79,11 +86,11 @@ class MediaPipeDetector:
         rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
         result = self._pose.process(rgb)
         if result.pose_landmarks is None:
-            return np.zeros((0, 17, 3))
+            return np.zeros((0, self.skeleton.num_joints, 3))
         # Normalised coordinates do not depend on the resize: scale by the original size.
         blazepose = np.array([(mark.x * width, mark.y * height, mark.visibility)
                               for mark in result.pose_landmarks.landmark])
-        keypoints = to_coco17(blazepose[None], 'blazepose33')
+        keypoints = self.skeleton.from_keypoints(blazepose[None], BLAZEPOSE33_JOINTS)
         keypoints[..., 2] = np.clip(keypoints[..., 2], 0.0, 1.0)
         return keypoints
 

@@ -23,8 +23,9 @@ factor.  The input size is read from the model (``input_size`` names it when the
 shape is dynamic).
 
 Keypoints come out in the model's layout (``keypoint_format``, e.g. ``'coco17'``,
-``'halpe26'``, ``'body25'``) and are mapped to COCO-17 with
-:func:`skelsplat_ros.skeletons.to_coco17`.  Confidences are clipped to [0, 1] (SimCC values
+``'halpe26'``, ``'body25'``) and are brought into the detector's skeleton by joint name with
+:meth:`skelsplat_ros.skeletons.Skeleton.from_keypoints` (a joint the model lacks has
+confidence 0).  Confidences are clipped to [0, 1] (SimCC values
 are unnormalised logits whose useful range is about 0-1).
 """
 
@@ -33,7 +34,7 @@ import os
 import cv2
 import numpy as np
 
-from skelsplat_ros.skeletons import get_format, to_coco17
+from skelsplat_ros.skeletons import COCO17, get_format
 
 __all__ = ['OnnxPoseDetector', 'RTMPOSE_MEAN', 'RTMPOSE_STD']
 
@@ -162,11 +163,13 @@ class OnnxPoseDetector:
         rgb: feed RGB (default for top-down heads) rather than BGR (default for RTMO).
         split_ratio: SimCC bins per input pixel.
         score_threshold: RTMO person score below which detections are dropped.
+        skeleton: the :class:`~skelsplat_ros.skeletons.Skeleton` whose joints ``detect``
+            returns.
     """
 
     def __init__(self, model_path, head='auto', keypoint_format='coco17', device='auto',
                  input_size=None, box_scale=1.25, mean=None, std=None, rgb=None,
-                 split_ratio=2.0, score_threshold=0.3):
+                 split_ratio=2.0, score_threshold=0.3, skeleton=COCO17):
         model_path = os.fspath(model_path)
         if not os.path.isfile(model_path):
             raise FileNotFoundError(f'ONNX pose model not found: {model_path!r}')
@@ -180,6 +183,7 @@ class OnnxPoseDetector:
         self._output_names = self._order_outputs(outputs)
         self.input_size = self._read_input_size(input_size)
         self._format = get_format(keypoint_format)
+        self.skeleton = skeleton
         top_down = self.head != 'rtmo'
         if mean is None:
             mean = RTMPOSE_MEAN if top_down else (0.0, 0.0, 0.0)
@@ -243,7 +247,7 @@ class OnnxPoseDetector:
         return [np.concatenate(parts, axis=0) for parts in zip(*results)]
 
     def detect(self, bgr, boxes=None):
-        """Return ``(P, 17, 3)`` COCO-17 keypoints (x px, y px, confidence) of a BGR image.
+        """Return ``(P, J, 3)`` keypoints of the skeleton (x px, y px, confidence) of an image.
 
         Args:
             bgr: ``(H, W, 3) uint8`` BGR image.
@@ -263,7 +267,7 @@ class OnnxPoseDetector:
         if keypoints.shape[1] != joints:
             raise ValueError(f'the model gives {keypoints.shape[1]} keypoints but format '
                              f'{self._format.name!r} has {joints}')
-        keypoints = to_coco17(keypoints, self._format.name)
+        keypoints = self.skeleton.from_keypoints(keypoints, self._format.joint_names)
         keypoints[..., 2] = np.clip(keypoints[..., 2], 0.0, 1.0)
         return keypoints
 
