@@ -28,7 +28,7 @@ import numpy as np
 from skelsplat_ros.cameras import load_calibration
 from skelsplat_ros.cli import load_keypoint_frames
 from skelsplat_ros.fileio.trc import read_trc
-from skelsplat_ros.skeletons import COCO17_FLIP, COCO17_JOINTS, trc_coco17_correspondence
+from skelsplat_ros.skeletons import COCO17_FLIP, COCO17_JOINTS, trc_correspondence
 
 DEMO = 'pose2sim-0.4.15/Pose2Sim/Demo'
 NUM_JOINTS = len(COCO17_JOINTS)
@@ -112,7 +112,7 @@ def load_truth(trc_path):
     """
     names, positions, rate_hz = read_trc(trc_path)
     world = positions[..., [2, 0, 1]]
-    marker_index, coco_index = trc_coco17_correspondence(names)
+    marker_index, coco_index = trc_correspondence(names)
     truth = np.full((len(world), NUM_JOINTS, 3), np.nan)
     truth[:, coco_index] = world[:, marker_index]
     marker = {name: world[:, i] for i, name in enumerate(names)}

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from typing import List, Optional
 
 import numpy as np
-from skelsplat_ros.skeletons import COCO17_BONES
+from skelsplat_ros.skeletons import COCO17, COCO17_BONES
 
-NUM_JOINTS = 17
+NUM_JOINTS = COCO17.num_joints
 # Half the thickness of a limb or of the torso around its bones, metres.
 BODY_RADIUS_M = 0.08
 # Body bones, torso diagonals (the tubes then cover the torso), ear to ear and nose to

@@ -126,8 +126,6 @@ def command_solve(args):
 
     from skelsplat_ros.cameras import CalibrationError, load_calibration
     from skelsplat_ros.estimators import make_estimator
-    from skelsplat_ros.skeletons import get_skeleton
-
     if pathlib.Path(args.output).suffix not in OUTPUT_SUFFIXES:
         raise CliError(f'{args.output}: output must end in one of {", ".join(OUTPUT_SUFFIXES)}')
     try:
@@ -137,7 +135,7 @@ def command_solve(args):
     if len(args.keypoints) != len(cameras):
         raise CliError(f'{len(args.keypoints)} keypoint directories given, but the calibration '
                        f'has {len(cameras)} cameras ({", ".join(c.name for c in cameras)})')
-    skeleton = get_skeleton(args.skeleton)
+    skeleton = _skeleton(args.skeleton)
     frames = load_keypoint_frames(args.keypoints, args.keypoint_format, skeleton)
     if args.frames:
         frames = frames[:args.frames]
@@ -333,7 +331,6 @@ def command_videos(args):
 
     from skelsplat_ros.cameras import CalibrationError, load_calibration
     from skelsplat_ros.estimators import make_estimator
-    from skelsplat_ros.skeletons import get_skeleton
     from skelsplat_ros.visualize import AnimationWriter, render_summary_png
 
     try:
@@ -343,7 +340,7 @@ def command_videos(args):
     if len(args.videos) != len(cameras):
         raise CliError(f'{len(args.videos)} videos given, but the calibration has '
                        f'{len(cameras)} cameras ({", ".join(c.name for c in cameras)})')
-    skeleton = get_skeleton(args.skeleton)
+    skeleton = _skeleton(args.skeleton)
     config = _solver_config(args)
     log = (lambda text: None) if args.quiet else (lambda text: print(text, file=sys.stderr))
     sources = _open_videos(args.videos, cameras)
@@ -452,13 +449,21 @@ def command_bag(args):
     return 0
 
 
+def _skeleton(name):
+    from skelsplat_ros.skeletons import get_skeleton
+    try:
+        return get_skeleton(name)
+    except ValueError as error:
+        raise CliError(str(error)) from None
+
+
 def _add_solver_options(parser):
     """``--skeleton`` and ``--objective``, shared by ``solve`` and ``videos``."""
-    from skelsplat_ros.skeletons import SKELETON_NAMES
-
-    parser.add_argument('--skeleton', default='coco17', choices=SKELETON_NAMES,
-                        help='the joints to locate (default coco17); keypoints are matched '
-                             'to them by name, and a joint the input lacks stays unknown')
+    # No choices=: listing them would import numpy just to print --help.
+    parser.add_argument('--skeleton', default='coco17',
+                        help='the joints to locate: coco17 (default), halpe26 (adds neck, head '
+                             'top and feet) or blazepose33 (adds hands and feet); keypoints are '
+                             'matched to them by name, and a joint the input lacks stays unknown')
     parser.add_argument('--objective', default='auto',
                         help="skelsplat's objective: auto (default: rendered with --device "
                              'cuda, analytic on the CPU, as the node does), rendered or '

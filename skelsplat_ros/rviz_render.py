@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 import numpy as np
 from skelsplat_ros.cameras import rotation_from_quaternion
 from skelsplat_ros.fileio.mcap_io import read_messages
+from skelsplat_ros.sync import stamp_ns
 
 __all__ = ['frame_poses', 'render_rviz_png']
 
@@ -25,10 +26,6 @@ BACKGROUND = (48 / 255, 48 / 255, 48 / 255)    # RViz's default background
 GRID_RGBA = (160 / 255, 160 / 255, 164 / 255, 0.5)
 AXIS_RGB = ((1.0, 0.0, 0.0), (0.0, 0.8, 0.0), (0.2, 0.4, 1.0))
 SPHERE_LIST, LINE_LIST, TEXT_VIEW_FACING = 7, 5, 9   # visualization_msgs/Marker types
-
-
-def _stamp_ns(stamp):
-    return stamp.sec * 1_000_000_000 + stamp.nanosec
 
 
 def frame_poses(transforms, fixed_frame):
@@ -74,11 +71,11 @@ def _pick(bag_path, fraction):
     for topic, _, msg in read_messages(bag_path, ['/human_pose_3d/markers', '/tf']):
         if topic == '/tf':
             for transform in msg.transforms:
-                transforms.setdefault(_stamp_ns(transform.header.stamp), []).append(transform)
+                transforms.setdefault(stamp_ns(transform.header.stamp), []).append(transform)
         else:
             shown = [m for m in msg.markers if m.action == 0]
             if shown:
-                markers[_stamp_ns(shown[0].header.stamp)] = shown
+                markers[stamp_ns(shown[0].header.stamp)] = shown
     stamps = sorted(set(markers) & set(transforms))
     if not stamps:
         raise ValueError(f'{bag_path}: no frame with both markers and /tf')

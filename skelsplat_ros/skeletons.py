@@ -307,8 +307,3 @@ def trc_correspondence(marker_names, skeleton=COCO17):
     index = skeleton.index_in([TRC_MARKER_JOINTS.get(name) for name in marker_names])
     joint_index = np.flatnonzero(index >= 0)
     return index[joint_index], joint_index.astype(np.intp)
-
-
-def trc_coco17_correspondence(marker_names):
-    """:func:`trc_correspondence` for :data:`COCO17`: ``(marker_index, coco_index)``."""
-    return trc_correspondence(marker_names, COCO17)

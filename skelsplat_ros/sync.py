@@ -67,6 +67,11 @@ __all__ = ['FrameGroup', 'FrameSynchronizer', 'SyncStats']
 _NS_PER_S = 1_000_000_000
 
 
+def stamp_ns(stamp) -> int:
+    """Return a ROS stamp (``sec``, ``nanosec``: ``builtin_interfaces/Time``) in nanoseconds."""
+    return stamp.sec * 1_000_000_000 + stamp.nanosec
+
+
 @dataclasses.dataclass
 class SyncStats:
     """Counters of a :class:`FrameSynchronizer`; frames and groups as named."""

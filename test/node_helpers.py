@@ -11,7 +11,7 @@ from rcl_interfaces.msg import Log
 from rclpy.qos import QoSProfile, QoSReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 from skelsplat_ros.msg import HumanPose3DArray, Keypoints2D
-from skelsplat_ros.ros.outputs import stamp_ns  # noqa: F401 - the node tests' helper
+from skelsplat_ros.sync import stamp_ns  # noqa: F401 - the node tests' helper
 from tf2_msgs.msg import TFMessage
 from visualization_msgs.msg import MarkerArray
 

@@ -20,7 +20,7 @@ from skelsplat_ros.fileio.mcap_io import McapBagWriter, read_messages, read_summ
 from skelsplat_ros.fileio.trc import read_trc
 from skelsplat_ros.imaging import bgr_to_image_fields, encode_compressed
 from skelsplat_ros.ros.conversions import camera_info_msg
-from skelsplat_ros.skeletons import trc_coco17_correspondence
+from skelsplat_ros.skeletons import trc_correspondence
 from std_msgs.msg import Header
 import yaml
 
@@ -119,7 +119,7 @@ def test_bag_is_processed_into_the_outputs(bag, trial, tmp_path, capsys):
     assert max(person.num_views) == 4   # all four cameras, raw and compressed, were used
     positions = np.array([[[p.x, p.y, p.z] for p in msg.people[0].positions] for msg in poses])
     names, markers, _ = read_trc(trial['trc'])
-    marker_index, coco_index = trc_coco17_correspondence(names)
+    marker_index, coco_index = trc_correspondence(names)
     truth = markers[:NUM_FRAMES, marker_index][..., [2, 0, 1]]
     error = np.linalg.norm(positions[:, coco_index] - truth, axis=-1)
     assert 1000 * error.mean() < 150

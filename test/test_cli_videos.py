@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from skelsplat_ros.cli import main
 from skelsplat_ros.fileio.trc import read_trc
-from skelsplat_ros.skeletons import BLAZEPOSE33, COCO17_JOINTS, trc_coco17_correspondence
+from skelsplat_ros.skeletons import BLAZEPOSE33, COCO17_JOINTS, trc_correspondence
 
 NUM_FRAMES = 6
 
@@ -43,7 +43,7 @@ def test_poses_are_written_and_match_the_reference(run, trial):
     assert saved['confidence'].shape == (NUM_FRAMES, 17)
     assert list(saved['joint_names']) == list(COCO17_JOINTS)
     names, markers, _ = read_trc(trial['trc'])
-    marker_index, coco_index = trc_coco17_correspondence(names)
+    marker_index, coco_index = trc_correspondence(names)
     truth = markers[:NUM_FRAMES, marker_index][..., [2, 0, 1]]  # OpenSim Y-up -> world Z-up
     error = np.linalg.norm(positions[:, coco_index] - truth, axis=-1)
     assert np.isfinite(error).all()

@@ -14,8 +14,8 @@ import pytest
 from skelsplat_ros.fileio.mcap_io import read_messages, read_summary
 from skelsplat_ros.fileio.trc import read_trc
 from skelsplat_ros.ros.demo import OUTPUT_TOPICS, pose_arrays, run_demo, TRIAL
-from skelsplat_ros.ros.outputs import stamp_ns
-from skelsplat_ros.skeletons import trc_coco17_correspondence
+from skelsplat_ros.skeletons import COCO17, trc_correspondence
+from skelsplat_ros.sync import stamp_ns
 
 pytestmark = pytest.mark.ros
 
@@ -61,9 +61,9 @@ def test_recording_holds_every_output(demo):
 def test_poses_match_the_reference(demo, data_root):
     result, output = demo
     poses = [msg for _, _, msg in read_messages(output / 'demo.mcap', ['/human_pose_3d'])]
-    positions, _, reprojection = pose_arrays(poses)
+    positions, _, reprojection = pose_arrays(poses, COCO17.num_joints)
     names, markers, _ = read_trc(data_root / TRIAL['reference'])
-    marker_index, coco_index = trc_coco17_correspondence(names)
+    marker_index, coco_index = trc_correspondence(names)
     truth = markers[:NUM_FRAMES, marker_index][..., [2, 0, 1]]  # OpenSim Y-up -> world Z-up
     error = np.linalg.norm(positions[:, coco_index] - truth, axis=-1)
     assert np.isfinite(error).all()

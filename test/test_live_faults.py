@@ -9,7 +9,7 @@ comes out NaN, a detector that raises), to test the code that must survive them.
 
 import numpy as np
 import pytest
-from skelsplat_ros.cameras import load_calibration
+from skelsplat_ros.cameras import CameraRig, load_calibration
 from skelsplat_ros.fileio.openpose import list_openpose_files, read_openpose_json
 from skelsplat_ros.imaging import ImageConversionError
 from skelsplat_ros.live import CameraHealth, diagnose_camera, fuse_group, FusionEngine
@@ -255,7 +255,7 @@ def _project_person(cameras, positions, confidence=0.9):
 def test_person_leaves_and_comes_back_elsewhere(demo):
     cameras, frames = demo
     first = _main_person(frames[0])
-    P = np.stack([cameras[name].projection_matrix for name in NAMES])
+    P = CameraRig([cameras[name] for name in NAMES]).projections
     points = np.stack([cameras[name].undistort_points(first[name][0, :, :2]) for name in NAMES])
     skeleton = triangulate_dlt(P, points, np.stack([first[name][0, :, 2] for name in NAMES]))
     assert np.isfinite(skeleton).all()

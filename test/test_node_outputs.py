@@ -21,6 +21,7 @@ from skelsplat_ros.ros import outputs
 from skelsplat_ros.ros.bag import load_config, process_bag
 from skelsplat_ros.ros.conversions import camera_info_msg, keypoints_msg
 from skelsplat_ros.ros.runner import create_node, default_params_file
+from skelsplat_ros.sync import stamp_ns
 
 pytestmark = pytest.mark.ros
 
@@ -73,7 +74,7 @@ def test_node_and_bag_write_the_same_messages(demo, tmp_path):
             writer.add_topic(f'/{name}/keypoints', 'skelsplat_ros/msg/Keypoints2D')
         for index, views in enumerate(frames):
             for offset, (topic, msg) in enumerate(_inputs(cameras, index, views)):
-                log_ns = outputs.stamp_ns(stamp_of(index)) + 1000 * offset
+                log_ns = stamp_ns(stamp_of(index)) + 1000 * offset
                 writer.write_serialized(topic, serialize_message(msg), log_ns)
     written = tmp_path / 'outputs.mcap'
     config = load_config(default_params_file(), overrides)

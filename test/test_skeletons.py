@@ -113,7 +113,7 @@ def test_h36m_conversion_propagates_missing_joints():
 def test_trc_markers_map_to_the_same_coco_joints(data_root):
     trc = data_root / 'pose2sim-0.4.15/Pose2Sim/Demo/opensim/Balancing_for_IK.trc'
     names, _, _ = read_trc(trc)
-    marker_index, coco_index = skeletons.trc_coco17_correspondence(names)
+    marker_index, coco_index = skeletons.trc_correspondence(names)
     assert len(coco_index) == 13
     assert not set(coco_index.tolist()) & {1, 2, 3, 4}  # the trc has no eyes or ears
     for marker, coco in zip(marker_index, coco_index):
@@ -140,9 +140,6 @@ def test_trc_markers_map_to_any_skeleton_by_name(data_root):
                for m, j in zip(marker_index, joint_index)}
     assert len(matched) == 17 and matched['LBigToe'] == 'left_foot_index'
     assert matched['RHeel'] == 'right_heel' and 'Neck' not in matched
-    np.testing.assert_array_equal(
-        skeletons.trc_correspondence(names, skeletons.COCO17),
-        skeletons.trc_coco17_correspondence(names))
 
 
 def test_aliases_map_either_way():

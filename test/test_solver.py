@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from skelsplat_ros.cameras import CameraRig, load_calibration
 from skelsplat_ros.fileio.trc import read_trc
-from skelsplat_ros.skeletons import COCO17, HALPE26, trc_coco17_correspondence
+from skelsplat_ros.skeletons import COCO17, HALPE26, trc_correspondence
 from skelsplat_ros.solver import SkelSplatSolver, solve_people, SolverConfig
 from skelsplat_ros.triangulation import triangulate_ransac
 
@@ -23,7 +23,7 @@ def rig(data_root):
     demo = data_root / 'pose2sim-0.4.15' / 'Pose2Sim' / 'Demo'
     cameras = load_calibration(demo / 'calibration' / 'Calib_qualisys.toml')
     names, markers, _ = read_trc(demo / 'opensim' / 'Balancing_for_IK.trc')
-    marker_index, coco_index = trc_coco17_correspondence(names)
+    marker_index, coco_index = trc_correspondence(names)
     truth = np.full((markers.shape[0], J, 3), np.nan)
     truth[:, coco_index] = markers[:, marker_index][..., [2, 0, 1]]  # OpenSim Y-up -> Z-up
     return cameras, truth, coco_index

@@ -8,7 +8,7 @@ import pytest
 from skelsplat_ros.cameras import CameraRig, load_calibration, make_camera
 from skelsplat_ros.fileio.openpose import list_openpose_files, read_openpose_json
 from skelsplat_ros.fileio.trc import read_trc
-from skelsplat_ros.skeletons import to_coco17, trc_coco17_correspondence
+from skelsplat_ros.skeletons import to_coco17, trc_correspondence
 from skelsplat_ros.triangulation import reprojection_errors, triangulate_dlt, triangulate_ransac
 
 DEMO = 'pose2sim-0.4.15/Pose2Sim/Demo'
@@ -134,7 +134,7 @@ def demo_views(data_root):
         points.append(frame_points)
         weights.append(frame_weights)
     names, markers, _ = read_trc(demo / 'opensim/Balancing_for_IK.trc')
-    marker_index, coco_index = trc_coco17_correspondence(names)
+    marker_index, coco_index = trc_correspondence(names)
     truth = markers[:, marker_index][..., [2, 0, 1]]  # OpenSim Y-up -> calibration Z-up
     P = CameraRig(cameras).projections
     return P, np.array(points), np.array(weights), truth, coco_index

@@ -34,7 +34,7 @@ from skelsplat_ros.ros.diagnostics import bag_statuses
 from skelsplat_ros.ros.params import config_from_values, load_calibrated_cameras, make_engine
 from skelsplat_ros.ros.params import parameter_names, ParameterError, PARAMETERS
 from skelsplat_ros.ros.runner import check_params_file
-from skelsplat_ros.sync import FrameSynchronizer
+from skelsplat_ros.sync import FrameSynchronizer, stamp_ns
 from std_msgs.msg import Header
 
 __all__ = ['BagError', 'BagStats', 'OUTPUT_TYPES', 'load_config', 'process_bag']
@@ -159,7 +159,7 @@ class _Processor:
             self.warn(('size', name), f'{name}: frames of {width}x{height} refused, CameraInfo '
                       f'says {camera.width}x{camera.height}')
             return
-        stamp = outputs.stamp_ns(msg.header.stamp)
+        stamp = stamp_ns(msg.header.stamp)
         for group in self.sync.add(name, stamp, msg, stamp):
             self._fuse(group, log_time_ns)
 

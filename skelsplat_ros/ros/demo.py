@@ -56,9 +56,11 @@ from skelsplat_ros.fileio.mcap_io import McapBagWriter
 from skelsplat_ros.fileio.trc import read_trc
 from skelsplat_ros.msg import HumanPose3DArray
 from skelsplat_ros.ros import outputs
+from skelsplat_ros.ros.bag import load_config
 from skelsplat_ros.ros.conversions import camera_info_msg
 from skelsplat_ros.ros.runner import default_params_file
-from skelsplat_ros.skeletons import trc_coco17_correspondence
+from skelsplat_ros.skeletons import trc_correspondence
+from skelsplat_ros.sync import stamp_ns
 from std_msgs.msg import Header
 
 __all__ = ['DemoError', 'DemoResult', 'OUTPUT_TOPICS', 'TRIAL', 'default_data_root',
@@ -158,7 +160,7 @@ def default_data_root() -> pathlib.Path:
     return pathlib.Path(os.environ.get('SKELSPLAT_DATA', default))
 
 
-def pose_arrays(messages, num_joints=17):
+def pose_arrays(messages, num_joints):
     """Stack ``HumanPose3DArray`` messages (first person of each) into arrays.
 
     Args:
@@ -184,18 +186,18 @@ def pose_arrays(messages, num_joints=17):
     return positions, confidence, reprojection
 
 
-def reference_positions(path, num_frames):
-    """Read the trial's .trc as COCO-17 joints in the calibration world (Z up).
+def reference_positions(path, num_frames, skeleton):
+    """Read the trial's .trc as ``skeleton``'s joints in the calibration world (Z up).
 
-    Returns ``(positions (F, 17, 3) metres, NaN for the joints the .trc lacks; the COCO
+    Returns ``(positions (F, J, 3) metres, NaN for the joints the .trc lacks; the joint
     indexes it has (M,))``.  World = (trc Z, trc X, trc Y).
     """
     names, markers, _ = read_trc(path)
-    marker_index, coco_index = trc_coco17_correspondence(names)
-    positions = np.full((num_frames, 17, 3), np.nan)
+    marker_index, joint_index = trc_correspondence(names, skeleton)
+    positions = np.full((num_frames, skeleton.num_joints, 3), np.nan)
     count = min(num_frames, len(markers))
-    positions[:count, coco_index] = markers[:count, marker_index][..., [2, 0, 1]]
-    return positions, coco_index
+    positions[:count, joint_index] = markers[:count, marker_index][..., [2, 0, 1]]
+    return positions, joint_index
 
 
 def _mpjpe_mm(positions, reference, joints):
@@ -333,7 +335,7 @@ class _Recorder:
             self.counts[topic] += 1
             if topic == '/human_pose_3d':
                 msg = deserialize_message(data, HumanPose3DArray)
-                self.poses[outputs.stamp_ns(msg.header.stamp)] = (now, msg)
+                self.poses[stamp_ns(msg.header.stamp)] = (now, msg)
             elif topic == '/diagnostics':
                 self.diagnostics = deserialize_message(data, DiagnosticArray)
                 self.diagnostics_received += 1
@@ -447,6 +449,7 @@ def run_demo(output_dir, frames: int = 100, data_root=None, params_file=None,
     # delivers a group's four 6 MB images further apart than a live rig's 0.1 s.
     overrides = {'calibration_file': str(trial.calibration), 'detector': 'mediapipe',
                  'image_qos': 'reliable', 'max_wait': MAX_WAIT_S}
+    skeleton = load_config(params_file, overrides).skeleton
     show.note(f'demo: starting skelsplat_node ({params_file}, MediaPipe, {trial.frames} '
               f'frames); node log: {output / "node.log"}')
     summary = set(np.linspace(0, trial.frames - 1, SUMMARY_FRAMES).round().astype(int).tolist())
@@ -455,7 +458,7 @@ def run_demo(output_dir, frames: int = 100, data_root=None, params_file=None,
         with _fastdds_profile(pathlib.Path(params_file).parent / 'fastdds.xml'):
             node_process = _NodeProcess(params_file, overrides, output / 'node.log', output)
             try:
-                recorder, replay = _with_ros(bag, node_process, trial, summary, show)
+                recorder, replay = _with_ros(bag, node_process, trial, summary, show, skeleton)
             finally:
                 node_process.stop()
     finally:
@@ -470,8 +473,8 @@ def run_demo(output_dir, frames: int = 100, data_root=None, params_file=None,
     if not len(frame_index):
         raise DemoError(f'the node published no /human_pose_3d (log: {output / "node.log"})')
     positions, confidence, reprojection = pose_arrays(
-        [m for s, m in zip(stamps, messages) if s in index_of])
-    reference, joints = reference_positions(trial.reference, trial.frames)
+        [m for s, m in zip(stamps, messages) if s in index_of], skeleton.num_joints)
+    reference, joints = reference_positions(trial.reference, trial.frames, skeleton)
     mpjpe = _mpjpe_mm(positions, reference[frame_index], joints)
     first_publish = min(t for t in published.values())
     last_output = max(recorder.poses[s][0] for s in stamps) * 1e-9
@@ -480,7 +483,7 @@ def run_demo(output_dir, frames: int = 100, data_root=None, params_file=None,
         show.note('demo: drawing the pictures')
         drawing = time.monotonic()
         files.update(_pictures(output, trial.cameras, frame_index, positions, confidence,
-                               reference, detections, keep, sorted(summary)))
+                               reference, detections, keep, sorted(summary), skeleton))
         show.note(f'demo: pictures drawn in {time.monotonic() - drawing:.1f} s')
     files['node log'] = output / 'node.log'
     return DemoResult(
@@ -519,7 +522,7 @@ def _cpu_s(who):
     return usage.ru_utime + usage.ru_stime
 
 
-def _with_ros(bag, node_process, trial, summary, show):
+def _with_ros(bag, node_process, trial, summary, show, skeleton):
     """Set up the demo's own ROS node and recorder, replay the trial, tear them down.
 
     Returns ``(recorder, what _replay returns)``.
@@ -534,7 +537,7 @@ def _with_ros(bag, node_process, trial, summary, show):
         spinner = threading.Thread(target=executor.spin, daemon=True)
         spinner.start()
         try:
-            return recorder, _replay(node, recorder, node_process, trial, summary, show)
+            return recorder, _replay(node, recorder, node_process, trial, summary, show, skeleton)
         finally:
             executor.shutdown()
             spinner.join(timeout=5)
@@ -543,13 +546,13 @@ def _with_ros(bag, node_process, trial, summary, show):
         rclpy.try_shutdown(context=context)
 
 
-def _replay(node, recorder, node_process, trial, summary, show):
+def _replay(node, recorder, node_process, trial, summary, show, skeleton):
     """Publish the trial in lockstep with the node's outputs.
 
     Small copies of the images are kept for the frames in ``summary`` and every
     :data:`GIF_STRIDE`-th frame.
 
-    Returns ``(published: stamp ns -> wall s, detections: frame -> V arrays (P, 17, 3),
+    Returns ``(published: stamp ns -> wall s, detections: frame -> V arrays (P, J, 3),
     kept images: frame -> (V small BGR images, scale), latencies s)``.
     """
     from skelsplat_ros.detect import create_detector
@@ -561,7 +564,7 @@ def _replay(node, recorder, node_process, trial, summary, show):
                  for n in names}
     image_pubs = {n: node.create_publisher(Image, f'/{n}/image_raw', IMAGE_QOS) for n in names}
     with _native_stderr_silenced():
-        detectors = [create_detector('mediapipe') for _ in names]
+        detectors = [create_detector('mediapipe', skeleton=skeleton) for _ in names]
 
     def connected():
         node_process.check()
@@ -642,12 +645,12 @@ def _palette_png(path):
 
 
 def _pictures(output, cameras, frame_index, positions, confidence, reference, detections, keep,
-              summary):
+              summary, skeleton):
     """Write demo.png, demo.gif and rviz.png; return name -> path."""
     from skelsplat_ros.visualize import AnimationWriter, OverlayFrame, render_summary_png
 
     row_of = {int(frame): row for row, frame in enumerate(frame_index)}
-    coco = np.isfinite(reference[0]).all(axis=1)
+    scored = np.flatnonzero(np.isfinite(reference[0]).all(axis=1))
 
     def overlay(frame):
         row = row_of.get(frame)
@@ -656,9 +659,9 @@ def _pictures(output, cameras, frame_index, positions, confidence, reference, de
         images, scale = keep[frame]
         error = None
         if pos is not None:
-            error = _mpjpe_mm(pos[None], reference[frame][None], np.flatnonzero(coco))
+            error = _mpjpe_mm(pos[None], reference[frame][None], scored)
         return OverlayFrame(frame, images, detections[frame], pos, conf, scale, error,
-                            reference[frame])
+                            reference[frame], skeleton=skeleton)
 
     files = {}
     files['picture'] = _palette_png(render_summary_png(

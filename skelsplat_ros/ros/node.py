@@ -46,7 +46,7 @@ from skelsplat_ros.ros.camera_states import CameraStates
 from skelsplat_ros.ros.diagnostics import NodeDiagnostics, SyncTotals
 from skelsplat_ros.ros.params import load_calibrated_cameras, make_engine, ParameterError
 from skelsplat_ros.ros.params import parameter_names, read_config, validate_update
-from skelsplat_ros.sync import FrameSynchronizer
+from skelsplat_ros.sync import FrameSynchronizer, stamp_ns
 
 __all__ = ['SkelSplatNode', 'main']
 
@@ -234,14 +234,14 @@ class SkelSplatNode(Node):
             self._add_frame(name, msg)
 
     def _add_frame(self, name, msg):
-        stamp_ns = outputs.stamp_ns(msg.header.stamp)
+        stamp = stamp_ns(msg.header.stamp)
         with self._sync_lock:
-            groups = self._sync.add(name, stamp_ns, msg, time.monotonic_ns())
+            groups = self._sync.add(name, stamp, msg, time.monotonic_ns())
             drop = self._sync.last_drop
-        self._states[name].last_stamp_ns = stamp_ns
+        self._states[name].last_stamp_ns = stamp
         if drop is not None:
             self._warn(('sync', name, drop), f'{name}: frame dropped: {_DROP_REASONS[drop]} '
-                       f'(stamp {stamp_ns * 1e-9:.3f} s)', camera=name)
+                       f'(stamp {stamp * 1e-9:.3f} s)', camera=name)
         self._dispatch(groups)
 
     def _poll(self):

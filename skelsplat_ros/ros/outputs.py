@@ -17,6 +17,7 @@ from skelsplat_ros import skeletons
 from skelsplat_ros.live import PersonPose
 from skelsplat_ros.msg import HumanPose3DArray
 from skelsplat_ros.ros import conversions
+from skelsplat_ros.sync import stamp_ns
 from tf2_msgs.msg import TFMessage
 from visualization_msgs.msg import MarkerArray
 
@@ -36,11 +37,6 @@ OUTPUT_TOPICS = {POSES: HumanPose3DArray, MARKERS: MarkerArray, POINTS: PointClo
 def type_name(message_type) -> str:
     """Return a message type's ROS name, e.g. ``tf2_msgs/msg/TFMessage``."""
     return f'{message_type.__module__.split(".")[0]}/msg/{message_type.__name__}'
-
-
-def stamp_ns(stamp) -> int:
-    """Return a ``builtin_interfaces/Time`` as integer nanoseconds."""
-    return stamp.sec * 1_000_000_000 + stamp.nanosec
 
 
 class Outputs:
