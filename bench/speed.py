@@ -34,7 +34,6 @@ targets are reported as not measured.
 
 import argparse
 import dataclasses
-import hashlib
 import os
 import pathlib
 import platform
@@ -44,7 +43,7 @@ import time
 import metrics
 import numpy as np
 import protocols
-from report import default_data_root, log, write_report
+from report import default_data_root, log, source_sha1, write_report
 from skelsplat_ros import live
 from skelsplat_ros import solver as solver_module
 from skelsplat_ros.render import rasterize_heatmap_windows, rasterize_heatmaps
@@ -877,8 +876,7 @@ def main(argv=None):
                     'python': platform.python_version(), 'torch': torch.__version__,
                     **_gpu_info(args.device)},
         'load_average': {'start': _load()},
-        'solver_sha1': hashlib.sha1(pathlib.Path(solver_module.__file__).read_bytes()
-                                    ).hexdigest(),
+        'solver_sha1': source_sha1(solver_module),
     }}
     started = time.perf_counter()
     if 'solver' in sections:

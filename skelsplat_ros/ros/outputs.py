@@ -17,12 +17,10 @@ from skelsplat_ros import skeletons
 from skelsplat_ros.live import PersonPose
 from skelsplat_ros.msg import HumanPose3DArray
 from skelsplat_ros.ros import conversions
-from skelsplat_ros.sync import stamp_ns
 from tf2_msgs.msg import TFMessage
 from visualization_msgs.msg import MarkerArray
 
-__all__ = ['MARKERS', 'OUTPUT_TOPICS', 'Outputs', 'POINTS', 'POSES', 'TF', 'stamp_ns',
-           'type_name']
+__all__ = ['MARKERS', 'OUTPUT_TOPICS', 'Outputs', 'POINTS', 'POSES', 'TF', 'type_name']
 
 # Relative names, so that the node's namespace applies; /tf is absolute.
 POSES = 'human_pose_3d'
