@@ -39,9 +39,11 @@ import numpy as np
 import yaml
 
 try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
+    import tomllib  # novermin - Python 3.11+; 3.10 (Humble) reads TOML with python3-toml
+    TomlDecodeError = tomllib.TOMLDecodeError
+except ModuleNotFoundError:
+    import toml as tomllib
+    TomlDecodeError = tomllib.TomlDecodeError
 
 DISTORTION_MODELS = ('plumb_bob', 'rational_polynomial', 'equidistant', 'none')
 _DISTORTION_COUNTS = {
@@ -349,7 +351,7 @@ def _required(table, key, camera):
 def _cameras_from_toml(text):
     try:
         document = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
+    except TomlDecodeError as error:
         raise CalibrationError(f'unparsable TOML: {error}') from None
     cameras = []
     for key, table in document.items():
