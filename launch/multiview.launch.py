@@ -38,8 +38,10 @@ def generate_launch_description():
             package='skelsplat_ros', executable='skelsplat_node', name='skelsplat_node',
             namespace=namespace, output='screen', emulate_tty=True,
             parameters=[params_file, {'use_sim_time': sim_time}]),
+        # In the node's namespace: config/skelsplat.rviz names its topics relative to it.
         Node(
-            package='rviz2', executable='rviz2', name='rviz2', output='screen',
+            package='rviz2', executable='rviz2', name='rviz2', namespace=namespace,
+            output='screen',
             arguments=['-d', os.path.join(share, 'config', 'skelsplat.rviz')],
             parameters=[{'use_sim_time': sim_time}],
             condition=IfCondition(LaunchConfiguration('rviz'))),

@@ -14,6 +14,7 @@ import xml.etree.ElementTree as ElementTree
 
 import numpy as np
 from skelsplat_ros.cameras import load_calibration
+import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 # Every key that `rosdep install` resolves on each distribution (see the README there).
@@ -67,3 +68,28 @@ def test_toml_calibration_loads_without_tomllib(data_root):
                              for c in load_calibration(calibration)])
     assert with_toml.shape == (4, 9 + 4 + 9 + 3)
     np.testing.assert_array_equal(with_toml, with_tomllib)
+
+
+def _rviz_topics(display_tree):
+    """Every ``Topic: {Value: ...}`` of an RViz config, depth first."""
+    if isinstance(display_tree, dict):
+        topic = display_tree.get('Topic')
+        if isinstance(topic, dict) and 'Value' in topic:
+            yield topic['Value']
+        for value in display_tree.values():
+            yield from _rviz_topics(value)
+    elif isinstance(display_tree, list):
+        for value in display_tree:
+            yield from _rviz_topics(value)
+
+
+def test_rviz_config_follows_the_namespace():
+    # The launch file puts RViz in the node's namespace (namespace:=robot1), where a relative
+    # topic resolves to the node's; an absolute one would show nothing there.
+    config = yaml.safe_load((ROOT / 'config' / 'skelsplat.rviz').read_text())
+    topics = list(_rviz_topics(config))
+    assert 'human_pose_3d/markers' in topics and 'human_pose_3d/points' in topics
+    absolute = [topic for topic in topics if topic.startswith('/')]
+    assert not absolute, f'absolute topics in config/skelsplat.rviz: {absolute}'
+    launch = (ROOT / 'launch' / 'multiview.launch.py').read_text()
+    assert launch.count('namespace=namespace') == 2, 'both nodes of the launch file in it'
