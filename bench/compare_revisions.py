@@ -11,8 +11,9 @@ the baseline revision (extracted with ``git archive`` into a temporary folder) a
 working tree alternately, ``--rounds`` times each, the order swapped every round so that a
 drift in the machine's load hits both alike.  Each run imports its own revision's
 ``skelsplat_ros`` (its folder first on ``PYTHONPATH``).  Per configuration and dataset it
-reports the median over the rounds of the per-frame median time, the ratio current /
-baseline, and both MPJPEs.
+reports the median over the rounds of the per-frame median wall time and of the mean process
+CPU time, the ratios current / baseline, and both MPJPEs.  CPU time is the steadier of the two
+on a machine that other work shares; the load average of every run is recorded.
 
 Writes ``speed_compare.json`` (also printed on stdout) into the output directory; progress
 goes to stderr.
@@ -82,8 +83,11 @@ def _side_by_side(runs):
                 entry[label] = {
                     'median_ms': float(np.median([v['median_ms'] for v in values])),
                     'p95_ms': float(np.median([v['p95_ms'] for v in values])),
+                    'cpu_mean_ms': float(np.median([v['cpu_mean_ms'] for v in values])),
                     'mean_mm': values[0]['mean_mm']}
             entry['time_ratio'] = entry['current']['median_ms'] / entry['baseline']['median_ms']
+            entry['cpu_ratio'] = (entry['current']['cpu_mean_ms']
+                                  / entry['baseline']['cpu_mean_ms'])
             entry['mpjpe_difference_mm'] = (entry['current']['mean_mm']
                                             - entry['baseline']['mean_mm'])
             table.setdefault(config, {})[dataset] = entry
@@ -107,16 +111,20 @@ def main(argv=None):
                 result = scratch / f'{label}-{round_index}'
                 result.mkdir()
                 runs[label].append(_run_solver_section(trees[label], args.frames, result))
-    times = [entry['time_ratio'] for rows in _side_by_side(runs).values()
-             for entry in rows.values()]
+    table = _side_by_side(runs)
+    ratios = {kind: [entry[kind] for rows in table.values() for entry in rows.values()]
+              for kind in ('time_ratio', 'cpu_ratio')}
     report = {
         'config': {'baseline': commit, 'rounds': args.rounds,
                    'frames': runs['current'][0]['config']['frames'],
                    'solver_sha1': {label: reports[0]['config']['solver_sha1']
                                    for label, reports in runs.items()}},
-        'solver': _side_by_side(runs),
-        'summary': {'time_ratio_median': float(np.median(times)),
-                    'time_ratio_range': [float(min(times)), float(max(times))]}}
+        'load_average': {label: [report['config']['load_average'] for report in reports]
+                         for label, reports in runs.items()},
+        'solver': table,
+        'summary': {f'{kind}_{what}': value for kind, values in ratios.items()
+                    for what, value in (('median', float(np.median(values))),
+                                        ('range', [float(min(values)), float(max(values))]))}}
     write_report(report, args.output, 'speed_compare')
 
 
