@@ -16,9 +16,18 @@ OUT ?= out
 setup:
 	bash scripts/setup.sh
 
+# The ROS-free core's tests, run a second time under numpy 1 (scripts/setup.sh numpy1).
+NUMPY1_PYTHON := $${SKELSPLAT_CACHE:-$$HOME/.cache/skelsplat_ros}/venv-numpy1/bin/python
+CORE_TESTS := test/test_cameras.py test/test_skeletons.py test/test_triangulation.py \
+	test/test_solver.py test/test_analytic_torch.py test/test_batch.py test/test_motion.py \
+	test/test_multiperson.py test/test_render.py test/test_detect_onnx.py test/test_io.py \
+	test/test_cli_solve.py test/test_live_faults.py test/test_sync.py test/test_imaging.py
+
 test: export ROS_DOMAIN_ID := 61
 test: setup
+	bash scripts/setup.sh numpy1
 	$(ENV) && pytest test -q -ra --durations=10
+	PYTHONPATH=$(CURDIR) $(NUMPY1_PYTHON) -m pytest $(CORE_TESTS) -q -ra
 
 demo: export ROS_DOMAIN_ID := 62
 demo: setup

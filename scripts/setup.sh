@@ -40,6 +40,28 @@ setup_venv() {
   echo "$want" > "$VENV/.skelsplat-stamp"
 }
 
+# --- 1b. the numpy 1 environment (`scripts/setup.sh numpy1`, for make test) -----------------
+# The ROS-free core under numpy 1 and the same torch, as a Humble robot runs it (its ROS message
+# packages need numpy 1).  No ROS here: the tests import the core from the source tree.
+NUMPY1_VENV=${SKELSPLAT_NUMPY1_VENV:-$CACHE/venv-numpy1}
+setup_numpy1_venv() {
+  local want have py="$NUMPY1_VENV/bin/python"
+  want=$(fingerprint "$ROOT/requirements/numpy1.txt" "$ROOT/requirements/numpy1-constraints.txt")
+  have=$(cat "$NUMPY1_VENV/.skelsplat-stamp" 2>/dev/null || true)
+  if [ "$want" = "$have" ]; then
+    log "numpy 1 venv up to date ($NUMPY1_VENV)"
+    return
+  fi
+  log "creating $NUMPY1_VENV (the core under numpy 1; a minute or two the first time)"
+  [ -x "$py" ] || "$PYTHON" -m venv "$NUMPY1_VENV"
+  "$py" -m pip install --disable-pip-version-check --progress-bar off \
+    -r "$ROOT/requirements/numpy1.txt" -c "$ROOT/requirements/numpy1-constraints.txt" \
+    2>&1 | grep -E "^(Collecting|ERROR)" | grep -v -- "->" | sed 's/^/  pip: /' || true
+  "$py" -c "import numpy, torch, cv2, scipy; assert numpy.__version__.startswith('1.')" \
+    || { log "ERROR: the numpy 1 environment did not install"; exit 1; }
+  echo "$want" > "$NUMPY1_VENV/.skelsplat-stamp"
+}
+
 # --- 2. build-time paths baked into the message wheels' CMake targets -------------------------
 setup_wheel_paths() {
   local include numpy_dir
@@ -162,6 +184,11 @@ setup_data() {
   done
   log "data ready in $CACHE/data"
 }
+
+if [ "${1:-}" = "numpy1" ]; then
+  setup_numpy1_venv
+  exit
+fi
 
 if [ "${1:-}" = "colcon-build" ]; then
   # scripts/setup.sh colcon-build BUILD_BASE INSTALL_BASE [colcon args]: this package alone,
