@@ -24,6 +24,7 @@ CORE_TESTS := test/test_cameras.py test/test_skeletons.py test/test_triangulatio
 	test/test_cli_solve.py test/test_live_faults.py test/test_sync.py test/test_imaging.py
 
 test: export ROS_DOMAIN_ID := 61
+test: export SKELSPLAT_REQUIRE_DATA := 1
 test: setup
 	bash scripts/setup.sh numpy1
 	$(ENV) && pytest test -q -ra --durations=10

@@ -23,5 +23,10 @@ def data_root():
     """Root of the real data the set-up script downloads (see scripts/setup.sh)."""
     root = _data_root()
     if not (root / 'pose2sim-0.4.15').is_dir():
-        pytest.fail(f'real data missing under {root}: run `make setup` (scripts/setup.sh) first')
+        why = f'real data missing under {root}: run `make setup` (scripts/setup.sh) first'
+        # `make test` requires it; `colcon test` in a robot's workspace, which has not
+        # downloaded it, skips the tests that need it instead of failing them.
+        if os.environ.get('SKELSPLAT_REQUIRE_DATA'):
+            pytest.fail(why)
+        pytest.skip(why)
     return root
