@@ -10,6 +10,7 @@ from skelsplat_ros.live import PersonPose
 from skelsplat_ros.ros import outputs
 from skelsplat_ros.ros.bag import OUTPUT_TYPES
 from skelsplat_ros.skeletons import COCO17, HALPE26
+from skelsplat_ros.sync import stamp_ns
 
 STAMP_NS = 100_000_000_000
 
@@ -50,7 +51,7 @@ def test_one_group_gives_every_enabled_output_in_order():
         assert isinstance(msg, outputs.OUTPUT_TOPICS[topic])
     got = _by_topic(pairs)
     poses = got[outputs.POSES]
-    assert outputs.stamp_ns(poses.header.stamp) == STAMP_NS and poses.header.frame_id == 'world'
+    assert stamp_ns(poses.header.stamp) == STAMP_NS and poses.header.frame_id == 'world'
     assert [person.id for person in poses.people] == [1, 2]
     assert tuple(poses.people[0].joint_names) == COCO17.joint_names
     assert poses.people[0].skeleton_format == 'coco17'
