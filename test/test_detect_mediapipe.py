@@ -106,9 +106,11 @@ def test_empty_image_has_no_person():
 
 
 def test_extreme_sizes_are_refused_before_mediapipe():
-    """A side of 32767 px aborts the process inside MediaPipe's OpenCV remap (SIGABRT, which
-    no except catches): the detector refuses it first.  Run in a child process, so that a
-    regression fails this test instead of killing the suite."""
+    """Sides that abort MediaPipe's OpenCV remap are refused before it runs.
+
+    A side of 32767 px aborts the process (SIGABRT, which no except catches).  The detector
+    runs in a child process, so that a regression fails this test instead of killing the suite.
+    """
     script = (
         'import numpy as np\n'
         'from skelsplat_ros.detect.mediapipe_detector import MediaPipeDetector\n'

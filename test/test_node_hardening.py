@@ -1,0 +1,96 @@
+# Copyright 2026 The skelsplat_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""Inputs of issue #20 that reached native code, over real DDS: the node survives them.
+
+cam_01 and cam_02 send good half-size frames of the pose2sim demo (MediaPipe); cam_03
+(CompressedImage) sends a decompression bomb, a 631-byte-like JPEG that declares 30000 x 30000
+pixels; cam_04 (Image) sends a 100000 x 1 image that matches its CameraInfo, which used to
+abort the process inside MediaPipe's OpenCV remap.  Both are refused before any native call:
+a log line, a /diagnostics status, and the person is still published from the good views,
+without the memory a decoded bomb would take.
+"""
+
+import resource
+
+from diagnostic_msgs.msg import DiagnosticStatus
+from node_helpers import CAMERAS, Probe, stamp_ns, stamp_of
+import numpy as np
+import pytest
+from ros_helpers import RosContext, spin_until
+from sensor_msgs.msg import CompressedImage, Image
+from skelsplat_ros.cameras import make_camera
+from skelsplat_ros.imaging import encode_compressed
+from skelsplat_ros.ros.conversions import camera_info_msg
+from skelsplat_ros.ros.runner import create_node
+from test_imaging import _declaring
+from test_node_faults import _level_of, half_size, KINDS, RATE_HZ  # noqa: F401
+from test_node_keypoints import OUTPUT_TIMEOUT_S, PARAMS
+from test_node_video import _compressed, _image
+
+pytestmark = pytest.mark.ros
+
+
+def _max_rss_bytes():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def test_extreme_sizes_and_bombs_are_refused_before_native_code(half_size):  # noqa: F811
+    """The node survives both, reports each on its camera and fuses the good views."""
+    calibration, cameras, frames = half_size
+    overrides = {'calibration_file': str(calibration), 'detector': 'mediapipe',
+                 'image_qos': 'reliable', 'device': 'cpu', 'diagnostics_period': 0.2,
+                 'max_wait': 0.3, 'slop': 0.008,
+                 'cameras.cam_03.image_topic': '/cam_03/image_raw/compressed'}
+    # cam_04 states a 100000 x 1 image: a CameraInfo that passes every calibration check.
+    good4 = cameras['cam_04']
+    thin = make_camera('cam_04', good4.K, good4.dist, good4.distortion_model, 100000, 1,
+                       good4.R, good4.t)
+    bomb = CompressedImage(format='jpeg', data=_declaring(
+        encode_compressed(np.zeros((8, 8, 3), np.uint8), 'jpeg')[1], 30000, 30000))
+    encoding, width, height, step, data = 'bgr8', 100000, 1, 300000, bytes(300000)
+    with RosContext() as ros:
+        node = create_node(PARAMS, overrides, context=ros.context)
+        ros.executor.add_node(node)
+        ros.nodes.append(node)
+        probe = Probe(ros.node('probe'), KINDS)
+        assert spin_until(ros.executor, probe.connected)
+        for name in CAMERAS:
+            camera = thin if name == 'cam_04' else cameras[name]
+            probe.info[name].publish(camera_info_msg(camera, stamp_of(0), f'{name}_optical_frame'))
+        assert spin_until(ros.executor, lambda: probe.calibrated(CAMERAS))
+
+        rss_before = _max_rss_bytes()
+        for index in range(1, 4):
+            stamp = stamp_of(index, rate_hz=RATE_HZ)
+            for name in ('cam_01', 'cam_02'):
+                probe.inputs[name].publish(_image(frames[name], 'bgr8', stamp,
+                                                  f'{name}_optical_frame'))
+            bomb.header.stamp = stamp
+            probe.inputs['cam_03'].publish(bomb)
+            extreme = Image(encoding=encoding, width=width, height=height, step=step, data=data)
+            extreme.header.stamp = stamp
+            probe.inputs['cam_04'].publish(extreme)
+            assert spin_until(ros.executor, lambda: any(
+                stamp_ns(msg.header.stamp) == stamp_ns(stamp) and msg.people
+                for msg in probe.messages('/human_pose_3d')), timeout_s=OUTPUT_TIMEOUT_S)
+        for camera, text in (('cam_03', '30000x30000 pixels is too large'),
+                             ('cam_04', '100000x1 pixels is too large')):
+            assert spin_until(ros.executor, lambda: _level_of(probe, camera, text) is not None,
+                              timeout_s=5.0), f'{camera}: no diagnostics mentioning {text!r}'
+            assert _level_of(probe, camera, text) in (DiagnosticStatus.WARN,
+                                                      DiagnosticStatus.ERROR)
+            assert spin_until(ros.executor, lambda: any(
+                f'{camera}: ' in line and text in line for line in probe.logs()), timeout_s=5.0)
+        # A decoded bomb alone is 2.7 GB of pixels.
+        assert _max_rss_bytes() - rss_before < 500e6
+        # cam_03 recovers with its next good frame: the refusal cost that frame only.
+        stamp = stamp_of(5, rate_hz=RATE_HZ)
+        for name in ('cam_01', 'cam_02', 'cam_03'):
+            maker = _compressed if KINDS[name] == 'compressed' else \
+                (lambda bgr, s, f: _image(bgr, 'bgr8', s, f))
+            probe.inputs[name].publish(maker(frames[name], stamp, f'{name}_optical_frame'))
+        assert spin_until(ros.executor, lambda: any(
+            stamp_ns(msg.header.stamp) == stamp_ns(stamp) and msg.people
+            and max(person.num_views) >= 3
+            for msg in probe.messages('/human_pose_3d') for person in msg.people),
+            timeout_s=OUTPUT_TIMEOUT_S)
