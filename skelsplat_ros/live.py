@@ -34,8 +34,6 @@ __all__ = ['CameraHealth', 'FusionEngine', 'GroupResult', 'KeyedThrottle', 'Late
            'stamp_offsets']
 
 PERSON_ID = 1   # the id of the one person a single-person engine fuses (REP-155 body_1)
-# A fitted joint farther than this from the world origin is a diverged fit, not a person.
-MAX_POSITION_M = 1000.0
 
 
 class LatestMailbox:
@@ -404,7 +402,7 @@ class FusionEngine:
     def _check(self, estimates):
         """Raise :class:`SolverDiverged` (after a reset) if any of ``estimates`` diverged."""
         for estimate in estimates:
-            problem = _divergence(estimate)
+            problem = _divergence(estimate, self._solver_config.workspace_radius_m)
             if problem:
                 self.divergences += 1
                 self.reset()
@@ -457,21 +455,23 @@ class SolverDiverged(RuntimeError):
     """The solver's fit was not finite (or absurdly far); its result must not be published."""
 
 
-def _divergence(estimate):
+def _divergence(estimate, workspace_radius_m):
     """Return why ``estimate`` is a diverged fit, or '' when it is sane.
 
-    Sane: every joint the solver claims a view for has a finite position, and no joint lies
-    farther than ``MAX_POSITION_M`` from the origin.  Unsupported joints may be NaN (that is
-    the solver's "unknown"); a non-finite covariance is replaced by a large one later
-    (:func:`person_from_estimate`).
+    Sane: every joint the solver claims a view for has a finite position within
+    ``workspace_radius_m`` of the origin (the solver's own bound, so this only catches a
+    solver that broke it).  Unsupported joints may be NaN (that is the solver's "unknown"); a
+    non-finite covariance is replaced by a large one later (:func:`person_from_estimate`).
     """
     positions = np.asarray(estimate.positions, dtype=float)
     supported = np.asarray(estimate.num_views) > 0
     finite = np.isfinite(positions).all(axis=1)
     if (supported & ~finite).any():
         return f'{int((supported & ~finite).sum())} supported joints are not finite'
-    if finite.any() and np.abs(positions[finite]).max() > MAX_POSITION_M:
-        return f'a joint lies {np.abs(positions[finite]).max():.3g} m from the origin'
+    distance = np.linalg.norm(positions[supported & finite], axis=1)
+    if distance.size and distance.max() > workspace_radius_m:
+        return (f'a joint lies {distance.max():.3g} m from the origin, beyond the workspace '
+                f'radius of {workspace_radius_m:g} m')
     return ''
 
 

@@ -1,13 +1,14 @@
 # Copyright 2026 The skelsplat_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""Inputs of issue #20 that reached native code, over real DDS: the node survives them.
+"""Inputs of issue #20, over real DDS: the node survives them and publishes no false person.
 
 cam_01 and cam_02 send good half-size frames of the pose2sim demo (MediaPipe); cam_03
 (CompressedImage) sends a decompression bomb, a 631-byte-like JPEG that declares 30000 x 30000
 pixels; cam_04 (Image) sends a 100000 x 1 image that matches its CameraInfo, which used to
 abort the process inside MediaPipe's OpenCV remap.  Both are refused before any native call:
 a log line, a /diagnostics status, and the person is still published from the good views,
-without the memory a decoded bomb would take.
+without the memory a decoded bomb would take.  Keypoints that agree on a person 300 m away
+give nobody.
 """
 
 import resource
@@ -18,13 +19,16 @@ import numpy as np
 import pytest
 from ros_helpers import RosContext, spin_until
 from sensor_msgs.msg import CompressedImage, Image
-from skelsplat_ros.cameras import make_camera
+from skelsplat_ros.cameras import load_calibration, make_camera
+from skelsplat_ros.fileio.trc import read_trc
 from skelsplat_ros.imaging import encode_compressed
-from skelsplat_ros.ros.conversions import camera_info_msg
+from skelsplat_ros.ros.conversions import camera_info_msg, keypoints_msg
 from skelsplat_ros.ros.runner import create_node
+from skelsplat_ros.skeletons import COCO17, trc_correspondence
 from test_imaging import _declaring
 from test_node_faults import _level_of, half_size, KINDS, RATE_HZ  # noqa: F401
-from test_node_keypoints import OUTPUT_TIMEOUT_S, PARAMS
+from test_node_keypoints import _node_overrides, _start, demo, OUTPUT_TIMEOUT_S  # noqa: F401
+from test_node_keypoints import PARAMS
 from test_node_video import _compressed, _image
 
 pytestmark = pytest.mark.ros
@@ -94,3 +98,48 @@ def test_extreme_sizes_and_bombs_are_refused_before_native_code(half_size):  # n
             and max(person.num_views) >= 3
             for msg in probe.messages('/human_pose_3d') for person in msg.people),
             timeout_s=OUTPUT_TIMEOUT_S)
+
+
+def test_a_consistent_person_300_m_away_is_not_published(demo):  # noqa: F811
+    """Keypoints that agree on a skeleton 300 m away (behind two cameras): nobody published.
+
+    The same skeleton where it really stands is published, before and after.
+    """
+    calibration = demo[0]
+    cameras = {camera.name: camera for camera in load_calibration(calibration)}
+    truth = _trc_skeleton(calibration)
+    far = truth + np.array([300.0, 0.0, 0.0])
+    overrides = _node_overrides(calibration, max_wait=5.0, solver_workspace_radius_m=15.0)
+    with RosContext() as ros:
+        node = create_node(PARAMS, overrides, context=ros.context)
+        ros.executor.add_node(node)
+        ros.nodes.append(node)
+        probe = Probe(ros.node('probe'), dict.fromkeys(CAMERAS, 'keypoints'))
+        _start(ros, probe, cameras)
+        for index, (skeleton, people) in enumerate(((truth, 1), (far, 0), (truth, 1))):
+            stamp = stamp_of(index + 1)
+            for name, camera in cameras.items():
+                views = np.zeros((1, COCO17.num_joints, 3))
+                known = np.isfinite(skeleton).all(axis=1)
+                views[0, known, :2] = camera.project(skeleton[known])
+                views[0, known, 2] = 0.9
+                probe.inputs[name].publish(keypoints_msg(views, 'coco17', stamp,
+                                                         f'{name}_optical_frame'))
+            assert spin_until(ros.executor, lambda: any(
+                stamp_ns(msg.header.stamp) == stamp_ns(stamp)
+                for msg in probe.messages('/human_pose_3d')), timeout_s=OUTPUT_TIMEOUT_S)
+            output = [msg for msg in probe.messages('/human_pose_3d')
+                      if stamp_ns(msg.header.stamp) == stamp_ns(stamp)][0]
+            assert len(output.people) == people, index
+            for person in output.people:
+                positions = np.array([[p.x, p.y, p.z] for p in person.positions])
+                assert np.linalg.norm(positions, axis=1).max() < 15.0
+
+
+def _trc_skeleton(calibration):
+    """Return the COCO-17 joints (J, 3) of the first motion-capture frame, NaN where absent."""
+    names, markers, _ = read_trc(calibration.parent.parent / 'opensim' / 'Balancing_for_IK.trc')
+    marker_index, coco_index = trc_correspondence(names)
+    truth = np.full((COCO17.num_joints, 3), np.nan)
+    truth[coco_index] = markers[0, marker_index][..., [2, 0, 1]]  # OpenSim Y-up -> Z-up
+    return truth

@@ -17,7 +17,7 @@ import numpy as np
 from skelsplat_ros import motion
 from skelsplat_ros.cameras import CameraRig
 from skelsplat_ros.skeletons import COCO17, Skeleton
-from skelsplat_ros.solver import observations, uncertainty
+from skelsplat_ros.solver import geometry, observations, uncertainty
 from skelsplat_ros.solver.config import PoseEstimate, SolverConfig
 from skelsplat_ros.solver.objectives import objective_fit
 from skelsplat_ros.solver.problem import Fit, Problem
@@ -146,16 +146,18 @@ class SkelSplatSolver:
     def finish(self, problem: Problem, fit: Fit) -> PoseEstimate:
         """Describe the fitted skeleton and advance the temporal state."""
         cfg, state = self.config, self._state
-        positions = np.where(problem.known[:, None], fit.means, np.nan)
+        positions, weights = self._plausible(
+            np.where(problem.known[:, None], fit.means, np.nan), problem.weights)
         remembered = np.zeros(len(positions), dtype=bool)
         if cfg.temporal and state is not None and not state.missed:
             remembered = state.weak <= cfg.depth_memory_frames
         positions = uncertainty.hold_single_view_depth(
             self.rig, self.skeleton.bones, positions, problem.init, problem.points,
-            problem.weights, remembered, None if state is None else state.joints.positions)
+            weights, remembered, None if state is None else state.joints.positions)
+        positions, weights = self._plausible(positions, weights)
         known = np.isfinite(positions).all(axis=1)
         # A joint left without a depth is not supported by the view that saw it.
-        weights = np.where(known[None], problem.weights, 0.0) * problem.inliers
+        weights = np.where(known[None], weights, 0.0) * problem.inliers
         information = uncertainty.information(self.rig, positions, problem.points, weights,
                                               fit.detection_sigma_px, cfg)
         if cfg.temporal:
@@ -183,6 +185,20 @@ class SkelSplatSolver:
         return estimate
 
     # ------------------------------------------------------------------------------------------
+    def _plausible(self, positions, weights):
+        """Drop the support of views that could not have seen a joint where it was fitted.
+
+        Returns ``(positions, weights)``: weights (V, J) 0 for those views, and positions NaN
+        (unknown) for the joints that had support and have none left
+        (:func:`skelsplat_ros.solver.geometry.plausible_views`).  A joint that no view saw
+        keeps its predicted position (it coasts; it is not published).
+        """
+        had = (weights > 0).any(axis=0)
+        weights = weights * geometry.plausible_views(self.rig, positions,
+                                                     self.config.workspace_radius_m)
+        lost = had & ~(weights > 0).any(axis=0)
+        return np.where(lost[:, None], np.nan, positions), weights
+
     def _observe(self, keypoints):
         """Per view (points (P_v, J, 2), confidence (P_v, J)) of ``keypoints`` (see solve)."""
         if isinstance(keypoints, np.ndarray) and keypoints.ndim == 3:
