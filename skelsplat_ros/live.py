@@ -26,6 +26,7 @@ import numpy as np
 from skelsplat_ros import skeletons
 from skelsplat_ros.cameras import Camera
 from skelsplat_ros.solver import PoseEstimate, resolve_objective, SkelSplatSolver, SolverConfig
+from skelsplat_ros.solver import SolverDiverged
 from skelsplat_ros.tracking import MultiPersonTracker, TrackerConfig
 
 __all__ = ['CameraHealth', 'FusionEngine', 'GroupResult', 'KeyedThrottle', 'LatestMailbox',
@@ -342,7 +343,7 @@ class FusionEngine:
         """
         if self.multi_person:
             raise RuntimeError('this engine tracks several people: use track()')
-        estimate, names = self._fit(keypoints, stamp)
+        estimate, names = self._fit_counted(keypoints, stamp)
         if estimate is None and self._reset_when_lost:
             self.reset()
         self._check([] if estimate is None else [estimate])
@@ -368,10 +369,19 @@ class FusionEngine:
         """
         if not self.multi_person:
             raise RuntimeError('this engine fuses one person: use solve()')
-        people, names = self._fit(keypoints, stamp)
+        people, names = self._fit_counted(keypoints, stamp)
         people = people or []
         self._check([estimate for _, estimate in people])
         return people, names
+
+    def _fit_counted(self, keypoints, stamp):
+        """:meth:`_fit`, counting a fit the solver itself found diverged (after a reset)."""
+        try:
+            return self._fit(keypoints, stamp)
+        except SolverDiverged:
+            self.divergences += 1
+            self.reset()
+            raise
 
     def _fit(self, keypoints, stamp):
         """Run the solver (or tracker) on one group; (None, names) with < 2 cameras."""
@@ -449,10 +459,6 @@ def _call(function, name, item):
         return function(name, item), None
     except Exception as error:  # noqa: B902 - converters and detectors may raise anything
         return None, error
-
-
-class SolverDiverged(RuntimeError):
-    """The solver's fit was not finite (or absurdly far); its result must not be published."""
 
 
 def _divergence(estimate, workspace_radius_m):

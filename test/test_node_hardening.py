@@ -143,3 +143,45 @@ def _trc_skeleton(calibration):
     truth = np.full((COCO17.num_joints, 3), np.nan)
     truth[coco_index] = markers[0, marker_index][..., [2, 0, 1]]  # OpenSim Y-up -> Z-up
     return truth
+
+
+def test_an_absurd_camera_model_costs_only_its_camera(demo):  # noqa: F811
+    """cam_04's CameraInfo has a principal point of 1e300 px: finite, accepted, absurd.
+
+    The three good cameras' person is still published, supported by them alone.
+    """
+    calibration = demo[0]
+    cameras = {camera.name: camera for camera in load_calibration(calibration)}
+    truth = _trc_skeleton(calibration)
+    good4 = cameras['cam_04']
+    K = good4.K.copy()
+    K[0, 2] = K[1, 2] = 1e300
+    absurd = make_camera('cam_04', K, good4.dist, good4.distortion_model, good4.width,
+                         good4.height, good4.R, good4.t)
+    with RosContext() as ros:
+        node = create_node(PARAMS, _node_overrides(calibration, max_wait=5.0),
+                           context=ros.context)
+        ros.executor.add_node(node)
+        ros.nodes.append(node)
+        probe = Probe(ros.node('probe'), dict.fromkeys(CAMERAS, 'keypoints'))
+        _start(ros, probe, {**cameras, 'cam_04': absurd})
+        for index in range(1, 4):
+            stamp = stamp_of(index)
+            for name, camera in cameras.items():   # the real detections, cam_04's too
+                views = np.zeros((1, COCO17.num_joints, 3))
+                known = np.isfinite(truth).all(axis=1)
+                views[0, known, :2] = camera.project(truth[known])
+                views[0, known, 2] = 0.9
+                probe.inputs[name].publish(keypoints_msg(views, 'coco17', stamp,
+                                                         f'{name}_optical_frame'))
+            assert spin_until(ros.executor, lambda: any(
+                stamp_ns(msg.header.stamp) == stamp_ns(stamp)
+                for msg in probe.messages('/human_pose_3d')), timeout_s=OUTPUT_TIMEOUT_S)
+            output = [msg for msg in probe.messages('/human_pose_3d')
+                      if stamp_ns(msg.header.stamp) == stamp_ns(stamp)][0]
+            assert len(output.people) == 1, index
+            person = output.people[0]
+            located = np.array(person.num_views) > 0
+            assert located.sum() >= 12 and max(person.num_views) == 3
+            positions = np.array([[p.x, p.y, p.z] for p in person.positions])
+            assert np.abs(positions[located] - truth[located]).max() < 0.01

@@ -24,6 +24,10 @@ from skelsplat_ros.solver.problem import Fit, Problem
 import torch
 
 
+class SolverDiverged(RuntimeError):
+    """A fit came out non-finite (or absurd); its result must not be published."""
+
+
 @dataclass
 class _MotionState:
     joints: motion.JointFilter                 # filtered positions and velocities
@@ -144,8 +148,17 @@ class SkelSplatSolver:
                        shapes=shapes)
 
     def finish(self, problem: Problem, fit: Fit) -> PoseEstimate:
-        """Describe the fitted skeleton and advance the temporal state."""
+        """Describe the fitted skeleton and advance the temporal state.
+
+        Raises:
+            SolverDiverged: every joint the fit started from came out non-finite: a fault of
+                the arithmetic, not a frame without the person (the temporal state is reset).
+        """
         cfg, state = self.config, self._state
+        if not np.isfinite(fit.means[problem.known]).all(axis=1).any():
+            self.reset()
+            raise SolverDiverged(f'all {int(problem.known.sum())} joints of the fit came out '
+                                 'non-finite')
         positions, weights = self._plausible(
             np.where(problem.known[:, None], fit.means, np.nan), problem.weights)
         remembered = np.zeros(len(positions), dtype=bool)
