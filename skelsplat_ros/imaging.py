@@ -50,6 +50,19 @@ class ImageConversionError(ValueError):
     """An image could not be converted (bad encoding, geometry, or data)."""
 
 
+# An input string is echoed in a message up to this many characters: a 64 KB encoding name
+# must not become a 64 KB log line and /diagnostics value.
+_ECHO_CHARS = 40
+
+
+def _echo(text):
+    """Return ``repr(text)``, cut to ``_ECHO_CHARS`` characters with its length named."""
+    text = str(text)
+    if len(text) <= _ECHO_CHARS:
+        return repr(text)
+    return f'{text[:_ECHO_CHARS]!r}... ({len(text)} characters)'
+
+
 #: The longest image side any path accepts, pixels.  OpenCV aborts the whole process (SIGABRT,
 #: which no ``except`` catches) on a side of 32767 px or more, e.g. in the ``remap`` that
 #: MediaPipe runs; this bound leaves a factor of two below that.
@@ -144,7 +157,7 @@ def _layout(encoding):
         return _LAYOUTS[encoding]
     except KeyError:
         raise ImageConversionError(
-            f'unsupported image encoding {encoding!r}; supported: '
+            f'unsupported image encoding {_echo(encoding)}; supported: '
             f'{", ".join(sorted(SUPPORTED_ENCODINGS))}') from None
 
 
@@ -336,10 +349,10 @@ def compressed_to_bgr(format, data, expected_size=None):  # noqa: A002 - the ROS
     """
     if 'compresseddepth' in str(format).lower():
         raise ImageConversionError(
-            f'compressedDepth images ({format!r}) are depth maps, not colour images')
+            f'compressedDepth images ({_echo(format)}) are depth maps, not colour images')
     raw = _as_bytes(data)
     if raw.size == 0:
-        raise ImageConversionError(f'empty compressed image (format {format!r})')
+        raise ImageConversionError(f'empty compressed image (format {_echo(format)})')
     width, height = check_image_size(*compressed_size(raw), expected_size, 'compressed image')
     try:
         bgr = cv2.imdecode(raw, cv2.IMREAD_COLOR)
@@ -347,7 +360,7 @@ def compressed_to_bgr(format, data, expected_size=None):  # noqa: A002 - the ROS
         bgr = None
     if bgr is None or bgr.shape[:2] != (height, width):
         raise ImageConversionError(
-            f'could not decode {raw.size} bytes of compressed image (format {format!r})')
+            f'could not decode {raw.size} bytes of compressed image (format {_echo(format)})')
     return bgr
 
 
@@ -411,7 +424,7 @@ def bgr_to_image_fields(bgr, encoding='bgr8'):
     bgr = check_bgr(bgr)
     if encoding not in _COLOUR:
         raise ImageConversionError(
-            f'cannot encode BGR as {encoding!r}; supported: {", ".join(sorted(_COLOUR))}')
+            f'cannot encode BGR as {_echo(encoding)}; supported: {", ".join(sorted(_COLOUR))}')
     kind, detail = _COLOUR[encoding]
     dtype, channels = _LAYOUTS[encoding]
     height, width = bgr.shape[:2]
@@ -455,7 +468,8 @@ def encode_compressed(bgr, format='jpeg', quality=90):  # noqa: A002 - matches t
     elif codec == 'png':
         ok, buffer = cv2.imencode('.png', bgr)
     else:
-        raise ImageConversionError(f'unsupported compressed format {format!r}; use jpeg or png')
+        raise ImageConversionError(f'unsupported compressed format {_echo(format)}; '
+                                   'use jpeg or png')
     if not ok:
         raise ImageConversionError(f'OpenCV failed to encode a {bgr.shape} image as {codec}')
     return f'bgr8; {codec} compressed bgr8', buffer.tobytes()

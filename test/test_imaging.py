@@ -3,6 +3,7 @@
 """Tests for skelsplat_ros.imaging on a real video frame and synthetic patterns."""
 
 import array
+import re
 
 import cv2
 import numpy as np
@@ -390,3 +391,17 @@ def test_opencv_error_text_does_not_leak(monkeypatch, frame):
     with pytest.raises(ImageConversionError) as error:
         compressed_to_bgr('png', encode_compressed(frame, 'png')[1])
     assert 'could not decode' in str(error.value) and 'Assertion' not in str(error.value)
+
+
+def test_echoed_input_strings_are_capped():
+    """A 64 KB encoding or format string is named in a short message, not copied into it."""
+    long = 'x' * 65536
+    for call in (lambda: image_to_bgr(long, 2, 2, 6, bytes(12)),
+                 lambda: compressed_to_bgr(long, b''),
+                 lambda: compressed_to_bgr('compressedDepth' + long, b'1'),
+                 lambda: encode_compressed(np.zeros((2, 2, 3), np.uint8), long)):
+        with pytest.raises(ImageConversionError) as error:
+            call()
+        message = str(error.value)
+        assert len(message) < 1000 and 'x' * 40 in message and 'x' * 41 not in message
+        assert re.search(r'\(655[0-9]{2} characters\)', message)
