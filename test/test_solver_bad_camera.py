@@ -4,10 +4,11 @@
 
 Three good cameras of the pose2sim rig see the motion-capture skeleton exactly; the fourth
 keeps its real detections but gets an absurd model (intrinsics of 1e30 or a principal point of
-1e300, a translation of 1e12 m, distortion of 1e30).  Its arithmetic overflows (NaN, inf), and
-its weight 0 must not carry that into the good views' joints: the fit equals the three good
-cameras' fit, for both objectives.  A fit that loses every joint to non-finite arithmetic is
-a fault reported as such (``SolverDiverged``), not "nobody in view".
+1e300 or 1.7e308, a translation of 1e12 m, distortion of 1e30).  Its arithmetic overflows (NaN,
+inf), and its weight 0 must not carry that into the good views' joints, the triangulation or
+the renderer: the fit equals the three good cameras' fit, for both objectives.  A fit that
+loses every joint to non-finite arithmetic is a fault reported as such (``SolverDiverged``),
+not "nobody in view".
 """
 
 import numpy as np
@@ -46,6 +47,8 @@ def _absurd(camera, kind):
         K[0, 0] = K[1, 1] = 1e30
     elif kind == 'principal point 1e300':
         K[0, 2] = K[1, 2] = 1e300
+    elif kind == 'principal point 1.7e308':   # the crop around it overflows too
+        K[0, 2] = K[1, 2] = 1.7e308
     elif kind == 'translation 1e12':
         t = t + 1e12
     elif kind == 'distortion 1e30':
@@ -53,7 +56,8 @@ def _absurd(camera, kind):
     return make_camera(camera.name, K, dist, model, camera.width, camera.height, R, t)
 
 
-KINDS = ('focal 1e30', 'principal point 1e300', 'translation 1e12', 'distortion 1e30')
+KINDS = ('focal 1e30', 'principal point 1e300', 'principal point 1.7e308', 'translation 1e12',
+         'distortion 1e30')
 
 
 @pytest.mark.parametrize('objective', ['analytic', 'rendered'])

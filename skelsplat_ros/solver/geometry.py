@@ -36,8 +36,15 @@ def crops(rig, points, weights, init, crop_size, crop_margin):
     origins = np.zeros((num_views, 2))
     known = np.isfinite(init).all(axis=1)
     for v in range(num_views):
-        projected = project(rig.projections[v], init[known])
+        with np.errstate(all='ignore'):
+            projected = project(rig.projections[v], init[known])
         pts = np.concatenate([points[v][weights[v] > 0], projected])
+        # An absurd camera model may overflow: its crop comes from what is finite, and a view
+        # with nothing finite (it supports no joint) keeps its own pixels (scale 1).
+        pts = pts[np.isfinite(pts).all(axis=1)]
+        if not len(pts):
+            Ks[v] = rig.intrinsics[v]
+            continue
         lo, hi = pts.min(axis=0), pts.max(axis=0)
         side = max(hi[0] - lo[0], hi[1] - lo[1], 1.0) * (1 + 2 * crop_margin)
         centre = (lo + hi) / 2

@@ -166,7 +166,11 @@ def _start(problem: Problem, dev) -> _Start:
     # A view that supports none of the joints adds nothing to the loss, but its weight 0 does
     # not keep an absurd camera's NaN out of it (0 x NaN is NaN, in the gradient too): it is
     # rendered through a supporting view's camera and windows instead, which changes no value.
-    idle = ~(problem.weights > 0).any(axis=1)
+    # A view whose crop overflows supports nothing: the renderer only sees finite cameras.
+    broken = ~(np.isfinite(Ks).all(axis=(1, 2)) & np.isfinite(scale)
+               & np.isfinite(origins).all(axis=1) & np.isfinite(viewmats).all(axis=(1, 2)))
+    weights = np.where(broken[:, None], 0.0, problem.weights)
+    idle = ~(weights > 0).any(axis=1)
     if idle.any() and not idle.all():
         donor = int(np.flatnonzero(~idle)[0])
         Ks[idle], viewmats[idle] = Ks[donor], viewmats[donor]
@@ -185,7 +189,7 @@ def _start(problem: Problem, dev) -> _Start:
         Ks=torch.as_tensor(Ks, dtype=torch.float32, device=dev),
         viewmats=torch.as_tensor(viewmats, dtype=torch.float32, device=dev),
         pixels=pixels, targets=targets,
-        weights=torch.as_tensor(problem.weights * known[None, :], dtype=torch.float32,
+        weights=torch.as_tensor(weights * known[None, :], dtype=torch.float32,
                                 device=dev),
         means=torch.tensor(np.where(known[:, None], init, 0.0), dtype=torch.float32,
                            device=dev),
