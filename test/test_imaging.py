@@ -6,6 +6,7 @@ import array
 import re
 
 import cv2
+from hypothesis import given, settings, strategies as st
 import numpy as np
 import pytest
 
@@ -405,3 +406,29 @@ def test_echoed_input_strings_are_capped():
         message = str(error.value)
         assert len(message) < 1000 and 'x' * 41 not in message
         assert re.search(r'\(655[0-9]{2} characters\)', message)
+
+
+_HEADS = [b'\xff\xd8\xff', b'\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR', b'']
+_SEGMENTS = st.lists(st.one_of(
+    st.sampled_from([b'\xff\xc0', b'\xff\xc2', b'\xff\xda', b'\xff\xd9', b'\xff\xff',
+                     b'\xff\xe0', b'\xff\xd0', b'\x00\x11\x08', b'\x75\x30\x75\x30',
+                     b'\x00\x00']),
+    st.binary(max_size=12)), max_size=30)
+
+
+@settings(max_examples=300, deadline=2000)
+@given(head=st.sampled_from(_HEADS), segments=_SEGMENTS)
+def test_compressed_headers_fuzz(head, segments):
+    """Whatever the header says, the answer is a size within bounds or ImageConversionError."""
+    data = head + b''.join(segments)
+    try:
+        width, height = compressed_size(data)
+    except ImageConversionError:
+        pass
+    else:
+        assert 0 <= width < 2 ** 32 and 0 <= height < 2 ** 32
+    try:
+        bgr = compressed_to_bgr('jpeg', data)
+    except ImageConversionError:
+        return
+    assert bgr.ndim == 3 and bgr.shape[0] * bgr.shape[1] <= MAX_IMAGE_PIXELS
