@@ -25,8 +25,8 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 from skelsplat_ros import skeletons
 from skelsplat_ros.cameras import Camera
-from skelsplat_ros.solver import PoseEstimate, resolve_objective, SkelSplatSolver, SolverConfig
-from skelsplat_ros.solver import SolverDiverged
+from skelsplat_ros.solver import (PoseEstimate, resolve_objective, SkelSplatSolver,
+                                  SolverConfig, SolverDiverged)
 from skelsplat_ros.tracking import MultiPersonTracker, TrackerConfig
 
 __all__ = ['CameraHealth', 'FusionEngine', 'GroupResult', 'KeyedThrottle', 'LatestMailbox',
@@ -343,7 +343,7 @@ class FusionEngine:
         """
         if self.multi_person:
             raise RuntimeError('this engine tracks several people: use track()')
-        estimate, names = self._fit_counted(keypoints, stamp)
+        estimate, names = self._fit(keypoints, stamp)
         if estimate is None and self._reset_when_lost:
             self.reset()
         self._check([] if estimate is None else [estimate])
@@ -369,19 +369,10 @@ class FusionEngine:
         """
         if not self.multi_person:
             raise RuntimeError('this engine fuses one person: use solve()')
-        people, names = self._fit_counted(keypoints, stamp)
+        people, names = self._fit(keypoints, stamp)
         people = people or []
         self._check([estimate for _, estimate in people])
         return people, names
-
-    def _fit_counted(self, keypoints, stamp):
-        """:meth:`_fit`, counting a fit the solver itself found diverged (after a reset)."""
-        try:
-            return self._fit(keypoints, stamp)
-        except SolverDiverged:
-            self.divergences += 1
-            self.reset()
-            raise
 
     def _fit(self, keypoints, stamp):
         """Run the solver (or tracker) on one group; (None, names) with < 2 cameras."""
@@ -407,7 +398,12 @@ class FusionEngine:
             return self._run(self._solver_for(key, cameras), views, stamp), names
 
     def _run(self, solver, views, stamp):
-        return solver.update(views, stamp) if self.multi_person else solver.solve(views, stamp)
+        try:
+            return solver.update(views, stamp) if self.multi_person else solver.solve(views, stamp)
+        except SolverDiverged:  # the solver's own finding: count it and reset as _check does
+            self.divergences += 1
+            self.reset()
+            raise
 
     def _check(self, estimates):
         """Raise :class:`SolverDiverged` (after a reset) if any of ``estimates`` diverged."""
@@ -464,20 +460,18 @@ def _call(function, name, item):
 def _divergence(estimate, workspace_radius_m):
     """Return why ``estimate`` is a diverged fit, or '' when it is sane.
 
-    Sane: every joint the solver claims a view for has a finite position within
-    ``workspace_radius_m`` of the origin (the solver's own bound, so this only catches a
-    solver that broke it).  Unsupported joints may be NaN (that is the solver's "unknown"); a
-    non-finite covariance is replaced by a large one later (:func:`person_from_estimate`).
+    Sane: every joint the solver claims a view for is finite and within the solver's own
+    ``workspace_radius_m`` of the origin.  Unsupported joints may be NaN (the solver's
+    "unknown"); a non-finite covariance is replaced later (:func:`person_from_estimate`).
     """
     positions = np.asarray(estimate.positions, dtype=float)
     supported = np.asarray(estimate.num_views) > 0
     finite = np.isfinite(positions).all(axis=1)
     if (supported & ~finite).any():
         return f'{int((supported & ~finite).sum())} supported joints are not finite'
-    distance = np.linalg.norm(positions[supported & finite], axis=1)
-    if distance.size and distance.max() > workspace_radius_m:
-        return (f'a joint lies {distance.max():.3g} m from the origin, beyond the workspace '
-                f'radius of {workspace_radius_m:g} m')
+    far = np.linalg.norm(positions[supported & finite], axis=1).max(initial=0.0)
+    if far > workspace_radius_m:
+        return f'a joint lies {far:.3g} m from the origin (workspace: {workspace_radius_m:g} m)'
     return ''
 
 

@@ -163,7 +163,7 @@ def test_a_fit_beyond_the_workspace_is_diverged(demo):
     views = _main_person(frames[0])
     results = [fuse_group(engine, views, _given(views)) for _ in range(3)]
     assert [len(result.people) for result in results] == [1, 0, 1]
-    assert 'beyond the workspace radius of 20 m' in results[1].diverged
+    assert 'from the origin (workspace: 20 m)' in results[1].diverged
 
 
 # ------------------------------------------------------------------------ detection faults
