@@ -14,20 +14,31 @@ needs neither rclpy nor cv_bridge.
   swapped, alpha dropped, grey replicated, 16-bit scaled by 255/65535 (as cv_bridge does),
   YUV 4:2:2 and Bayer mosaics converted with OpenCV.  The generic ``8UC3``/``8UC4``/``16UC3``
   types are taken as BGR(A), OpenCV's own channel order.
-- :func:`compressed_to_bgr` decodes a JPEG/PNG ``CompressedImage`` payload.
+- :func:`compressed_to_bgr` decodes a JPEG/PNG ``CompressedImage`` payload, after reading
+  its size from the header (:func:`compressed_size`).
+- :func:`check_image_size` is the one size check of every path into native code (OpenCV,
+  the detectors): :data:`MAX_IMAGE_SIDE`, :data:`MAX_IMAGE_PIXELS`, and the camera's size.
 - :func:`bgr_to_image_fields` and :func:`encode_compressed` go the other way, for publishers
   and tests.
 
-Every failure raises :class:`ImageConversionError`, a ``ValueError``.
+Every failure raises :class:`ImageConversionError`, a ``ValueError``, with a reason of its own:
+OpenCV's assertion texts never reach the caller.
 """
+
+import struct
 
 import cv2
 import numpy as np
 
 __all__ = [
     'ImageConversionError',
+    'MAX_IMAGE_PIXELS',
+    'MAX_IMAGE_SIDE',
     'SUPPORTED_ENCODINGS',
     'bgr_to_image_fields',
+    'check_bgr',
+    'check_image_size',
+    'compressed_size',
     'compressed_to_bgr',
     'encode_compressed',
     'image_to_array',
@@ -37,6 +48,53 @@ __all__ = [
 
 class ImageConversionError(ValueError):
     """An image could not be converted (bad encoding, geometry, or data)."""
+
+
+# An input string is echoed in a message up to this many characters: a 64 KB encoding name
+# must not become a 64 KB log line and /diagnostics value.
+_ECHO_CHARS = 40
+
+
+def _echo(text):
+    """Return ``repr(text)``, cut to ``_ECHO_CHARS`` characters with its length named."""
+    text = str(text)
+    if len(text) <= _ECHO_CHARS:
+        return repr(text)
+    return f'{text[:_ECHO_CHARS]!r}... ({len(text)} characters)'
+
+
+#: The longest image side any path accepts, pixels.  OpenCV aborts the whole process (SIGABRT,
+#: which no ``except`` catches) on a side of 32767 px or more, e.g. in the ``remap`` that
+#: MediaPipe runs; this bound leaves a factor of two below that.
+MAX_IMAGE_SIDE = 16384
+#: The most pixels an image may have (8192 x 8192; 8K UHD has 33 Mpx): it bounds the memory
+#: one frame can take, since a few hundred bytes of JPEG can declare a gigapixel.
+MAX_IMAGE_PIXELS = 8192 * 8192
+
+
+def check_image_size(width, height, expected=None, what='image'):
+    """Return ``(width, height)`` as ints if an image of that size may reach native code.
+
+    Args:
+        width, height: the size the image has or declares, pixels.
+        expected: ``(width, height)`` the camera's CameraInfo states, or None when unknown.
+        what: names the image in the error, e.g. ``'rgb8 image'``.
+
+    Raises:
+        ImageConversionError: a side is not positive or over :data:`MAX_IMAGE_SIDE`, the
+            pixel count is over :data:`MAX_IMAGE_PIXELS`, or the size is not ``expected``.
+    """
+    width, height = int(width), int(height)
+    if width <= 0 or height <= 0:
+        raise ImageConversionError(f'empty {what}: {width}x{height} pixels')
+    if max(width, height) > MAX_IMAGE_SIDE or width * height > MAX_IMAGE_PIXELS:
+        raise ImageConversionError(
+            f'{what} of {width}x{height} pixels is too large (at most {MAX_IMAGE_SIDE} '
+            f'pixels a side and {MAX_IMAGE_PIXELS} pixels in all)')
+    if expected is not None and (width, height) != tuple(int(v) for v in expected):
+        raise ImageConversionError(f'{what} of {width}x{height} pixels differs from CameraInfo '
+                                   f'{int(expected[0])}x{int(expected[1])}')
+    return width, height
 
 
 # OpenCV names a Bayer pattern after the second and third pixels of its second row, ROS after
@@ -99,7 +157,7 @@ def _layout(encoding):
         return _LAYOUTS[encoding]
     except KeyError:
         raise ImageConversionError(
-            f'unsupported image encoding {encoding!r}; supported: '
+            f'unsupported image encoding {_echo(encoding)}; supported: '
             f'{", ".join(sorted(SUPPORTED_ENCODINGS))}') from None
 
 
@@ -116,7 +174,7 @@ def _as_bytes(data):
                                    'buffer') from error
 
 
-def image_to_array(encoding, width, height, step, data, is_bigendian=0):
+def image_to_array(encoding, width, height, step, data, is_bigendian=0, expected_size=None):
     """Return the native array of an image, like cv_bridge's ``'passthrough'``.
 
     Args:
@@ -128,18 +186,19 @@ def image_to_array(encoding, width, height, step, data, is_bigendian=0):
         data: the pixel bytes, at least ``step * height`` of them (bytes, memoryview,
             array.array or numpy array).
         is_bigendian: true when multi-byte values are stored big-endian.
+        expected_size: ``(width, height)`` of the camera's CameraInfo, or None.
 
     Returns:
         ``(H, W)`` for one-channel encodings, else ``(H, W, C)`` (``C`` = 2 for YUV 4:2:2),
         a new contiguous array of the encoding's dtype in native byte order.
 
     Raises:
-        ImageConversionError: unknown encoding, zero size, ``step`` too small, data too short.
+        ImageConversionError: unknown encoding, a size :func:`check_image_size` refuses,
+            ``step`` too small, data too short.
     """
     dtype, channels = _layout(encoding)
-    width, height, step = int(width), int(height), int(step)
-    if width <= 0 or height <= 0:
-        raise ImageConversionError(f'empty {encoding} image: {width}x{height} pixels')
+    width, height = check_image_size(width, height, expected_size, f'{encoding} image')
+    step = int(step)
     row_bytes = width * channels * np.dtype(dtype).itemsize
     if step < row_bytes:
         raise ImageConversionError(
@@ -165,7 +224,7 @@ def _to_uint8(array):
     return ((array.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
 
 
-def image_to_bgr(encoding, width, height, step, data, is_bigendian=0):
+def image_to_bgr(encoding, width, height, step, data, is_bigendian=0, expected_size=None):
     """Return an image as ``(H, W, 3) uint8`` BGR, the input the detectors take.
 
     Arguments are those of :func:`image_to_array`.  16-bit encodings are scaled by
@@ -183,7 +242,16 @@ def image_to_bgr(encoding, width, height, step, data, is_bigendian=0):
     kind, detail = _COLOUR.get(encoding, (None, None))
     if kind == 'yuv' and int(width) % 2:
         raise ImageConversionError(f'{encoding} needs an even width, got {width}')
-    array = image_to_array(encoding, width, height, step, data, is_bigendian)
+    array = image_to_array(encoding, width, height, step, data, is_bigendian, expected_size)
+    try:
+        return _colour_to_bgr(array, kind, detail)
+    except cv2.error:
+        raise ImageConversionError(
+            f'OpenCV could not convert a {width}x{height} {encoding} image to BGR') from None
+
+
+def _colour_to_bgr(array, kind, detail):
+    """Convert a native array of the given ``_COLOUR`` kind to ``(H, W, 3) uint8`` BGR."""
     if kind == 'order':
         # OpenCV's channel conversions, not numpy's fancy indexing: 0.3 ms against 13 ms for a
         # 1080p frame, and they release the GIL (several views convert at once).
@@ -199,37 +267,117 @@ def image_to_bgr(encoding, width, height, step, data, is_bigendian=0):
     return cv2.cvtColor(_to_uint8(array), _BAYER_TO_BGR[detail])
 
 
-def compressed_to_bgr(format, data):  # noqa: A002 - the sensor_msgs/CompressedImage field name
+_PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
+# JPEG markers C0-CF start a frame (SOFn: its size follows), except DHT, JPG and DAC.
+_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+# Markers without a length field: TEM, RSTn, SOI.
+_JPEG_STANDALONE = frozenset([0x01, *range(0xD0, 0xD9)])
+# A JPEG's size comes within its first segments (APPn, DQT, DHT...); an ICC profile split
+# into 255 APP2 chunks is the longest real header known, so 1024 segments is ample.
+_JPEG_MAX_SEGMENTS = 1024
+
+
+def _jpeg_size(data):
+    """Return ``(width, height)`` from a JPEG's SOF segment, as libjpeg reads it."""
+    position = 2
+    for _ in range(_JPEG_MAX_SEGMENTS):
+        # A marker may follow any number of 0xFF fill bytes; a bounded number is plenty.
+        fill = 0
+        while fill < 64 and bytes(data[position:position + 2]) == b'\xff\xff':
+            position, fill = position + 1, fill + 1
+        if position + 4 > len(data) or data[position] != 0xFF:
+            break
+        marker = data[position + 1]
+        if marker in _JPEG_STANDALONE:
+            position += 2
+            continue
+        if marker == 0xDA or marker == 0xD9:  # start of scan or end of image: no frame yet
+            break
+        (length,) = struct.unpack_from('>H', data, position + 2)
+        if marker in _JPEG_SOF:
+            if length < 8 or position + 9 > len(data):
+                break
+            height, width = struct.unpack_from('>HH', data, position + 5)
+            if height == 0:
+                raise ImageConversionError(f'could not decode {len(data)} bytes: a JPEG that '
+                                           'gives its height after the scan (DNL)')
+            return width, height
+        if length < 2:
+            break
+        position += 2 + length
+    raise ImageConversionError(f'could not decode {len(data)} bytes: a JPEG without a '
+                               'readable frame header (SOF)')
+
+
+def compressed_size(data):
+    """Return ``(width, height)`` that a JPEG or PNG payload declares, without decoding it.
+
+    Args:
+        data: the compressed bytes (any byte buffer).
+
+    Raises:
+        ImageConversionError: neither JPEG nor PNG, or a header that gives no size.
+    """
+    raw = memoryview(_as_bytes(data))
+    if bytes(raw[:8]) == _PNG_SIGNATURE:
+        if len(raw) < 24 or bytes(raw[12:16]) != b'IHDR':
+            raise ImageConversionError(f'could not decode {len(raw)} bytes: a PNG without '
+                                       'its IHDR header')
+        width, height = struct.unpack_from('>II', raw, 16)
+        return width, height
+    if bytes(raw[:3]) == b'\xff\xd8\xff':
+        return _jpeg_size(raw)
+    raise ImageConversionError(f'could not decode {len(raw)} bytes: neither JPEG nor PNG')
+
+
+def compressed_to_bgr(format, data, expected_size=None):  # noqa: A002 - the ROS field name
     """Decode a ``sensor_msgs/CompressedImage`` payload to ``(H, W, 3) uint8`` BGR.
+
+    The size the header declares is checked (:func:`check_image_size`) before anything is
+    decoded: a few hundred bytes can declare a gigapixel image.
 
     Args:
         format: the message's ``format`` string, e.g. ``'jpeg'``, ``'png'`` or
             image_transport's ``'bgr8; jpeg compressed bgr8'``; the codec is recognised from
             the data itself, the string only serves to refuse ``compressedDepth``.
-        data: the compressed bytes.
+        data: the compressed bytes, JPEG or PNG.
+        expected_size: ``(width, height)`` of the camera's CameraInfo, or None.
 
     Raises:
-        ImageConversionError: for ``compressedDepth`` payloads, empty or undecodable data.
+        ImageConversionError: for ``compressedDepth`` payloads, empty data, another codec, a
+            size :func:`check_image_size` refuses, or data that does not decode.
     """
     if 'compresseddepth' in str(format).lower():
         raise ImageConversionError(
-            f'compressedDepth images ({format!r}) are depth maps, not colour images')
+            f'compressedDepth images ({_echo(format)}) are depth maps, not colour images')
     raw = _as_bytes(data)
     if raw.size == 0:
-        raise ImageConversionError(f'empty compressed image (format {format!r})')
-    bgr = cv2.imdecode(raw, cv2.IMREAD_COLOR)
-    if bgr is None:
+        raise ImageConversionError(f'empty compressed image (format {_echo(format)})')
+    width, height = check_image_size(*compressed_size(raw), expected_size, 'compressed image')
+    try:
+        bgr = cv2.imdecode(raw, cv2.IMREAD_COLOR)
+    except cv2.error:
+        bgr = None
+    if bgr is None or bgr.shape[:2] != (height, width):
         raise ImageConversionError(
-            f'could not decode {raw.size} bytes of compressed image (format {format!r})')
+            f'could not decode {raw.size} bytes of compressed image (format {_echo(format)})')
     return bgr
 
 
-def _check_bgr(bgr):
-    """Raise unless ``bgr`` is a non-empty ``(H, W, 3) uint8`` array."""
+def check_bgr(bgr):
+    """Return ``bgr`` as an array if it is a ``(H, W, 3) uint8`` image native code may take.
+
+    The detectors and the encoders call this before any native call.
+
+    Raises:
+        ImageConversionError: another shape or dtype, or a size :func:`check_image_size`
+            refuses.
+    """
     bgr = np.asarray(bgr)
-    if bgr.dtype != np.uint8 or bgr.ndim != 3 or bgr.shape[2] != 3 or bgr.size == 0:
+    if bgr.dtype != np.uint8 or bgr.ndim != 3 or bgr.shape[2] != 3:
         raise ImageConversionError(
             f'expected a non-empty (H, W, 3) uint8 BGR image, got {bgr.dtype} {bgr.shape}')
+    check_image_size(bgr.shape[1], bgr.shape[0], what='BGR image')
     return bgr
 
 
@@ -273,10 +421,10 @@ def bgr_to_image_fields(bgr, encoding='bgr8'):
         ``(encoding, width, height, step, data)`` with ``step`` = width * bytes per pixel
         (no padding), ``data`` little-endian ``bytes``.
     """
-    bgr = _check_bgr(bgr)
+    bgr = check_bgr(bgr)
     if encoding not in _COLOUR:
         raise ImageConversionError(
-            f'cannot encode BGR as {encoding!r}; supported: {", ".join(sorted(_COLOUR))}')
+            f'cannot encode BGR as {_echo(encoding)}; supported: {", ".join(sorted(_COLOUR))}')
     kind, detail = _COLOUR[encoding]
     dtype, channels = _LAYOUTS[encoding]
     height, width = bgr.shape[:2]
@@ -312,7 +460,7 @@ def encode_compressed(bgr, format='jpeg', quality=90):  # noqa: A002 - matches t
         ``(format, data)``: image_transport's format string (``'bgr8; jpeg compressed bgr8'``
         or ``'bgr8; png compressed bgr8'``) and the compressed ``bytes``.
     """
-    bgr = _check_bgr(bgr)
+    bgr = check_bgr(bgr)
     codec = str(format).lower()
     if codec in ('jpeg', 'jpg'):
         ok, buffer = cv2.imencode('.jpg', bgr, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
@@ -320,7 +468,8 @@ def encode_compressed(bgr, format='jpeg', quality=90):  # noqa: A002 - matches t
     elif codec == 'png':
         ok, buffer = cv2.imencode('.png', bgr)
     else:
-        raise ImageConversionError(f'unsupported compressed format {format!r}; use jpeg or png')
+        raise ImageConversionError(f'unsupported compressed format {_echo(format)}; '
+                                   'use jpeg or png')
     if not ok:
         raise ImageConversionError(f'OpenCV failed to encode a {bgr.shape} image as {codec}')
     return f'bgr8; {codec} compressed bgr8', buffer.tobytes()

@@ -25,7 +25,8 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 from skelsplat_ros import skeletons
 from skelsplat_ros.cameras import Camera
-from skelsplat_ros.solver import PoseEstimate, resolve_objective, SkelSplatSolver, SolverConfig
+from skelsplat_ros.solver import (PoseEstimate, resolve_objective, SkelSplatSolver,
+                                  SolverConfig, SolverDiverged)
 from skelsplat_ros.tracking import MultiPersonTracker, TrackerConfig
 
 __all__ = ['CameraHealth', 'FusionEngine', 'GroupResult', 'KeyedThrottle', 'LatestMailbox',
@@ -34,8 +35,6 @@ __all__ = ['CameraHealth', 'FusionEngine', 'GroupResult', 'KeyedThrottle', 'Late
            'stamp_offsets']
 
 PERSON_ID = 1   # the id of the one person a single-person engine fuses (REP-155 body_1)
-# A fitted joint farther than this from the world origin is a diverged fit, not a person.
-MAX_POSITION_M = 1000.0
 
 
 class LatestMailbox:
@@ -399,12 +398,17 @@ class FusionEngine:
             return self._run(self._solver_for(key, cameras), views, stamp), names
 
     def _run(self, solver, views, stamp):
-        return solver.update(views, stamp) if self.multi_person else solver.solve(views, stamp)
+        try:
+            return solver.update(views, stamp) if self.multi_person else solver.solve(views, stamp)
+        except SolverDiverged:  # the solver's own finding: count it and reset as _check does
+            self.divergences += 1
+            self.reset()
+            raise
 
     def _check(self, estimates):
         """Raise :class:`SolverDiverged` (after a reset) if any of ``estimates`` diverged."""
         for estimate in estimates:
-            problem = _divergence(estimate)
+            problem = _divergence(estimate, self._solver_config.workspace_radius_m)
             if problem:
                 self.divergences += 1
                 self.reset()
@@ -453,25 +457,21 @@ def _call(function, name, item):
         return None, error
 
 
-class SolverDiverged(RuntimeError):
-    """The solver's fit was not finite (or absurdly far); its result must not be published."""
-
-
-def _divergence(estimate):
+def _divergence(estimate, workspace_radius_m):
     """Return why ``estimate`` is a diverged fit, or '' when it is sane.
 
-    Sane: every joint the solver claims a view for has a finite position, and no joint lies
-    farther than ``MAX_POSITION_M`` from the origin.  Unsupported joints may be NaN (that is
-    the solver's "unknown"); a non-finite covariance is replaced by a large one later
-    (:func:`person_from_estimate`).
+    Sane: every joint the solver claims a view for is finite and within the solver's own
+    ``workspace_radius_m`` of the origin.  Unsupported joints may be NaN (the solver's
+    "unknown"); a non-finite covariance is replaced later (:func:`person_from_estimate`).
     """
     positions = np.asarray(estimate.positions, dtype=float)
     supported = np.asarray(estimate.num_views) > 0
     finite = np.isfinite(positions).all(axis=1)
     if (supported & ~finite).any():
         return f'{int((supported & ~finite).sum())} supported joints are not finite'
-    if finite.any() and np.abs(positions[finite]).max() > MAX_POSITION_M:
-        return f'a joint lies {np.abs(positions[finite]).max():.3g} m from the origin'
+    far = np.linalg.norm(positions[supported & finite], axis=1).max(initial=0.0)
+    if far > workspace_radius_m:
+        return f'a joint lies {far:.3g} m from the origin (workspace: {workspace_radius_m:g} m)'
     return ''
 
 

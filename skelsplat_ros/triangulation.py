@@ -34,15 +34,20 @@ def dlt(P, points, weights):
     # Each view gives two equations x * P[2] - P[0] and y * P[2] - P[1]: (..., V, J, 2, 4).
     rows = points[..., None] * P[..., None, None, 2, :] - P[..., None, 0:2, :]
     # Unit-norm rows make the views comparable whatever their scale; then the weight applies.
-    norms = np.linalg.norm(rows, axis=-1, keepdims=True)
-    rows = rows / np.where(norms > 0, norms, 1.0) * weights[..., None, None]
+    with np.errstate(over='ignore', invalid='ignore'):
+        norms = np.linalg.norm(rows, axis=-1, keepdims=True)
+        rows = rows / np.where(norms > 0, norms, 1.0) * weights[..., None, None]
+    # A view whose equations overflow (an absurd camera model) says nothing: mask it, since
+    # one NaN row makes the whole system's SVD fail.
+    finite = np.isfinite(rows).all(axis=(-2, -1))                       # (..., V, J)
+    rows = np.where(finite[..., None, None], rows, 0.0)
     num_views = rows.shape[-4]
     system = np.moveaxis(rows, -4, -3).reshape(*rows.shape[:-4], rows.shape[-3], 2 * num_views, 4)
     _, _, vh = np.linalg.svd(system)
     homogeneous = vh[..., -1, :]
     with np.errstate(divide='ignore', invalid='ignore'):
         positions = homogeneous[..., :3] / homogeneous[..., 3:]
-    enough = (weights > 0).sum(axis=-2) >= 2
+    enough = ((weights > 0) & finite).sum(axis=-2) >= 2
     return np.where(enough[..., None] & np.isfinite(positions), positions, np.nan)
 
 

@@ -3,6 +3,8 @@
 """Tests for the MediaPipe detector on the Pose2Sim demo videos, against OpenPose's JSON."""
 
 import json
+import subprocess
+import sys
 
 import cv2
 import numpy as np
@@ -101,6 +103,30 @@ def test_empty_image_has_no_person():
     with MediaPipeDetector(static_image_mode=True) as detector:
         keypoints = detector.detect(np.zeros((480, 640, 3), np.uint8))
     assert keypoints.shape == (0, 17, 3)
+
+
+def test_extreme_sizes_are_refused_before_mediapipe():
+    """Sides that abort MediaPipe's OpenCV remap are refused before it runs.
+
+    A side of 32767 px aborts the process (SIGABRT, which no except catches).  The detector
+    runs in a child process, so that a regression fails this test instead of killing the suite.
+    """
+    script = (
+        'import numpy as np\n'
+        'from skelsplat_ros.detect.mediapipe_detector import MediaPipeDetector\n'
+        'from skelsplat_ros.imaging import ImageConversionError\n'
+        'detector = MediaPipeDetector(static_image_mode=True)\n'
+        'for shape in ((1, 100000, 3), (32767, 1, 3), (1, 32767, 3)):\n'
+        '    try:\n'
+        '        detector.detect(np.zeros(shape, np.uint8))\n'
+        '    except ImageConversionError as error:\n'
+        '        print("refused:", error)\n'
+        'print("thin:", detector.detect(np.zeros((1, 4000, 3), np.uint8)).shape)\n')
+    result = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.count('too large') == 3, result.stdout
+    assert 'thin: (0, 17, 3)' in result.stdout
 
 
 def test_invalid_options():

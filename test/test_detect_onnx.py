@@ -21,6 +21,7 @@ helper, TensorProto = onnx.helper, onnx.TensorProto
 
 from skelsplat_ros.detect import create_detector  # noqa: E402
 from skelsplat_ros.detect.onnx_detector import OnnxPoseDetector  # noqa: E402
+from skelsplat_ros.imaging import ImageConversionError  # noqa: E402
 from skelsplat_ros.skeletons import BODY25_JOINTS, get_format, HALPE26  # noqa: E402
 
 IN_W, IN_H = 192, 256  # RTMPose-m body input
@@ -302,6 +303,9 @@ def test_errors(models, tmp_path):
     detector = OnnxPoseDetector(models['simcc_image'], device='cpu')
     with pytest.raises(ValueError, match='uint8'):
         detector.detect(np.zeros((10, 10), np.uint8))
+    for shape in ((1, 100000, 3), (40000, 2, 3)):  # warpAffine aborts on sides >= 32767 px
+        with pytest.raises(ImageConversionError, match='too large'):
+            detector.detect(np.zeros(shape, np.uint8))
     with pytest.raises(ValueError, match='no area'):
         detector.detect(np.zeros((10, 10, 3), np.uint8), boxes=[[5, 5, 5, 9]])
     assert detector.providers[-1] == 'CPUExecutionProvider'

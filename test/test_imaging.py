@@ -3,18 +3,26 @@
 """Tests for skelsplat_ros.imaging on a real video frame and synthetic patterns."""
 
 import array
+import re
 
 import cv2
+from hypothesis import given, settings, strategies as st
 import numpy as np
 import pytest
 
+from skelsplat_ros import imaging
 from skelsplat_ros.imaging import (
     bgr_to_image_fields,
+    check_bgr,
+    check_image_size,
+    compressed_size,
     compressed_to_bgr,
     encode_compressed,
     image_to_array,
     image_to_bgr,
     ImageConversionError,
+    MAX_IMAGE_PIXELS,
+    MAX_IMAGE_SIDE,
 )
 
 EXACT_ENCODINGS = ['bgr8', 'rgb8', 'bgra8', 'rgba8', '8UC3', '8UC4',
@@ -278,3 +286,149 @@ def test_parity_with_cv_bridge(frame, encoding):
         assert ours.shape == expected.shape
         assert ours.dtype == expected.dtype
         np.testing.assert_array_equal(ours, expected)
+
+
+# --------------------------------------------------------------------------------------------
+# Sizes that would abort OpenCV (a side >= 32767 px) or take gigabytes are refused before any
+# native call, on every path: raw conversion, decoding, the detectors.
+def _declaring(data, width, height):
+    """Return a JPEG or PNG payload patched to declare ``width`` x ``height`` pixels."""
+    data = bytearray(data)
+    if data[:8] == b'\x89PNG\r\n\x1a\n':
+        data[16:24] = int(width).to_bytes(4, 'big') + int(height).to_bytes(4, 'big')
+        return bytes(data)
+    position = 2
+    while data[position + 1] not in (0xC0, 0xC1, 0xC2):
+        position += 2 + int.from_bytes(data[position + 2:position + 4], 'big')
+    data[position + 5:position + 9] = int(height).to_bytes(2, 'big') + \
+        int(width).to_bytes(2, 'big')
+    return bytes(data)
+
+
+@pytest.fixture
+def no_decoding(monkeypatch):
+    """Make any call of cv2.imdecode fail the test: a refusal must come before decoding."""
+    def imdecode(*args):
+        raise AssertionError('cv2.imdecode was called')
+    monkeypatch.setattr(imaging.cv2, 'imdecode', imdecode)
+
+
+def test_check_image_size_bounds():
+    assert check_image_size(MAX_IMAGE_SIDE, 1) == (MAX_IMAGE_SIDE, 1)
+    assert check_image_size(1920.0, 1080, expected=(1920, 1080)) == (1920, 1080)
+    for width, height in ((100000, 1), (1, 32767), (MAX_IMAGE_SIDE + 1, 1),
+                          (MAX_IMAGE_SIDE, MAX_IMAGE_PIXELS // MAX_IMAGE_SIDE + 1)):
+        with pytest.raises(ImageConversionError, match='too large'):
+            check_image_size(width, height)
+    with pytest.raises(ImageConversionError, match='empty'):
+        check_image_size(0, 5)
+    with pytest.raises(ImageConversionError, match='differs from CameraInfo 1920x1080'):
+        check_image_size(1080, 1920, expected=(1920, 1080))
+
+
+def test_extreme_raw_image_is_refused_before_conversion():
+    """The 100000 x 1 image of the attack, with all its data: refused, not converted."""
+    for encoding, channels in (('bgr8', 3), ('mono8', 1), ('bayer_rggb8', 1), ('yuv422', 2)):
+        data = bytes(100000 * channels)
+        with pytest.raises(ImageConversionError, match='too large'):
+            image_to_bgr(encoding, 100000, 1, 100000 * channels, data)
+        with pytest.raises(ImageConversionError, match='too large'):
+            image_to_array(encoding, 1, 100000, channels, data)
+    with pytest.raises(ImageConversionError, match='differs from CameraInfo'):
+        image_to_bgr('bgr8', 2, 2, 6, bytes(12), expected_size=(4, 2))
+    with pytest.raises(ImageConversionError, match='too large'):
+        check_bgr(np.zeros((1, 40000, 3), np.uint8))
+    with pytest.raises(ImageConversionError, match='too large'):
+        encode_compressed(np.zeros((40000, 1, 3), np.uint8), 'png')
+
+
+@pytest.mark.parametrize('codec', ['jpeg', 'png'])
+def test_header_size_is_read_without_decoding(frame, codec, no_decoding):
+    data = encode_compressed(frame, codec)[1]
+    assert compressed_size(data) == (frame.shape[1], frame.shape[0])
+    assert compressed_size(_declaring(data, 30000, 30000)) == (30000, 30000)
+
+
+def test_jpeg_header_with_fill_bytes_app_segments_and_progressive(frame):
+    ok, data = cv2.imencode('.jpg', frame, [cv2.IMWRITE_JPEG_PROGRESSIVE, 1])
+    data = data.tobytes()
+    app = b'\xff\xe2' + (2 + 300).to_bytes(2, 'big') + bytes(300)   # an APP2 (ICC) chunk
+    padded = data[:2] + app * 3 + b'\xff\xff\xff' + data[2:]      # fill bytes before a marker
+    assert compressed_size(padded) == (frame.shape[1], frame.shape[0])
+    np.testing.assert_array_equal(compressed_to_bgr('jpeg', padded),
+                                  compressed_to_bgr('jpeg', data))
+
+
+@pytest.mark.parametrize('codec', ['jpeg', 'png'])
+def test_decompression_bomb_is_refused_before_decoding(frame, codec, no_decoding):
+    """A few hundred bytes declaring 30000 x 30000 px (2.7 GB decoded) cost nothing."""
+    small = encode_compressed(np.zeros((8, 8, 3), np.uint8), codec)[1]
+    bomb = _declaring(small, 30000, 30000)
+    assert len(bomb) < 1000
+    with pytest.raises(ImageConversionError, match='30000x30000 pixels is too large'):
+        compressed_to_bgr(codec, bomb)
+    # Within the global bounds, but not the camera's size: refused before decoding too.
+    big = _declaring(small, 8000, 6000)
+    with pytest.raises(ImageConversionError, match='differs from CameraInfo 1920x1080'):
+        compressed_to_bgr(codec, big, expected_size=(1920, 1080))
+
+
+def test_headers_without_a_size_are_refused(no_decoding):
+    cases = [b'\xff\xd8\xff\xd9', b'\xff\xd8\xff\xda\x00\x08' + bytes(8),
+             b'\xff\xd8\xff\xc0\x00\x11\x08\x00\x00\x00\x10' + bytes(12),   # DNL height
+             b'\xff\xd8\xff\xe0\x00\x01', b'\xff\xd8\xff' + b'\xff' * 5000,
+             b'\x89PNG\r\n\x1a\n' + bytes(4) + b'IDAT' + bytes(8),
+             b'GIF89a' + bytes(20), b'BM' + bytes(60)]
+    for data in cases:
+        with pytest.raises(ImageConversionError, match='could not decode'):
+            compressed_to_bgr('jpeg', data)
+
+
+def test_opencv_error_text_does_not_leak(monkeypatch, frame):
+    def imdecode(*args):
+        raise cv2.error('OpenCV(4.10.0) loadsave.cpp:77: error: (-215:Assertion failed) '
+                        'pixels <= CV_IO_MAX_IMAGE_PIXELS in function validateInputImageSize')
+    monkeypatch.setattr(imaging.cv2, 'imdecode', imdecode)
+    with pytest.raises(ImageConversionError) as error:
+        compressed_to_bgr('png', encode_compressed(frame, 'png')[1])
+    assert 'could not decode' in str(error.value) and 'Assertion' not in str(error.value)
+
+
+def test_echoed_input_strings_are_capped():
+    """A 64 KB encoding or format string is named in a short message, not copied into it."""
+    long = 'x' * 65536
+    for call in (lambda: image_to_bgr(long, 2, 2, 6, bytes(12)),
+                 lambda: compressed_to_bgr(long, b''),
+                 lambda: compressed_to_bgr('compressedDepth' + long, b'1'),
+                 lambda: encode_compressed(np.zeros((2, 2, 3), np.uint8), long)):
+        with pytest.raises(ImageConversionError) as error:
+            call()
+        message = str(error.value)
+        assert len(message) < 1000 and 'x' * 41 not in message
+        assert re.search(r'\(655[0-9]{2} characters\)', message)
+
+
+_HEADS = [b'\xff\xd8\xff', b'\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR', b'']
+_SEGMENTS = st.lists(st.one_of(
+    st.sampled_from([b'\xff\xc0', b'\xff\xc2', b'\xff\xda', b'\xff\xd9', b'\xff\xff',
+                     b'\xff\xe0', b'\xff\xd0', b'\x00\x11\x08', b'\x75\x30\x75\x30',
+                     b'\x00\x00']),
+    st.binary(max_size=12)), max_size=30)
+
+
+@settings(max_examples=300, deadline=2000)
+@given(head=st.sampled_from(_HEADS), segments=_SEGMENTS)
+def test_compressed_headers_fuzz(head, segments):
+    """Whatever the header says, the answer is a size within bounds or ImageConversionError."""
+    data = head + b''.join(segments)
+    try:
+        width, height = compressed_size(data)
+    except ImageConversionError:
+        pass
+    else:
+        assert 0 <= width < 2 ** 32 and 0 <= height < 2 ** 32
+    try:
+        bgr = compressed_to_bgr('jpeg', data)
+    except ImageConversionError:
+        return
+    assert bgr.ndim == 3 and bgr.shape[0] * bgr.shape[1] <= MAX_IMAGE_PIXELS

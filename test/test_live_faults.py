@@ -155,6 +155,17 @@ def test_diverged_fit_is_not_published_and_resets(demo):
         engine.solve(views)
 
 
+def test_a_fit_beyond_the_workspace_is_diverged(demo):
+    """A solver that breaks its own workspace bound is caught by the engine with that bound."""
+    cameras, frames = demo
+    _SabotagedSolver.corrupt = {2: lambda positions: positions + 30.0}
+    engine, _ = _engine(cameras, solver_factory=_SabotagedSolver)
+    views = _main_person(frames[0])
+    results = [fuse_group(engine, views, _given(views)) for _ in range(3)]
+    assert [len(result.people) for result in results] == [1, 0, 1]
+    assert 'from the origin (workspace: 20 m)' in results[1].diverged
+
+
 # ------------------------------------------------------------------------ detection faults
 class _Detector:
     """A detector that fails on images marked as broken, else returns given keypoints."""

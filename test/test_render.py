@@ -7,6 +7,7 @@ import sys
 import types
 
 import pytest
+from skelsplat_ros import render
 from skelsplat_ros.render import (
     available_backends, default_backend, rasterize_heatmap_windows, rasterize_heatmaps,
     RendererUnavailable)
@@ -490,3 +491,15 @@ def test_padded_channel_count_follows_gsplat_kernels():
         [1, 3, 8, 17, 32, 33, 64]
     with pytest.raises(ValueError):
         padded_channel_count(514)
+
+
+def test_render_sizes_are_bounded():
+    """Sizes beyond what the solver renders are refused before any tensor is allocated."""
+    means = torch.zeros(1, 3)
+    args = (means, torch.tensor([[1.0, 0, 0, 0]]), torch.full((1, 3), 0.1), torch.ones(1),
+            torch.ones(1, 1), torch.eye(4)[None], torch.eye(3)[None])
+    for width, height in ((100000, 1), (1, render.MAX_SIDE + 1), (0, 5), (4.5, 4)):
+        with pytest.raises(ValueError, match='render size'):
+            rasterize_heatmaps(*args, width, height)
+        with pytest.raises(ValueError, match='render size'):
+            rasterize_heatmap_windows(*args, width, height, torch.zeros(1, 1, 1, 2))

@@ -22,6 +22,7 @@ one each call).
 import cv2
 import numpy as np
 
+from skelsplat_ros import imaging
 from skelsplat_ros.skeletons import BLAZEPOSE33_JOINTS, COCO17
 
 __all__ = ['MediaPipeDetector']
@@ -70,11 +71,12 @@ class MediaPipeDetector:
 
         Args:
             bgr: ``(H, W, 3) uint8`` BGR image.
+
+        Raises:
+            skelsplat_ros.imaging.ImageConversionError: another shape or dtype, or a size
+                :func:`skelsplat_ros.imaging.check_image_size` refuses.
         """
-        bgr = np.asarray(bgr)
-        if bgr.dtype != np.uint8 or bgr.ndim != 3 or bgr.shape[2] != 3:
-            raise ValueError(f'expected an (H, W, 3) uint8 BGR image, got {bgr.dtype} '
-                             f'{bgr.shape}')
+        bgr = imaging.check_bgr(bgr)  # before any native call: OpenCV aborts on huge sides
         height, width = bgr.shape[:2]
         image = bgr
         if self._max_side is not None and max(height, width) > self._max_side:

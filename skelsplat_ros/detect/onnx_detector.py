@@ -34,6 +34,7 @@ import os
 import cv2
 import numpy as np
 
+from skelsplat_ros import imaging
 from skelsplat_ros.skeletons import COCO17, get_format
 
 __all__ = ['OnnxPoseDetector', 'RTMPOSE_MEAN', 'RTMPOSE_STD']
@@ -229,7 +230,9 @@ class OnnxPoseDetector:
         if input_size is None:
             raise ValueError(f'the model input shape {shape} is dynamic: pass '
                              'input_size=(width, height)')
-        return int(input_size[0]), int(input_size[1])
+        width, height = imaging.check_image_size(input_size[0], input_size[1],
+                                                 what='model input')
+        return width, height
 
     def _normalise(self, images):
         """Turn ``(B, H, W, 3) uint8`` BGR into the ``(B, 3, H, W) float32`` model input."""
@@ -254,11 +257,12 @@ class OnnxPoseDetector:
             boxes: ``(P, 4)`` person boxes x1, y1, x2, y2 in pixels for the top-down heads;
                 None means one box, the whole image (taken as is, not enlarged).  RTMO
                 ignores it.
+
+        Raises:
+            skelsplat_ros.imaging.ImageConversionError: another shape or dtype, or a size
+                :func:`skelsplat_ros.imaging.check_image_size` refuses.
         """
-        bgr = np.asarray(bgr)
-        if bgr.dtype != np.uint8 or bgr.ndim != 3 or bgr.shape[2] != 3:
-            raise ValueError(f'expected an (H, W, 3) uint8 BGR image, got {bgr.dtype} '
-                             f'{bgr.shape}')
+        bgr = imaging.check_bgr(bgr)  # before any native call: OpenCV aborts on huge sides
         if self.head == 'rtmo':
             keypoints = self._detect_one_stage(bgr)
         else:

@@ -16,6 +16,7 @@ Gaussian count N: pad a smaller one with zero-opacity Gaussians, which render no
 """
 
 import importlib
+import numbers
 from typing import Tuple
 
 from skelsplat_ros.render.errors import RendererUnavailable
@@ -24,6 +25,11 @@ from torch import Tensor
 
 __all__ = ['RendererUnavailable', 'available_backends', 'default_backend', 'rasterize_heatmaps',
            'rasterize_heatmap_windows']
+
+#: The largest image side either backend renders, pixels: the solver renders crops of at most
+#: ``SolverConfig.crop_size`` (1024); a larger size is a caller's bug that would allocate
+#: V x H x W x C floats, and gsplat's tile counts grow with it.
+MAX_SIDE = 4096
 
 # Backend name -> module with a ``rasterize`` function of the signature below.
 _BACKEND_MODULES = {
@@ -87,9 +93,10 @@ def rasterize_heatmaps(
 
     Raises:
         RendererUnavailable: the backend cannot run here.
-        ValueError: unknown backend name.
+        ValueError: unknown backend name, or a side not in 1..``MAX_SIDE``.
 
     """
+    _check_size(width, height)
     return _backend(backend).rasterize(means, quats, scales, opacities, colors, viewmats, Ks,
                                        width, height, eps2d=eps2d)
 
@@ -134,10 +141,22 @@ def rasterize_heatmap_windows(
         colours (V, G, P, C) and accumulated alphas (V, G, P, 1), each with the leading B of
         a batch.
 
+    Raises:
+        RendererUnavailable: the backend cannot run here.
+        ValueError: unknown backend name, or a side not in 1..``MAX_SIDE``.
+
     """
+    _check_size(width, height)
     return _backend(backend).rasterize_windows(means, quats, scales, opacities, colors,
                                                viewmats, Ks, width, height, pixels,
                                                eps2d=eps2d)
+
+
+def _check_size(width, height):
+    """Refuse an image size outside 1..MAX_SIDE before any tensor or kernel sees it."""
+    if not all(isinstance(side, numbers.Integral) and 1 <= side <= MAX_SIDE
+               for side in (width, height)):
+        raise ValueError(f'render size {width!r} x {height!r} is not in 1..{MAX_SIDE} pixels')
 
 
 def _backend(name):

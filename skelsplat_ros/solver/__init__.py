@@ -34,9 +34,9 @@ Keypoints enter as raw (distorted) pixels; they are undistorted with each camera
 """
 
 from skelsplat_ros.solver.config import PoseEstimate, SolverConfig
-from skelsplat_ros.solver.core import SkelSplatSolver, solve_people
+from skelsplat_ros.solver.core import SkelSplatSolver, solve_people, SolverDiverged
 from skelsplat_ros.solver.objectives import OBJECTIVES, resolve_objective
 from skelsplat_ros.solver.objectives.analytic_torch import solve_frames_analytic
 
-__all__ = ['OBJECTIVES', 'PoseEstimate', 'SkelSplatSolver', 'SolverConfig', 'resolve_objective',
-           'solve_frames_analytic', 'solve_people']
+__all__ = ['OBJECTIVES', 'PoseEstimate', 'SkelSplatSolver', 'SolverConfig', 'SolverDiverged',
+           'resolve_objective', 'solve_frames_analytic', 'solve_people']

@@ -78,6 +78,10 @@ class SolverConfig:
                                   'drops to 0.61, pixels', low=0.0, high=1e5, low_open=True)
     prior_sigma: float = setting(1.0, "isotropic prior std of every joint's covariance, "
                                  'metres', low=0.0, high=1e3, low_open=True)
+    # The world origin of a calibration lies in the capture volume; 20 m holds a large room.
+    workspace_radius_m: float = setting(20.0, 'a joint farther than this from the world origin '
+                                        'is not a person: no view supports it, metres',
+                                        low=0.0, high=1e4, low_open=True)
     temporal: bool = setting(True, 'causal warm start and motion filter (false: every frame '
                              'on its own)')
     objective: str = setting('auto', "rendered: Adam through the Gaussian renderer (the paper's "

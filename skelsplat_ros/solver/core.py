@@ -17,11 +17,15 @@ import numpy as np
 from skelsplat_ros import motion
 from skelsplat_ros.cameras import CameraRig
 from skelsplat_ros.skeletons import COCO17, Skeleton
-from skelsplat_ros.solver import observations, uncertainty
+from skelsplat_ros.solver import geometry, observations, uncertainty
 from skelsplat_ros.solver.config import PoseEstimate, SolverConfig
 from skelsplat_ros.solver.objectives import objective_fit
 from skelsplat_ros.solver.problem import Fit, Problem
 import torch
+
+
+class SolverDiverged(RuntimeError):
+    """A fit came out non-finite (or absurd); its result must not be published."""
 
 
 @dataclass
@@ -144,18 +148,29 @@ class SkelSplatSolver:
                        shapes=shapes)
 
     def finish(self, problem: Problem, fit: Fit) -> PoseEstimate:
-        """Describe the fitted skeleton and advance the temporal state."""
+        """Describe the fitted skeleton and advance the temporal state.
+
+        Raises:
+            SolverDiverged: every joint the fit started from came out non-finite: a fault of
+                the arithmetic, not a frame without the person (the temporal state is reset).
+        """
         cfg, state = self.config, self._state
-        positions = np.where(problem.known[:, None], fit.means, np.nan)
+        if not np.isfinite(fit.means[problem.known]).all(axis=1).any():
+            self.reset()
+            raise SolverDiverged(f'all {int(problem.known.sum())} joints of the fit came out '
+                                 'non-finite')
+        positions, weights = self._plausible(
+            np.where(problem.known[:, None], fit.means, np.nan), problem.weights)
         remembered = np.zeros(len(positions), dtype=bool)
         if cfg.temporal and state is not None and not state.missed:
             remembered = state.weak <= cfg.depth_memory_frames
         positions = uncertainty.hold_single_view_depth(
             self.rig, self.skeleton.bones, positions, problem.init, problem.points,
-            problem.weights, remembered, None if state is None else state.joints.positions)
+            weights, remembered, None if state is None else state.joints.positions)
+        positions, weights = self._plausible(positions, weights)
         known = np.isfinite(positions).all(axis=1)
         # A joint left without a depth is not supported by the view that saw it.
-        weights = np.where(known[None], problem.weights, 0.0) * problem.inliers
+        weights = np.where(known[None], weights, 0.0) * problem.inliers
         information = uncertainty.information(self.rig, positions, problem.points, weights,
                                               fit.detection_sigma_px, cfg)
         if cfg.temporal:
@@ -183,6 +198,20 @@ class SkelSplatSolver:
         return estimate
 
     # ------------------------------------------------------------------------------------------
+    def _plausible(self, positions, weights):
+        """Drop the support of views that could not have seen a joint where it was fitted.
+
+        Returns ``(positions, weights)``: weights (V, J) 0 for those views, and positions NaN
+        (unknown) for the joints that had support and have none left
+        (:func:`skelsplat_ros.solver.geometry.plausible_views`).  A joint that no view saw
+        keeps its predicted position (it coasts; it is not published).
+        """
+        had = (weights > 0).any(axis=0)
+        weights = weights * geometry.plausible_views(self.rig, positions,
+                                                     self.config.workspace_radius_m)
+        lost = had & ~(weights > 0).any(axis=0)
+        return np.where(lost[:, None], np.nan, positions), weights
+
     def _observe(self, keypoints):
         """Per view (points (P_v, J, 2), confidence (P_v, J)) of ``keypoints`` (see solve)."""
         if isinstance(keypoints, np.ndarray) and keypoints.ndim == 3:

@@ -1,6 +1,6 @@
 # Copyright 2026 The skelsplat_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""Pinhole geometry of one person's fit: projections, residuals with Jacobians, crops."""
+"""Geometry of one person's fit: projections, residuals with Jacobians, crops, plausibility."""
 
 import numpy as np
 
@@ -36,8 +36,15 @@ def crops(rig, points, weights, init, crop_size, crop_margin):
     origins = np.zeros((num_views, 2))
     known = np.isfinite(init).all(axis=1)
     for v in range(num_views):
-        projected = project(rig.projections[v], init[known])
+        with np.errstate(all='ignore'):
+            projected = project(rig.projections[v], init[known])
         pts = np.concatenate([points[v][weights[v] > 0], projected])
+        # An absurd camera model may overflow: its crop comes from what is finite, and a view
+        # with nothing finite (it supports no joint) keeps its own pixels (scale 1).
+        pts = pts[np.isfinite(pts).all(axis=1)]
+        if not len(pts):
+            Ks[v] = rig.intrinsics[v]
+            continue
         lo, hi = pts.min(axis=0), pts.max(axis=0)
         side = max(hi[0] - lo[0], hi[1] - lo[1], 1.0) * (1 + 2 * crop_margin)
         centre = (lo + hi) / 2
@@ -70,3 +77,33 @@ def back_project(rig, view, pixel, positions):
         return np.full(3, np.nan)
     depth = np.median(rig.cameras[view].world_to_camera(positions[known])[:, 2])
     return on_ray(rig, view, pixel, depth)
+
+
+# A supported joint may project a little outside its view's image: detectors report cut-off
+# joints there (MediaPipe keeps them), and the fit follows them.  Fraction of the image size.
+IMAGE_MARGIN = 0.1
+
+
+def plausible_views(rig, positions, workspace_radius_m):
+    """(V, J) bool: the views that can support each of the joints ``positions`` (J, 3).
+
+    A view can support a joint that lies in front of it and projects into its image (within
+    ``IMAGE_MARGIN`` of the image's size), when the joint lies within ``workspace_radius_m``
+    metres of the world origin.  A consistent fit can still be a person no camera could have
+    seen: far away, behind cameras, or outside their images.  NaN joints: no view.
+    """
+    positions = np.asarray(positions, dtype=float)
+    usable = np.isfinite(positions).all(axis=1)
+    usable[usable] = np.linalg.norm(positions[usable], axis=1) <= workspace_radius_m
+    result = np.zeros((rig.num_views, len(positions)), dtype=bool)
+    if not usable.any():
+        return result
+    points = positions[usable]
+    with np.errstate(all='ignore'):  # an absurd (finite) camera model may overflow: not seen
+        for v, camera in enumerate(rig.cameras):
+            ahead = camera.world_to_camera(points)[:, 2] > 0
+            pixels = camera.project(points)
+            size = np.array([camera.width, camera.height], dtype=float)
+            inside = ((pixels >= -IMAGE_MARGIN * size) & (pixels <= (1 + IMAGE_MARGIN) * size))
+            result[v, usable] = ahead & inside.all(axis=1)
+    return result

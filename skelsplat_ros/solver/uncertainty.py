@@ -85,7 +85,12 @@ def information(rig, positions, points, weights, sigma_px, config):
     known = np.isfinite(positions).all(axis=1)
     residual, jac = reprojection_residuals(rig.projections,
                                            np.where(known[:, None], positions, 0.0), points)
-    counts = (weights > 0).sum(axis=0)
+    # Mask, not multiply: a view without weight may overflow (an absurd camera model), and
+    # 0 x NaN would spread into every joint.
+    used = weights > 0
+    residual = np.where(used[..., None], residual, 0.0)
+    jac = np.where(used[..., None, None], jac, 0.0)
+    counts = used.sum(axis=0)
     redundant = known & (counts >= 2)
     squares = (weights[:, redundant] * (residual[:, redundant] ** 2).sum(axis=-1)).sum(axis=0)
     freedom = 2 * counts[redundant] - 3
@@ -98,7 +103,8 @@ def information(rig, positions, points, weights, sigma_px, config):
         inverse_variance = np.full(rig.num_views, 1.0 / max(variance, config.min_noise_px ** 2))
     else:
         inverse_variance = 1.0 / np.asarray(sigma_px) ** 2
-    info = np.einsum('vj,vjki,vjkl->jil', weights * inverse_variance[:, None], jac, jac)
+    scaled = np.where(used, weights * inverse_variance[:, None], 0.0)
+    info = np.einsum('vj,vjki,vjkl->jil', scaled, jac, jac)
     for j in np.flatnonzero(known & (counts == 1)):
         ray = positions[j] - rig.centres[int(np.argmax(weights[:, j]))]
         ray /= np.linalg.norm(ray)

@@ -66,6 +66,7 @@ def fit_analytic(P, init, points, weights, sigma_px, iterations=10, tolerance=1e
     known = np.isfinite(init).all(axis=1)
     width = 4.0 * np.asarray(sigma_px)[:, None] ** 2                          # (V, 1)
     w = weights * known[None, :]
+    used = w > 0
     positions = np.where(known[:, None], init, 0.0)
     if prior_weight is None:
         prior_weight = np.zeros(len(init))
@@ -74,7 +75,11 @@ def fit_analytic(P, init, points, weights, sigma_px, iterations=10, tolerance=1e
     iteration = 0
     for iteration in range(1, iterations + 1):
         residual, jac = reprojection_residuals(P, positions, points)          # (V,J,2/2x3)
-        kernel = w * np.exp(-(residual ** 2).sum(axis=-1) / width) / width    # (V, J)
+        # Mask, not multiply: an absurd camera's overflow (NaN) times its weight 0 is NaN.
+        residual = np.where(used[..., None], residual, 0.0)
+        jac = np.where(used[..., None, None], jac, 0.0)
+        kernel = np.where(used, w * np.exp(-(residual ** 2).sum(axis=-1) / width) / width,
+                          0.0)                                                # (V, J)
         hessian = np.einsum('vj,vjki,vjkl->jil', kernel, jac, jac) \
             + prior_weight[:, None, None] * np.eye(3) + damping
         gradient = np.einsum('vj,vjki,vjk->ji', kernel, jac, residual)

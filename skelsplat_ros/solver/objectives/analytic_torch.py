@@ -50,10 +50,14 @@ def dlt(P, points, weights):
     norms = rows.norm(dim=-1, keepdim=True)
     rows = rows / torch.where(norms > 0, norms, torch.ones_like(norms)) \
         * weights[..., None, None]
+    # A view whose equations overflow (an absurd camera model) says nothing: mask it, since
+    # one NaN row makes the whole system's SVD fail.
+    finite = rows.isfinite().all(dim=-1).all(dim=-1)                    # (..., V, J)
+    rows = torch.where(finite[..., None, None], rows, torch.zeros_like(rows))
     system = rows.movedim(-4, -3).flatten(-3, -2)                        # (..., J, 2V, 4)
     homogeneous = torch.linalg.svd(system)[2][..., -1, :]
     positions = homogeneous[..., :3] / homogeneous[..., 3:]
-    enough = (weights > 0).sum(dim=-2) >= 2
+    enough = ((weights > 0) & finite).sum(dim=-2) >= 2
     return torch.where(enough[..., None] & positions.isfinite(), positions,
                        torch.full_like(positions, float('nan')))
 
@@ -148,13 +152,18 @@ def fit_analytic(P, init, points, weights, sigma_px, iterations=10, tolerance=1e
     """
     known = init.isfinite().all(dim=-1)                                    # (B, J)
     w = weights * known[:, None]
+    used = w > 0
     x = torch.where(known[..., None], init, torch.zeros_like(init))
     width = (4.0 * sigma_px ** 2)[..., None]                               # (B, V, 1)
     damping = 1e-9 * torch.eye(3, dtype=x.dtype, device=x.device)
     iteration = 0
     for iteration in range(1, iterations + 1):
         residual, jac = reprojection_residuals(P, x, points)
-        kernel = w * torch.exp(-(residual ** 2).sum(dim=-1) / width) / width  # (B, V, J)
+        # Mask, not multiply: an absurd camera's overflow (NaN) times its weight 0 is NaN.
+        residual = torch.where(used[..., None], residual, torch.zeros_like(residual))
+        jac = torch.where(used[..., None, None], jac, torch.zeros_like(jac))
+        kernel = torch.where(used, w * torch.exp(-(residual ** 2).sum(dim=-1) / width) / width,
+                             torch.zeros_like(w))                             # (B, V, J)
         hessian = torch.einsum('bvj,bvjki,bvjkl->bjil', kernel, jac, jac) + damping
         gradient = torch.einsum('bvj,bvjki,bvjk->bji', kernel, jac, residual)
         step = torch.linalg.solve_ex(hessian, gradient[..., None])[0][..., 0]

@@ -13,6 +13,7 @@ together: one Adam loop, and one batched render per step for all of them.
 from dataclasses import dataclass
 import math
 from typing import List, Sequence
+import warnings
 
 import numpy as np
 from skelsplat_ros import render
@@ -159,9 +160,25 @@ def _start(problem: Problem, dev) -> _Start:
     init, known = problem.init, problem.known
     Ks, scale, origins = crops(problem.rig, problem.points, problem.weights, init,
                                cfg.crop_size, cfg.crop_margin)
-    pixels, targets = _windows(problem.points, scale, origins, cfg.window, cfg.heatmap_sigma,
-                               dev)
+    detection_sigma_px = cfg.heatmap_sigma / scale
     log_scales, quats = _initial_shape(problem, Ks, dev)
+    viewmats = problem.rig.viewmats.copy()
+    # A view that supports none of the joints adds nothing to the loss, but its weight 0 does
+    # not keep an absurd camera's NaN out of it (0 x NaN is NaN, in the gradient too): it is
+    # rendered through a supporting view's camera and windows instead, which changes no value.
+    # A view whose crop overflows supports nothing: the renderer only sees finite cameras.
+    broken = ~(np.isfinite(Ks).all(axis=(1, 2)) & np.isfinite(scale)
+               & np.isfinite(origins).all(axis=1) & np.isfinite(viewmats).all(axis=(1, 2)))
+    weights = np.where(broken[:, None], 0.0, problem.weights)
+    idle = ~(weights > 0).any(axis=1)
+    if idle.any() and not idle.all():
+        donor = int(np.flatnonzero(~idle)[0])
+        Ks[idle], viewmats[idle] = Ks[donor], viewmats[donor]
+        scale[idle], origins[idle] = scale[donor], origins[donor]
+        points = np.where(idle[:, None, None], problem.points[donor], problem.points)
+    else:
+        points = problem.points
+    pixels, targets = _windows(points, scale, origins, cfg.window, cfg.heatmap_sigma, dev)
     prior = problem.prediction
     if prior is None:
         prior_mask = np.zeros(len(init))
@@ -170,9 +187,9 @@ def _start(problem: Problem, dev) -> _Start:
     bones_known = known[problem.skeleton.bones].all(axis=1)
     return _Start(
         Ks=torch.as_tensor(Ks, dtype=torch.float32, device=dev),
-        viewmats=torch.as_tensor(problem.rig.viewmats, dtype=torch.float32, device=dev),
+        viewmats=torch.as_tensor(viewmats, dtype=torch.float32, device=dev),
         pixels=pixels, targets=targets,
-        weights=torch.as_tensor(problem.weights * known[None, :], dtype=torch.float32,
+        weights=torch.as_tensor(weights * known[None, :], dtype=torch.float32,
                                 device=dev),
         means=torch.tensor(np.where(known[:, None], init, 0.0), dtype=torch.float32,
                            device=dev),
@@ -182,7 +199,7 @@ def _start(problem: Problem, dev) -> _Start:
         prior_mask=torch.as_tensor(prior_mask, dtype=torch.float32, device=dev),
         symmetric=torch.as_tensor(bones_known[problem.skeleton.symmetric_bones].all(axis=1),
                                   dtype=torch.float32, device=dev),
-        detection_sigma_px=cfg.heatmap_sigma / scale)
+        detection_sigma_px=detection_sigma_px)
 
 
 def _windows(points, scale, origins, window, heatmap_sigma, dev):
@@ -216,8 +233,13 @@ def _initial_shape(problem: Problem, Ks, dev):
     sigma_px = math.sqrt(max(problem.config.heatmap_sigma ** 2 - 0.3, 0.25))
     safe = np.where(known[:, None], init, 0.0)
     # The third row of P = K [R | t] is [r3 | t3]: the depth of each joint in each view.
-    depth = safe @ P[:, 2, :3].T + P[:, 2, 3]                                    # (J, V)
-    metres = np.median(sigma_px * np.abs(depth) / Ks[:, 0, 0], axis=1)
+    with np.errstate(all='ignore'):
+        depth = safe @ P[:, 2, :3].T + P[:, 2, 3]                                # (J, V)
+        metres = sigma_px * np.abs(depth) / Ks[:, 0, 0]
+    # A view whose (absurd) camera overflows has no say; all-finite, this is np.median.
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', RuntimeWarning)  # a joint no view can place
+        metres = np.nanmedian(np.where(np.isfinite(metres), metres, np.nan), axis=1)
     metres = np.clip(np.where(np.isfinite(metres), metres, 0.03), 0.005, 0.2)
     log_scales = torch.log(torch.as_tensor(metres, dtype=torch.float32)).repeat(3, 1).T
     quats = torch.zeros((len(init), 4))
