@@ -14,51 +14,41 @@ from typing import Dict, Iterable, Mapping, Sequence
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 import numpy as np
 from skelsplat_ros.live import CameraHealth, diagnose_camera, stamp_offsets, WindowStats
+from skelsplat_ros.ros.conversions import capped
 from std_msgs.msg import Header
 
-__all__ = ['LEVELS', 'NodeDiagnostics', 'SyncTotals', 'bag_statuses', 'engine_values',
-           'status', 'sync_values']
+__all__ = ['LEVELS', 'NodeDiagnostics', 'bag_statuses', 'engine_values', 'status',
+           'sync_values']
 
 LEVELS = {'OK': DiagnosticStatus.OK, 'WARN': DiagnosticStatus.WARN,
           'ERROR': DiagnosticStatus.ERROR}
-_SYNC_COUNTERS = ('emitted', 'dropped_stale', 'dropped_duplicate', 'dropped_incomplete',
-                  'dropped_overflow', 'resets')
 
 
 def status(name: str, level, message: str, values: Mapping[str, object],
            hardware_id: str) -> DiagnosticStatus:
-    """Build one ``DiagnosticStatus``; values are written with ``str``."""
-    return DiagnosticStatus(level=level, name=name, message=message, hardware_id=hardware_id,
-                            values=[KeyValue(key=k, value=str(v)) for k, v in values.items()])
+    """Build one ``DiagnosticStatus``; values are written with ``str``, capped in length.
+
+    Messages and values may quote input (a camera's frame_id, its last fault), so each is cut
+    to :data:`skelsplat_ros.ros.conversions.ECHO_LIMIT` characters.
+    """
+    return DiagnosticStatus(level=level, name=name, message=capped(message),
+                            hardware_id=hardware_id,
+                            values=[KeyValue(key=k, value=capped(v)) for k, v in values.items()])
 
 
 def sync_values(sync: Mapping[str, int]) -> Dict[str, int]:
     """Return the synchroniser's drop counters from its ``SyncStats`` field values."""
     return {'groups_dropped_incomplete': sync['dropped_incomplete'] + sync['dropped_overflow'],
             'frames_dropped_stale': sync['dropped_stale'],
-            'frames_dropped_duplicate': sync['dropped_duplicate']}
+            'frames_dropped_duplicate': sync['dropped_duplicate'],
+            'frames_dropped_negative_stamp': sync['dropped_negative'],
+            'frames_dropped_flood': sync['dropped_flood']}
 
 
 def engine_values(engine, detector: str) -> Dict[str, str]:
     """Return the solver's device and objective, and the detector parameter."""
     return {'solver_device': engine.device, 'solver_objective': engine.objective,
             'detector': detector}
-
-
-class SyncTotals:
-    """Synchroniser counters summed over the synchronisers a node replaced (new slop...)."""
-
-    def __init__(self):
-        self._base = dict.fromkeys(_SYNC_COUNTERS, 0)
-
-    def total(self, stats) -> Dict[str, int]:
-        """Counters of the current synchroniser's ``stats`` plus those of its predecessors."""
-        return {key: self._base[key] + getattr(stats, key) for key in _SYNC_COUNTERS}
-
-    def replaced(self, stats):
-        """Keep a replaced synchroniser's counters (its replacement is not a clock reset)."""
-        self._base = self.total(stats)
-        self._base['resets'] -= 1
 
 
 class NodeDiagnostics:
@@ -93,7 +83,7 @@ class NodeDiagnostics:
                 ``last_arrival``, ``last_stamp_ns``, ``last_error``, ``people_in_view``,
                 ``outvoted``).
             engine: the :class:`skelsplat_ros.live.FusionEngine`.
-            sync: the synchronisers' counters (:class:`SyncTotals`).
+            sync: the synchroniser's counters (``SyncStats`` fields).
             dropped_busy: groups replaced by newer ones while the worker was busy.
             last_views: the cameras of the last fused group.
         """

@@ -23,6 +23,7 @@ errors) are logged at most once per camera and fault kind every few seconds, rep
 ``/diagnostics``, and cost only that camera's frame: the node keeps fusing the other views.
 """
 
+import dataclasses
 from functools import partial
 import sys
 import threading
@@ -43,10 +44,10 @@ from skelsplat_ros.live import fault_kind, fuse_group, KeyedThrottle, LatestMail
 from skelsplat_ros.msg import Keypoints2D
 from skelsplat_ros.ros import conversions, outputs
 from skelsplat_ros.ros.camera_states import CameraStates
-from skelsplat_ros.ros.diagnostics import NodeDiagnostics, SyncTotals
+from skelsplat_ros.ros.diagnostics import NodeDiagnostics
 from skelsplat_ros.ros.params import load_calibrated_cameras, make_engine, ParameterError
 from skelsplat_ros.ros.params import parameter_names, read_config, validate_update
-from skelsplat_ros.sync import FrameSynchronizer, stamp_ns
+from skelsplat_ros.sync import DROP_REASONS, FrameSynchronizer, stamp_ns
 
 __all__ = ['SkelSplatNode', 'main']
 
@@ -60,12 +61,8 @@ TF_QOS = QoSProfile(depth=100, history=QoSHistoryPolicy.KEEP_LAST,
                     reliability=QoSReliabilityPolicy.RELIABLE,
                     durability=QoSDurabilityPolicy.VOLATILE)
 RELIABLE_QOS = QoSProfile(depth=10, reliability=QoSReliabilityPolicy.RELIABLE)
-_DROP_REASONS = {
-    'duplicate': 'its stamp repeats one this camera already sent',
-    'late': 'it arrived after a later group was fused (latency above max_wait?)',
-    'rewound': 'its stamp is far behind the fused timeline (clock jumped back or the camera '
-               'restarted)',
-}
+# The parameters of the synchroniser, changed in place so that its timeline is kept.
+SYNC_PARAMETERS = ('slop', 'max_wait', 'min_views')
 
 
 class SkelSplatNode(Node):
@@ -103,10 +100,11 @@ class SkelSplatNode(Node):
         self._states = self._cameras.states
 
         self._sync_lock = threading.Lock()
-        self._sync_totals = SyncTotals()
-        self._sync = self._make_sync(config)
+        self._sync = FrameSynchronizer(config.camera_names, slop_s=config.slop,
+                                       max_wait_s=config.max_wait, min_views=config.min_views)
         self._mailbox = LatestMailbox()
         self._last_published_ns = None
+        self._epoch = 0           # the synchroniser's timeline of the last group processed
         self._outputs = outputs.Outputs(config.skeleton)
         self._last_views = ()
 
@@ -150,10 +148,6 @@ class SkelSplatNode(Node):
                     lambda msg, n=name: self._on_camera_info(n, msg), qos))
             self._subscriptions_by_camera[name] = subs
 
-    def _make_sync(self, config):
-        return FrameSynchronizer(config.camera_names, slop_s=config.slop,
-                                 max_wait_s=config.max_wait, min_views=config.min_views)
-
     def _start_tf_listener(self):
         import tf2_ros  # only in this mode: a PyPI-only ROS has no tf2_ros
         self._tf2 = tf2_ros
@@ -164,6 +158,7 @@ class SkelSplatNode(Node):
     # ----------------------------------------------------------------------------- logging
     def _warn(self, key, message, camera=None):
         """Log ``message`` at most once per key and LOG_PERIOD_S; count it for diagnostics."""
+        message = conversions.capped(message)
         if camera is not None:
             self._states[camera].last_error = message
             self._stats.count(f'errors/{camera}')
@@ -175,7 +170,7 @@ class SkelSplatNode(Node):
     def _note(self, key, message):
         """Log an expected, non-fault event at most once per key and LOG_PERIOD_S."""
         if self._log_throttle.allow(key)[0]:
-            self.get_logger().info(message)
+            self.get_logger().info(conversions.capped(message))
 
     # ------------------------------------------------------------------------------ cameras
     def _on_camera_info(self, name, msg):
@@ -240,7 +235,7 @@ class SkelSplatNode(Node):
             drop = self._sync.last_drop
         self._states[name].last_stamp_ns = stamp
         if drop is not None:
-            self._warn(('sync', name, drop), f'{name}: frame dropped: {_DROP_REASONS[drop]} '
+            self._warn(('sync', name, drop), f'{name}: frame dropped: {DROP_REASONS[drop]} '
                        f'(stamp {stamp * 1e-9:.3f} s)', camera=name)
         self._dispatch(groups)
 
@@ -270,12 +265,14 @@ class SkelSplatNode(Node):
                            'the solver state was reset')
 
     def _process(self, group):
-        if self._last_published_ns is not None and group.stamp_ns <= self._last_published_ns:
-            # Only after the clock jumped back (bag loop, sim time): start over.
+        if group.epoch != self._epoch:
+            # The synchroniser restarted its timeline: the clock jumped back (bag loop, sim
+            # time).  Within one timeline its stamps only increase, whatever is reconfigured.
+            self._epoch = group.epoch
             self._engine.reset()
             self._outputs.restart()
             self.get_logger().warning(
-                f'time jumped back from {self._last_published_ns * 1e-9:.3f} s to '
+                f'time jumped back from {(self._last_published_ns or 0) * 1e-9:.3f} s to '
                 f'{group.stamp_ns * 1e-9:.3f} s (bag loop or restarted cameras): the solver '
                 'and TF output start over')
         frames = {name: msg for name, (_, msg) in group.frames.items()}
@@ -321,13 +318,14 @@ class SkelSplatNode(Node):
 
     def _publish_diagnostics(self):
         with self._sync_lock:
-            sync = self._sync_totals.total(self._sync.stats)
+            sync = dataclasses.asdict(self._sync.stats)
         self._diag_pub.publish(self._diagnostics.report(
             self.get_clock().now().to_msg(), self.config, self._states, self._engine, sync,
             self._mailbox.dropped, self._last_views))
 
     # --------------------------------------------------------------------------- parameters
     def _on_set_parameters(self, parameters):
+        """Check every change first; apply them together, or none (old configuration kept)."""
         config = self.config
         for parameter in parameters:
             if parameter.name not in parameter_names(config.camera_names):
@@ -335,15 +333,16 @@ class SkelSplatNode(Node):
             config, reason = validate_update(config, parameter.name, parameter.value)
             if config is None:
                 return SetParametersResult(successful=False, reason=reason)
-        sync_changed = any(getattr(config, key) != getattr(self.config, key)
-                           for key in ('slop', 'max_wait', 'min_views'))
-        self.config = config
-        if sync_changed:
-            with self._sync_lock:
-                groups = self._sync.reset(time.monotonic_ns())
-                self._sync_totals.replaced(self._sync.stats)
-                self._sync = self._make_sync(config)
+        if any(getattr(config, key) != getattr(self.config, key) for key in SYNC_PARAMETERS):
+            try:
+                with self._sync_lock:
+                    groups = self._sync.reconfigure(
+                        time.monotonic_ns(), slop_s=config.slop, max_wait_s=config.max_wait,
+                        min_views=config.min_views)
+            except ValueError as error:  # validate_update checked: a safety net, not a path
+                return SetParametersResult(successful=False, reason=str(error))
             self._dispatch(groups)
+        self.config = config
         return SetParametersResult(successful=True)
 
     # ------------------------------------------------------------------------------ shutdown
