@@ -56,7 +56,13 @@ class NodeDiagnostics:
 
     ``stats`` counts per reporting window (keys ``frames/<camera>``, ``grouped/<camera>``,
     ``errors/<camera>``, ``published``, ``people``, ``diverged``, and latencies); ``totals``
-    counts over the node's life (``fused``, ``empty``, ``errors``, ``diverged``).
+    counts over the node's life (``fused``, ``empty``, ``errors``, ``diverged``,
+    ``ahead_of_clock``: outputs whose stamp was later than the node's clock, so that their
+    latency could not be measured).
+
+    Latency is the node's clock at publication minus the group's camera stamp: wall time
+    normally, ``/clock`` time under ``use_sim_time`` (``latency_clock`` says which), where it
+    measures how far the outputs lag the simulated clock, not processing time.
 
     Args:
         node_name: the node's name, the prefix of the status names.
@@ -69,11 +75,11 @@ class NodeDiagnostics:
         self.hardware_id = hardware_id
         self._clock = clock
         self.stats = WindowStats(clock)
-        self.totals = {'fused': 0, 'empty': 0, 'errors': 0, 'diverged': 0}
+        self.totals = {'fused': 0, 'empty': 0, 'errors': 0, 'diverged': 0, 'ahead_of_clock': 0}
 
     def report(self, stamp, config, cameras: Mapping[str, object], engine,
-               sync: Mapping[str, int], dropped_busy: int,
-               last_views: Sequence[str]) -> DiagnosticArray:
+               sync: Mapping[str, int], dropped_busy: int, last_views: Sequence[str],
+               sim_time: bool = False) -> DiagnosticArray:
         """Build the report of the window that ends now, and start the next window.
 
         Args:
@@ -81,11 +87,12 @@ class NodeDiagnostics:
             config: the node's :class:`skelsplat_ros.ros.params.NodeConfig`.
             cameras: name -> the node's state of that camera (``frame_id``, ``not_ready``,
                 ``last_arrival``, ``last_stamp_ns``, ``last_error``, ``people_in_view``,
-                ``outvoted``).
+                ``outvoted``, ``too_fast``).
             engine: the :class:`skelsplat_ros.live.FusionEngine`.
             sync: the synchroniser's counters (``SyncStats`` fields).
             dropped_busy: groups replaced by newer ones while the worker was busy.
             last_views: the cameras of the last fused group.
+            sim_time: whether the node's clock is ``/clock`` (``use_sim_time``).
         """
         window, counts, latencies = self.stats.take()
         ready = engine.ready_cameras()
@@ -93,6 +100,7 @@ class NodeDiagnostics:
         statuses.append(self._fusion_status(config, ready, window, counts, latencies, {
             'groups_dropped_busy': dropped_busy, **sync_values(sync),
             'sync_resets': sync['resets'], 'views_in_last_group': ' '.join(last_views),
+            'latency_clock': 'sim time (/clock)' if sim_time else 'system time',
             **engine_values(engine, config.detector)}, sync['emitted']))
         return DiagnosticArray(header=Header(stamp=stamp), status=statuses)
 
@@ -120,6 +128,7 @@ class NodeDiagnostics:
                 'input_rate_hz': f'{frames / max(window, 1e-9):.2f}',
                 'frames_grouped_in_window': health.grouped,
                 'faults_in_window': health.faults,
+                'messages_dropped_too_fast': state.too_fast,
                 'last_fault': state.last_error,
                 'stamp_offset_s': '' if offset is None else f'{offset:+.4f}',
                 'people_in_view': state.people_in_view,
@@ -155,6 +164,7 @@ class NodeDiagnostics:
             **values,
             'fusion_errors': self.totals['errors'],
             'fits_diverged': self.totals['diverged'],
+            'outputs_ahead_of_clock': self.totals['ahead_of_clock'],
             **latency,
         }, self.hardware_id)
 

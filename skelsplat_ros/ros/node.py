@@ -37,13 +37,14 @@ from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from rclpy.qos import QoSDurabilityPolicy, QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy
+from rclpy.serialization import deserialize_message
 from rclpy.time import Time
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from skelsplat_ros.cameras import CalibrationError, optical_frame_extrinsics
 from skelsplat_ros.live import fault_kind, fuse_group, KeyedThrottle, LatestMailbox
 from skelsplat_ros.msg import Keypoints2D
 from skelsplat_ros.ros import conversions, outputs
-from skelsplat_ros.ros.camera_states import CameraStates
+from skelsplat_ros.ros.camera_states import CameraStates, InputLimiter
 from skelsplat_ros.ros.diagnostics import NodeDiagnostics
 from skelsplat_ros.ros.params import load_calibrated_cameras, make_engine, ParameterError
 from skelsplat_ros.ros.params import parameter_names, read_config, validate_update
@@ -55,6 +56,7 @@ NODE_NAME = 'skelsplat_node'
 LOG_PERIOD_S = 5.0        # rate limit of repeated log lines, per camera and fault kind
 POLL_PERIOD_S = 0.02      # how often the synchroniser checks for timed-out groups
 TF_REFRESH_PERIOD_S = 1.0
+RATE_RATIO = 2.5          # a camera may send this many times the others' rate (InputLimiter)
 
 # tf2_ros.TransformBroadcaster's QoS, so that tf2 listeners see our frames as usual.
 TF_QOS = QoSProfile(depth=100, history=QoSHistoryPolicy.KEEP_LAST,
@@ -98,6 +100,8 @@ class SkelSplatNode(Node):
         self._engine.prepare()  # load the detectors now, not on the first frames
         self._cameras = CameraStates(config, self._engine, file_cameras)
         self._states = self._cameras.states
+        self._frame_limiter = InputLimiter(config.camera_names, ratio=RATE_RATIO)
+        self._info_limiter = InputLimiter(config.camera_names, ratio=RATE_RATIO)
 
         self._sync_lock = threading.Lock()
         self._sync = FrameSynchronizer(config.camera_names, slop_s=config.slop,
@@ -133,20 +137,37 @@ class SkelSplatNode(Node):
         self._subscriptions_by_camera = {}
         for camera in config.cameras:
             name = camera.name
-            subs = []
             if config.detector == 'keypoints_topic':
-                subs.append(self.create_subscription(
-                    Keypoints2D, camera.keypoints_topic,
-                    lambda msg, n=name: self._on_keypoints(n, msg), qos))
+                inputs = [(Keypoints2D, camera.keypoints_topic, self._on_keypoints)]
             else:
-                kind = CompressedImage if camera.compressed else Image
-                subs.append(self.create_subscription(
-                    kind, camera.image_topic, lambda msg, n=name: self._on_image(n, msg), qos))
+                inputs = [(CompressedImage if camera.compressed else Image, camera.image_topic,
+                           self._on_image)]
             if config.intrinsics_source == 'camera_info':
-                subs.append(self.create_subscription(
-                    CameraInfo, camera.camera_info_topic,
-                    lambda msg, n=name: self._on_camera_info(n, msg), qos))
-            self._subscriptions_by_camera[name] = subs
+                inputs.append((CameraInfo, camera.camera_info_topic, self._on_camera_info))
+            # Raw: the limiter decides before a message is deserialised (see _on_message).
+            self._subscriptions_by_camera[name] = [
+                self.create_subscription(kind, topic, partial(self._on_message, name, kind,
+                                                              handler), qos, raw=True)
+                for kind, topic, handler in inputs]
+
+    def _on_message(self, name, kind, handler, data):
+        """Admit one serialised message of camera ``name`` and hand it to ``handler``."""
+        limiter = self._info_limiter if kind is CameraInfo else self._frame_limiter
+        if not limiter.admit(name):
+            self._states[name].too_fast += 1
+            self._warn(('too_fast', name, kind.__name__), f'{name}: {kind.__name__} messages '
+                       f'dropped: they come faster than {limiter.limit_hz(name):.0f} Hz, '
+                       f'{RATE_RATIO:g} times the rate of the other cameras (a flooding '
+                       'publisher?)', camera=name)
+            return
+        try:
+            msg = deserialize_message(data, kind)
+        except Exception as error:  # noqa: B902 - whatever the bytes, the node goes on
+            self._warn(('malformed', name, kind.__name__), f'{name}: {kind.__name__} of '
+                       f'{len(data)} bytes dropped: it does not deserialise ({error})',
+                       camera=name)
+            return
+        handler(name, msg)
 
     def _start_tf_listener(self):
         import tf2_ros  # only in this mode: a PyPI-only ROS has no tf2_ros
@@ -311,8 +332,17 @@ class SkelSplatNode(Node):
             self._publishers_by_topic[topic].publish(msg)
         self._last_published_ns = stamp_ns
         self._totals['fused' if people else 'empty'] += 1
-        latency = (self.get_clock().now().nanoseconds - stamp_ns) * 1e-9
-        self._stats.latency(latency)
+        clock = self.get_clock()
+        latency = (clock.now().nanoseconds - stamp_ns) * 1e-9
+        if latency >= 0:
+            self._stats.latency(latency)
+        else:  # not a latency: the stamp is later than the clock, which says so
+            self._totals['ahead_of_clock'] += 1
+            self._warn('ahead_of_clock', f'output stamp {stamp_ns * 1e-9:.3f} s is '
+                       f'{-latency:.3f} s ahead of the node clock '
+                       f"({'/clock, use_sim_time' if clock.ros_time_is_active else 'system'}"
+                       '): its latency is not counted (camera clocks ahead, or /clock paused '
+                       'or behind the stamps?)')
         self._stats.count('published')
         self._stats.count('people', len(people))
 
@@ -321,7 +351,7 @@ class SkelSplatNode(Node):
             sync = dataclasses.asdict(self._sync.stats)
         self._diag_pub.publish(self._diagnostics.report(
             self.get_clock().now().to_msg(), self.config, self._states, self._engine, sync,
-            self._mailbox.dropped, self._last_views))
+            self._mailbox.dropped, self._last_views, self.get_clock().ros_time_is_active))
 
     # --------------------------------------------------------------------------- parameters
     def _on_set_parameters(self, parameters):
