@@ -226,8 +226,8 @@ class SkelSplatNode(Node):
         state = self._states[name]
         state.last_arrival = time.monotonic()
         self._stats.count(f'frames/{name}')
-        if not state.frame_id:
-            state.frame_id = header.frame_id
+        # The latest frame's, not the first's: one bad frame must not set it for good.
+        state.frame_id = header.frame_id or state.frame_id
         camera = self._engine.camera(name)
         if camera is None:
             self._warn(('not_ready', name), f'{name}: {what} ignored, camera not ready '
