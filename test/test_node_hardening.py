@@ -12,7 +12,6 @@ ahead (class 7), negative stamps (class 8), and a 64 KB distortion_model echoed 
 
 import subprocess
 import sys
-import time
 
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticStatus
@@ -254,7 +253,11 @@ def test_bad_stamps_cost_only_their_frame(demo):  # noqa: F811
 
 
 def test_echoed_input_is_capped(demo):  # noqa: F811
-    """A 64 KB distortion_model and frame_id are quoted in at most ECHO_LIMIT characters."""
+    """A 64 KB distortion_model and frame_id are quoted in at most ECHO_LIMIT characters.
+
+    Then 40 CameraInfos, each with another unsupported model: one kind of fault, so one log
+    line (a key made of the quoted input would log each, and keep each key forever).
+    """
     calibration, _, _ = demo
     cameras = {camera.name: camera for camera in load_calibration(calibration)}
     with RosContext() as ros:
@@ -272,9 +275,18 @@ def test_echoed_input_is_capped(demo):  # noqa: F811
         assert spin_until(ros.executor, lambda: any('cam_04: CameraInfo rejected' in line
                                                     for line in probe.logs()), timeout_s=5.0)
         status = probe.camera_status('cam_04')
+        for index in range(40):
+            msg = camera_info_msg(cameras['cam_03'], stamp_of(2 + index), 'cam_03')
+            msg.distortion_model = f'model_{chr(65 + index // 26)}{chr(65 + index % 26)}'
+            probe.info['cam_03'].publish(msg)
+            spin_until(ros.executor, lambda: False, timeout_s=0.04)  # 25 Hz: not a flood
+        assert spin_until(ros.executor, lambda: "model_BN'" in _values(
+            probe, 'cam_03').get('last_fault', ''), timeout_s=5.0)
+        spin_until(ros.executor, lambda: False, timeout_s=0.5)
         lines = [line for line in probe.logs() if 'cam_04' in line]
-    assert 'more characters' in status.message or 'more characters' in _values(
-        probe, 'cam_04')['last_fault']
+        model_lines = [line for line in probe.logs() if 'model_' in line]
+    assert 'more characters' in status.message
     assert all(len(kv.value) <= ECHO_LIMIT + 40 for kv in status.values)
     assert len(status.message) <= ECHO_LIMIT + 40
     assert lines and all(len(line) <= ECHO_LIMIT + 100 for line in lines)
+    assert len(model_lines) == 1, model_lines

@@ -25,6 +25,7 @@ errors) are logged at most once per camera and fault kind every few seconds, rep
 
 import dataclasses
 from functools import partial
+import re
 import sys
 import threading
 import time
@@ -56,6 +57,7 @@ NODE_NAME = 'skelsplat_node'
 LOG_PERIOD_S = 5.0        # rate limit of repeated log lines, per camera and fault kind
 POLL_PERIOD_S = 0.02      # how often the synchroniser checks for timed-out groups
 TF_REFRESH_PERIOD_S = 1.0
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")  # what !r quotes
 RATE_RATIO = 2.5          # a camera may send this many times the others' rate (InputLimiter)
 
 # tf2_ros.TransformBroadcaster's QoS, so that tf2 listeners see our frames as usual.
@@ -197,7 +199,7 @@ class SkelSplatNode(Node):
     def _on_camera_info(self, name, msg):
         error = self._cameras.camera_info(name, msg)
         if error:
-            self._warn(('info', name, fault_kind(error)),
+            self._warn(('info', name, _fault_key(error)),
                        f'{name}: CameraInfo rejected, camera ignored: {error}', camera=name)
 
     def _refresh_tf_extrinsics(self):
@@ -301,7 +303,7 @@ class SkelSplatNode(Node):
                             partial(conversions.frame_keypoints, self._engine),
                             stamp=group.stamp_ns * 1e-9)
         for name, error in result.faults.items():
-            self._warn(('frame', name, fault_kind(error)), f'{name}: frame dropped: {error}',
+            self._warn(('frame', name, _fault_key(error)), f'{name}: frame dropped: {error}',
                        camera=name)
         for name, views in result.keypoints.items():
             self._states[name].people_in_view = len(views)
@@ -384,6 +386,15 @@ class SkelSplatNode(Node):
             self._worker.join(timeout=10.0)
             self._engine.close()
         return super().destroy_node()
+
+
+def _fault_key(error: str) -> str:
+    """Return the rate-limiting key of a fault: its kind, without the input it quotes.
+
+    A sender controls quoted input (an encoding, a distortion model): with it in the key, each
+    new value would get a log line of its own and a throttle entry that is never freed.
+    """
+    return fault_kind(_QUOTED.sub("'...'", error))
 
 
 def _startup_lines(config):
