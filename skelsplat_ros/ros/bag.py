@@ -66,7 +66,8 @@ class BagStats:
     Attributes:
         frames_in: camera frames read, per camera.
         frames_dropped: frames left out (camera not ready, wrong size, undecodable,
-            detector error), per camera.
+            detector error, refused by the synchroniser: negative, duplicate or late stamp),
+            per camera.
         groups: frame groups fused (one ``/human_pose_3d`` each).
         groups_with_person: of those, the ones with a person.
         sync: the synchroniser's counters (``dropped_incomplete`` etc.).
