@@ -112,9 +112,11 @@ class InputLimiter:
 
     A camera may deliver at most ``ratio`` times the median rate of the other cameras over the
     last ``window_s`` seconds, and never less than ``floor_hz`` nor more than ``ceiling_hz``.
-    The node asks before it deserialises a message, so a flooding camera costs a byte copy
-    per extra message, not a conversion, a synchroniser entry and the fusion worker's time;
-    cameras at the same rate, or at twice the others' rate, are never limited.  Memory is
+    The node asks first thing in a message's callback, so a flooding camera's extra messages
+    cost their delivery only (rclpy has deserialised them): no conversion, no synchroniser
+    entry, no bookkeeping.  (A raw subscription would skip that too, but costs two more copies
+    of every admitted image.)  Cameras at the same rate, or at twice the others' rate, are
+    never limited.  Memory is
     bounded: at most ``ceiling_hz * window_s`` arrival times per camera.
 
     Args:

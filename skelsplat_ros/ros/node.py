@@ -38,7 +38,6 @@ from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from rclpy.qos import QoSDurabilityPolicy, QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy
-from rclpy.serialization import deserialize_message
 from rclpy.time import Time
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from skelsplat_ros.cameras import CalibrationError, optical_frame_extrinsics
@@ -146,14 +145,13 @@ class SkelSplatNode(Node):
                            self._on_image)]
             if config.intrinsics_source == 'camera_info':
                 inputs.append((CameraInfo, camera.camera_info_topic, self._on_camera_info))
-            # Raw: the limiter decides before a message is deserialised (see _on_message).
             self._subscriptions_by_camera[name] = [
                 self.create_subscription(kind, topic, partial(self._on_message, name, kind,
-                                                              handler), qos, raw=True)
+                                                              handler), qos)
                 for kind, topic, handler in inputs]
 
-    def _on_message(self, name, kind, handler, data):
-        """Admit one serialised message of camera ``name`` and hand it to ``handler``."""
+    def _on_message(self, name, kind, handler, msg):
+        """Admit one message of camera ``name`` (flood guard) and hand it to ``handler``."""
         limiter = self._info_limiter if kind is CameraInfo else self._frame_limiter
         if not limiter.admit(name):
             self._states[name].too_fast += 1
@@ -161,13 +159,6 @@ class SkelSplatNode(Node):
                        f'dropped: they come faster than {limiter.limit_hz(name):.0f} Hz, '
                        f'{RATE_RATIO:g} times the rate of the other cameras (a flooding '
                        'publisher?)', camera=name)
-            return
-        try:
-            msg = deserialize_message(data, kind)
-        except Exception as error:  # noqa: B902 - whatever the bytes, the node goes on
-            self._warn(('malformed', name, kind.__name__), f'{name}: {kind.__name__} of '
-                       f'{len(data)} bytes dropped: it does not deserialise ({error})',
-                       camera=name)
             return
         handler(name, msg)
 
