@@ -26,11 +26,11 @@ Grouping rules:
 - A group is finished when every camera has contributed, or ``max_wait_s`` after its first
   frame arrived, or as soon as no missing camera is worth waiting for: one whose newest
   stamp is already past ``stamp + slop`` cannot fit any more (its frame was lost), and a
-  *stalled* one is skipped.  A camera becomes stalled when a group times out waiting for it,
-  and stops being stalled when a frame of it arrives that is at most ``max_wait_s`` behind
-  the last emitted stamp (one far behind means a late or skewed clock that waiting cannot
-  fix); so a dead camera costs one ``max_wait_s`` delay, not one per group, whatever the
-  frame rate.
+  *stalled* one is skipped.  A camera becomes stalled when a group that has ``min_views``
+  frames times out waiting for it (a lone frame stamped far ahead stalls nobody), and stops
+  being stalled when a frame of it arrives that is at most ``max_wait_s`` behind the last
+  emitted stamp (one far behind means a late or skewed clock that waiting cannot fix); so a
+  dead camera costs one ``max_wait_s`` delay, not one per group, whatever the frame rate.
 - A finished group with at least ``min_views`` frames is emitted, otherwise it is dropped
   (``dropped_incomplete``).  Groups finish in stamp order: a group waits while an earlier one
   is unfinished, which delays it by at most ``max_wait_s``.  ``max_wait_s`` must exceed the
@@ -405,7 +405,10 @@ class FrameSynchronizer:
             if awaited:
                 if self._now - head.first_arrival < self._max_wait:
                     break
-                self._stalled.update(awaited)
+                if len(head.frames) >= self._min_views:
+                    # Only a group that can be emitted stalls the cameras it waited for: a
+                    # lone frame stamped far ahead must not stall the live cameras.
+                    self._stalled.update(awaited)
             emitted += self._finish_head(overflow=False)
         return emitted
 

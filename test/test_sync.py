@@ -348,8 +348,11 @@ def test_one_frame_stamped_far_ahead_costs_only_that_frame():
     for frame in range(5, 30):
         out += feed(sync, frame)[0]
     whole = [group for group in out if len(group.frames) == 4]
-    # At most the group right after the glitch misses cam4.
-    assert len(whole) >= 29 and all(g.stamp_ns < 3600 * 1000 * MS for g in out)
+    # Only the group right after the glitch misses cam4, and when the glitch's own group times
+    # out it stalls none of the live cameras: every other group is whole.
+    assert len(out) == 30 and len(whole) == 29
+    assert all(g.stamp_ns < 3600 * 1000 * MS for g in out)
+    assert sync.stats.dropped_stale == 1 and sync.stats.dropped_incomplete == 1
 
 
 def test_a_flooding_camera_costs_only_itself():
