@@ -8,6 +8,7 @@ out-of-range values before anything uses it; names and defaults stay those of be
 
 import math
 
+from hypothesis import given, settings, strategies as st
 import pytest
 from skelsplat_ros.ros.camera_states import InputLimiter
 from skelsplat_ros.ros.conversions import capped, ECHO_LIMIT
@@ -99,3 +100,21 @@ def test_echoed_text_is_capped():
     assert capped('short') == 'short'
     long = capped('x' * 65536)
     assert len(long) < ECHO_LIMIT + 40 and long.endswith(f'({65536 - ECHO_LIMIT} more characters)')
+
+
+@settings(max_examples=200, deadline=None)
+@given(name=st.sampled_from(NUMERIC), value=st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True), st.integers(-2 ** 70, 2 ** 70)))
+def test_any_number_gives_a_bounded_configuration_or_a_parameter_error(tmp_path_factory, name,
+                                                                       value):
+    tmp_path = tmp_path_factory.mktemp('values')
+    try:
+        config = config_from_values(_values(tmp_path, **{name: value}))
+    except ParameterError as error:
+        assert str(error).startswith(f'{name}: ')
+        return
+    field = {**NODE_FIELDS, **CONFIG_FIELDS}[name]
+    part, _, short = name.partition('_')
+    got = getattr(getattr(config, part), short) if name in CONFIG_FIELDS else \
+        getattr(config, name)
+    assert math.isfinite(got) and field.metadata['low'] <= got <= field.metadata['high']

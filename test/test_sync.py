@@ -377,3 +377,30 @@ def test_a_flooding_camera_costs_only_itself():
     with_others = [group for group in out if {'cam1', 'cam2', 'cam3'} <= set(group.frames)]
     assert len(with_others) == 60
     assert sync.stats.dropped_flood > 0 and sync.stats.dropped_overflow == 0
+
+
+@settings(max_examples=150, deadline=None)
+@given(events=st.lists(st.one_of(
+    st.tuples(st.just('frame'), st.integers(0, 2), st.integers(-50, 400), st.integers(0, 300)),
+    st.tuples(st.just('change'), st.integers(0, 30), st.integers(1, 80), st.integers(1, 3))),
+    max_size=120))
+def test_no_stamp_twice_across_reconfiguration(events):
+    """Whatever arrives and however often it is reconfigured, no stamp is emitted twice."""
+    sync = FrameSynchronizer(('a', 'b', 'c'), 0.01, 0.05, 2, max_buffer_per_camera=4,
+                             reset_after_s=0.1, reset_confirm_frames=2)
+    emitted, now = [], 0
+    for event in events:
+        if event[0] == 'frame':
+            _, camera, stamp, delay = event
+            now += delay * MS // 10
+            emitted += sync.add('abc'[camera], stamp * MS, stamp, now)
+        else:
+            _, slop, wait, min_views = event
+            emitted += sync.reconfigure(now, slop * 1e-3, wait * 1e-3, min_views)
+    emitted += sync.poll(10**12)
+    assert all(group.stamp_ns >= 0 for group in emitted)
+    for before, after in zip(emitted, emitted[1:]):
+        assert after.epoch >= before.epoch
+        if after.epoch == before.epoch:
+            assert after.stamp_ns > before.stamp_ns
+    assert all(group.epoch <= sync.stats.resets for group in emitted)
