@@ -17,7 +17,9 @@ import numpy as np
 from skelsplat_ros.cameras import CalibrationError, camera_from_camera_info
 from skelsplat_ros.ros import conversions
 
-__all__ = ['CameraState', 'CameraStates', 'InputLimiter']
+__all__ = ['CameraState', 'CameraStates', 'InputLimiter', 'RATE_RATIO']
+
+RATE_RATIO = 2.5  # a camera may send this many times the median rate of the others
 
 
 class CameraState:
@@ -34,7 +36,7 @@ class CameraState:
         self.last_error = ''
         self.people_in_view = 0     # people detected in its last fused frame
         self.outvoted = False       # its last person contradicted the other cameras
-        self.too_fast = 0           # messages refused by the InputLimiter, over its life
+        self.too_fast = 0           # messages refused as a flood, over its life
 
 
 class CameraStates:
@@ -52,6 +54,9 @@ class CameraStates:
         self._engine = engine
         self.states: Dict[str, CameraState] = {name: CameraState()
                                                for name in config.camera_names}
+        # Flood guards, for frames (False) and for CameraInfo (True).
+        self._limiters = {info: InputLimiter(config.camera_names, ratio=RATE_RATIO)
+                          for info in (False, True)}
         for name, state in self.states.items():
             if config.extrinsics_source == 'calibration_file':
                 camera = file_cameras[name]
@@ -62,6 +67,20 @@ class CameraStates:
                     camera.K, camera.dist, camera.distortion_model, camera.width, camera.height,
                     name=name)
             self._register(name)
+
+    def admit(self, name: str, info: bool) -> str:
+        """Count one message of camera ``name``; return why to refuse it (flood), else ''.
+
+        Args:
+            name: the camera.
+            info: whether it is a CameraInfo (counted apart from frames).
+        """
+        limiter = self._limiters[info]
+        if limiter.admit(name):
+            return ''
+        self.states[name].too_fast += 1
+        return (f'messages dropped: they come faster than {limiter.limit_hz(name):.0f} Hz, '
+                f'{RATE_RATIO:g} times the rate of the other cameras (a flooding publisher?)')
 
     def camera_info(self, name: str, msg) -> str:
         """Take camera ``name``'s ``CameraInfo``; return why it was rejected, '' if it was not."""

@@ -77,6 +77,21 @@ class NodeDiagnostics:
         self.stats = WindowStats(clock)
         self.totals = {'fused': 0, 'empty': 0, 'errors': 0, 'diverged': 0, 'ahead_of_clock': 0}
 
+    def published(self, people: int, latency_s: float) -> bool:
+        """Count one output of ``people`` people; return whether ``latency_s`` was counted.
+
+        A negative latency (the stamp is later than the node's clock) is not a latency: it
+        is counted in ``ahead_of_clock`` instead, and False tells the caller to say so.
+        """
+        self.totals['fused' if people else 'empty'] += 1
+        self.stats.count('published')
+        self.stats.count('people', people)
+        if latency_s < 0:
+            self.totals['ahead_of_clock'] += 1
+            return False
+        self.stats.latency(latency_s)
+        return True
+
     def report(self, stamp, config, cameras: Mapping[str, object], engine,
                sync: Mapping[str, int], dropped_busy: int, last_views: Sequence[str],
                sim_time: bool = False) -> DiagnosticArray:

@@ -44,7 +44,7 @@ from skelsplat_ros.cameras import CalibrationError, optical_frame_extrinsics
 from skelsplat_ros.live import fault_kind, fuse_group, KeyedThrottle, LatestMailbox
 from skelsplat_ros.msg import Keypoints2D
 from skelsplat_ros.ros import conversions, outputs
-from skelsplat_ros.ros.camera_states import CameraStates, InputLimiter
+from skelsplat_ros.ros.camera_states import CameraStates
 from skelsplat_ros.ros.diagnostics import NodeDiagnostics
 from skelsplat_ros.ros.params import load_calibrated_cameras, make_engine, ParameterError
 from skelsplat_ros.ros.params import parameter_names, read_config, validate_update
@@ -57,7 +57,6 @@ LOG_PERIOD_S = 5.0        # rate limit of repeated log lines, per camera and fau
 POLL_PERIOD_S = 0.02      # how often the synchroniser checks for timed-out groups
 TF_REFRESH_PERIOD_S = 1.0
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")  # what !r quotes
-RATE_RATIO = 2.5          # a camera may send this many times the others' rate (InputLimiter)
 
 # tf2_ros.TransformBroadcaster's QoS, so that tf2 listeners see our frames as usual.
 TF_QOS = QoSProfile(depth=100, history=QoSHistoryPolicy.KEEP_LAST,
@@ -101,8 +100,6 @@ class SkelSplatNode(Node):
         self._engine.prepare()  # load the detectors now, not on the first frames
         self._cameras = CameraStates(config, self._engine, file_cameras)
         self._states = self._cameras.states
-        self._frame_limiter = InputLimiter(config.camera_names, ratio=RATE_RATIO)
-        self._info_limiter = InputLimiter(config.camera_names, ratio=RATE_RATIO)
 
         self._sync_lock = threading.Lock()
         self._sync = FrameSynchronizer(config.camera_names, slop_s=config.slop,
@@ -151,16 +148,13 @@ class SkelSplatNode(Node):
                 for kind, topic, handler in inputs]
 
     def _on_message(self, name, kind, handler, msg):
-        """Admit one message of camera ``name`` (flood guard) and hand it to ``handler``."""
-        limiter = self._info_limiter if kind is CameraInfo else self._frame_limiter
-        if not limiter.admit(name):
-            self._states[name].too_fast += 1
-            self._warn(('too_fast', name, kind.__name__), f'{name}: {kind.__name__} messages '
-                       f'dropped: they come faster than {limiter.limit_hz(name):.0f} Hz, '
-                       f'{RATE_RATIO:g} times the rate of the other cameras (a flooding '
-                       'publisher?)', camera=name)
-            return
-        handler(name, msg)
+        """Hand camera ``name``'s message to ``handler`` unless the camera floods."""
+        refused = self._cameras.admit(name, kind is CameraInfo)
+        if refused:
+            self._warn(('too_fast', name, kind.__name__), f'{name}: {kind.__name__} {refused}',
+                       camera=name)
+        else:
+            handler(name, msg)
 
     def _start_tf_listener(self):
         import tf2_ros  # only in this mode: a PyPI-only ROS has no tf2_ros
@@ -324,20 +318,14 @@ class SkelSplatNode(Node):
         for topic, msg in self._outputs.messages(people, stamp_ns, self.config):
             self._publishers_by_topic[topic].publish(msg)
         self._last_published_ns = stamp_ns
-        self._totals['fused' if people else 'empty'] += 1
         clock = self.get_clock()
         latency = (clock.now().nanoseconds - stamp_ns) * 1e-9
-        if latency >= 0:
-            self._stats.latency(latency)
-        else:  # not a latency: the stamp is later than the clock, which says so
-            self._totals['ahead_of_clock'] += 1
+        if not self._diagnostics.published(len(people), latency):
             self._warn('ahead_of_clock', f'output stamp {stamp_ns * 1e-9:.3f} s is '
                        f'{-latency:.3f} s ahead of the node clock '
                        f"({'/clock, use_sim_time' if clock.ros_time_is_active else 'system'}"
                        '): its latency is not counted (camera clocks ahead, or /clock paused '
                        'or behind the stamps?)')
-        self._stats.count('published')
-        self._stats.count('people', len(people))
 
     def _publish_diagnostics(self):
         with self._sync_lock:
@@ -362,7 +350,7 @@ class SkelSplatNode(Node):
                     groups = self._sync.reconfigure(
                         time.monotonic_ns(), slop_s=config.slop, max_wait_s=config.max_wait,
                         min_views=config.min_views)
-            except ValueError as error:  # validate_update checked: a safety net, not a path
+            except ValueError as error:  # bounds checked above; the node must never die of one
                 return SetParametersResult(successful=False, reason=str(error))
             self._dispatch(groups)
         self.config = config
