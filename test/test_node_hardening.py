@@ -90,6 +90,16 @@ def test_an_infinite_slop_at_start_up_exits_with_one_line(tmp_path, demo):  # no
         'skelsplat_node: invalid parameters: slop: must be in [0, 10], got inf']
 
 
+def test_a_64_kb_parameter_is_quoted_capped(tmp_path, demo):  # noqa: F811
+    result = subprocess.run(
+        [sys.executable, '-m', 'skelsplat_ros.ros.runner', '--params-file', str(PARAMS),
+         '-p', f'calibration_file:={demo[0]}', '-p', 'world_frame:=/' + 'w' * 65536],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr[-2000:]
+    line, = [line for line in result.stderr.splitlines() if 'world_frame' in line]
+    assert line.endswith('more characters)') and len(line) < ECHO_LIMIT + 100
+
+
 def test_bad_run_time_values_leave_the_configuration_and_the_node_alone(demo):  # noqa: F811
     calibration, _, frames = demo
     cameras = {camera.name: camera for camera in load_calibration(calibration)}

@@ -343,7 +343,7 @@ class SkelSplatNode(Node):
                 continue  # use_sim_time and other rclpy parameters
             config, reason = validate_update(config, parameter.name, parameter.value)
             if config is None:
-                return SetParametersResult(successful=False, reason=reason)
+                return SetParametersResult(successful=False, reason=conversions.capped(reason))
         if any(getattr(config, key) != getattr(self.config, key) for key in SYNC_PARAMETERS):
             try:
                 with self._sync_lock:
@@ -406,7 +406,8 @@ def spin(make_node) -> int:
     try:
         node = make_node()
     except ParameterError as error:
-        print(f'{NODE_NAME}: invalid parameters: {error}', file=sys.stderr, flush=True)
+        print(f'{NODE_NAME}: invalid parameters: {conversions.capped(error)}', file=sys.stderr,
+              flush=True)
         rclpy.try_shutdown()
         return 2
     try:
