@@ -26,11 +26,11 @@ Grouping rules:
 - A group is finished when every camera has contributed, or ``max_wait_s`` after its first
   frame arrived, or as soon as no missing camera is worth waiting for: one whose newest
   stamp is already past ``stamp + slop`` cannot fit any more (its frame was lost), and a
-  *stalled* one is skipped.  A camera becomes stalled when a group times out waiting for it,
-  and stops being stalled when a frame of it arrives that is at most ``max_wait_s`` behind
-  the last emitted stamp (one far behind means a late or skewed clock that waiting cannot
-  fix); so a dead camera costs one ``max_wait_s`` delay, not one per group, whatever the
-  frame rate.
+  *stalled* one is skipped.  A camera becomes stalled when a group that has ``min_views``
+  frames times out waiting for it (a lone frame stamped far ahead stalls nobody), and stops
+  being stalled when a frame of it arrives that is at most ``max_wait_s`` behind the last
+  emitted stamp (one far behind means a late or skewed clock that waiting cannot fix); so a
+  dead camera costs one ``max_wait_s`` delay, not one per group, whatever the frame rate.
 - A finished group with at least ``min_views`` frames is emitted, otherwise it is dropped
   (``dropped_incomplete``).  Groups finish in stamp order: a group waits while an earlier one
   is unfinished, which delays it by at most ``max_wait_s``.  ``max_wait_s`` must exceed the
@@ -39,7 +39,12 @@ Grouping rules:
 - A frame stamped at or before the last emitted stamp can no longer be emitted in order: it
   is dropped (``dropped_stale``).  A frame whose stamp equals one its camera already gave is
   dropped as a duplicate (``dropped_duplicate``).  Frames from a camera whose clock drifted
-  beyond ``slop`` simply never share a group with the others.
+  beyond ``slop`` simply never share a group with the others.  A negative stamp (before the
+  epoch: a driver or clock fault) is dropped on arrival (``dropped_negative``).
+- A camera's *newest* stamp is that of its latest frame, not the largest it ever sent, so
+  one frame stamped far ahead costs that frame only.
+- :meth:`FrameSynchronizer.reconfigure` changes ``slop``, ``max_wait`` and ``min_views``
+  and keeps the timeline, so the ordering rules hold across a change.
 
 Time jumps: when a bag restarts or ``use_sim_time`` loops, every camera's stamps jump back
 and would be stale forever.  A frame more than ``reset_after_s`` older than the last emitted
@@ -55,16 +60,30 @@ anyway).  With ``min_views == 1`` such a camera triggers repeated resets, visibl
 ``resets``: fix its clock.
 
 Memory is bounded: at most ``max_buffer_per_camera`` pending frames per camera and
-``max_pending_groups`` pending groups; when a limit is hit the earliest group is finished
-early (emitted if it has ``min_views`` frames, else dropped as ``dropped_overflow``).
+``max_pending_groups`` pending groups.  A camera at its limit (one that sends much faster
+than the others) loses its own earliest frame that no other camera joined
+(``dropped_flood``), so a flooding camera costs only itself.  Otherwise, when a limit is hit
+the earliest group is finished early (emitted if it has ``min_views`` frames, else dropped
+as ``dropped_overflow``).
 """
 
 import dataclasses
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-__all__ = ['FrameGroup', 'FrameSynchronizer', 'SyncStats']
+__all__ = ['DROP_REASONS', 'FrameGroup', 'FrameSynchronizer', 'SyncStats', 'stamp_ns']
 
 _NS_PER_S = 1_000_000_000
+# Why FrameSynchronizer.add dropped a frame (its ``last_drop``), in words for a log line.
+DROP_REASONS = {
+    'duplicate': 'its stamp repeats one this camera already sent',
+    'late': 'it arrived after a later group was fused (latency above max_wait?)',
+    'rewound': 'its stamp is far behind the fused timeline (clock jumped back or the camera '
+               'restarted)',
+    'negative': 'its stamp is negative, before 1970 (a driver or clock fault)',
+    'flood': 'it sends frames much faster than the other cameras: its earliest frame that no '
+             'other camera matched was dropped to bound its memory',
+}
+_MAX_SECONDS = 3600.0  # longest slop, wait or reset threshold: a larger one is a mistake
 
 
 def stamp_ns(stamp) -> int:
@@ -84,6 +103,10 @@ class SyncStats:
     """Frames dropped because their stamp was at or before the last emitted stamp."""
     dropped_duplicate: int = 0
     """Frames dropped because their camera already gave that stamp."""
+    dropped_negative: int = 0
+    """Frames dropped because their stamp was negative (before the epoch)."""
+    dropped_flood: int = 0
+    """Frames dropped because their camera held ``max_buffer_per_camera`` pending frames."""
     dropped_incomplete: int = 0
     """Groups dropped because they finished with fewer than ``min_views`` frames."""
     dropped_overflow: int = 0
@@ -100,10 +123,13 @@ class FrameGroup:
         stamp_ns: the earliest stamp among the frames, in nanoseconds.
         frames: camera name -> ``(stamp_ns, item)`` for each contributing camera, in the
             synchroniser's camera order.
+        epoch: the synchroniser's timeline: its number of resets when it emitted the group.
+            Within one epoch, group stamps strictly increase.
     """
 
     stamp_ns: int
     frames: Mapping[str, Tuple[int, Any]]
+    epoch: int = 0
 
 
 class _PendingGroup:
@@ -132,7 +158,8 @@ class FrameSynchronizer:
             seconds.
         min_views: fewest frames a group needs to be emitted (1 to the number of cameras).
         max_buffer_per_camera: most pending frames of one camera.
-        max_pending_groups: most pending groups (default: ``max_buffer_per_camera``).
+        max_pending_groups: most pending groups (default: ``max_buffer_per_camera`` times
+            the number of cameras, so that one camera alone cannot fill it).
         reset_after_s: how far behind the last emitted stamp a frame must be to count
             towards a reset, seconds.
         reset_confirm_frames: consecutive rewound frames each of ``min_views`` cameras must
@@ -146,18 +173,14 @@ class FrameSynchronizer:
         self._cameras = tuple(camera_names)
         if not self._cameras or len(set(self._cameras)) != len(self._cameras):
             raise ValueError(f'camera names must be non-empty and distinct: {camera_names!r}')
-        if slop_s < 0 or max_wait_s < 0 or reset_after_s < 0:
-            raise ValueError('slop_s, max_wait_s and reset_after_s must not be negative')
-        if not 1 <= min_views <= len(self._cameras):
-            raise ValueError(f'min_views must be 1..{len(self._cameras)}, got {min_views}')
         if max_pending_groups is None:
-            max_pending_groups = max_buffer_per_camera
+            max_pending_groups = max_buffer_per_camera * len(self._cameras)
         if max_buffer_per_camera < 1 or max_pending_groups < 1 or reset_confirm_frames < 1:
             raise ValueError('buffer limits and reset_confirm_frames must be at least 1')
-        self._slop = round(slop_s * _NS_PER_S)
-        self._max_wait = round(max_wait_s * _NS_PER_S)
+        if not 0 <= reset_after_s <= _MAX_SECONDS:
+            raise ValueError(f'reset_after_s must be in [0, {_MAX_SECONDS}], got {reset_after_s}')
+        self._configure(slop_s, max_wait_s, min_views)
         self._reset_after = round(reset_after_s * _NS_PER_S)
-        self._min_views = int(min_views)
         self._max_per_camera = int(max_buffer_per_camera)
         self._max_groups = int(max_pending_groups)
         self._reset_confirm = int(reset_confirm_frames)
@@ -166,8 +189,41 @@ class FrameSynchronizer:
         self.last_drop: Optional[str] = None
         """Why :meth:`add` dropped its frame: ``'duplicate'``, ``'rewound'`` (far behind the
         emitted timeline: a clock that jumped back), ``'late'`` (at or just before the last
-        emitted stamp), or None when the frame was kept."""
+        emitted stamp), ``'negative'`` (a stamp before the epoch), or None when the frame was
+        kept."""
         self._clear()
+
+    def _configure(self, slop_s, max_wait_s, min_views):
+        """Check and set the grouping parameters (ValueError before anything changes)."""
+        for name, value in (('slop_s', slop_s), ('max_wait_s', max_wait_s)):
+            # `not <=` also refuses NaN; inf would not convert to nanoseconds.
+            if isinstance(value, bool) or not 0 <= value <= _MAX_SECONDS:
+                raise ValueError(f'{name} must be in [0, {_MAX_SECONDS}] s, got {value!r}')
+        if isinstance(min_views, bool) or min_views != int(min_views) \
+                or not 1 <= min_views <= len(self._cameras):
+            raise ValueError(f'min_views must be 1..{len(self._cameras)}, got {min_views!r}')
+        self._slop = round(slop_s * _NS_PER_S)
+        self._max_wait = round(max_wait_s * _NS_PER_S)
+        self._min_views = int(min_views)
+
+    def reconfigure(self, now_ns: int, slop_s: float, max_wait_s: float,
+                    min_views: int) -> List[FrameGroup]:
+        """Change the grouping parameters; return the pending groups this finished.
+
+        The pending groups were formed under the old parameters, so they are finished at
+        once (emitted, or dropped with fewer than the new ``min_views`` frames).  The timeline
+        is kept: the last emitted stamp (no group is emitted twice or out of order across a
+        change), each camera's newest stamp, stalled cameras, rewind streaks and the counters.
+
+        Raises:
+            ValueError: for a bad value; then nothing changed.
+        """
+        self._configure(slop_s, max_wait_s, min_views)
+        self._advance(now_ns)
+        emitted: List[FrameGroup] = []
+        while self._pending:
+            emitted += self._finish_head(overflow=False)
+        return emitted
 
     def _clear(self):
         """Forget all timeline state (pending groups must already be finished)."""
@@ -214,14 +270,22 @@ class FrameSynchronizer:
         stamp = int(stamp_ns)
         now = self._advance(now_ns)
         self._stats.received[camera] += 1
+        self.last_drop = None
+        if stamp < 0:
+            # A stamp before the epoch is a driver or clock fault, not a time to fuse at.
+            self._stats.dropped_negative += 1
+            self.last_drop = 'negative'
+            return self._release()
         if self._last_emitted is None or stamp > self._last_emitted - self._max_wait:
             self._stalled.discard(camera)  # alive, and recent enough to be worth waiting for
         emitted: List[FrameGroup] = []
-        self.last_drop = None
         if self._is_duplicate(camera, stamp):
             self._stats.dropped_duplicate += 1
             self.last_drop = 'duplicate'
             return emitted + self._release()
+        # Its latest stamp, late or not, rather than its largest: after one frame stamped far
+        # ahead the camera would never be waited for again, and all its frames would be late.
+        self._newest[camera] = stamp
         if self._last_emitted is not None and stamp <= self._last_emitted:
             rewound = stamp < self._last_emitted - self._reset_after
             if rewound and self._rewinds(camera, stamp):
@@ -231,10 +295,9 @@ class FrameSynchronizer:
                 self.last_drop = 'rewound' if rewound else 'late'
                 return emitted + self._release()
         self._rewind.pop(camera, None)
-        self._newest[camera] = max(stamp, self._newest.get(camera, stamp))
 
         while self._pending_per_camera[camera] >= self._max_per_camera:
-            emitted += self._finish_head(overflow=True)
+            emitted += self._shed(camera)
         group = self._best_group(camera, stamp)
         if group is None:
             while len(self._pending) >= self._max_groups:
@@ -292,6 +355,22 @@ class FrameSynchronizer:
         confirmed = sum(streak >= self._reset_confirm for streak, _ in self._rewind.values())
         return confirmed >= self._min_views
 
+    def _shed(self, camera):
+        """Make room for one frame of ``camera``, which holds its most pending frames.
+
+        Its earliest frame that no other camera's frame joined goes (``dropped_flood``): a
+        camera sending faster than the others costs only its own frames.  Only when all its
+        pending frames share groups is the earliest group finished early, as for any overflow.
+        """
+        for index, group in enumerate(self._pending):
+            if list(group.frames) == [camera]:
+                del self._pending[index]
+                self._pending_per_camera[camera] -= 1
+                self._stats.dropped_flood += 1
+                self.last_drop = 'flood'
+                return []
+        return self._finish_head(overflow=True)
+
     def _best_group(self, camera, stamp):
         """Return the pending group ``camera``'s frame at ``stamp`` should join, or None."""
         best, best_distance = None, None
@@ -326,7 +405,10 @@ class FrameSynchronizer:
             if awaited:
                 if self._now - head.first_arrival < self._max_wait:
                     break
-                self._stalled.update(awaited)
+                if len(head.frames) >= self._min_views:
+                    # Only a group that can be emitted stalls the cameras it waited for: a
+                    # lone frame stamped far ahead must not stall the live cameras.
+                    self._stalled.update(awaited)
             emitted += self._finish_head(overflow=False)
         return emitted
 
@@ -348,4 +430,4 @@ class FrameSynchronizer:
         self._last_emitted = group.min_stamp
         self._stats.emitted += 1
         frames = {name: group.frames[name] for name in self._cameras if name in group.frames}
-        return [FrameGroup(stamp_ns=group.min_stamp, frames=frames)]
+        return [FrameGroup(stamp_ns=group.min_stamp, frames=frames, epoch=self._stats.resets)]

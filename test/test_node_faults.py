@@ -243,12 +243,35 @@ def test_use_sim_time_replay_with_clock_stops_and_loops(demo):  # noqa: F811
         # It loops back to its start: the synchroniser drops the first frames as stale until
         # three frames of two cameras confirm the jump, then starts over.
         play(range(0, 6), fused=range(2, 6))
-        outputs = probe.messages('/human_pose_3d')
+        # Cameras stamp a group 1 s ahead of /clock: published, but its "latency" would be
+        # negative, so it is not counted as one, and the log and /diagnostics say so.
+        ahead = stamp_of(66)
+        for name in CAMERAS:
+            probe.inputs[name].publish(keypoints_msg(frames[0][CAMERAS.index(name)], 'body25b',
+                                                     ahead, f'{name}_optical_frame'))
+        assert spin_until(ros.executor, lambda: any(
+            stamp_ns(m.header.stamp) == stamp_ns(ahead)
+            for m in probe.messages('/human_pose_3d')), timeout_s=OUTPUT_TIMEOUT_S)
+        outputs = probe.messages('/human_pose_3d')[:-1]
+
+        def fusion():
+            return {kv.key: kv.value for array in probe.messages('/diagnostics')[-1:]
+                    for status in array.status if status.name.endswith('fusion')
+                    for kv in status.values}
+
+        assert spin_until(ros.executor, lambda: int(fusion().get('outputs_ahead_of_clock', 0))
+                          >= 1, timeout_s=5.0)
+        assert fusion()['latency_clock'] == 'sim time (/clock)'
         # /rosout is a topic of its own: the log line may arrive after the outputs.
-        spin_until(ros.executor, lambda: 'time jumped back' in '\n'.join(probe.logs()),
-                   timeout_s=5.0)
+        spin_until(ros.executor, lambda: 'time jumped back' in '\n'.join(probe.logs())
+                   and 'ahead of the node clock' in '\n'.join(probe.logs()), timeout_s=5.0)
         logs = '\n'.join(probe.logs())
         diagnostics = probe.messages('/diagnostics')
+    assert 'ahead of the node clock (/clock, use_sim_time)' in logs
+    latencies = [float(kv.value) for array in diagnostics for status in array.status
+                 for kv in status.values
+                 if kv.key.startswith('latency_') and kv.key.endswith('_s')]
+    assert latencies and min(latencies) >= 0.0
     stamps = [stamp_ns(msg.header.stamp) for msg in outputs]
     assert stamps == [stamp_ns(stamp_of(i)) for i in [*range(200, 204), *range(2, 6)]]
     assert all(len(msg.people) == 1 for msg in outputs)

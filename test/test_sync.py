@@ -12,6 +12,9 @@ from skelsplat_ros.sync import FrameSynchronizer
 MS = 1_000_000  # nanoseconds per millisecond
 PERIOD = 33 * MS  # about 30 fps
 CAMERAS = ('cam1', 'cam2', 'cam3', 'cam4')
+# A start stamp for tests whose clocks jump back: far enough from 0 that the stamps stay
+# positive (a negative one is refused as a fault of its own).
+START = 100_000 * MS
 
 
 def make_sync(**options):
@@ -132,11 +135,11 @@ def test_unfinishable_earlier_group_does_not_block():
 def test_small_backward_jump_on_one_camera_is_dropped_as_stale():
     sync = make_sync()
     for frame in range(5):
-        feed(sync, frame)
+        feed(sync, frame, base=START)
     # cam2's clock jumps back 0.5 s (less than reset_after_s = 2 s): its frames are stale.
     out = []
     for frame in range(5, 40):
-        out += feed(sync, frame, offsets=[0, -500 * MS, 0, 0])[0]
+        out += feed(sync, frame, base=START, offsets=[0, -500 * MS, 0, 0])[0]
     stats = sync.stats
     assert stats.resets == 0
     assert stats.dropped_stale == 35
@@ -144,7 +147,7 @@ def test_small_backward_jump_on_one_camera_is_dropped_as_stale():
     stamps = [group.stamp_ns for group in out]
     assert stamps == sorted(set(stamps))
     # cam2 sends only unusable frames, so after max_wait it no longer holds the others up.
-    assert stamps[-1] == 39 * PERIOD
+    assert stamps[-1] == START + 39 * PERIOD
 
 
 def test_bag_restart_resets_once():
@@ -219,9 +222,11 @@ def test_buffers_are_bounded_when_one_camera_runs_ahead():
     for frame in range(1, 51):
         sync.add('cam1', frame * PERIOD, frame, frame * MS)
         assert max(sync.pending_frame_counts().values()) <= 5
-        assert sync.pending_group_count <= 5
+        assert sync.pending_group_count <= 6
     stats = sync.stats
-    assert stats.dropped_overflow == 50 - 4  # (b0 group + 49 cam1 groups) minus 4 pending
+    # The camera that runs ahead loses its own earliest frames; cam2's frame stays pending.
+    assert stats.dropped_flood == 50 - 5 and stats.dropped_overflow == 0
+    assert sync.pending_frame_counts() == {'cam1': 5, 'cam2': 1, 'cam3': 0, 'cam4': 0}
     assert stats.emitted == 0
 
 
@@ -290,3 +295,112 @@ def test_properties_under_random_arrivals(events, min_views, slop, wait, per_cam
     assert descents <= stats.resets
     assert sum(stats.received.values()) == len(events)
     assert stats.emitted == len(emitted)
+
+
+def test_reconfigure_keeps_the_timeline():
+    """Changing slop, max_wait or min_views never emits a stamp twice or out of order."""
+    sync = make_sync()
+    out = []
+    for frame in range(5):
+        out += feed(sync, frame, CAMERAS[:3])[0]
+    # cam4's frames of the same stamps come after the change: they can no longer be emitted.
+    out += sync.reconfigure(6 * PERIOD, slop_s=0.02, max_wait_s=0.2, min_views=1)
+    for frame in range(5):
+        out += sync.add('cam4', frame * PERIOD, ('cam4', frame), 6 * PERIOD + frame)
+    assert sync.stats.dropped_stale == 5
+    for frame in range(5, 10):
+        out += feed(sync, frame)[0]
+    stamps = [group.stamp_ns for group in out]
+    assert stamps == sorted(set(stamps)) and len(stamps) >= 9
+    assert sync.stats.resets == 0
+
+
+def test_reconfigure_refuses_bad_values_and_changes_nothing():
+    sync = make_sync()
+    for frame in range(3):
+        feed(sync, frame)
+    before = sync.stats
+    for bad in ({'slop_s': float('inf')}, {'slop_s': float('nan')}, {'max_wait_s': -1.0},
+                {'max_wait_s': 1e12}, {'min_views': 5}, {'min_views': 0}):
+        arguments = {'slop_s': 0.01, 'max_wait_s': 0.1, 'min_views': 2, **bad}
+        with pytest.raises(ValueError):
+            sync.reconfigure(4 * PERIOD, **arguments)
+    assert sync.stats == before
+    assert [len(g.frames) for g in feed(sync, 3)[0]] == [4]  # same slop and min_views
+    with pytest.raises(ValueError):
+        FrameSynchronizer(CAMERAS, float('inf'), 0.1, 2)
+
+
+def test_negative_stamps_are_refused_on_arrival():
+    sync = make_sync()
+    assert sync.add('cam1', -1, 'bad', 0) == [] and sync.last_drop == 'negative'
+    assert sync.stats.dropped_negative == 1 and sync.pending_group_count == 0
+    assert [len(g.frames) for g in feed(sync, 1)[0]] == [4]  # the camera is not harmed
+
+
+def test_one_frame_stamped_far_ahead_costs_only_that_frame():
+    sync = make_sync()
+    out = []
+    for frame in range(5):
+        out += feed(sync, frame)[0]
+    # cam4 sends one frame stamped an hour ahead, then goes on as before.
+    out += sync.add('cam4', 3600 * 1000 * MS, 'glitch', 5 * PERIOD)
+    for frame in range(5, 30):
+        out += feed(sync, frame)[0]
+    whole = [group for group in out if len(group.frames) == 4]
+    # Only the group right after the glitch misses cam4, and when the glitch's own group times
+    # out it stalls none of the live cameras: every other group is whole.
+    assert len(out) == 30 and len(whole) == 29
+    assert all(g.stamp_ns < 3600 * 1000 * MS for g in out)
+    assert sync.stats.dropped_stale == 1 and sync.stats.dropped_incomplete == 1
+
+
+def test_a_flooding_camera_costs_only_itself():
+    """cam4 sends 10 frames for each of the others': the others' groups stay whole.
+
+    The others' frames arrive 60 ms after their stamps, the flood's at once, so the flood's
+    frames pile up while the others' groups wait for them.
+    """
+    sync = make_sync(max_buffer_per_camera=10)
+    events = []
+    for frame in range(60):
+        stamp = START + frame * PERIOD
+        events += [(frame * PERIOD + 60 * MS + index * MS, camera, stamp)
+                   for index, camera in enumerate(CAMERAS[:3])]
+        events += [(frame * PERIOD + sub * PERIOD // 10, 'cam4',
+                    stamp + sub * PERIOD // 10 + MS // 2) for sub in range(10)]
+    out = []
+    for now, camera, stamp in sorted(events):
+        out += sync.add(camera, stamp, camera, now)
+        assert max(sync.pending_frame_counts().values()) <= 10
+    out += sync.poll(10**12)
+    with_others = [group for group in out if {'cam1', 'cam2', 'cam3'} <= set(group.frames)]
+    assert len(with_others) == 60
+    assert sync.stats.dropped_flood > 0 and sync.stats.dropped_overflow == 0
+
+
+@settings(max_examples=150, deadline=None)
+@given(events=st.lists(st.one_of(
+    st.tuples(st.just('frame'), st.integers(0, 2), st.integers(-50, 400), st.integers(0, 300)),
+    st.tuples(st.just('change'), st.integers(0, 30), st.integers(1, 80), st.integers(1, 3))),
+    max_size=120))
+def test_no_stamp_twice_across_reconfiguration(events):
+    """Whatever arrives and however often it is reconfigured, no stamp is emitted twice."""
+    sync = FrameSynchronizer(('a', 'b', 'c'), 0.01, 0.05, 2, max_buffer_per_camera=4,
+                             reset_after_s=0.1, reset_confirm_frames=2)
+    emitted, now = [], 0
+    for event in events:
+        if event[0] == 'frame':
+            _, camera, stamp, delay = event
+            now += delay * MS // 10
+            emitted += sync.add('abc'[camera], stamp * MS, stamp, now)
+        else:
+            _, slop, wait, min_views = event
+            emitted += sync.reconfigure(now, slop * 1e-3, wait * 1e-3, min_views)
+    emitted += sync.poll(10**12)
+    assert all(group.stamp_ns >= 0 for group in emitted)
+    for before, after in zip(emitted, emitted[1:]):
+        assert after.epoch >= before.epoch
+        if after.epoch == before.epoch:
+            assert after.stamp_ns > before.stamp_ns
+    assert all(group.epoch <= sync.stats.resets for group in emitted)

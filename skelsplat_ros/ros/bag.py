@@ -34,7 +34,7 @@ from skelsplat_ros.ros.diagnostics import bag_statuses
 from skelsplat_ros.ros.params import config_from_values, load_calibrated_cameras, make_engine
 from skelsplat_ros.ros.params import parameter_names, ParameterError, PARAMETERS
 from skelsplat_ros.ros.runner import check_params_file
-from skelsplat_ros.sync import FrameSynchronizer, stamp_ns
+from skelsplat_ros.sync import DROP_REASONS, FrameSynchronizer, stamp_ns
 from std_msgs.msg import Header
 
 __all__ = ['BagError', 'BagStats', 'OUTPUT_TYPES', 'load_config', 'process_bag']
@@ -66,7 +66,8 @@ class BagStats:
     Attributes:
         frames_in: camera frames read, per camera.
         frames_dropped: frames left out (camera not ready, wrong size, undecodable,
-            detector error), per camera.
+            detector error, refused by the synchroniser: negative, duplicate or late stamp),
+            per camera.
         groups: frame groups fused (one ``/human_pose_3d`` each).
         groups_with_person: of those, the ones with a person.
         sync: the synchroniser's counters (``dropped_incomplete`` etc.).
@@ -130,12 +131,13 @@ class _Processor:
         self._warned = set()
         self._outputs = outputs.Outputs(config.skeleton)
         self._next_diagnostics_ns = None
+        self._epoch = 0  # the synchroniser's timeline of the last group fused
 
     def warn(self, key, message):
         """Print ``message`` the first time ``key`` comes up."""
         if key not in self._warned:
             self._warned.add(key)
-            self.log(f'warning: {message} (reported once)')
+            self.log(f'warning: {conversions.capped(message)} (reported once)')
 
     def camera_info(self, name, msg):
         """Register a camera from its CameraInfo and the calibration file's pose."""
@@ -160,7 +162,12 @@ class _Processor:
                       f'says {camera.width}x{camera.height}')
             return
         stamp = stamp_ns(msg.header.stamp)
-        for group in self.sync.add(name, stamp, msg, stamp):
+        groups = self.sync.add(name, stamp, msg, stamp)
+        if self.sync.last_drop is not None:
+            self.stats.frames_dropped[name] += 1
+            self.warn(('sync', name, self.sync.last_drop), f'{name}: frame dropped: '
+                      f'{DROP_REASONS[self.sync.last_drop]} (stamp {stamp * 1e-9:.3f} s)')
+        for group in groups:
             self._fuse(group, log_time_ns)
 
     def finish(self, log_time_ns):
@@ -171,6 +178,10 @@ class _Processor:
         self._diagnostics(log_time_ns, None, force=True)
 
     def _fuse(self, group, log_time_ns):
+        if group.epoch != self._epoch:  # the bag's clock jumped back: start over
+            self._epoch = group.epoch
+            self.engine.reset()
+            self._outputs.restart()
         frames = {name: msg for name, (_, msg) in group.frames.items()}
         result = fuse_group(self.engine, frames,
                             partial(conversions.frame_keypoints, self.engine),

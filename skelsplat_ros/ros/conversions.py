@@ -30,11 +30,24 @@ from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker
 
 __all__ = [
-    'KeypointsMessageError', 'camera_from_info_msg', 'camera_info_msg', 'compressed_msg_to_bgr',
-    'delete_markers', 'image_msg_to_bgr', 'keypoints_msg', 'keypoints_msg_to_skeleton',
-    'person_markers', 'person_msg', 'person_transforms', 'points_msg', 'pose_array_msg',
-    'transform_to_matrix',
+    'ECHO_LIMIT', 'KeypointsMessageError', 'camera_from_info_msg', 'camera_info_msg',
+    'capped', 'compressed_msg_to_bgr', 'delete_markers', 'image_msg_to_bgr', 'keypoints_msg',
+    'keypoints_msg_to_skeleton', 'person_markers', 'person_msg', 'person_transforms',
+    'points_msg', 'pose_array_msg', 'transform_to_matrix',
 ]
+
+# Most characters of one log line or /diagnostics value: they may quote input (a frame_id, a
+# distortion_model, an exception about a message), which a sender can make megabytes long.
+ECHO_LIMIT = 400
+
+
+def capped(text: str, limit: int = ECHO_LIMIT) -> str:
+    """Return ``text`` cut to ``limit`` characters, saying how many were left out."""
+    text = str(text)
+    if len(text) <= limit:
+        return text
+    return f'{text[:limit]}... ({len(text) - limit} more characters)'
+
 
 MARKER_NAMESPACES = ('skelsplat/joints', 'skelsplat/bones', 'skelsplat/id',
                      'skelsplat/covariance')

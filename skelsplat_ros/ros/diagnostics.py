@@ -14,29 +14,35 @@ from typing import Dict, Iterable, Mapping, Sequence
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 import numpy as np
 from skelsplat_ros.live import CameraHealth, diagnose_camera, stamp_offsets, WindowStats
+from skelsplat_ros.ros.conversions import capped
 from std_msgs.msg import Header
 
-__all__ = ['LEVELS', 'NodeDiagnostics', 'SyncTotals', 'bag_statuses', 'engine_values',
-           'status', 'sync_values']
+__all__ = ['LEVELS', 'NodeDiagnostics', 'bag_statuses', 'engine_values', 'status',
+           'sync_values']
 
 LEVELS = {'OK': DiagnosticStatus.OK, 'WARN': DiagnosticStatus.WARN,
           'ERROR': DiagnosticStatus.ERROR}
-_SYNC_COUNTERS = ('emitted', 'dropped_stale', 'dropped_duplicate', 'dropped_incomplete',
-                  'dropped_overflow', 'resets')
 
 
 def status(name: str, level, message: str, values: Mapping[str, object],
            hardware_id: str) -> DiagnosticStatus:
-    """Build one ``DiagnosticStatus``; values are written with ``str``."""
-    return DiagnosticStatus(level=level, name=name, message=message, hardware_id=hardware_id,
-                            values=[KeyValue(key=k, value=str(v)) for k, v in values.items()])
+    """Build one ``DiagnosticStatus``; values are written with ``str``, capped in length.
+
+    Messages and values may quote input (a camera's frame_id, its last fault), so each is cut
+    to :data:`skelsplat_ros.ros.conversions.ECHO_LIMIT` characters.
+    """
+    return DiagnosticStatus(level=level, name=name, message=capped(message),
+                            hardware_id=hardware_id,
+                            values=[KeyValue(key=k, value=capped(v)) for k, v in values.items()])
 
 
 def sync_values(sync: Mapping[str, int]) -> Dict[str, int]:
     """Return the synchroniser's drop counters from its ``SyncStats`` field values."""
     return {'groups_dropped_incomplete': sync['dropped_incomplete'] + sync['dropped_overflow'],
             'frames_dropped_stale': sync['dropped_stale'],
-            'frames_dropped_duplicate': sync['dropped_duplicate']}
+            'frames_dropped_duplicate': sync['dropped_duplicate'],
+            'frames_dropped_negative_stamp': sync['dropped_negative'],
+            'frames_dropped_flood': sync['dropped_flood']}
 
 
 def engine_values(engine, detector: str) -> Dict[str, str]:
@@ -45,28 +51,18 @@ def engine_values(engine, detector: str) -> Dict[str, str]:
             'detector': detector}
 
 
-class SyncTotals:
-    """Synchroniser counters summed over the synchronisers a node replaced (new slop...)."""
-
-    def __init__(self):
-        self._base = dict.fromkeys(_SYNC_COUNTERS, 0)
-
-    def total(self, stats) -> Dict[str, int]:
-        """Counters of the current synchroniser's ``stats`` plus those of its predecessors."""
-        return {key: self._base[key] + getattr(stats, key) for key in _SYNC_COUNTERS}
-
-    def replaced(self, stats):
-        """Keep a replaced synchroniser's counters (its replacement is not a clock reset)."""
-        self._base = self.total(stats)
-        self._base['resets'] -= 1
-
-
 class NodeDiagnostics:
     """The live node's counters and its ``/diagnostics`` report.
 
     ``stats`` counts per reporting window (keys ``frames/<camera>``, ``grouped/<camera>``,
     ``errors/<camera>``, ``published``, ``people``, ``diverged``, and latencies); ``totals``
-    counts over the node's life (``fused``, ``empty``, ``errors``, ``diverged``).
+    counts over the node's life (``fused``, ``empty``, ``errors``, ``diverged``,
+    ``ahead_of_clock``: outputs whose stamp was later than the node's clock, so that their
+    latency could not be measured).
+
+    Latency is the node's clock at publication minus the group's camera stamp: wall time
+    normally, ``/clock`` time under ``use_sim_time`` (``latency_clock`` says which), where it
+    measures how far the outputs lag the simulated clock, not processing time.
 
     Args:
         node_name: the node's name, the prefix of the status names.
@@ -79,11 +75,26 @@ class NodeDiagnostics:
         self.hardware_id = hardware_id
         self._clock = clock
         self.stats = WindowStats(clock)
-        self.totals = {'fused': 0, 'empty': 0, 'errors': 0, 'diverged': 0}
+        self.totals = {'fused': 0, 'empty': 0, 'errors': 0, 'diverged': 0, 'ahead_of_clock': 0}
+
+    def published(self, people: int, latency_s: float) -> bool:
+        """Count one output of ``people`` people; return whether ``latency_s`` was counted.
+
+        A negative latency (the stamp is later than the node's clock) is not a latency: it
+        is counted in ``ahead_of_clock`` instead, and False tells the caller to say so.
+        """
+        self.totals['fused' if people else 'empty'] += 1
+        self.stats.count('published')
+        self.stats.count('people', people)
+        if latency_s < 0:
+            self.totals['ahead_of_clock'] += 1
+            return False
+        self.stats.latency(latency_s)
+        return True
 
     def report(self, stamp, config, cameras: Mapping[str, object], engine,
-               sync: Mapping[str, int], dropped_busy: int,
-               last_views: Sequence[str]) -> DiagnosticArray:
+               sync: Mapping[str, int], dropped_busy: int, last_views: Sequence[str],
+               sim_time: bool = False) -> DiagnosticArray:
         """Build the report of the window that ends now, and start the next window.
 
         Args:
@@ -91,11 +102,12 @@ class NodeDiagnostics:
             config: the node's :class:`skelsplat_ros.ros.params.NodeConfig`.
             cameras: name -> the node's state of that camera (``frame_id``, ``not_ready``,
                 ``last_arrival``, ``last_stamp_ns``, ``last_error``, ``people_in_view``,
-                ``outvoted``).
+                ``outvoted``, ``too_fast``).
             engine: the :class:`skelsplat_ros.live.FusionEngine`.
-            sync: the synchronisers' counters (:class:`SyncTotals`).
+            sync: the synchroniser's counters (``SyncStats`` fields).
             dropped_busy: groups replaced by newer ones while the worker was busy.
             last_views: the cameras of the last fused group.
+            sim_time: whether the node's clock is ``/clock`` (``use_sim_time``).
         """
         window, counts, latencies = self.stats.take()
         ready = engine.ready_cameras()
@@ -103,6 +115,7 @@ class NodeDiagnostics:
         statuses.append(self._fusion_status(config, ready, window, counts, latencies, {
             'groups_dropped_busy': dropped_busy, **sync_values(sync),
             'sync_resets': sync['resets'], 'views_in_last_group': ' '.join(last_views),
+            'latency_clock': 'sim time (/clock)' if sim_time else 'system time',
             **engine_values(engine, config.detector)}, sync['emitted']))
         return DiagnosticArray(header=Header(stamp=stamp), status=statuses)
 
@@ -130,6 +143,7 @@ class NodeDiagnostics:
                 'input_rate_hz': f'{frames / max(window, 1e-9):.2f}',
                 'frames_grouped_in_window': health.grouped,
                 'faults_in_window': health.faults,
+                'messages_dropped_too_fast': state.too_fast,
                 'last_fault': state.last_error,
                 'stamp_offset_s': '' if offset is None else f'{offset:+.4f}',
                 'people_in_view': state.people_in_view,
@@ -165,6 +179,7 @@ class NodeDiagnostics:
             **values,
             'fusion_errors': self.totals['errors'],
             'fits_diverged': self.totals['diverged'],
+            'outputs_ahead_of_clock': self.totals['ahead_of_clock'],
             **latency,
         }, self.hardware_id)
 

@@ -23,7 +23,9 @@ errors) are logged at most once per camera and fault kind every few seconds, rep
 ``/diagnostics``, and cost only that camera's frame: the node keeps fusing the other views.
 """
 
+import dataclasses
 from functools import partial
+import re
 import sys
 import threading
 import time
@@ -43,10 +45,10 @@ from skelsplat_ros.live import fault_kind, fuse_group, KeyedThrottle, LatestMail
 from skelsplat_ros.msg import Keypoints2D
 from skelsplat_ros.ros import conversions, outputs
 from skelsplat_ros.ros.camera_states import CameraStates
-from skelsplat_ros.ros.diagnostics import NodeDiagnostics, SyncTotals
+from skelsplat_ros.ros.diagnostics import NodeDiagnostics
 from skelsplat_ros.ros.params import load_calibrated_cameras, make_engine, ParameterError
 from skelsplat_ros.ros.params import parameter_names, read_config, validate_update
-from skelsplat_ros.sync import FrameSynchronizer, stamp_ns
+from skelsplat_ros.sync import DROP_REASONS, FrameSynchronizer, stamp_ns
 
 __all__ = ['SkelSplatNode', 'main']
 
@@ -54,18 +56,15 @@ NODE_NAME = 'skelsplat_node'
 LOG_PERIOD_S = 5.0        # rate limit of repeated log lines, per camera and fault kind
 POLL_PERIOD_S = 0.02      # how often the synchroniser checks for timed-out groups
 TF_REFRESH_PERIOD_S = 1.0
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")  # what !r quotes
 
 # tf2_ros.TransformBroadcaster's QoS, so that tf2 listeners see our frames as usual.
 TF_QOS = QoSProfile(depth=100, history=QoSHistoryPolicy.KEEP_LAST,
                     reliability=QoSReliabilityPolicy.RELIABLE,
                     durability=QoSDurabilityPolicy.VOLATILE)
 RELIABLE_QOS = QoSProfile(depth=10, reliability=QoSReliabilityPolicy.RELIABLE)
-_DROP_REASONS = {
-    'duplicate': 'its stamp repeats one this camera already sent',
-    'late': 'it arrived after a later group was fused (latency above max_wait?)',
-    'rewound': 'its stamp is far behind the fused timeline (clock jumped back or the camera '
-               'restarted)',
-}
+# The parameters of the synchroniser, changed in place so that its timeline is kept.
+SYNC_PARAMETERS = ('slop', 'max_wait', 'min_views')
 
 
 class SkelSplatNode(Node):
@@ -103,10 +102,11 @@ class SkelSplatNode(Node):
         self._states = self._cameras.states
 
         self._sync_lock = threading.Lock()
-        self._sync_totals = SyncTotals()
-        self._sync = self._make_sync(config)
+        self._sync = FrameSynchronizer(config.camera_names, slop_s=config.slop,
+                                       max_wait_s=config.max_wait, min_views=config.min_views)
         self._mailbox = LatestMailbox()
         self._last_published_ns = None
+        self._epoch = 0           # the synchroniser's timeline of the last group processed
         self._outputs = outputs.Outputs(config.skeleton)
         self._last_views = ()
 
@@ -135,24 +135,26 @@ class SkelSplatNode(Node):
         self._subscriptions_by_camera = {}
         for camera in config.cameras:
             name = camera.name
-            subs = []
             if config.detector == 'keypoints_topic':
-                subs.append(self.create_subscription(
-                    Keypoints2D, camera.keypoints_topic,
-                    lambda msg, n=name: self._on_keypoints(n, msg), qos))
+                inputs = [(Keypoints2D, camera.keypoints_topic, self._on_keypoints)]
             else:
-                kind = CompressedImage if camera.compressed else Image
-                subs.append(self.create_subscription(
-                    kind, camera.image_topic, lambda msg, n=name: self._on_image(n, msg), qos))
+                inputs = [(CompressedImage if camera.compressed else Image, camera.image_topic,
+                           self._on_image)]
             if config.intrinsics_source == 'camera_info':
-                subs.append(self.create_subscription(
-                    CameraInfo, camera.camera_info_topic,
-                    lambda msg, n=name: self._on_camera_info(n, msg), qos))
-            self._subscriptions_by_camera[name] = subs
+                inputs.append((CameraInfo, camera.camera_info_topic, self._on_camera_info))
+            self._subscriptions_by_camera[name] = [
+                self.create_subscription(kind, topic, partial(self._on_message, name, kind,
+                                                              handler), qos)
+                for kind, topic, handler in inputs]
 
-    def _make_sync(self, config):
-        return FrameSynchronizer(config.camera_names, slop_s=config.slop,
-                                 max_wait_s=config.max_wait, min_views=config.min_views)
+    def _on_message(self, name, kind, handler, msg):
+        """Hand camera ``name``'s message to ``handler`` unless the camera floods."""
+        refused = self._cameras.admit(name, kind is CameraInfo)
+        if refused:
+            self._warn(('too_fast', name, kind.__name__), f'{name}: {kind.__name__} {refused}',
+                       camera=name)
+        else:
+            handler(name, msg)
 
     def _start_tf_listener(self):
         import tf2_ros  # only in this mode: a PyPI-only ROS has no tf2_ros
@@ -164,6 +166,7 @@ class SkelSplatNode(Node):
     # ----------------------------------------------------------------------------- logging
     def _warn(self, key, message, camera=None):
         """Log ``message`` at most once per key and LOG_PERIOD_S; count it for diagnostics."""
+        message = conversions.capped(message)
         if camera is not None:
             self._states[camera].last_error = message
             self._stats.count(f'errors/{camera}')
@@ -175,13 +178,13 @@ class SkelSplatNode(Node):
     def _note(self, key, message):
         """Log an expected, non-fault event at most once per key and LOG_PERIOD_S."""
         if self._log_throttle.allow(key)[0]:
-            self.get_logger().info(message)
+            self.get_logger().info(conversions.capped(message))
 
     # ------------------------------------------------------------------------------ cameras
     def _on_camera_info(self, name, msg):
         error = self._cameras.camera_info(name, msg)
         if error:
-            self._warn(('info', name, fault_kind(error)),
+            self._warn(('info', name, _fault_key(error)),
                        f'{name}: CameraInfo rejected, camera ignored: {error}', camera=name)
 
     def _refresh_tf_extrinsics(self):
@@ -210,8 +213,8 @@ class SkelSplatNode(Node):
         state = self._states[name]
         state.last_arrival = time.monotonic()
         self._stats.count(f'frames/{name}')
-        if not state.frame_id:
-            state.frame_id = header.frame_id
+        # The latest frame's, not the first's: one bad frame must not set it for good.
+        state.frame_id = header.frame_id or state.frame_id
         camera = self._engine.camera(name)
         if camera is None:
             self._warn(('not_ready', name), f'{name}: {what} ignored, camera not ready '
@@ -240,7 +243,7 @@ class SkelSplatNode(Node):
             drop = self._sync.last_drop
         self._states[name].last_stamp_ns = stamp
         if drop is not None:
-            self._warn(('sync', name, drop), f'{name}: frame dropped: {_DROP_REASONS[drop]} '
+            self._warn(('sync', name, drop), f'{name}: frame dropped: {DROP_REASONS[drop]} '
                        f'(stamp {stamp * 1e-9:.3f} s)', camera=name)
         self._dispatch(groups)
 
@@ -270,12 +273,14 @@ class SkelSplatNode(Node):
                            'the solver state was reset')
 
     def _process(self, group):
-        if self._last_published_ns is not None and group.stamp_ns <= self._last_published_ns:
-            # Only after the clock jumped back (bag loop, sim time): start over.
+        if group.epoch != self._epoch:
+            # The synchroniser restarted its timeline: the clock jumped back (bag loop, sim
+            # time).  Within one timeline its stamps only increase, whatever is reconfigured.
+            self._epoch = group.epoch
             self._engine.reset()
             self._outputs.restart()
             self.get_logger().warning(
-                f'time jumped back from {self._last_published_ns * 1e-9:.3f} s to '
+                f'time jumped back from {(self._last_published_ns or 0) * 1e-9:.3f} s to '
                 f'{group.stamp_ns * 1e-9:.3f} s (bag loop or restarted cameras): the solver '
                 'and TF output start over')
         frames = {name: msg for name, (_, msg) in group.frames.items()}
@@ -283,7 +288,7 @@ class SkelSplatNode(Node):
                             partial(conversions.frame_keypoints, self._engine),
                             stamp=group.stamp_ns * 1e-9)
         for name, error in result.faults.items():
-            self._warn(('frame', name, fault_kind(error)), f'{name}: frame dropped: {error}',
+            self._warn(('frame', name, _fault_key(error)), f'{name}: frame dropped: {error}',
                        camera=name)
         for name, views in result.keypoints.items():
             self._states[name].people_in_view = len(views)
@@ -313,37 +318,42 @@ class SkelSplatNode(Node):
         for topic, msg in self._outputs.messages(people, stamp_ns, self.config):
             self._publishers_by_topic[topic].publish(msg)
         self._last_published_ns = stamp_ns
-        self._totals['fused' if people else 'empty'] += 1
-        latency = (self.get_clock().now().nanoseconds - stamp_ns) * 1e-9
-        self._stats.latency(latency)
-        self._stats.count('published')
-        self._stats.count('people', len(people))
+        clock = self.get_clock()
+        latency = (clock.now().nanoseconds - stamp_ns) * 1e-9
+        if not self._diagnostics.published(len(people), latency):
+            self._warn('ahead_of_clock', f'output stamp {stamp_ns * 1e-9:.3f} s is '
+                       f'{-latency:.3f} s ahead of the node clock '
+                       f"({'/clock, use_sim_time' if clock.ros_time_is_active else 'system'}"
+                       '): its latency is not counted (camera clocks ahead, or /clock paused '
+                       'or behind the stamps?)')
 
     def _publish_diagnostics(self):
         with self._sync_lock:
-            sync = self._sync_totals.total(self._sync.stats)
+            sync = dataclasses.asdict(self._sync.stats)
         self._diag_pub.publish(self._diagnostics.report(
             self.get_clock().now().to_msg(), self.config, self._states, self._engine, sync,
-            self._mailbox.dropped, self._last_views))
+            self._mailbox.dropped, self._last_views, self.get_clock().ros_time_is_active))
 
     # --------------------------------------------------------------------------- parameters
     def _on_set_parameters(self, parameters):
+        """Check every change first; apply them together, or none (old configuration kept)."""
         config = self.config
         for parameter in parameters:
             if parameter.name not in parameter_names(config.camera_names):
                 continue  # use_sim_time and other rclpy parameters
             config, reason = validate_update(config, parameter.name, parameter.value)
             if config is None:
-                return SetParametersResult(successful=False, reason=reason)
-        sync_changed = any(getattr(config, key) != getattr(self.config, key)
-                           for key in ('slop', 'max_wait', 'min_views'))
-        self.config = config
-        if sync_changed:
-            with self._sync_lock:
-                groups = self._sync.reset(time.monotonic_ns())
-                self._sync_totals.replaced(self._sync.stats)
-                self._sync = self._make_sync(config)
+                return SetParametersResult(successful=False, reason=conversions.capped(reason))
+        if any(getattr(config, key) != getattr(self.config, key) for key in SYNC_PARAMETERS):
+            try:
+                with self._sync_lock:
+                    groups = self._sync.reconfigure(
+                        time.monotonic_ns(), slop_s=config.slop, max_wait_s=config.max_wait,
+                        min_views=config.min_views)
+            except ValueError as error:  # bounds checked above; the node must never die of one
+                return SetParametersResult(successful=False, reason=str(error))
             self._dispatch(groups)
+        self.config = config
         return SetParametersResult(successful=True)
 
     # ------------------------------------------------------------------------------ shutdown
@@ -355,6 +365,15 @@ class SkelSplatNode(Node):
             self._worker.join(timeout=10.0)
             self._engine.close()
         return super().destroy_node()
+
+
+def _fault_key(error: str) -> str:
+    """Return the rate-limiting key of a fault: its kind, without the input it quotes.
+
+    A sender controls quoted input (an encoding, a distortion model): with it in the key, each
+    new value would get a log line of its own and a throttle entry that is never freed.
+    """
+    return fault_kind(_QUOTED.sub("'...'", error))
 
 
 def _startup_lines(config):
@@ -387,7 +406,8 @@ def spin(make_node) -> int:
     try:
         node = make_node()
     except ParameterError as error:
-        print(f'{NODE_NAME}: invalid parameters: {error}', file=sys.stderr, flush=True)
+        print(f'{NODE_NAME}: invalid parameters: {conversions.capped(error)}', file=sys.stderr,
+              flush=True)
         rclpy.try_shutdown()
         return 2
     try:

@@ -12,11 +12,12 @@ one parameter namespace per camera (``config/multiview.yaml`` is the documented 
         camera_info_topic: /cam_01/camera_info       # '' = the image topic's sibling camera_info
         keypoints_topic: /cam_01/keypoints           # only for detector:=keypoints_topic
 
-Every other parameter is listed in :data:`PARAMETERS`.  Those of the solver and of the
-multi-person tracker are generated from the fields of
+Every other parameter is listed in :data:`PARAMETERS`, generated from fields that each
+declare one parameter with its default, description and bounds (:mod:`skelsplat_ros.settings`):
+the node's own in :class:`NodeConfig`, those of the solver and of the multi-person tracker in
 :class:`skelsplat_ros.solver.SolverConfig` and :class:`skelsplat_ros.tracking.TrackerConfig`
-(``solver_<field>``, ``tracker_<field>``: the field's default, description and bounds, see
-:mod:`skelsplat_ros.settings`), so a new solver setting is declared in its field only.
+(``solver_<field>``, ``tracker_<field>``).  Every number is checked as finite and within its
+bounds before anything uses it, at start-up and for each run-time change.
 :func:`config_from_values` checks a complete set of values without ROS and raises
 :class:`ParameterError` with a message that names the parameter; :func:`read_config`
 declares the parameters on a node and uses it.
@@ -37,7 +38,7 @@ from skelsplat_ros.solver import SolverConfig
 from skelsplat_ros.tracking import TrackerConfig
 
 __all__ = [
-    'CameraConfig', 'DYNAMIC', 'NodeConfig', 'PARAMETERS', 'ParameterError',
+    'CameraConfig', 'DYNAMIC', 'NODE_FIELDS', 'NodeConfig', 'PARAMETERS', 'ParameterError',
     'camera_info_topic_for', 'config_from_values', 'load_calibrated_cameras', 'make_engine',
     'parameter_names', 'parameter_values', 'read_config', 'validate_update',
 ]
@@ -57,41 +58,6 @@ CONFIG_FIELDS: Dict[str, dataclasses.Field] = {
     f'{part}_{field.name}': field
     for part, config_class in CONFIG_CLASSES.items() for field in settings.exposed(config_class)}
 
-# name -> (default, description).  Per-camera parameters are described in the module docstring.
-PARAMETERS: Dict[str, Tuple[object, str]] = {
-    'world_frame': ('world', 'frame of the output poses, the calibration world (Z up)'),
-    'extrinsics_source': ('calibration_file', 'camera poses from: calibration_file | tf'),
-    'intrinsics_source': ('camera_info', 'K, D and image size from: camera_info | '
-                          'calibration_file'),
-    'calibration_file': ('', 'anipose/pose2sim TOML or camera YAML, cameras named as in '
-                         'camera_names'),
-    'detector': ('mediapipe', '2D keypoints from: mediapipe | onnx | keypoints_topic'),
-    'onnx_model_path': ('', 'RTMPose/RTMO-style ONNX model (detector:=onnx)'),
-    'multi_person': (False, 'fuse and track every person in view, each under a stable id '
-                     '(detector:=onnx or keypoints_topic; MediaPipe finds one person)'),
-    'detector_max_side': (0, 'mediapipe: images whose longer side exceeds this many pixels '
-                          'are shrunk to it before detection (faster; for people who fill a '
-                          'good part of the image); 0 keeps the full size'),
-    'slop': (0.02, 'largest stamp difference within a frame group, seconds'),
-    'max_wait': (0.1, 'longest wait for missing cameras after a group starts, seconds'),
-    'min_views': (2, 'fewest cameras a group needs to be fused'),
-    'image_qos': ('sensor_data', 'QoS of the input subscriptions: sensor_data | reliable'),
-    'device': ('auto', 'solver device: auto | cpu | cuda'),
-    'skeleton': ('coco17', f'joint set fitted and published: {" | ".join(SKELETON_NAMES)}'),
-    'publish_markers': (True, 'publish visualization_msgs/MarkerArray on ~markers'),
-    'publish_points': (True, 'publish sensor_msgs/PointCloud2 of the joints'),
-    'publish_tf': (True, 'publish REP-155 body_<id> and <joint>_<id> frames on /tf'),
-    'publish_covariance_ellipsoids': (False, 'add one 1-sigma ellipsoid per joint to the '
-                                      'markers'),
-    'marker_lifetime': (0.5, 'marker lifetime, seconds'),
-    'input_timeout': (1.0, 'a camera without frames for this long is reported as stalled, '
-                      'seconds'),
-    'diagnostics_period': (1.0, 'period of /diagnostics, seconds'),
-    **{name: (field.default, settings.describe(field)) for name, field in CONFIG_FIELDS.items()},
-}
-DYNAMIC = frozenset({'slop', 'max_wait', 'min_views', 'publish_markers', 'publish_points',
-                     'publish_tf', 'publish_covariance_ellipsoids', 'marker_lifetime',
-                     'input_timeout'})
 CAMERA_PARAMETERS = ('image_topic', 'camera_info_topic', 'keypoints_topic')
 
 
@@ -114,42 +80,91 @@ class CameraConfig:
         return self.image_topic.rstrip('/').endswith('/compressed')
 
 
+# Longest marker lifetime, a day: Marker.lifetime is a Duration whose int32 seconds would wrap
+# beyond 2**31 - 1 (a negative lifetime).
+MARKER_LIFETIME_MAX_S = 86400.0
+setting = settings.setting
+
+
 @dataclasses.dataclass(frozen=True)
 class NodeConfig:
-    """All validated parameters (names as in :data:`PARAMETERS`).
+    """All validated parameters.
 
-    ``solver`` and ``tracker`` hold the ``solver_*`` and ``tracker_*`` parameters.
+    Each field declared with :func:`skelsplat_ros.settings.setting` is the node parameter of
+    that name, with its default, description and bounds: the one place a node parameter is
+    declared (a new one is one field here).  ``cameras`` comes from ``camera_names`` and the
+    ``cameras.<name>.*`` parameters, ``skeleton`` from the ``skeleton`` parameter
+    (:class:`_BuiltFrom`), ``solver`` and ``tracker`` from the ``solver_*`` and ``tracker_*``
+    ones.
     """
 
     cameras: Tuple[CameraConfig, ...]
-    world_frame: str
-    extrinsics_source: str
-    intrinsics_source: str
-    calibration_file: str
-    detector: str
-    onnx_model_path: str
-    multi_person: bool
-    detector_max_side: int
-    slop: float
-    max_wait: float
-    min_views: int
-    image_qos: str
-    device: str
     skeleton: Skeleton
     solver: SolverConfig
     tracker: TrackerConfig
-    publish_markers: bool
-    publish_points: bool
-    publish_tf: bool
-    publish_covariance_ellipsoids: bool
-    marker_lifetime: float
-    input_timeout: float
-    diagnostics_period: float
+    world_frame: str = setting('world', 'frame of the output poses, the calibration world '
+                               '(Z up)')
+    extrinsics_source: str = setting('calibration_file', 'camera poses from',
+                                     choices=EXTRINSICS_SOURCES)
+    intrinsics_source: str = setting('camera_info', 'K, D and image size from',
+                                     choices=INTRINSICS_SOURCES)
+    calibration_file: str = setting('', 'anipose/pose2sim TOML or camera YAML, cameras named '
+                                    'as in camera_names')
+    detector: str = setting('mediapipe', '2D keypoints from', choices=DETECTORS)
+    onnx_model_path: str = setting('', 'RTMPose/RTMO-style ONNX model (detector:=onnx)')
+    multi_person: bool = setting(False, 'fuse and track every person in view, each under a '
+                                 'stable id (detector:=onnx or keypoints_topic; MediaPipe '
+                                 'finds one person)')
+    detector_max_side: int = setting(0, 'mediapipe: images whose longer side exceeds this '
+                                     'many pixels are shrunk to it before detection (faster; '
+                                     'for people who fill a good part of the image); 0 keeps '
+                                     'the full size, else at least 32', low=0, high=16384)
+    slop: float = setting(0.02, 'largest stamp difference within a frame group, seconds',
+                          low=0.0, high=10.0)
+    max_wait: float = setting(0.1, 'longest wait for missing cameras after a group starts, '
+                              'seconds', low=0.0, low_open=True, high=60.0)
+    min_views: int = setting(2, 'fewest cameras a group needs to be fused (at most the '
+                             'number of cameras)', low=1, high=1000)
+    image_qos: str = setting('sensor_data', 'QoS of the input subscriptions', choices=IMAGE_QOS)
+    device: str = setting('auto', 'solver device: auto | cpu | cuda | cuda:N')
+    publish_markers: bool = setting(True, 'publish visualization_msgs/MarkerArray on ~markers')
+    publish_points: bool = setting(True, 'publish sensor_msgs/PointCloud2 of the joints')
+    publish_tf: bool = setting(True, 'publish REP-155 body_<id> and <joint>_<id> frames on '
+                               '/tf')
+    publish_covariance_ellipsoids: bool = setting(False, 'add one 1-sigma ellipsoid per joint '
+                                                  'to the markers')
+    marker_lifetime: float = setting(0.5, 'marker lifetime, seconds', low=0.0, low_open=True,
+                                     high=MARKER_LIFETIME_MAX_S)
+    input_timeout: float = setting(1.0, 'a camera without frames for this long is reported as '
+                                   'stalled, seconds', low=0.0, low_open=True, high=3600.0)
+    diagnostics_period: float = setting(1.0, 'period of /diagnostics, seconds', low=0.0,
+                                        low_open=True, high=3600.0)
 
     @property
     def camera_names(self) -> Tuple[str, ...]:
         """The camera names, in order."""
         return tuple(camera.name for camera in self.cameras)
+
+
+@dataclasses.dataclass(frozen=True)
+class _BuiltFrom:
+    """Parameters that :class:`NodeConfig` does not keep as given but builds a field from."""
+
+    skeleton: str = setting('coco17', 'joint set fitted and published',
+                            choices=SKELETON_NAMES)
+
+
+# Parameter name -> its field, for the node's own parameters (checked by config_from_values).
+NODE_FIELDS: Dict[str, dataclasses.Field] = {
+    field.name: field for config_class in (NodeConfig, _BuiltFrom)
+    for field in settings.exposed(config_class)}
+# name -> (default, description) of every parameter but the per-camera ones (module docstring).
+PARAMETERS: Dict[str, Tuple[object, str]] = {
+    name: (field.default, settings.describe(field))
+    for name, field in {**NODE_FIELDS, **CONFIG_FIELDS}.items()}
+DYNAMIC = frozenset({'slop', 'max_wait', 'min_views', 'publish_markers', 'publish_points',
+                     'publish_tf', 'publish_covariance_ellipsoids', 'marker_lifetime',
+                     'input_timeout'})
 
 
 def camera_info_topic_for(image_topic: str) -> str:
@@ -164,35 +179,8 @@ def camera_info_topic_for(image_topic: str) -> str:
     return f'{head}/camera_info' if head or topic.startswith('/') else 'camera_info'
 
 
-def _choice(values, name, choices):
-    value = values[name]
-    if value not in choices:
-        raise ParameterError(f'{name}: {value!r} is not one of {", ".join(choices)}')
-    return value
-
-
-def _number(values, name, minimum, inclusive=True):
-    value = values[name]
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ParameterError(f'{name}: expected a number, got {value!r}')
-    if value != value or value < minimum or (value == minimum and not inclusive):
-        relation = '>=' if inclusive else '>'
-        raise ParameterError(f'{name}: must be {relation} {minimum}, got {value!r}')
-    return float(value)
-
-
-def _flag(values, name):
-    value = values[name]
-    if not isinstance(value, bool):
-        raise ParameterError(f'{name}: expected true or false, got {value!r}')
-    return value
-
-
-def _path(values, name):
+def _path(value, name):
     """Return the path parameter ``name`` with ~ and $VARIABLES expanded ('' stays '')."""
-    value = values[name]
-    if not isinstance(value, str):
-        raise ParameterError(f'{name}: expected a path, got {value!r}')
     path = os.path.expanduser(os.path.expandvars(value))
     if '$' in path:
         raise ParameterError(f'{name}: {value!r} uses an environment variable that is not set')
@@ -242,50 +230,43 @@ def config_from_values(values: Mapping[str, object]) -> NodeConfig:
             keypoints_topic=_topic(values.get(prefix + 'keypoints_topic') or f'{name}/keypoints',
                                    prefix + 'keypoints_topic')))
 
-    world_frame = values['world_frame']
-    if not isinstance(world_frame, str) or not world_frame or world_frame.startswith('/') \
-            or ' ' in world_frame:
+    checked = {}
+    for name, field in NODE_FIELDS.items():
+        try:
+            checked[name] = settings.check_value(field, values[name], name)
+        except ValueError as error:
+            raise ParameterError(str(error)) from None
+    world_frame = checked['world_frame']
+    if not world_frame or world_frame.startswith('/') or ' ' in world_frame:
         raise ParameterError(f'world_frame: {world_frame!r} is not a TF frame name (no leading '
                              '/, no spaces)')
-    extrinsics = _choice(values, 'extrinsics_source', EXTRINSICS_SOURCES)
-    intrinsics = _choice(values, 'intrinsics_source', INTRINSICS_SOURCES)
-    calibration_file = _path(values, 'calibration_file')
-    if 'calibration_file' in (extrinsics, intrinsics):
-        if not calibration_file:
+    for name in ('calibration_file', 'onnx_model_path'):
+        checked[name] = _path(checked[name], name)
+    if 'calibration_file' in (checked['extrinsics_source'], checked['intrinsics_source']):
+        if not checked['calibration_file']:
             raise ParameterError('calibration_file: required with extrinsics_source or '
                                  'intrinsics_source calibration_file')
-        if not os.path.isfile(calibration_file):
-            raise ParameterError(f'calibration_file: {calibration_file} does not exist')
-    detector = _choice(values, 'detector', DETECTORS)
-    onnx_model_path = _path(values, 'onnx_model_path')
-    if detector == 'onnx' and not os.path.isfile(onnx_model_path):
-        raise ParameterError(f'onnx_model_path: {onnx_model_path!r} is not a file (needed by '
-                             'detector:=onnx)')
-    multi_person = _flag(values, 'multi_person')
-    if multi_person and detector == 'mediapipe':
+        if not os.path.isfile(checked['calibration_file']):
+            raise ParameterError(f"calibration_file: {checked['calibration_file']} does not "
+                                 'exist')
+    if checked['detector'] == 'onnx' and not os.path.isfile(checked['onnx_model_path']):
+        raise ParameterError(f"onnx_model_path: {checked['onnx_model_path']!r} is not a file "
+                             '(needed by detector:=onnx)')
+    if checked['multi_person'] and checked['detector'] == 'mediapipe':
         raise ParameterError('multi_person: MediaPipe finds one person per camera; use '
                              'detector:=onnx or keypoints_topic to track several')
-    device = values['device']
-    if not isinstance(device, str) or not _DEVICE.match(device):
-        raise ParameterError(f'device: {device!r} is not one of auto, cpu, cuda, cuda:N')
-    config = NodeConfig(
-        cameras=tuple(cameras), world_frame=world_frame, extrinsics_source=extrinsics,
-        intrinsics_source=intrinsics, calibration_file=calibration_file, detector=detector,
-        onnx_model_path=onnx_model_path, multi_person=multi_person,
-        detector_max_side=_max_side(values['detector_max_side']),
-        slop=_number(values, 'slop', 0.0), max_wait=_number(values, 'max_wait', 0.0, False),
-        min_views=_min_views(values['min_views'], len(cameras)),
-        image_qos=_choice(values, 'image_qos', IMAGE_QOS), device=device,
-        skeleton=get_skeleton(_choice(values, 'skeleton', SKELETON_NAMES)),
-        **{part: _settings(part, values) for part in CONFIG_CLASSES},
-        publish_markers=_flag(values, 'publish_markers'),
-        publish_points=_flag(values, 'publish_points'),
-        publish_tf=_flag(values, 'publish_tf'),
-        publish_covariance_ellipsoids=_flag(values, 'publish_covariance_ellipsoids'),
-        marker_lifetime=_number(values, 'marker_lifetime', 0.0, False),
-        input_timeout=_number(values, 'input_timeout', 0.0, False),
-        diagnostics_period=_number(values, 'diagnostics_period', 0.0, False))
-    return config
+    if not _DEVICE.match(checked['device']):
+        raise ParameterError(f"device: {checked['device']!r} is not one of auto, cpu, cuda, "
+                             'cuda:N')
+    if 0 < checked['detector_max_side'] < 32:
+        raise ParameterError(f'detector_max_side: must be 0 (full size) or an integer of at '
+                             f"least 32 pixels, got {checked['detector_max_side']!r}")
+    if checked['min_views'] > len(cameras):
+        raise ParameterError(f'min_views: must be an integer from 1 to the number of cameras '
+                             f"({len(cameras)}), got {checked['min_views']!r}")
+    checked['skeleton'] = get_skeleton(checked['skeleton'])
+    return NodeConfig(cameras=tuple(cameras), **checked,
+                      **{part: _settings(part, values) for part in CONFIG_CLASSES})
 
 
 def make_engine(config: NodeConfig, notify: Callable[[str], None]) -> FusionEngine:
@@ -322,20 +303,6 @@ def _settings(part, values):
         raise ParameterError(f'{part}_*: {error}') from None
 
 
-def _max_side(value):
-    if isinstance(value, bool) or not isinstance(value, int) or (value != 0 and value < 32):
-        raise ParameterError(f'detector_max_side: must be 0 (full size) or an integer of at '
-                             f'least 32 pixels, got {value!r}')
-    return value
-
-
-def _min_views(value, num_cameras):
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= num_cameras:
-        raise ParameterError(f'min_views: must be an integer from 1 to the number of cameras '
-                             f'({num_cameras}), got {value!r}')
-    return value
-
-
 def validate_update(config: NodeConfig, name: str, value) -> Tuple[Optional[NodeConfig], str]:
     """Check a run-time change of one parameter.
 
@@ -365,8 +332,7 @@ def parameter_names(camera_names) -> set:
 
 def parameter_values(config: NodeConfig) -> Dict[str, object]:
     """Return the parameter values that ``config`` stands for (inverse of config_from_values)."""
-    values = {field.name: getattr(config, field.name) for field in dataclasses.fields(config)
-              if field.name not in ('cameras', 'skeleton', *CONFIG_CLASSES)}
+    values = {name: getattr(config, name) for name in NODE_FIELDS if name != 'skeleton'}
     values['skeleton'] = config.skeleton.name
     for part, config_class in CONFIG_CLASSES.items():
         for field in settings.exposed(config_class):
