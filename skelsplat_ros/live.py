@@ -1,25 +1,22 @@
 # Copyright 2026 The skelsplat_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""The parts of the live node that need no ROS: hand-over, throttling, statistics, fusion.
+"""The parts of the live node that need no ROS: fusion, its output, and camera health.
 
 The ROS node (:mod:`skelsplat_ros.ros.node`) receives frames on the executor thread, groups
 them with :class:`skelsplat_ros.sync.FrameSynchronizer` and hands each group to one worker
-thread through a :class:`LatestMailbox`: when the worker is still busy, a newer group replaces
-the waiting one (counted as dropped), so the node never builds a backlog and its latency stays
-bounded.  The worker runs a :class:`FusionEngine`: one 2D detector per camera, and one
+thread through a :class:`skelsplat_ros.pacing.LatestMailbox`: when the worker is still busy,
+a newer group replaces the waiting one (counted as dropped), so the node never builds a
+backlog and its latency stays bounded.  The worker runs a :class:`FusionEngine`: one 2D detector per camera, and one
 :class:`skelsplat_ros.solver.SkelSplatSolver` over the cameras whose calibration is known (or,
 with several people, one :class:`skelsplat_ros.tracking.MultiPersonTracker`).
 The views of a group are converted and detected concurrently, one thread per camera:
 detection dominates the cost on a CPU, and the detectors release the GIL.
 """
 
-import collections
 from concurrent.futures import ThreadPoolExecutor
 import dataclasses
 from functools import partial
-import re
 import threading
-import time
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
@@ -29,118 +26,11 @@ from skelsplat_ros.solver import (PoseEstimate, resolve_objective, SkelSplatSolv
                                   SolverConfig, SolverDiverged)
 from skelsplat_ros.tracking import MultiPersonTracker, TrackerConfig
 
-__all__ = ['CameraHealth', 'FusionEngine', 'GroupResult', 'KeyedThrottle', 'LatestMailbox',
-           'PERSON_ID', 'PersonPose', 'SolverDiverged', 'WindowStats', 'diagnose_camera',
-           'fault_kind', 'fuse_group', 'person_from_estimate', 'resolve_device',
-           'stamp_offsets']
+__all__ = ['CameraHealth', 'FusionEngine', 'GroupResult', 'PERSON_ID', 'PersonPose',
+           'SolverDiverged', 'diagnose_camera', 'fuse_group', 'person_from_estimate',
+           'resolve_device', 'stamp_offsets']
 
 PERSON_ID = 1   # the id of the one person a single-person engine fuses (REP-155 body_1)
-
-
-class LatestMailbox:
-    """A one-slot, thread-safe hand-over in which the newest item wins."""
-
-    def __init__(self):
-        self._condition = threading.Condition()
-        self._item = None
-        self._full = False
-        self._closed = False
-        self.dropped = 0
-        """Items replaced by a newer one before anyone took them."""
-
-    def put(self, item) -> bool:
-        """Leave ``item`` for the taker; return True if it replaced (dropped) an older one."""
-        with self._condition:
-            replaced = self._full
-            self.dropped += int(replaced)
-            self._item, self._full = item, True
-            self._condition.notify()
-            return replaced
-
-    def get(self, timeout: Optional[float] = None):
-        """Take the item, waiting up to ``timeout`` seconds; None when empty or closed."""
-        with self._condition:
-            if not self._full and not self._closed:
-                self._condition.wait(timeout)
-            if not self._full:
-                return None
-            item, self._item, self._full = self._item, None, False
-            return item
-
-    def close(self):
-        """Wake the taker for good: later :meth:`get` calls return at once."""
-        with self._condition:
-            self._closed = True
-            self._condition.notify_all()
-
-    @property
-    def closed(self) -> bool:
-        """Whether :meth:`close` was called."""
-        return self._closed
-
-
-class KeyedThrottle:
-    """Allow one event per key and period, counting the ones held back (for rate-limited logs).
-
-    Args:
-        period_s: shortest time between two allowed events of one key, seconds.
-        clock: monotonic clock in seconds.
-    """
-
-    def __init__(self, period_s: float, clock: Callable[[], float] = time.monotonic):
-        self._period = float(period_s)
-        self._clock = clock
-        self._last: Dict[object, float] = {}
-        self._suppressed: Dict[object, int] = collections.Counter()
-
-    def allow(self, key) -> Tuple[bool, int]:
-        """Return ``(allowed, suppressed)``: whether to emit now, and how many were held back."""
-        now = self._clock()
-        last = self._last.get(key)
-        if last is not None and now - last < self._period:
-            self._suppressed[key] += 1
-            return False, 0
-        self._last[key] = now
-        return True, self._suppressed.pop(key, 0)
-
-
-def fault_kind(message: str) -> str:
-    """Return the kind of a fault message, its text without numbers (a rate-limiting key).
-
-    Two frames truncated to different lengths are one kind of fault; a truncated frame and a
-    bad encoding are two, and each gets its own log line.
-    """
-    return re.sub(r'[-+]?[0-9][0-9.e+-]*', '#', message)[:80]
-
-
-class WindowStats:
-    """Thread-safe counts and latencies over a reporting window (for ``/diagnostics``)."""
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic):
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._start = clock()
-        self._counts: Dict[str, int] = collections.Counter()
-        self._latencies: List[float] = []
-
-    def count(self, key: str, amount: int = 1):
-        """Add ``amount`` to the counter ``key``."""
-        with self._lock:
-            self._counts[key] += amount
-
-    def latency(self, seconds: float):
-        """Record one latency, seconds."""
-        with self._lock:
-            self._latencies.append(float(seconds))
-
-    def take(self) -> Tuple[float, Dict[str, int], np.ndarray]:
-        """Return ``(window seconds, counts, latencies (N,))`` and start a new window."""
-        with self._lock:
-            now = self._clock()
-            window, self._start = now - self._start, now
-            counts, self._counts = dict(self._counts), collections.Counter()
-            latencies, self._latencies = np.asarray(self._latencies, dtype=float), []
-        return window, counts, latencies
 
 
 def resolve_device(requested: str, cuda_available: bool) -> Tuple[str, str]:

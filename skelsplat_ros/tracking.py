@@ -54,6 +54,10 @@ class TrackerConfig:
                                 low=1, high=1000)
     max_missed_frames: int = setting(60, 'frames a lost track is kept for re-identification',
                                      low=0, high=100000)
+    # Association compares every detection with every other: one crowded (or hostile) view
+    # must not stall the frame.
+    max_people_per_view: int = setting(20, 'detections of a view the tracker considers at most, '
+                                       'the most confident', low=1, high=1000)
 
     def __post_init__(self):
         """Refuse values out of each field's bounds (ValueError naming the field)."""
@@ -134,9 +138,14 @@ class MultiPersonTracker:
             ``estimate.person_index`` (V,) indexes ``views``' detections.
 
         """
+        views, originals = self._most_confident(views)
         assignment = associate(self.cameras, views, self.config.association_px,
                                self.config.min_views, self.solver_config.min_confidence)
         people = split_people(views, assignment)
+        # Back to the indexes of the detections as given.
+        assignment = np.array([[originals[v][i] if i >= 0 else -1 for v, i in enumerate(row)]
+                               for row in assignment], dtype=assignment.dtype
+                              ).reshape(assignment.shape)
         located = self._triangulate(people)
         keep = np.isfinite(located).all(axis=-1).any(axis=-1)
         assignment, people, located = assignment[keep], [p for p, k in zip(people, keep) if k], \
@@ -172,6 +181,23 @@ class MultiPersonTracker:
         return sorted(results, key=lambda item: item[0])
 
     # ------------------------------------------------------------------------------------------
+    def _most_confident(self, views):
+        """At most ``max_people_per_view`` detections per view, and their indexes in ``views``.
+
+        A view with more keeps the ones with the highest summed confidence, in their order.
+        """
+        kept, originals = [], []
+        for people in views:
+            people = np.asarray(people, dtype=float)
+            index = np.arange(len(people))
+            if len(people) > self.config.max_people_per_view:
+                score = np.nan_to_num(people[..., 2]).sum(axis=-1)
+                index = np.sort(np.argsort(-score, kind='stable')
+                                [:self.config.max_people_per_view])
+            kept.append(people[index])
+            originals.append(index)
+        return kept, originals
+
     def _triangulate(self, people):
         """(N, J, 3) RANSAC triangulation of each associated person, NaN where unknown."""
         located = []

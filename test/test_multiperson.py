@@ -117,6 +117,38 @@ def test_tracks_keep_their_ids_and_a_returning_person_gets_its_id_back(scene):
         assert np.mean(errors_mm[person]) < 15.0, (person, np.mean(errors_mm[person]))
 
 
+def test_a_crowded_view_costs_bounded_time_and_keeps_the_confident_people(scene, monkeypatch):
+    cameras = scene.cameras
+    sizes = []
+
+    def association_spy(cameras, views, *args):
+        sizes.append(max(len(people) for people in views))
+        return associate(cameras, views, *args)
+
+    monkeypatch.setattr(tracking, 'associate', association_spy)
+    rng = np.random.default_rng(5)
+    config = tracking.TrackerConfig(max_people_per_view=3)
+    capped = MultiPersonTracker(cameras, SolverConfig(objective='analytic'), config)
+    plain = MultiPersonTracker(cameras, SolverConfig(objective='analytic'))
+    for frame in range(6):
+        views, labels = _views(scene, frame, [0, 1, 2], rng)
+        # 200 faint detections of nobody in view 0, shuffled in among the people.
+        clutter = np.concatenate([rng.uniform(0, 1000, (200, 17, 2)),
+                                  np.full((200, 17, 1), 0.2)], axis=-1)
+        crowded = np.concatenate([clutter[:100], views[0], clutter[100:]])
+        results = capped.update([crowded] + list(views[1:]))
+        assert sizes.pop() == 3     # association, quadratic in detections, saw the 3 best
+        expected = plain.update(views)
+        assert [track_id for track_id, _ in results] == [track_id for track_id, _ in expected]
+        for (_, estimate), (_, reference) in zip(results, expected):
+            # The same people, fitted alike, and indexes into the detections as given.
+            np.testing.assert_allclose(estimate.positions, reference.positions, atol=1e-9)
+            index = estimate.person_index[0]
+            assert index == -1 or (100 <= index < 100 + len(views[0]))
+            assert index == (-1 if reference.person_index[0] < 0
+                             else reference.person_index[0] + 100)
+
+
 def test_a_larger_skeleton_tracks_the_joints_it_shares_alike(scene):
     # The scene's COCO-17 detections in the HALPE-26 layout (its other joints undetected),
     # with a person away for three frames: the same ids, and the shared joints where the

@@ -75,13 +75,17 @@ def image_msg_to_bgr(msg) -> np.ndarray:
                                 msg.is_bigendian)
 
 
-def compressed_msg_to_bgr(msg) -> np.ndarray:
+def compressed_msg_to_bgr(msg, expected_size=None) -> np.ndarray:
     """Decode a ``sensor_msgs/CompressedImage`` to ``(H, W, 3) uint8`` BGR.
 
+    ``expected_size`` is the camera's ``(width, height)``, or None: a payload that declares
+    another size is refused from its header, before anything is decoded.
+
     Raises:
-        skelsplat_ros.imaging.ImageConversionError: for an undecodable payload.
+        skelsplat_ros.imaging.ImageConversionError: for an undecodable payload, or one of
+            another size.
     """
-    return imaging.compressed_to_bgr(msg.format, msg.data)
+    return imaging.compressed_to_bgr(msg.format, msg.data, expected_size)
 
 
 def frame_keypoints(engine, name: str, msg) -> np.ndarray:
@@ -90,16 +94,15 @@ def frame_keypoints(engine, name: str, msg) -> np.ndarray:
     ``msg`` is a Keypoints2D, CompressedImage or Image, as an rclpy message or as a message
     decoded from a recording (which has the same fields, so the type is told by its fields).
     ``engine`` is the :class:`skelsplat_ros.live.FusionEngine` that detects and knows the
-    camera's calibrated size; a decoded compressed image of another size is refused.
+    camera's calibrated size; a compressed image that declares another size is refused before
+    it is decoded.
     """
     if hasattr(msg, 'people'):
         return keypoints_msg_to_skeleton(msg, engine.skeleton)
     if hasattr(msg, 'format'):
-        bgr = compressed_msg_to_bgr(msg)
         camera = engine.camera(name)
-        if camera is not None and bgr.shape[:2] != (camera.height, camera.width):
-            raise ValueError(f'decoded size {bgr.shape[1]}x{bgr.shape[0]} differs from '
-                             f'CameraInfo {camera.width}x{camera.height}')
+        bgr = compressed_msg_to_bgr(msg, None if camera is None else (camera.width,
+                                                                       camera.height))
     else:
         bgr = image_msg_to_bgr(msg)
     return engine.detect(name, bgr)

@@ -13,7 +13,8 @@ from typing import Dict, Iterable, Mapping, Sequence
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 import numpy as np
-from skelsplat_ros.live import CameraHealth, diagnose_camera, stamp_offsets, WindowStats
+from skelsplat_ros.live import CameraHealth, diagnose_camera, stamp_offsets
+from skelsplat_ros.pacing import WindowStats
 from skelsplat_ros.ros.conversions import capped
 from std_msgs.msg import Header
 

@@ -41,8 +41,9 @@ from rclpy.qos import QoSDurabilityPolicy, QoSHistoryPolicy, QoSProfile, QoSReli
 from rclpy.time import Time
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from skelsplat_ros.cameras import CalibrationError, optical_frame_extrinsics
-from skelsplat_ros.live import fault_kind, fuse_group, KeyedThrottle, LatestMailbox
+from skelsplat_ros.live import fuse_group
 from skelsplat_ros.msg import Keypoints2D
+from skelsplat_ros.pacing import fault_kind, KeyedThrottle, LatestMailbox
 from skelsplat_ros.ros import conversions, outputs
 from skelsplat_ros.ros.camera_states import CameraStates
 from skelsplat_ros.ros.diagnostics import NodeDiagnostics
