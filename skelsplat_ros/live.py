@@ -6,11 +6,12 @@ The ROS node (:mod:`skelsplat_ros.ros.node`) receives frames on the executor thr
 them with :class:`skelsplat_ros.sync.FrameSynchronizer` and hands each group to one worker
 thread through a :class:`skelsplat_ros.pacing.LatestMailbox`: when the worker is still busy,
 a newer group replaces the waiting one (counted as dropped), so the node never builds a
-backlog and its latency stays bounded.  The worker runs a :class:`FusionEngine`: one 2D detector per camera, and one
-:class:`skelsplat_ros.solver.SkelSplatSolver` over the cameras whose calibration is known (or,
-with several people, one :class:`skelsplat_ros.tracking.MultiPersonTracker`).
-The views of a group are converted and detected concurrently, one thread per camera:
-detection dominates the cost on a CPU, and the detectors release the GIL.
+backlog and its latency stays bounded.  The worker runs a :class:`FusionEngine`: one 2D
+detector per camera, and one :class:`skelsplat_ros.solver.SkelSplatSolver` over the cameras
+whose calibration is known (or, with several people, one
+:class:`skelsplat_ros.tracking.MultiPersonTracker`).  The views of a group are converted and
+detected concurrently, one thread per camera: detection dominates the cost on a CPU, and the
+detectors release the GIL.
 """
 
 from concurrent.futures import ThreadPoolExecutor

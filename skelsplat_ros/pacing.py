@@ -91,7 +91,7 @@ class KeyedThrottle:
         return True, self._suppressed.pop(key, 0)
 
     def __len__(self):
-        """Number of keys remembered (at most ``max_keys``)."""
+        """Return the number of keys remembered (at most ``max_keys``)."""
         return len(self._last)
 
     def _forget(self, now):

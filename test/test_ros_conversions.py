@@ -12,8 +12,8 @@ from skelsplat_ros import settings
 from skelsplat_ros.body_frames import body_frame, joints_in_body_frame, quaternion_from_matrix
 from skelsplat_ros.cameras import CalibrationError, make_camera, rotation_from_quaternion
 from skelsplat_ros.live import FusionEngine, person_from_estimate
-from skelsplat_ros.pacing import KeyedThrottle, LatestMailbox
 from skelsplat_ros.live import resolve_device
+from skelsplat_ros.pacing import KeyedThrottle, LatestMailbox
 from skelsplat_ros.ros import conversions
 from skelsplat_ros.ros.params import camera_info_topic_for, config_from_values, make_engine
 from skelsplat_ros.ros.params import ParameterError, PARAMETERS, validate_update

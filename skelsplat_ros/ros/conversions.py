@@ -101,8 +101,8 @@ def frame_keypoints(engine, name: str, msg) -> np.ndarray:
         return keypoints_msg_to_skeleton(msg, engine.skeleton)
     if hasattr(msg, 'format'):
         camera = engine.camera(name)
-        bgr = compressed_msg_to_bgr(msg, None if camera is None else (camera.width,
-                                                                       camera.height))
+        size = None if camera is None else (camera.width, camera.height)
+        bgr = compressed_msg_to_bgr(msg, size)
     else:
         bgr = image_msg_to_bgr(msg)
     return engine.detect(name, bgr)
