@@ -21,45 +21,39 @@ PY="$VENV/bin/python"
 log() { printf '[setup %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 fingerprint() { cat "$@" | sha256sum | cut -c1-16; }
 
-# --- 1. virtual environment -------------------------------------------------------------------
-setup_venv() {
-  local want have
-  want=$(fingerprint "$ROOT/requirements/requirements.txt" "$ROOT/requirements/constraints.txt")
-  have=$(cat "$VENV/.skelsplat-stamp" 2>/dev/null || true)
+# --- 1. virtual environments -------------------------------------------------------------------
+# pinned_venv VENV REQUIREMENTS CONSTRAINTS CHECK: VENV holds exactly the pins (re-installed when
+# either file changes), and CHECK (Python code) passes in it.
+pinned_venv() {
+  local venv=$1 requirements=$2 constraints=$3 check=$4 want have
+  want=$(fingerprint "$requirements" "$constraints")
+  have=$(cat "$venv/.skelsplat-stamp" 2>/dev/null || true)
   if [ "$want" = "$have" ]; then
-    log "venv up to date ($VENV)"
+    log "venv up to date ($venv)"
     return
   fi
-  log "creating $VENV and installing pinned packages (a few minutes the first time)"
-  [ -x "$PY" ] || "$PYTHON" -m venv "$VENV"
-  "$PY" -m pip install --disable-pip-version-check --progress-bar off \
-    -r "$ROOT/requirements/requirements.txt" -c "$ROOT/requirements/constraints.txt" \
+  log "creating $venv and installing pinned packages (minutes the first time)"
+  [ -x "$venv/bin/python" ] || "$PYTHON" -m venv "$venv"
+  "$venv/bin/python" -m pip install --disable-pip-version-check --progress-bar off \
+    -r "$requirements" -c "$constraints" \
     2>&1 | grep -E "^(Collecting|ERROR)" | grep -v -- "->" | sed 's/^/  pip: /' || true
-  "$PY" -c "import rclpy, torch, cv2, mediapipe, numpy" \
-    || { log "ERROR: the pinned packages did not install"; exit 1; }
-  echo "$want" > "$VENV/.skelsplat-stamp"
+  "$venv/bin/python" -c "$check" || { log "ERROR: the pinned packages did not install"; exit 1; }
+  echo "$want" > "$venv/.skelsplat-stamp"
 }
 
-# --- 1b. the numpy 1 environment (`scripts/setup.sh numpy1`, for make test) -----------------
+setup_venv() {
+  pinned_venv "$VENV" "$ROOT/requirements/requirements.txt" "$ROOT/requirements/constraints.txt" \
+    "import rclpy, torch, cv2, mediapipe, numpy"
+}
+
 # The ROS-free core under numpy 1 and the same torch, as a Humble robot runs it (its ROS message
-# packages need numpy 1).  No ROS here: the tests import the core from the source tree.
+# packages need numpy 1): `scripts/setup.sh numpy1`, for make test.  No ROS here: the tests
+# import the core from the source tree.
 NUMPY1_VENV=${SKELSPLAT_NUMPY1_VENV:-$CACHE/venv-numpy1}
 setup_numpy1_venv() {
-  local want have py="$NUMPY1_VENV/bin/python"
-  want=$(fingerprint "$ROOT/requirements/numpy1.txt" "$ROOT/requirements/numpy1-constraints.txt")
-  have=$(cat "$NUMPY1_VENV/.skelsplat-stamp" 2>/dev/null || true)
-  if [ "$want" = "$have" ]; then
-    log "numpy 1 venv up to date ($NUMPY1_VENV)"
-    return
-  fi
-  log "creating $NUMPY1_VENV (the core under numpy 1; a minute or two the first time)"
-  [ -x "$py" ] || "$PYTHON" -m venv "$NUMPY1_VENV"
-  "$py" -m pip install --disable-pip-version-check --progress-bar off \
-    -r "$ROOT/requirements/numpy1.txt" -c "$ROOT/requirements/numpy1-constraints.txt" \
-    2>&1 | grep -E "^(Collecting|ERROR)" | grep -v -- "->" | sed 's/^/  pip: /' || true
-  "$py" -c "import numpy, torch, cv2, scipy; assert numpy.__version__.startswith('1.')" \
-    || { log "ERROR: the numpy 1 environment did not install"; exit 1; }
-  echo "$want" > "$NUMPY1_VENV/.skelsplat-stamp"
+  pinned_venv "$NUMPY1_VENV" "$ROOT/requirements/numpy1.txt" \
+    "$ROOT/requirements/numpy1-constraints.txt" \
+    "import numpy, torch, cv2, scipy; assert numpy.__version__.startswith('1.')"
 }
 
 # --- 2. build-time paths baked into the message wheels' CMake targets -------------------------
