@@ -428,12 +428,12 @@ def command_bag(args):
     overrides = {}
     if args.calibration:
         overrides['calibration_file'] = str(args.calibration)
-    try:
-        config = bag.load_config(args.config, overrides)
-    except ParameterError as error:
-        raise CliError(f'{args.config}: {error}') from None
     log = (lambda text: None) if args.quiet else (
         lambda text: print(f'skelsplat bag: {text}', file=sys.stderr))
+    try:
+        config = bag.load_config(args.config, overrides, warn=log)
+    except ParameterError as error:
+        raise CliError(f'{args.config}: {error}') from None
     try:
         stats = bag.process_bag(args.input, config, args.output,
                                 progress=None if args.quiet else _progress('bag'), log=log)

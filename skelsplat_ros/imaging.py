@@ -12,8 +12,9 @@ needs neither rclpy nor cv_bridge.
   the dtype of the encoding, values in native byte order.
 - :func:`image_to_bgr` gives ``(H, W, 3) uint8`` BGR for the detectors: colour orders are
   swapped, alpha dropped, grey replicated, 16-bit scaled by 255/65535 (as cv_bridge does),
-  YUV 4:2:2 and Bayer mosaics converted with OpenCV.  The generic ``8UC3``/``8UC4``/``16UC3``
-  types are taken as BGR(A), OpenCV's own channel order.
+  YUV 4:2:2 and Bayer mosaics converted with OpenCV.  The generic ``8UC3``/``16UC3`` types
+  are taken as BGR, OpenCV's own channel order; depth images (``16UC1``, ``32FC1``) and the
+  generic 4-channel types are refused.
 - :func:`compressed_to_bgr` decodes a JPEG/PNG ``CompressedImage`` payload, after reading
   its size from the header (:func:`compressed_size`).
 - :func:`check_image_size` is the one size check of every path into native code (OpenCV,
@@ -113,16 +114,18 @@ _COLOUR = {
     'rgb8': ('order', (2, 1, 0)), 'rgb16': ('order', (2, 1, 0)),
     'bgra8': ('order', (0, 1, 2)), 'bgra16': ('order', (0, 1, 2)),
     'rgba8': ('order', (2, 1, 0)), 'rgba16': ('order', (2, 1, 0)),
-    '8UC3': ('order', (0, 1, 2)), '8UC4': ('order', (0, 1, 2)),
-    '16UC3': ('order', (0, 1, 2)), '16UC4': ('order', (0, 1, 2)),
-    'mono8': ('grey', None), 'mono16': ('grey', None),
-    '8UC1': ('grey', None), '16UC1': ('grey', None),
+    '8UC3': ('order', (0, 1, 2)), '16UC3': ('order', (0, 1, 2)),
+    'mono8': ('grey', None), 'mono16': ('grey', None), '8UC1': ('grey', None),
     'yuv422': ('yuv', cv2.COLOR_YUV2BGR_UYVY), 'uyvy': ('yuv', cv2.COLOR_YUV2BGR_UYVY),
     'yuv422_yuy2': ('yuv', cv2.COLOR_YUV2BGR_YUY2), 'yuyv': ('yuv', cv2.COLOR_YUV2BGR_YUY2),
 }
 for _pattern in _BAYER_TO_BGR:
     for _bits in (8, 16):
         _COLOUR[f'bayer_{_pattern}{_bits}'] = ('bayer', _pattern)
+# Depth cameras publish 16UC1 (millimetres) or 32FC1 (metres): a depth topic configured as a
+# camera by mistake would otherwise reach the detector as a grey image.  Generic 4-channel
+# encodings (8UC4, 16UC4) say nothing of their channels' order, so they are refused too.
+_DEPTH_ENCODINGS = frozenset({'16UC1', '16U', '32FC1', '32F'})
 
 
 def _native_layouts():
@@ -232,9 +235,13 @@ def image_to_bgr(encoding, width, height, step, data, is_bigendian=0, expected_s
     (YUYV) need an even width.
 
     Raises:
-        ImageConversionError: as :func:`image_to_array`, or for an encoding with no colour
-            meaning (e.g. ``32FC1``, ``8SC3``).
+        ImageConversionError: as :func:`image_to_array`, for a depth encoding (``16UC1``,
+            ``32FC1``), or for an encoding with no colour meaning (e.g. ``8UC4``, ``8SC3``).
     """
+    if encoding in _DEPTH_ENCODINGS:
+        raise ImageConversionError(
+            f'encoding {encoding!r} is a depth image (REP 118), not a colour camera: point '
+            "the camera's image_topic at its colour stream")
     if encoding in _LAYOUTS and encoding not in _COLOUR:
         raise ImageConversionError(
             f'encoding {encoding!r} has no colour meaning; supported for BGR: '

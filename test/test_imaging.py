@@ -25,9 +25,9 @@ from skelsplat_ros.imaging import (
     MAX_IMAGE_SIDE,
 )
 
-EXACT_ENCODINGS = ['bgr8', 'rgb8', 'bgra8', 'rgba8', '8UC3', '8UC4',
-                   'bgr16', 'rgb16', 'bgra16', 'rgba16', '16UC3', '16UC4']
-GREY_ENCODINGS = ['mono8', 'mono16', '8UC1', '16UC1']
+EXACT_ENCODINGS = ['bgr8', 'rgb8', 'bgra8', 'rgba8', '8UC3',
+                   'bgr16', 'rgb16', 'bgra16', 'rgba16', '16UC3']
+GREY_ENCODINGS = ['mono8', 'mono16', '8UC1']
 YUV_ENCODINGS = ['yuv422', 'uyvy', 'yuv422_yuy2', 'yuyv']
 BAYER_ENCODINGS = [f'bayer_{p}{b}' for p in ('rggb', 'bggr', 'gbrg', 'grbg') for b in (8, 16)]
 ALL_ENCODINGS = EXACT_ENCODINGS + GREY_ENCODINGS + YUV_ENCODINGS + BAYER_ENCODINGS
@@ -161,7 +161,7 @@ def test_padded_step(frame, encoding):
             image_to_bgr(encoding, width, height, step, data))
 
 
-@pytest.mark.parametrize('encoding', ['mono16', '16UC1', 'bgr16', 'rgba16', 'bayer_rggb16'])
+@pytest.mark.parametrize('encoding', ['mono16', 'bgr16', 'rgba16', 'bayer_rggb16'])
 def test_big_endian(frame, encoding):
     encoding, width, height, step, data = bgr_to_image_fields(frame, encoding)
     # value * 257 has equal high and low bytes: add a ramp so byte order shows.
@@ -235,6 +235,8 @@ def test_errors(frame):
         with pytest.raises(ValueError):
             image_to_array(*args)
     with pytest.raises(ImageConversionError, match='colour meaning'):
+        image_to_bgr('8SC3', 2, 2, 6, bytes(12))
+    with pytest.raises(ImageConversionError, match='depth image'):
         image_to_bgr('32FC1', 2, 2, 8, bytes(16))
     with pytest.raises(ImageConversionError, match='even width'):
         image_to_bgr('yuv422', 3, 2, 6, bytes(12))
@@ -432,3 +434,18 @@ def test_compressed_headers_fuzz(head, segments):
     except ImageConversionError:
         return
     assert bgr.ndim == 3 and bgr.shape[0] * bgr.shape[1] <= MAX_IMAGE_PIXELS
+
+
+@pytest.mark.parametrize('encoding, why', [('16UC1', 'is a depth image'),
+                                           ('32FC1', 'is a depth image'),
+                                           ('8UC4', 'has no colour meaning'),
+                                           ('16UC4', 'has no colour meaning')])
+def test_depth_and_channel_less_encodings_are_refused_for_the_detector(encoding, why):
+    # A depth topic configured as a camera by mistake must not reach the detector as grey.
+    dtype, channels = {'16UC1': (np.uint16, 1), '32FC1': (np.float32, 1),
+                       '8UC4': (np.uint8, 4), '16UC4': (np.uint16, 4)}[encoding]
+    array = np.ones((4, 6, channels), dtype)
+    step = 6 * channels * array.itemsize
+    assert image_to_array(encoding, 6, 4, step, array.tobytes()).shape[:2] == (4, 6)
+    with pytest.raises(ImageConversionError, match=why):
+        image_to_bgr(encoding, 6, 4, step, array.tobytes())

@@ -248,8 +248,3 @@ def test_bad_parameters_exit_non_zero(tmp_path, demo):
                          cwd=tmp_path)
     assert result.returncode == 2
     assert 'min_views' in result.stderr and 'number of cameras (4)' in result.stderr
-
-    typo = tmp_path / 'typo.yaml'
-    typo.write_text(PARAMS.read_text().replace('min_views:', 'min_view:'))
-    result = _run_runner('--params-file', str(typo), cwd=tmp_path)
-    assert result.returncode == 2 and 'unknown parameter(s) min_view' in result.stderr

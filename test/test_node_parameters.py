@@ -13,9 +13,11 @@ import subprocess
 import sys
 
 import pytest
+from rcl_interfaces.msg import Log
 from rcl_interfaces.msg import Parameter as ParameterMsg
 from rcl_interfaces.msg import ParameterType, ParameterValue
 from rcl_interfaces.srv import DescribeParameters, GetParameters, SetParameters
+from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
 from ros_helpers import RosContext, spin_until
 from skelsplat_ros import settings
 from skelsplat_ros.ros.params import CONFIG_FIELDS, ParameterError
@@ -120,3 +122,28 @@ def test_the_runner_exits_with_one_line_for_an_infinite_accel_sigma(tmp_path, ca
     lines = [line for line in result.stderr.splitlines() if 'solver_accel_sigma' in line]
     assert lines == ['skelsplat_node: invalid parameters: solver_accel_sigma: must be in '
                      '(0, 1000], got inf'], result.stderr
+
+
+def test_unknown_and_rclpy_own_parameters_are_no_reason_to_stop(calibration, tmp_path):
+    # A parameter file shared by several nodes (/**:) holds other nodes' parameters, and Jazzy's
+    # rclpy gives every node start_type_description_service: the node starts, warns about the
+    # first once, and says nothing about the second.
+    shared = tmp_path / 'shared.yaml'
+    shared.write_text(PARAMS.read_text().replace(
+        '    min_views: 2', '    min_views: 2\n    min_view: 3\n    robot_radius: 0.4'))
+    with RosContext() as ros:
+        probe = ros.node('probe')
+        logs = []
+        # rclpy's /rosout keeps its last lines for late subscribers (transient local).
+        probe.create_subscription(Log, '/rosout', logs.append, QoSProfile(
+            depth=100, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL,
+            reliability=QoSReliabilityPolicy.RELIABLE))
+        node = create_node(shared, _overrides(calibration, start_type_description_service=True),
+                           context=ros.context)
+        ros.nodes.append(node)
+        ros.executor.add_node(node)
+        assert node.config.min_views == 2
+        assert spin_until(ros.executor, lambda: any('unknown parameter' in m.msg for m in logs))
+        warning = next(m for m in logs if 'unknown parameter' in m.msg)
+        assert 'min_view, robot_radius' in warning.msg and warning.level == Log.WARN
+        assert not any('start_type_description_service' in m.msg for m in logs)

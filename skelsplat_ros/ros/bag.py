@@ -32,7 +32,7 @@ from skelsplat_ros.ros import conversions, outputs
 from skelsplat_ros.ros.camera_states import CameraStates
 from skelsplat_ros.ros.diagnostics import bag_statuses
 from skelsplat_ros.ros.params import config_from_values, load_calibrated_cameras, make_engine
-from skelsplat_ros.ros.params import parameter_names, ParameterError, PARAMETERS
+from skelsplat_ros.ros.params import ParameterError, PARAMETERS, unknown_parameters
 from skelsplat_ros.ros.runner import check_params_file
 from skelsplat_ros.sync import DROP_REASONS, FrameSynchronizer, stamp_ns
 from std_msgs.msg import Header
@@ -82,15 +82,17 @@ class BagStats:
     written: Dict[str, int] = dataclasses.field(default_factory=dict)
 
 
-def load_config(params_file, overrides: Optional[Dict[str, object]] = None):
+def load_config(params_file, overrides: Optional[Dict[str, object]] = None,
+                warn: Callable[[str], None] = lambda line: None):
     """Read a node parameter file (as ``ros2 launch`` would) into a validated NodeConfig.
 
     Args:
         params_file: ROS 2 parameter file for ``skelsplat_node``.
         overrides: parameter name -> value, taking precedence over the file.
+        warn: called with one line naming the parameters no one declares (as the node does).
 
     Raises:
-        ParameterError: for a bad file, an unknown parameter or an invalid value.
+        ParameterError: for a bad file or an invalid value.
     """
     values = {}
 
@@ -103,11 +105,9 @@ def load_config(params_file, overrides: Optional[Dict[str, object]] = None):
 
     flatten('', check_params_file(params_file))
     values.update(overrides or {})
-    names = values.get('camera_names') or []
-    known = parameter_names(names)
-    unknown = sorted(set(values) - known - {'use_sim_time'})
+    unknown = unknown_parameters(values, values.get('camera_names') or [])
     if unknown:
-        raise ParameterError(f'{params_file}: unknown parameter(s) {", ".join(unknown)}')
+        warn(f'{params_file}: {unknown}')
     for name, (default, _) in PARAMETERS.items():
         values.setdefault(name, default)
     return config_from_values(values)

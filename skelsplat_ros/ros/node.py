@@ -192,11 +192,12 @@ class SkelSplatNode(Node):
         for name, state in self._states.items():
             if not state.frame_id:
                 continue
+            # TransformException is the base of every tf2 error, InvalidArgumentException (a
+            # frame_id starting with '/') included: a bad frame costs its camera, not the node.
             try:
                 transform = self._tf_buffer.lookup_transform(
                     self.config.world_frame, state.frame_id, Time())
-            except (self._tf2.LookupException, self._tf2.ConnectivityException,
-                    self._tf2.ExtrapolationException) as error:
+            except self._tf2.TransformException as error:
                 self._warn(('tf', name), f'{name}: no transform {self.config.world_frame} -> '
                            f'{state.frame_id}: {error}', camera=name)
                 continue

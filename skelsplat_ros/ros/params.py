@@ -330,6 +330,26 @@ def parameter_names(camera_names) -> set:
         f'cameras.{name}.{field}' for name in camera_names for field in CAMERA_PARAMETERS}
 
 
+# rclpy's own parameters, which every node has (Jazzy adds start_type_description_service).
+RCLPY_PARAMETERS = frozenset({'use_sim_time', 'start_type_description_service'})
+
+
+def unknown_parameters(names, camera_names) -> str:
+    """Return one line naming those of ``names`` that no one declares, '' when there are none.
+
+    Unknown names are warned about, not refused: a parameter file shared by several nodes
+    (``/**:``) holds other nodes' parameters.  rclpy's own parameters and ``qos_overrides.*``
+    are never unknown.
+    """
+    known = parameter_names(camera_names) | RCLPY_PARAMETERS
+    unknown = sorted(name for name in names
+                     if name not in known and not name.startswith('qos_overrides.'))
+    if not unknown:
+        return ''
+    return (f'ignoring unknown parameter(s) {", ".join(unknown)} (a typo? cameras must also be '
+            'listed in camera_names)')
+
+
 def parameter_values(config: NodeConfig) -> Dict[str, object]:
     """Return the parameter values that ``config`` stands for (inverse of config_from_values)."""
     values = {name: getattr(config, name) for name in NODE_FIELDS if name != 'skeleton'}
@@ -378,7 +398,8 @@ def read_config(node) -> NodeConfig:
         The configuration.
 
     Raises:
-        ParameterError: for a missing, mistyped, unknown or invalid parameter.
+        ParameterError: for a missing, mistyped or invalid parameter (an unknown one is
+            logged as a warning).
     """
     from rcl_interfaces.msg import ParameterDescriptor
     from rclpy.exceptions import InvalidParameterTypeException, ParameterUninitializedException
@@ -407,10 +428,7 @@ def read_config(node) -> NodeConfig:
         for field in CAMERA_PARAMETERS:
             key = f'cameras.{camera}.{field}'
             values[key] = declare(key, '', f'camera {camera}: {field} (see config/multiview.yaml)')
-    declared = set(values) | {'use_sim_time'}
-    unknown = sorted(name for name in getattr(node, '_parameter_overrides', {})
-                     if name not in declared and not name.startswith('qos_overrides.'))
+    unknown = unknown_parameters(getattr(node, '_parameter_overrides', {}), config_names)
     if unknown:
-        raise ParameterError(f'unknown parameter(s) {", ".join(unknown)} (typo? cameras must '
-                             'also be listed in camera_names)')
+        node.get_logger().warning(unknown)
     return config_from_values(values)
