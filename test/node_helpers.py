@@ -9,8 +9,10 @@ from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import Log
 from rclpy.qos import QoSProfile, QoSReliabilityPolicy
+from ros_helpers import spin_until
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 from skelsplat_ros.msg import HumanPose3DArray, Keypoints2D
+from skelsplat_ros.ros.conversions import camera_info_msg
 from skelsplat_ros.sync import stamp_ns  # noqa: F401 - the node tests' helper
 from tf2_msgs.msg import TFMessage
 from visualization_msgs.msg import MarkerArray
@@ -100,3 +102,15 @@ class Probe:
                 if status.name.endswith(f'camera {camera}'):
                     return status
         return None
+
+
+def calibrate(ros, probe, cameras, names=CAMERAS):
+    """Wait for discovery, then send every CameraInfo until the node reports them in use.
+
+    ``cameras`` maps each of ``names`` to its :class:`skelsplat_ros.cameras.Camera`.
+    """
+    assert spin_until(ros.executor, probe.connected)
+    for name in names:
+        probe.info[name].publish(camera_info_msg(cameras[name], stamp_of(0),
+                                                 f'{name}_optical_frame'))
+    assert spin_until(ros.executor, lambda: probe.calibrated(names), timeout_s=5.0)

@@ -15,7 +15,7 @@ import sys
 
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticStatus
-from node_helpers import CAMERAS, Probe, stamp_ns, stamp_of
+from node_helpers import calibrate, CAMERAS, Probe, stamp_ns, stamp_of
 import pytest
 from rcl_interfaces.msg import Parameter as ParameterMsg
 from rcl_interfaces.msg import ParameterType, ParameterValue
@@ -26,7 +26,7 @@ from skelsplat_ros.cameras import load_calibration
 from skelsplat_ros.ros.conversions import camera_info_msg, ECHO_LIMIT, keypoints_msg
 from skelsplat_ros.ros.params import ParameterError
 from skelsplat_ros.ros.runner import create_node
-from test_node_keypoints import _node_overrides, _start, demo, PARAMS  # noqa: F401
+from test_node_keypoints import _node_overrides, demo, PARAMS  # noqa: F401
 
 pytestmark = pytest.mark.ros
 
@@ -105,7 +105,7 @@ def test_bad_run_time_values_leave_the_configuration_and_the_node_alone(demo):  
     cameras = {camera.name: camera for camera in load_calibration(calibration)}
     with RosContext() as ros:
         node, probe_node, probe = _launch(ros, calibration, max_wait=1.0)
-        _start(ros, probe, cameras)
+        calibrate(ros, probe, cameras)
         client = probe_node.create_client(SetParameters, '/skelsplat_node/set_parameters')
         assert client.wait_for_service(timeout_sec=5.0)
 
@@ -146,7 +146,7 @@ def test_reconfiguration_never_publishes_a_stamp_twice(demo):  # noqa: F811
                ('min_views', 2), ('max_wait', 1.0)]
     with RosContext() as ros:
         node, probe_node, probe = _launch(ros, calibration, max_wait=1.0)
-        _start(ros, probe, cameras)
+        calibrate(ros, probe, cameras)
         client = probe_node.create_client(SetParameters, '/skelsplat_node/set_parameters')
         assert client.wait_for_service(timeout_sec=5.0)
         for index, (name, value) in enumerate(changes):
@@ -197,7 +197,7 @@ def test_a_flooding_camera_costs_only_itself(demo):  # noqa: F811
             for ns in (stamp + extra * 1_300_000 + 100_000 for extra in range(10))])
     with RosContext() as ros:
         node, _, probe = _launch(ros, calibration, max_wait=0.5, slop=0.004)
-        _start(ros, probe, cameras)
+        calibrate(ros, probe, cameras)
         for index in range(groups):
             stamp = stamp_of(index)
             for data in flood[index]:
@@ -234,7 +234,7 @@ def test_bad_stamps_cost_only_their_frame(demo):  # noqa: F811
     cameras = {camera.name: camera for camera in load_calibration(calibration)}
     with RosContext() as ros:
         node, _, probe = _launch(ros, calibration, max_wait=0.5)
-        _start(ros, probe, cameras)
+        calibrate(ros, probe, cameras)
         for index in range(12):
             stamp = stamp_of(index)
             views = frames[index % len(frames)]
@@ -275,7 +275,7 @@ def test_echoed_input_is_capped(demo):  # noqa: F811
     cameras = {camera.name: camera for camera in load_calibration(calibration)}
     with RosContext() as ros:
         _, _, probe = _launch(ros, calibration)
-        _start(ros, probe, cameras)
+        calibrate(ros, probe, cameras)
         msg = camera_info_msg(cameras['cam_04'], stamp_of(1), 'f' * 65536)
         msg.distortion_model = 'x' * 65536
         probe.info['cam_04'].publish(msg)

@@ -15,7 +15,7 @@ import sys
 import time
 
 from diagnostic_msgs.msg import DiagnosticStatus
-from node_helpers import CAMERAS, Probe, stamp_ns, stamp_of, STAMP_RATE_HZ
+from node_helpers import calibrate, CAMERAS, Probe, stamp_ns, stamp_of, STAMP_RATE_HZ
 import numpy as np
 import pytest
 from rcl_interfaces.msg import Parameter as ParameterMsg
@@ -55,15 +55,6 @@ def _node_overrides(calibration, **extra):
             'image_qos': 'reliable', 'device': 'cpu', 'diagnostics_period': 0.2, **extra}
 
 
-def _start(ros, probe, cameras):
-    """Wait for discovery, then send every CameraInfo until the node reports them in use."""
-    assert spin_until(ros.executor, probe.connected)
-    for name in CAMERAS:
-        probe.info[name].publish(camera_info_msg(cameras[name], stamp_of(0),
-                                                 f'{name}_optical_frame'))
-    assert spin_until(ros.executor, lambda: probe.calibrated(CAMERAS), timeout_s=5.0)
-
-
 def _publish_group(probe, cameras, index, views, names=CAMERAS):
     stamp = stamp_of(index)
     for name in names:
@@ -99,7 +90,7 @@ def test_keypoints_mode_matches_cli(demo, case):
         ros.executor.add_node(node)
         ros.nodes.append(node)
         probe = Probe(ros.node('probe'), dict.fromkeys(CAMERAS, 'keypoints'))
-        _start(ros, probe, cameras)
+        calibrate(ros, probe, cameras)
         for index, views in enumerate(frames):
             _publish_group(probe, cameras, index, views)
             assert spin_until(ros.executor, lambda: probe.count('/human_pose_3d') > index,
@@ -183,7 +174,7 @@ def test_camera_stops_and_bad_updates(demo):
         ros.nodes.append(node)
         probe_node = ros.node('probe')
         probe = Probe(probe_node, dict.fromkeys(CAMERAS, 'keypoints'))
-        _start(ros, probe, cameras)
+        calibrate(ros, probe, cameras)
         stream = _Stream(ros, probe, cameras, frames)
 
         def fused_since(index, views):

@@ -11,7 +11,7 @@ keypoints.
 
 import pathlib
 
-from node_helpers import CAMERAS, Probe, stamp_ns, stamp_of, STAMP_RATE_HZ
+from node_helpers import calibrate, CAMERAS, Probe, stamp_ns, stamp_of, STAMP_RATE_HZ
 import numpy as np
 import pytest
 from ros_helpers import RosContext, spin_until
@@ -58,11 +58,7 @@ def test_node_tracks_several_people_like_the_tracker(trial):
         ros.executor.add_node(node)
         ros.nodes.append(node)
         probe = Probe(ros.node('probe'), dict.fromkeys(CAMERAS, 'keypoints'))
-        assert spin_until(ros.executor, probe.connected)
-        for name in CAMERAS:
-            probe.info[name].publish(camera_info_msg(cameras[name], stamp_of(0),
-                                                     f'{name}_optical_frame'))
-        assert spin_until(ros.executor, lambda: probe.calibrated(CAMERAS), timeout_s=5.0)
+        calibrate(ros, probe, cameras)
         for index, views in enumerate(frames):
             stamp = stamp_of(index)
             for v, name in enumerate(CAMERAS):

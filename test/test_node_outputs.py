@@ -10,7 +10,7 @@ cloud and TF message must be the same, field by field and to the last bit of eve
 """
 
 from mcap.reader import make_reader
-from node_helpers import CAMERAS, Probe, stamp_of
+from node_helpers import calibrate, CAMERAS, Probe, stamp_of
 import pytest
 from rclpy.serialization import deserialize_message, serialize_message
 from ros_helpers import RosContext, spin_until
@@ -88,11 +88,7 @@ def test_node_and_bag_write_the_same_messages(demo, tmp_path):
         ros.executor.add_node(node)
         ros.nodes.append(node)
         probe = Probe(ros.node('probe'), dict.fromkeys(CAMERAS, 'keypoints'))
-        assert spin_until(ros.executor, probe.connected)
-        for name in CAMERAS:
-            probe.info[name].publish(camera_info_msg(cameras[name], stamp_of(0),
-                                                     f'{name}_optical_frame'))
-        assert spin_until(ros.executor, lambda: probe.calibrated(CAMERAS), timeout_s=5.0)
+        calibrate(ros, probe, cameras)
         for index, views in enumerate(frames):
             for topic, msg in _inputs(cameras, index, views):
                 name = topic.split('/')[1]

@@ -8,12 +8,12 @@ with ``skeleton:=<that joint set>``, must publish a HumanPose3D with the joint s
 the known positions, marker bones of that joint set, and a TF frame per joint.
 """
 
-from node_helpers import CAMERAS, Probe, stamp_of
+from node_helpers import calibrate, CAMERAS, Probe, stamp_of
 import numpy as np
 import pytest
 from ros_helpers import RosContext, spin_until
 from skelsplat_ros.cameras import load_calibration
-from skelsplat_ros.ros.conversions import camera_info_msg, keypoints_msg
+from skelsplat_ros.ros.conversions import keypoints_msg
 from skelsplat_ros.ros.runner import create_node, default_params_file
 from skelsplat_ros.skeletons import BLAZEPOSE33, HALPE26
 
@@ -71,11 +71,7 @@ def test_keypoints_of_another_joint_set_come_out_in_it(data_root, skeleton):
         ros.executor.add_node(node)
         ros.nodes.append(node)
         probe = Probe(ros.node('probe'), dict.fromkeys(CAMERAS, 'keypoints'))
-        assert spin_until(ros.executor, probe.connected)
-        for name in CAMERAS:
-            probe.info[name].publish(camera_info_msg(cameras[name], stamp_of(0),
-                                                     f'{name}_optical_frame'))
-        assert spin_until(ros.executor, lambda: probe.calibrated(CAMERAS), timeout_s=5.0)
+        calibrate(ros, probe, cameras)
         for index in range(NUM_GROUPS):
             for name in CAMERAS:
                 probe.inputs[name].publish(keypoints_msg(

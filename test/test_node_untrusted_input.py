@@ -14,7 +14,7 @@ give nobody.
 import resource
 
 from diagnostic_msgs.msg import DiagnosticStatus
-from node_helpers import CAMERAS, Probe, stamp_ns, stamp_of
+from node_helpers import calibrate, CAMERAS, Probe, stamp_ns, stamp_of
 import numpy as np
 import pytest
 from ros_helpers import RosContext, spin_until
@@ -27,7 +27,7 @@ from skelsplat_ros.ros.runner import create_node
 from skelsplat_ros.skeletons import COCO17, trc_correspondence
 from test_imaging import _declaring
 from test_node_faults import _level_of, half_size, KINDS, RATE_HZ  # noqa: F401
-from test_node_keypoints import _node_overrides, _start, demo, OUTPUT_TIMEOUT_S  # noqa: F401
+from test_node_keypoints import _node_overrides, demo, OUTPUT_TIMEOUT_S  # noqa: F401
 from test_node_keypoints import PARAMS
 from test_node_video import _compressed, _image
 
@@ -115,7 +115,7 @@ def test_a_consistent_person_300_m_away_is_not_published(demo):  # noqa: F811
         ros.executor.add_node(node)
         ros.nodes.append(node)
         probe = Probe(ros.node('probe'), dict.fromkeys(CAMERAS, 'keypoints'))
-        _start(ros, probe, cameras)
+        calibrate(ros, probe, cameras)
         for index, (skeleton, people) in enumerate(((truth, 1), (far, 0), (truth, 1))):
             stamp = stamp_of(index + 1)
             for name, camera in cameras.items():
@@ -164,7 +164,7 @@ def test_an_absurd_camera_model_costs_only_its_camera(demo):  # noqa: F811
         ros.executor.add_node(node)
         ros.nodes.append(node)
         probe = Probe(ros.node('probe'), dict.fromkeys(CAMERAS, 'keypoints'))
-        _start(ros, probe, {**cameras, 'cam_04': absurd})
+        calibrate(ros, probe, {**cameras, 'cam_04': absurd})
         for index in range(1, 4):
             stamp = stamp_of(index)
             for name, camera in cameras.items():   # the real detections, cam_04's too

@@ -6,11 +6,11 @@ import dataclasses
 
 import numpy as np
 import pytest
-from skelsplat_ros.cameras import CameraRig, load_calibration
-from skelsplat_ros.fileio.trc import read_trc
-from skelsplat_ros.skeletons import COCO17, HALPE26, trc_correspondence
+from skelsplat_ros.cameras import CameraRig
+from skelsplat_ros.skeletons import COCO17, HALPE26
 from skelsplat_ros.solver import SkelSplatSolver, solve_people, SolverConfig
 from skelsplat_ros.triangulation import triangulate_ransac
+from solver_helpers import demo_rig, observe
 
 LEFT_WRIST, RIGHT_WRIST, LEFT_HIP, LEFT_KNEE = 9, 10, 11, 13
 J = COCO17.num_joints
@@ -20,23 +20,7 @@ RENDERED = SolverConfig(objective='rendered')
 
 @pytest.fixture(scope='module')
 def rig(data_root):
-    demo = data_root / 'pose2sim-0.4.15' / 'Pose2Sim' / 'Demo'
-    cameras = load_calibration(demo / 'calibration' / 'Calib_qualisys.toml')
-    names, markers, _ = read_trc(demo / 'opensim' / 'Balancing_for_IK.trc')
-    marker_index, coco_index = trc_correspondence(names)
-    truth = np.full((markers.shape[0], J, 3), np.nan)
-    truth[:, coco_index] = markers[:, marker_index][..., [2, 0, 1]]  # OpenSim Y-up -> Z-up
-    return cameras, truth, coco_index
-
-
-def _observe(cameras, positions, confidence=0.9):
-    """Exact detections (V, J, 3) of ``positions`` (J, 3); unknown joints get confidence 0."""
-    known = np.isfinite(positions).all(axis=1)
-    views = np.zeros((len(cameras), J, 3))
-    for v, cam in enumerate(cameras):
-        views[v, known, :2] = cam.project(positions[known])
-        views[v, known, 2] = confidence
-    return views
+    return demo_rig(data_root)
 
 
 def _errors_mm(estimate, truth, joints):
@@ -47,7 +31,7 @@ def test_exact_detections_give_the_exact_skeleton(rig):
     cameras, truth, joints = rig
     solver = SkelSplatSolver(cameras, RENDERED)
     for frame in range(5):
-        estimate = solver.solve(_observe(cameras, truth[frame]))
+        estimate = solver.solve(observe(cameras, truth[frame]))
         assert _errors_mm(estimate, truth[frame], joints).max() < 1.0
     assert (estimate.num_views[joints] == 4).all()
     assert estimate.mean_reprojection_error < 0.5
@@ -59,7 +43,7 @@ def test_exact_detections_give_the_exact_skeleton(rig):
 
 def test_a_confident_misdetection_does_not_drag_the_joint(rig):
     cameras, truth, joints = rig
-    views = _observe(cameras, truth[0])
+    views = observe(cameras, truth[0])
     views[1, LEFT_WRIST, :2] += (180.0, -120.0)                 # confident and wrong
     estimate = SkelSplatSolver(cameras, RENDERED).solve(views)
     assert _errors_mm(estimate, truth[0], joints).max() < 1.0
@@ -69,7 +53,7 @@ def test_a_confident_misdetection_does_not_drag_the_joint(rig):
 @pytest.mark.parametrize('objective', ['rendered', 'analytic'])
 def test_two_agreeing_outliers_lose_a_tie_to_the_skeleton_without_motion(rig, objective):
     cameras, truth, joints = rig
-    views = _observe(cameras, truth[0], confidence=0.8)
+    views = observe(cameras, truth[0], confidence=0.8)
     # Views 1 and 2 both see the left knee 43 cm off, consistently and more confidently
     # than the two good views: per joint, the 2-2 split cannot be told apart.
     wrong = truth[0, LEFT_KNEE] + (0.25, 0.25, 0.25)
@@ -90,7 +74,7 @@ def test_two_agreeing_outliers_lose_a_tie_to_the_skeleton_without_motion(rig, ob
 
 def test_a_left_right_swap_in_one_view_is_rejected(rig):
     cameras, truth, joints = rig
-    views = _observe(cameras, truth[0])
+    views = observe(cameras, truth[0])
     views[2] = views[2][COCO17.flip]
     estimate = SkelSplatSolver(cameras, RENDERED).solve(views)
     errors = _errors_mm(estimate, truth[0], joints)
@@ -109,8 +93,8 @@ def test_a_left_right_swap_in_one_view_is_rejected(rig):
 def test_the_consistent_person_is_picked_in_a_view_with_a_bystander(rig):
     cameras, truth, joints = rig
     solver = SkelSplatSolver(cameras, SolverConfig(objective='rendered', temporal=False))
-    views = [person[None] for person in _observe(cameras, truth[0])]
-    bystander = _observe(cameras, truth[0] + np.array([0.9, -0.6, 0.0]), confidence=0.99)
+    views = [person[None] for person in observe(cameras, truth[0])]
+    bystander = observe(cameras, truth[0] + np.array([0.9, -0.6, 0.0]), confidence=0.99)
     views[0] = np.stack([bystander[0], views[0][0]])              # more confident, and wrong
     estimate = solver.solve(views)
     assert estimate.person_index[0] == 1
@@ -119,7 +103,7 @@ def test_the_consistent_person_is_picked_in_a_view_with_a_bystander(rig):
 
 def test_a_joint_seen_in_one_view_has_low_confidence_and_a_long_covariance(rig):
     cameras, truth, joints = rig
-    views = _observe(cameras, truth[0])
+    views = observe(cameras, truth[0])
     views[1:, LEFT_KNEE, 2] = 0.0
     per_frame = SolverConfig(objective='rendered', temporal=False)
     estimate = SkelSplatSolver(cameras, per_frame).solve(views)
@@ -153,7 +137,7 @@ def test_a_joint_seen_in_one_view_follows_the_body_in_depth(rig, objective):
     solver = SkelSplatSolver(cameras, SolverConfig(objective=objective))
     for frame in range(15):
         positions = truth[0] + 0.02 * frame * axis
-        views = _observe(cameras, positions)
+        views = observe(cameras, positions)
         if frame >= 3:
             views[1:, LEFT_KNEE, 2] = 0.0
         estimate = solver.solve(views)
@@ -168,7 +152,7 @@ def test_causal_mode_rejects_a_view_that_contradicts_the_motion(rig):
     per_frame = SkelSplatSolver(cameras, SolverConfig(objective='rendered', temporal=False))
     causal_errors, per_frame_errors = [], []
     for frame in range(18):
-        views = _observe(cameras, truth[frame])
+        views = observe(cameras, truth[frame])
         if frame >= 10:
             # Two views keep seeing the wrist, one of them confidently wrong: with two views
             # there is no majority, only the motion can tell which one to believe.
@@ -191,7 +175,7 @@ def test_causal_mode_rejects_a_view_that_contradicts_the_motion(rig):
 
 def test_bad_values_are_ignored_not_propagated(rig):
     cameras, truth, joints = rig
-    views = _observe(cameras, truth[0])
+    views = observe(cameras, truth[0])
     views[0, LEFT_WRIST, :2] = np.nan
     views[3, RIGHT_WRIST, 2] = np.inf
     estimate = SkelSplatSolver(cameras, RENDERED).solve(views)
@@ -201,7 +185,7 @@ def test_bad_values_are_ignored_not_propagated(rig):
 
 def test_too_few_views_gives_no_pose(rig):
     cameras, truth, _ = rig
-    views = _observe(cameras, truth[0])
+    views = observe(cameras, truth[0])
     views[1:, :, 2] = 0.0
     assert SkelSplatSolver(cameras, RENDERED).solve(views) is None
     with pytest.raises(ValueError, match='3 views'):
@@ -212,7 +196,7 @@ def test_the_analytic_objective_agrees_with_the_rendered_reference(rig, data_roo
     from skelsplat_ros.cli import load_keypoint_frames
     cameras, truth, joints = rig
     for frame in range(3):
-        exact = _observe(cameras, truth[frame])
+        exact = observe(cameras, truth[frame])
         fast = SkelSplatSolver(cameras, SolverConfig(objective='analytic')).solve(exact)
         assert _errors_mm(fast, truth[frame], joints).max() < 0.1
     # On real OpenPose detections, whose views disagree by 10-25 px, the two objectives weigh
@@ -235,9 +219,9 @@ def test_the_analytic_objective_agrees_with_the_rendered_reference(rig, data_roo
 def test_an_empty_frame_after_a_tracked_one_gives_no_pose(rig):
     cameras, truth, _ = rig
     solver = SkelSplatSolver(cameras, RENDERED)
-    assert solver.solve(_observe(cameras, truth[0])) is not None
+    assert solver.solve(observe(cameras, truth[0])) is not None
     assert solver.solve([np.zeros((0, J, 3))] * len(cameras)) is None
-    assert solver.solve(_observe(cameras, truth[1])) is not None
+    assert solver.solve(observe(cameras, truth[1])) is not None
 
 
 @pytest.mark.parametrize('config', [
@@ -255,7 +239,7 @@ def test_people_fitted_together_get_their_own_fits(rig, config):
     together = [SkelSplatSolver(cameras, config) for _ in offsets]
     steps = set()
     for frame in range(4):
-        views = [_observe(cameras, truth[frame] + offset) for offset in offsets]
+        views = [observe(cameras, truth[frame] + offset) for offset in offsets]
         for person in views:
             person[..., :2] += rng.normal(0.0, 2.0, person[..., :2].shape)
         views[1][0, :, 2] = 0.0                       # person 1 unseen by view 0
@@ -293,7 +277,7 @@ def test_causal_mode_averages_detection_noise(rig, objective):
     per_frame = SkelSplatSolver(cameras, dataclasses.replace(config, temporal=False))
     causal_errors, per_frame_errors = [], []
     for frame in range(60):
-        views = _observe(cameras, truth[frame])
+        views = observe(cameras, truth[frame])
         views[..., :2] += rng.normal(0.0, 3.0, views[..., :2].shape)
         causal_estimate, per_frame_estimate = causal.solve(views), per_frame.solve(views)
         if frame >= 10:
@@ -309,7 +293,7 @@ def test_stamps_set_the_motion_models_time_step(rig):
     by_stamp = SkelSplatSolver(cameras, SolverConfig(objective='analytic', frame_rate=5.0))
     rng = np.random.default_rng(4)
     for frame in range(20):
-        views = _observe(cameras, truth[frame])
+        views = observe(cameras, truth[frame])
         views[..., :2] += rng.normal(0.0, 3.0, views[..., :2].shape)
         expected = by_rate.solve(views)
         got = by_stamp.solve(views, stamp=100.0 + frame / 60.0)
@@ -325,7 +309,7 @@ def test_a_meaningless_motion_model_is_refused(field, value):
 
 def test_keypoints_of_another_joint_set_are_refused(rig):
     cameras, truth, _ = rig
-    views = _observe(cameras, truth[0])
+    views = observe(cameras, truth[0])
     with pytest.raises(ValueError, match=f'{J}, 3'):
         SkelSplatSolver(cameras, RENDERED).solve(views[:, :-1])
     with pytest.raises(ValueError, match=f'{HALPE26.num_joints}, 3'):
@@ -341,7 +325,7 @@ def test_a_larger_skeleton_fits_the_joints_it_shares_alike(rig):
     shared = COCO17.index_in(HALPE26.joint_names)
     extra = np.setdiff1d(np.arange(HALPE26.num_joints), shared)
     for frame in range(5):
-        views = _observe(cameras, truth[frame])
+        views = observe(cameras, truth[frame])
         expected = coco.solve(views)
         estimate = halpe.solve(HALPE26.from_keypoints(views, COCO17.joint_names))
         np.testing.assert_allclose(estimate.positions[shared], expected.positions, atol=1e-9)
@@ -356,7 +340,7 @@ def test_a_missed_frame_ages_the_motion_state_as_an_empty_frame_does(rig, object
     missing, empty = SkelSplatSolver(cameras, config), SkelSplatSolver(cameras, config)
     nobody = [np.zeros((0, J, 3))] * len(cameras)
     for frame in range(8):
-        views = _observe(cameras, truth[frame])
+        views = observe(cameras, truth[frame])
         views[..., :2] += np.random.default_rng(frame).normal(0.0, 2.0, views[..., :2].shape)
         if frame in (2, 4, 5, 6):            # one frame away, then three (the state resets)
             missing.miss(stamp=frame / 60.0)

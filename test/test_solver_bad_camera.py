@@ -13,30 +13,21 @@ not "nobody in view".
 
 import numpy as np
 import pytest
-from skelsplat_ros.cameras import load_calibration, make_camera
-from skelsplat_ros.fileio.trc import read_trc
+from skelsplat_ros.cameras import make_camera
 from skelsplat_ros.live import fuse_group, FusionEngine
-from skelsplat_ros.skeletons import COCO17, trc_correspondence
+from skelsplat_ros.skeletons import COCO17
 from skelsplat_ros.solver import core, SkelSplatSolver, solve_frames_analytic, SolverConfig
 from skelsplat_ros.solver import SolverDiverged
 from skelsplat_ros.solver.problem import Fit
+from solver_helpers import demo_rig, observe
 
 J = COCO17.num_joints
 
 
 @pytest.fixture(scope='module')
 def rig(data_root):
-    demo = data_root / 'pose2sim-0.4.15' / 'Pose2Sim' / 'Demo'
-    cameras = load_calibration(demo / 'calibration' / 'Calib_qualisys.toml')
-    names, markers, _ = read_trc(demo / 'opensim' / 'Balancing_for_IK.trc')
-    marker_index, coco_index = trc_correspondence(names)
-    truth = np.full((J, 3), np.nan)
-    truth[coco_index] = markers[0, marker_index][..., [2, 0, 1]]  # OpenSim Y-up -> Z-up
-    views = np.zeros((len(cameras), J, 3))
-    for v, camera in enumerate(cameras):
-        views[v, coco_index, :2] = camera.project(truth[coco_index])
-        views[v, coco_index, 2] = 0.9
-    return cameras, truth, coco_index, views
+    cameras, truth, coco_index = demo_rig(data_root)
+    return cameras, truth[0], coco_index, observe(cameras, truth[0])
 
 
 def _absurd(camera, kind):

@@ -10,35 +10,17 @@ where its exact projections still agree with one another.
 
 import numpy as np
 import pytest
-from skelsplat_ros.cameras import CameraRig, load_calibration, make_camera
-from skelsplat_ros.fileio.trc import read_trc
+from skelsplat_ros.cameras import CameraRig, make_camera
 from skelsplat_ros.live import fuse_group, FusionEngine
-from skelsplat_ros.skeletons import COCO17, trc_correspondence
 from skelsplat_ros.solver import SkelSplatSolver, SolverConfig
 from skelsplat_ros.solver.geometry import IMAGE_MARGIN, plausible_views
-
-J = COCO17.num_joints
+from solver_helpers import demo_rig, observe
 
 
 @pytest.fixture(scope='module')
 def rig(data_root):
-    demo = data_root / 'pose2sim-0.4.15' / 'Pose2Sim' / 'Demo'
-    cameras = load_calibration(demo / 'calibration' / 'Calib_qualisys.toml')
-    names, markers, _ = read_trc(demo / 'opensim' / 'Balancing_for_IK.trc')
-    marker_index, coco_index = trc_correspondence(names)
-    truth = np.full((J, 3), np.nan)
-    truth[coco_index] = markers[0, marker_index][..., [2, 0, 1]]  # OpenSim Y-up -> Z-up
-    return cameras, truth, coco_index
-
-
-def _observe(cameras, positions, confidence=0.9):
-    """Exact pinhole-formula detections (V, J, 3), also of points behind a camera."""
-    known = np.isfinite(positions).all(axis=1)
-    views = np.zeros((len(cameras), J, 3))
-    for v, cam in enumerate(cameras):
-        views[v, known, :2] = cam.project(positions[known])
-        views[v, known, 2] = confidence
-    return views
+    cameras, truth, coco_index = demo_rig(data_root)
+    return cameras, truth[0], coco_index
 
 
 def test_plausible_views_on_known_geometry():
@@ -61,7 +43,7 @@ def test_plausible_views_on_known_geometry():
 def test_a_consistent_person_300_m_away_is_not_located(rig):
     cameras, truth, joints = rig
     far = truth + np.array([300.0, 0.0, 0.0])
-    views = _observe(cameras, far)
+    views = observe(cameras, far)
     for objective in ('analytic', 'rendered'):
         estimate = SkelSplatSolver(cameras, SolverConfig(objective=objective)).solve(views)
         assert estimate is None or (estimate.num_views == 0).all(), objective
@@ -79,7 +61,7 @@ def test_a_consistent_person_300_m_away_is_not_located(rig):
 def test_support_behind_a_camera_is_dropped_and_the_rest_is_kept(rig):
     """A joint fitted where one camera cannot see it keeps the views that can."""
     cameras, truth, joints = rig
-    views = _observe(cameras, truth)
+    views = observe(cameras, truth)
     plausible = plausible_views(CameraRig(cameras), truth, 20.0)
     assert plausible[:, joints].all()   # the real person: every camera sees every joint
     # cam_01 now also looks the other way: the same rig, but a 180-degree turn about its y axis
@@ -89,7 +71,7 @@ def test_support_behind_a_camera_is_dropped_and_the_rest_is_kept(rig):
     behind = make_camera('cam_01', turned.K, turned.dist, turned.distortion_model,
                          turned.width, turned.height, flip @ turned.R, flip @ turned.t)
     rig = [behind] + list(cameras[1:])
-    views[0] = _observe(rig, truth)[0]
+    views[0] = observe(rig, truth)[0]
     for objective in ('analytic', 'rendered'):
         estimate = SkelSplatSolver(rig, SolverConfig(objective=objective)).solve(views)
         assert not estimate.inliers[0].any(), objective
@@ -105,8 +87,8 @@ def test_the_engine_publishes_nobody_300_m_away(rig):
                           cuda_available=False)
     for camera in cameras:
         engine.set_camera(camera.name, camera)
-    far = dict(zip(names, _observe(cameras, truth + np.array([300.0, 0.0, 0.0]))[:, None]))
-    near = dict(zip(names, _observe(cameras, truth)[:, None]))
+    far = dict(zip(names, observe(cameras, truth + np.array([300.0, 0.0, 0.0]))[:, None]))
+    near = dict(zip(names, observe(cameras, truth)[:, None]))
     for views, people in ((far, 0), (near, 1), (far, 0)):
         result = fuse_group(engine, views, lambda name, item: item)
         assert len(result.people) == people and not result.diverged
