@@ -28,7 +28,7 @@ import numpy as np
 from skelsplat_ros.cameras import load_calibration
 from skelsplat_ros.cli import load_keypoint_frames
 from skelsplat_ros.fileio.trc import read_trc
-from skelsplat_ros.skeletons import COCO17_FLIP, COCO17_JOINTS, trc_correspondence
+from skelsplat_ros.skeletons import COCO17, COCO17_JOINTS, trc_correspondence
 
 DEMO = 'pose2sim-0.4.15/Pose2Sim/Demo'
 NUM_JOINTS = len(COCO17_JOINTS)
@@ -250,7 +250,7 @@ def _add_swaps(views, rng, episodes):
     arms[list(_LEFT_ARM)], arms[list(_RIGHT_ARM)] = _RIGHT_ARM, _LEFT_ARM
     legs = np.arange(NUM_JOINTS)
     legs[list(_LEFT_LEG)], legs[list(_RIGHT_LEG)] = _RIGHT_LEG, _LEFT_LEG
-    permutations = (arms, legs, COCO17_FLIP)
+    permutations = (arms, legs, COCO17.flip)
     for _ in range(episodes):
         permutation = permutations[rng.integers(len(permutations))]
         view = int(rng.integers(views.num_views))

@@ -43,10 +43,6 @@ def _mirror_name(name):
     return name
 
 
-# COCO17_FLIP[j] is the joint that j becomes in a left-right mirrored image.
-COCO17_FLIP = np.array([COCO17_JOINTS.index(_mirror_name(name)) for name in COCO17_JOINTS])
-
-
 def _symmetric_bone_pairs(bones, flip, joint_names):
     bone_index = {bone: i for i, bone in enumerate(bones)}
     pairs = []
@@ -56,9 +52,6 @@ def _symmetric_bone_pairs(bones, flip, joint_names):
             pairs.append((i, mirrored))
     return tuple(pairs)
 
-
-# Pairs (left bone index, right bone index) into COCO17_BONES: the limbs whose lengths match.
-COCO17_SYMMETRIC_BONES = _symmetric_bone_pairs(COCO17_BONES, COCO17_FLIP, COCO17_JOINTS)
 
 H36M17_JOINTS = (
     'pelvis', 'right_hip', 'right_knee', 'right_ankle', 'left_hip', 'left_knee', 'left_ankle',

@@ -54,7 +54,7 @@ def test_to_coco17_rejects_wrong_count_and_unknown_format():
 def _mirror_symmetric_pose():
     rng = np.random.default_rng(3)
     pose = rng.normal(size=(17, 3))
-    flip = skeletons.COCO17_FLIP
+    flip = skeletons.COCO17.flip
     # Make joint j the mirror (x -> -x) of its partner; central joints get x = 0.
     for j in range(17):
         if flip[j] == j:
@@ -68,7 +68,7 @@ def test_symmetric_bones_pair_left_and_right_limbs_of_equal_length():
     pose = _mirror_symmetric_pose()
     bones = np.array(skeletons.COCO17_BONES)
     lengths = np.linalg.norm(pose[bones[:, 0]] - pose[bones[:, 1]], axis=1)
-    pairs = skeletons.COCO17_SYMMETRIC_BONES
+    pairs = skeletons.COCO17.symmetric_bones
     assert len(pairs) == 7  # two face, one torso side, two arm and two leg segments
     for left, right in pairs:
         assert skeletons.COCO17_JOINTS[bones[left, 1]].startswith('left_')
