@@ -15,9 +15,16 @@ ratio: a sudden move is followed at once rather than with the filter's lag (fadi
 The filter is the solver's motion prior: it averages noise over a few frames where the
 measurements are noisy and follows them exactly where they are exact.  It never looks at a
 later frame.
+
+:func:`rts_smooth` is its offline counterpart: a Rauch-Tung-Striebel smoother that runs
+backwards over the filter's :class:`Step` records and gives each frame the estimate of every
+measurement, earlier and later.  Over the last L + 1 steps it is the fixed-lag smoother: the
+estimate of the frame L steps back given everything up to now, exactly what the fixed-interval
+smoother over the frames so far gives there.
 """
 
 from dataclasses import dataclass
+from typing import List, Sequence
 
 import numpy as np
 
@@ -62,10 +69,37 @@ class JointFilter:
         return self.cov[:, :3, :3]
 
 
-def predict(state: JointFilter, dt: float, accel_sigma: float) -> JointFilter:
-    """Move every joint ``dt`` seconds ahead at constant velocity."""
+@dataclass
+class Step:
+    """One frame of the causal filter, what the smoother needs of it.
+
+    Attributes:
+        dt: seconds from the previous step's frame to this one.
+        predicted: the prediction this frame fused, its covariance as fused (after the fading
+            memory's inflation).
+        filtered: the filter's state after this frame.
+        linked: (J,) bool, the joints whose filtered state is an update of ``predicted``; the
+            others started afresh (first seen, or restarted): no information flows back
+            through them.
+
+    """
+
+    dt: float
+    predicted: JointFilter
+    filtered: JointFilter
+    linked: np.ndarray
+
+
+def transition_matrix(dt: float) -> np.ndarray:
+    """(6, 6) constant-velocity transition of position and velocity over ``dt`` seconds."""
     transition = np.eye(6)
     transition[:3, 3:] = dt * np.eye(3)
+    return transition
+
+
+def predict(state: JointFilter, dt: float, accel_sigma: float) -> JointFilter:
+    """Move every joint ``dt`` seconds ahead at constant velocity."""
+    transition = transition_matrix(dt)
     eye = np.eye(3)
     noise = accel_sigma ** 2 * np.block([[dt ** 4 / 4 * eye, dt ** 3 / 2 * eye],
                                          [dt ** 3 / 2 * eye, dt ** 2 * eye]])
@@ -75,16 +109,23 @@ def predict(state: JointFilter, dt: float, accel_sigma: float) -> JointFilter:
 
 
 def update(prior: JointFilter, positions, information, restart=None) -> JointFilter:
-    """Fuse measured positions into the predicted state.
+    """Fuse measured positions into the predicted state (see :func:`update_step`)."""
+    return update_step(prior, positions, information, restart).filtered
+
+
+def update_step(prior: JointFilter, positions, information, restart=None,
+                dt: float = 0.0) -> Step:
+    """Fuse measured positions into the predicted state; return the whole :class:`Step`.
 
     Args:
         prior: the prediction for this frame.
         positions: (J, 3) measured positions, NaN where nothing was measured.
         information: (J, 3, 3) inverse covariance of the measurements, m^-2 (full rank).
         restart: (J,) bool, joints whose position is taken as measured, not fused.
+        dt: seconds since the previous step (recorded for the smoother).
 
     Returns:
-        The filtered state.  A joint measured for the first time starts at its measurement,
+        The step, its ``filtered`` state the update.  A joint measured for the first time starts at its measurement,
         at rest; a restarted joint there too, keeping its velocity; a joint not measured
         keeps its prediction.
 
@@ -100,14 +141,20 @@ def update(prior: JointFilter, positions, information, restart=None) -> JointFil
         cov[fresh, 3:, 3:] = np.eye(3) * INITIAL_SPEED_SIGMA ** 2
         known |= fresh
     fused = measured & ~fresh
+    prior_cov = prior.cov.copy()
     if fused.any():
-        mean[fused], cov[fused] = _fuse(prior.mean[fused], prior.cov[fused],
-                                        positions[fused], information[fused])
-    return JointFilter(mean=mean, cov=cov, known=known)
+        mean[fused], cov[fused], prior_cov[fused] = _fuse(
+            prior.mean[fused], prior.cov[fused], positions[fused], information[fused])
+    return Step(dt=dt, predicted=JointFilter(mean=prior.mean, cov=prior_cov, known=prior.known),
+                filtered=JointFilter(mean=mean, cov=cov, known=known),
+                linked=prior.known & ~fresh)
 
 
 def _fuse(mean, cov, measured, information):
-    """Information-form update of (N, 6) states with (N, 3) measurements of the position."""
+    """Information-form update of (N, 6) states with (N, 3) measurements of the position.
+
+    Returns the posterior mean and covariance, and the prior covariance as fused.
+    """
     innovation = measured - mean[:, :3]
     spread = cov[:, :3, :3] + np.linalg.inv(information)
     nis = np.einsum('ni,ni->n', innovation, np.linalg.solve(spread, innovation[..., None])[..., 0])
@@ -119,4 +166,42 @@ def _fuse(mean, cov, measured, information):
     information_vector = np.einsum('nij,nj->ni', prior_information, mean)
     information_vector[:, :3] += np.einsum('nij,nj->ni', information, measured)
     posterior = 0.5 * (posterior + posterior.transpose(0, 2, 1))
-    return np.einsum('nij,nj->ni', posterior, information_vector), posterior
+    return np.einsum('nij,nj->ni', posterior, information_vector), posterior, cov
+
+
+def rts_smooth(steps: Sequence[Step]) -> List[JointFilter]:
+    """Rauch-Tung-Striebel smoothing of consecutive filter steps, backwards from the last.
+
+    Each step's state is corrected by the gain ``C = P F' Pp^-1`` times how far the next
+    step's smoothed state lies from what this step predicted for it:
+    ``x_s = x_f + C (x_s' - x_p')`` and ``P_s = P_f + C (P_s' - P_p') C'``.  A joint is
+    smoothed only across the steps it is linked by (not restarted, known on both sides); the
+    last step's state is already the smoothed one.
+
+    Args:
+        steps: the filter's steps in time order, each predicted from the one before it (a
+            step with nothing linked starts a new chain).
+
+    Returns:
+        One smoothed :class:`JointFilter` per step.
+    """
+    if not steps:
+        return []
+    last = steps[-1].filtered
+    smoothed = [JointFilter(mean=last.mean.copy(), cov=last.cov.copy(), known=last.known.copy())]
+    for step, after in zip(reversed(steps[:-1]), reversed(steps[1:])):
+        state, later = step.filtered, smoothed[-1]
+        mean, cov = state.mean.copy(), state.cov.copy()
+        linked = after.linked & state.known
+        if linked.any():
+            transition = transition_matrix(after.dt)
+            predicted_cov = after.predicted.cov[linked]
+            # C' = Pp^-1 F P, Pp symmetric.
+            gain = np.linalg.solve(predicted_cov, transition @ cov[linked]).transpose(0, 2, 1)
+            mean[linked] += np.einsum('nij,nj->ni', gain,
+                                      later.mean[linked] - after.predicted.mean[linked])
+            update = gain @ (later.cov[linked] - predicted_cov) @ gain.transpose(0, 2, 1)
+            cov[linked] = cov[linked] + update
+            cov[linked] = 0.5 * (cov[linked] + cov[linked].transpose(0, 2, 1))
+        smoothed.append(JointFilter(mean=mean, cov=cov, known=state.known.copy()))
+    return smoothed[::-1]

@@ -83,3 +83,118 @@ def test_a_restarted_joint_takes_its_measurement_and_keeps_its_velocity():
     restarted = motion.update(motion.predict(state, DT, 20.0), np.array([[0.5, 0.0, 0.0]]),
                               information, restart=np.array([True]))
     assert restarted.mean[0, 0] == 0.5 and restarted.mean[0, 3] == velocity
+
+
+def _filter_steps(measurements, information, accel_sigma, dt=DT):
+    """The filter's steps over (F, J, 3) measurements with (J, 3, 3) information."""
+    state, steps = motion.JointFilter.empty(measurements.shape[1]), []
+    for frame in measurements:
+        step = motion.update_step(motion.predict(state, dt, accel_sigma), frame, information,
+                                  dt=dt)
+        steps.append(step)
+        state = step.filtered
+    return steps
+
+
+def test_the_smoother_recovers_a_known_trajectory_better_than_the_filter():
+    truth = _circle(300)
+    rng = np.random.default_rng(1)
+    measured = truth + rng.normal(0.0, 0.005, truth.shape)
+    steps = _filter_steps(measured, np.eye(3)[None] / 0.005 ** 2, accel_sigma=20.0)
+    filtered = np.stack([step.filtered.positions for step in steps])
+    smoothed = np.stack([state.positions for state in motion.rts_smooth(steps)])
+
+    def error(estimate):
+        return np.linalg.norm(estimate - truth, axis=-1)[30:].mean()
+
+    assert error(smoothed) < 0.75 * error(filtered)
+    # The last frame has no future: the smoother leaves it as the filter had it.
+    np.testing.assert_array_equal(smoothed[-1], filtered[-1])
+
+
+def _batch_least_squares(measurements, information, accel_sigma, dt):
+    """The smoother's answer from scratch: the MAP trajectory of the linear-Gaussian model.
+
+    The discrete white-noise-acceleration model moves each state by a constant acceleration
+    per step, ``x' = F x + G a`` with ``a`` of std ``accel_sigma`` (its process covariance is
+    singular, so the unknowns are the first state and the accelerations).  One stacked
+    weighted least-squares problem: the filter's start prior (at rest with std
+    INITIAL_SPEED_SIGMA, position free), the accelerations' prior, every measurement.
+    Returns (F, 6) states.
+    """
+    num_frames = len(measurements)
+    num_unknowns = 6 + 3 * (num_frames - 1)
+    transition = motion.transition_matrix(dt)
+    kick = np.vstack([dt ** 2 / 2 * np.eye(3), dt * np.eye(3)])
+    maps = [np.hstack([np.eye(6), np.zeros((6, num_unknowns - 6))])]
+    for k in range(num_frames - 1):
+        following = transition @ maps[-1]
+        following[:, 6 + 3 * k:9 + 3 * k] += kick
+        maps.append(following)
+    hessian = np.zeros((num_unknowns, num_unknowns))
+    gradient = np.zeros(num_unknowns)
+    hessian[3:6, 3:6] += np.eye(3) / motion.INITIAL_SPEED_SIGMA ** 2
+    hessian[6:, 6:] += np.eye(num_unknowns - 6) / accel_sigma ** 2
+    for state_map, z in zip(maps, measurements):
+        position = state_map[:3]
+        hessian += position.T @ information @ position
+        gradient += position.T @ information @ z
+    unknowns = np.linalg.solve(hessian, gradient)
+    return np.stack([state_map @ unknowns for state_map in maps])
+
+
+def test_the_smoother_is_the_batch_least_squares_solution_of_a_linear_gaussian_model():
+    # Draws from the model with half its noise, so that no innovation reaches the fading
+    # memory's gate and the filter is a plain Kalman filter.
+    rng = np.random.default_rng(2)
+    num_frames, accel_sigma, sigma_m, dt = 80, 20.0, 0.004, 1.0 / 30.0
+    information = np.diag([1.0, 2.0, 0.5]) / sigma_m ** 2
+    velocity, position, truth = np.array([0.5, -0.2, 0.1]), np.array([0.1, 0.2, 1.0]), []
+    for _ in range(num_frames):
+        truth.append(position)
+        velocity = velocity + rng.normal(0.0, 0.5 * accel_sigma * dt, 3)
+        position = position + velocity * dt
+    noise = rng.multivariate_normal(np.zeros(3), 0.25 * np.linalg.inv(information), num_frames)
+    measured = (np.array(truth) + noise)[:, None, :]
+    steps = _filter_steps(measured, information[None], accel_sigma, dt)
+    for before, step in zip(steps, steps[1:]):
+        np.testing.assert_array_equal(step.predicted.cov,
+                                      motion.predict(before.filtered, dt, accel_sigma).cov)
+    smoothed = np.stack([state.mean[0] for state in motion.rts_smooth(steps)])
+    expected = _batch_least_squares(measured[:, 0], information, accel_sigma, dt)
+    np.testing.assert_allclose(smoothed, expected, atol=1e-7, rtol=0)
+    # And the filter alone is not that solution (the check has something to find).
+    filtered = np.stack([step.filtered.mean[0] for step in steps])
+    assert np.abs(filtered - expected)[:-1].max() > 1e-4
+
+
+def test_smoothing_stops_at_a_restart():
+    # A joint restarted at frame 10 (taken as measured, not fused): nothing after it may pull
+    # the frames before it.
+    truth = np.zeros((20, 1, 3))
+    truth[10:, 0, 0] = 1.0
+    information = np.eye(3)[None] / 0.01 ** 2
+    state, steps = motion.JointFilter.empty(1), []
+    for k, frame in enumerate(truth):
+        restart = np.array([k == 10])
+        step = motion.update_step(motion.predict(state, DT, 20.0), frame, information,
+                                  restart=restart, dt=DT)
+        steps.append(step)
+        state = step.filtered
+    smoothed = motion.rts_smooth(steps)
+    assert not steps[10].linked[0] and steps[11].linked[0]
+    np.testing.assert_array_equal(smoothed[9].mean, steps[9].filtered.mean)
+    assert abs(smoothed[9].mean[0, 0]) < 1e-9
+
+
+def test_fixed_lag_is_the_fixed_interval_smoother_at_the_lagged_frame():
+    truth = _circle(60)
+    rng = np.random.default_rng(3)
+    measured = truth + rng.normal(0.0, 0.005, truth.shape)
+    steps = _filter_steps(measured, np.eye(3)[None] / 0.005 ** 2, accel_sigma=20.0)
+    lag = 6
+    for now in (lag, 30, 59):
+        interval = motion.rts_smooth(steps[:now + 1])[now - lag]
+        window = motion.rts_smooth(steps[now - lag:now + 1])[0]
+        np.testing.assert_allclose(window.mean, interval.mean, atol=1e-12)
+        np.testing.assert_allclose(window.cov, interval.cov, atol=1e-15)
