@@ -99,6 +99,8 @@ class Runner:
         if method in peers.CAUSAL_METHODS:
             estimate = peers.make_causal(method, self.cameras, rate_hz)
             return np.stack([estimate(frame)[0] for frame in frames])
+        if method in peers.SMOOTHED_METHODS:
+            return peers.run_smoothed(method, self.cameras, frames, rate_hz)
         return peers.run_anipose(method, self._anipose_group(), frames, len(COCO17_JOINTS))
 
     def run(self, method, frames, rate_hz):

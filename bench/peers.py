@@ -2,7 +2,10 @@
 # SPDX-License-Identifier: Apache-2.0
 """The methods the accuracy benchmark compares, behind one call: frames in, (F, J, 3) out.
 
-Ours run through :func:`skelsplat_ros.estimators.make_estimator`, frame by frame and causally.
+Ours run through :func:`skelsplat_ros.estimators.make_estimator`, frame by frame and causally;
+``skelsplat_smooth`` is the same causal pass, then the fixed-interval smoother over the whole
+sequence (``skelsplat solve --smooth``), and ``skelsplat_lag6`` the live node's fixed-lag
+smoother, each frame smoothed with the 6 frames after it (:data:`SMOOTHING_LAG`).
 aniposelib's run offline on the whole sequence at once, as anipose runs them: every view's most
 confident person (as our baselines pick it), detections under ``min_confidence`` set to NaN,
 raw (distorted) pixels, which aniposelib undistorts itself.
@@ -29,12 +32,17 @@ from skelsplat_ros.association import epipolar_costs, fundamental_matrix
 from skelsplat_ros.cameras import CameraRig
 from skelsplat_ros.estimators import make_estimator
 from skelsplat_ros.skeletons import COCO17_BONES
-from skelsplat_ros.solver import SolverConfig
+from skelsplat_ros.solver import SkelSplatSolver, SolverConfig
+from skelsplat_ros.solver.smoothing import FixedLagSmoother
 from skelsplat_ros.triangulation import triangulate_dlt
 
-METHODS = ('skelsplat', 'skelsplat_per_frame', 'dlt', 'weighted_dlt', 'ransac_dlt',
-           'anipose_triangulate', 'anipose_ransac', 'anipose_optim')
+METHODS = ('skelsplat', 'skelsplat_smooth', 'skelsplat_lag6', 'skelsplat_per_frame', 'dlt',
+           'weighted_dlt', 'ransac_dlt', 'anipose_triangulate', 'anipose_ransac',
+           'anipose_optim')
 CAUSAL_METHODS = ('skelsplat', 'skelsplat_per_frame', 'dlt', 'weighted_dlt', 'ransac_dlt')
+# Ours with smoothing: the causal pass revised with later frames.
+SMOOTHED_METHODS = ('skelsplat_smooth', 'skelsplat_lag6')
+SMOOTHING_LAG = 6
 MIN_CONFIDENCE = 0.1
 
 _LIMBS = ((5, 7), (7, 9), (6, 8), (8, 10), (11, 13), (13, 15), (12, 14), (14, 16))
@@ -55,6 +63,29 @@ def make_causal(method, cameras, rate_hz):
     if method == 'ransac_dlt':
         return make_estimator('ransac', cameras)
     return make_estimator(method, cameras)
+
+
+def run_smoothed(method, cameras, frames, rate_hz):
+    """Positions (F, J, 3) of ``skelsplat_smooth`` or ``skelsplat_lag6`` over ``frames``."""
+    config = SolverConfig(objective='rendered', frame_rate=rate_hz)
+    if method == 'skelsplat_smooth':
+        estimate = make_estimator('skelsplat', cameras, config, smooth=True)
+        for frame in frames:
+            estimate(frame)
+        return estimate.smoothed()[0]
+    if method != 'skelsplat_lag6':
+        raise ValueError(f'unknown smoothed method {method!r}')
+    solver = SkelSplatSolver(cameras, config)
+    smoother = FixedLagSmoother(SMOOTHING_LAG)
+    released = []
+    for index, frame in enumerate(frames):
+        released += smoother.push(index, solver.solve(frame))
+    released += smoother.flush()
+    positions = np.full((len(frames), solver.skeleton.num_joints, 3), np.nan)
+    for index, estimate in released:
+        if estimate is not None:
+            positions[index] = estimate.positions
+    return positions
 
 
 def most_confident_people(frames, num_joints, min_confidence=MIN_CONFIDENCE):

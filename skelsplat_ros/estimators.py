@@ -12,6 +12,7 @@ import numpy as np
 from skelsplat_ros.cameras import CameraRig
 from skelsplat_ros.skeletons import COCO17
 from skelsplat_ros.solver import SkelSplatSolver, SolverConfig
+from skelsplat_ros.solver.smoothing import smooth_estimates
 from skelsplat_ros.triangulation import triangulate_dlt, triangulate_ransac
 
 
@@ -42,15 +43,35 @@ class _Triangulator:
 
 
 class _SkelSplat:
-    def __init__(self, cameras, config, skeleton):
+    def __init__(self, cameras, config, skeleton, smooth=False):
         self.solver = SkelSplatSolver(cameras, config, skeleton)
+        # Every frame's estimate, for smoothing at the end (None: not kept).
+        self.estimates = [] if smooth else None
 
     def __call__(self, keypoints):
         estimate = self.solver.solve(keypoints)
+        if self.estimates is not None:
+            self.estimates.append(estimate)
+        return self._arrays(estimate)
+
+    def _arrays(self, estimate):
         if estimate is None:
             num_joints = self.solver.skeleton.num_joints
             return np.full((num_joints, 3), np.nan), np.zeros(num_joints)
         return estimate.positions, estimate.confidence
+
+    def smoothed(self):
+        """Positions (F, J, 3) and confidence (F, J) of the frames so far, smoothed.
+
+        The fixed-interval smoother over every frame (:func:`smooth_estimates`); the causal
+        outputs the calls returned are revised with the frames that came after them.
+        """
+        arrays = [self._arrays(e) for e in smooth_estimates(self.estimates)]
+        num_joints = self.solver.skeleton.num_joints
+        if not arrays:
+            return np.zeros((0, num_joints, 3)), np.zeros((0, num_joints))
+        return (np.stack([positions for positions, _ in arrays]),
+                np.stack([confidence for _, confidence in arrays]))
 
 
 def _most_confident_people(rig, keypoints, num_joints, min_confidence):
@@ -72,14 +93,19 @@ def _most_confident_people(rig, keypoints, num_joints, min_confidence):
 METHODS = ('skelsplat', 'dlt', 'weighted_dlt', 'ransac')
 
 
-def make_estimator(method, cameras, config=None, skeleton=COCO17):
+def make_estimator(method, cameras, config=None, skeleton=COCO17, smooth=False):
     """Build the estimator ``method`` (one of :data:`METHODS`) for ``cameras``.
 
     ``config`` is a :class:`SolverConfig` (the baselines take its RANSAC threshold) and
-    ``skeleton`` the joint set of the keypoints.
+    ``skeleton`` the joint set of the keypoints.  With ``smooth`` (skelsplat in temporal
+    mode only) the estimator keeps its estimates, and its ``smoothed()`` gives them revised
+    by the fixed-interval smoother once every frame went through.
     """
+    if smooth and (method != 'skelsplat' or not (config or SolverConfig()).temporal):
+        raise ValueError('smoothing needs the skelsplat method with its motion filter '
+                         '(not per-frame)')
     if method == 'skelsplat':
-        return _SkelSplat(cameras, config or SolverConfig(), skeleton)
+        return _SkelSplat(cameras, config or SolverConfig(), skeleton, smooth=smooth)
     if method in ('dlt', 'weighted_dlt', 'ransac'):
         threshold = (config or SolverConfig()).ransac_threshold_px
         return _Triangulator(cameras, method, skeleton, threshold_px=threshold)

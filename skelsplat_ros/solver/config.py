@@ -114,6 +114,26 @@ class SolverConfig:
 
 
 @dataclass
+class MotionRecord:
+    """What smoothing needs of one fitted frame (:mod:`skelsplat_ros.solver.smoothing`).
+
+    Attributes:
+        step: the motion filter's step of the frame.
+        rig: the solver's cameras.
+        points: (V, J, 2) undistorted detections the fit used.
+        weights: (V, J) their weights, 0 for views that do not support a joint.
+        agreement_px: the solver's ``agreement_px`` (confidence from reprojection).
+
+    """
+
+    step: motion.Step
+    rig: object
+    points: np.ndarray
+    weights: np.ndarray
+    agreement_px: float
+
+
+@dataclass
 class PoseEstimate:
     """One person's fused 3D skeleton.
 
@@ -136,6 +156,8 @@ class PoseEstimate:
         outvoted: (V,) bool, views left out whole because the other views contradict their
             skeleton almost everywhere (another person: a one-person detector locked onto a
             bystander); None when not computed.
+        motion: the motion filter's record of the frame, for smoothing; None in per-frame
+            mode.
 
     """
 
@@ -149,6 +171,7 @@ class PoseEstimate:
     iterations: int = 0
     loss: float = float('nan')
     outvoted: Optional[np.ndarray] = None
+    motion: Optional[MotionRecord] = None
 
     @property
     def mean_reprojection_error(self):

@@ -18,7 +18,7 @@ from skelsplat_ros import motion
 from skelsplat_ros.cameras import CameraRig
 from skelsplat_ros.skeletons import COCO17, Skeleton
 from skelsplat_ros.solver import geometry, observations, uncertainty
-from skelsplat_ros.solver.config import PoseEstimate, SolverConfig
+from skelsplat_ros.solver.config import MotionRecord, PoseEstimate, SolverConfig
 from skelsplat_ros.solver.objectives import objective_fit
 from skelsplat_ros.solver.problem import Fit, Problem
 import torch
@@ -62,6 +62,7 @@ class SkelSplatSolver:
         # The motion state moved to the frame being solved (None: no prediction).
         self._prior: Optional[motion.JointFilter] = None
         self._stamp: Optional[float] = None
+        self._dt = 0.0                         # seconds from the motion state to the prior
 
     @property
     def cameras(self):
@@ -177,18 +178,24 @@ class SkelSplatSolver:
             # A joint seen by one view takes its depth from its neighbours this frame, which
             # the motion model cannot improve on.
             single = (weights > 0).sum(axis=0) == 1
-            joints = motion.update(self._prior or motion.JointFilter.empty(len(positions)),
-                                   positions, information, restart=single)
+            step = motion.update_step(self._prior or motion.JointFilter.empty(len(positions)),
+                                      positions, information, restart=single, dt=self._dt)
+            joints = step.filtered
             positions = np.where(known[:, None], joints.mean[:, :3], np.nan)
             covariance = joints.position_covariance.copy()
         else:
-            joints, covariance = None, np.linalg.inv(information)
+            step, joints, covariance = None, None, np.linalg.inv(information)
         covariance[~known] = np.eye(3) * cfg.prior_sigma ** 2
         estimate = uncertainty.describe(self.rig, positions, problem.points, weights,
                                         problem.inliers, problem.person_index, covariance,
                                         cfg.agreement_px)
         estimate.iterations, estimate.loss = fit.iterations, fit.loss
         estimate.outvoted = problem.outvoted
+        if step is not None:
+            # The step's filtered state is the one _update_state keeps (same object).
+            estimate.motion = MotionRecord(step=step, rig=self.rig, points=problem.points,
+                                           weights=weights * problem.inliers,
+                                           agreement_px=cfg.agreement_px)
         self._update_state(joints, estimate.num_views, fit.log_scales, fit.quats)
         # A joint no view has seen for a while is only a guess: report it unknown.
         if self._state is not None:
@@ -228,6 +235,7 @@ class SkelSplatSolver:
         dt = (state.missed + 1) / cfg.frame_rate
         if stamp is not None and state.stamp is not None and stamp > state.stamp:
             dt = stamp - state.stamp
+        self._dt = dt
         self._prior = motion.predict(state.joints, dt, cfg.accel_sigma)
 
     def _prediction(self) -> Optional[observations.Prediction]:
