@@ -125,9 +125,9 @@ def update_step(prior: JointFilter, positions, information, restart=None,
         dt: seconds since the previous step (recorded for the smoother).
 
     Returns:
-        The step, its ``filtered`` state the update.  A joint measured for the first time starts at its measurement,
-        at rest; a restarted joint there too, keeping its velocity; a joint not measured
-        keeps its prediction.
+        The step, its ``filtered`` state the update.  A joint measured for the first time
+        starts at its measurement, at rest; a restarted joint there too, keeping its
+        velocity; a joint not measured keeps its prediction.
 
     """
     mean, cov, known = prior.mean.copy(), prior.cov.copy(), prior.known.copy()

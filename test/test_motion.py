@@ -86,7 +86,7 @@ def test_a_restarted_joint_takes_its_measurement_and_keeps_its_velocity():
 
 
 def _filter_steps(measurements, information, accel_sigma, dt=DT):
-    """The filter's steps over (F, J, 3) measurements with (J, 3, 3) information."""
+    """Return the filter's steps over (F, J, 3) measurements with (J, 3, 3) information."""
     state, steps = motion.JointFilter.empty(measurements.shape[1]), []
     for frame in measurements:
         step = motion.update_step(motion.predict(state, dt, accel_sigma), frame, information,
@@ -113,7 +113,7 @@ def test_the_smoother_recovers_a_known_trajectory_better_than_the_filter():
 
 
 def _batch_least_squares(measurements, information, accel_sigma, dt):
-    """The smoother's answer from scratch: the MAP trajectory of the linear-Gaussian model.
+    """Return the smoother's answer from scratch, the MAP trajectory of the linear-Gaussian model.
 
     The discrete white-noise-acceleration model moves each state by a constant acceleration
     per step, ``x' = F x + G a`` with ``a`` of std ``accel_sigma`` (its process covariance is

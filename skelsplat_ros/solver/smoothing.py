@@ -57,7 +57,7 @@ class FixedLagSmoother:
         self._window = deque()
 
     def __len__(self):
-        """Groups held back."""
+        """Return the number of groups held back."""
         return len(self._window)
 
     def push(self, item: Any, estimate: Optional[PoseEstimate]
