@@ -19,11 +19,28 @@ raw (distorted) pixels, which aniposelib undistorts itself.
   scores, first-derivative smoothness, limb-length constraints): arm and leg bones strong,
   torso and face bones weak.
 
+Pose2Sim (``pose2sim==0.10.49``, its own code in its own venv, :func:`run_pose2sim`): the
+bench writes a project folder per input (the calibration, OpenPose JSON of the 2D) and runs
+``personAssociation``, ``triangulation`` and ``filtering`` with the package's default
+configuration (bench/pose2sim_driver.py), giving three columns: ``pose2sim_per_frame`` (no
+interpolation, rejected points missing), ``pose2sim_interpolated`` (its defaults: gaps under 20
+frames interpolated linearly, longer ones filled with the last value) and
+``pose2sim_filtered`` (then its default filtering: Hampel outlier rejection and a zero-phase
+4th-order 6 Hz Butterworth).  Its defaults ``handle_LR_swap`` and ``undistort_points`` are both
+false.  Its .trc is Y-up: trc (X, Y, Z) = world (Y, Z, X).  Its filtering drops the last frame
+(0.10.49), and its triangulation trims frames outside its longest well-triangulated sections:
+those frames are missing in its columns.
+
 Several people (the multi-person benchmark): :class:`GreedyMultiPerson`, a plain per-frame
 baseline of greedy epipolar matching to a reference view, weighted DLT, and nearest-centre
 linking of ids from frame to frame.
 """
 
+import json
+import os
+import pathlib
+import shutil
+import subprocess
 import warnings
 
 import cv2
@@ -31,7 +48,7 @@ import numpy as np
 from skelsplat_ros.association import epipolar_costs, fundamental_matrix
 from skelsplat_ros.cameras import CameraRig
 from skelsplat_ros.estimators import make_estimator
-from skelsplat_ros.skeletons import COCO17_BONES
+from skelsplat_ros.skeletons import COCO17_BONES, trc_correspondence
 from skelsplat_ros.solver import SkelSplatSolver, SolverConfig
 from skelsplat_ros.solver.smoothing import FixedLagSmoother
 from skelsplat_ros.triangulation import triangulate_dlt
@@ -44,6 +61,11 @@ CAUSAL_METHODS = ('skelsplat', 'skelsplat_per_frame', 'dlt', 'weighted_dlt', 'ra
 SMOOTHED_METHODS = ('skelsplat_smooth', 'skelsplat_lag6')
 SMOOTHING_LAG = 6
 MIN_CONFIDENCE = 0.1
+
+POSE2SIM_METHODS = ('pose2sim_per_frame', 'pose2sim_interpolated', 'pose2sim_filtered')
+POSE2SIM_VENV = pathlib.Path(os.environ.get('SKELSPLAT_POSE2SIM_VENV', pathlib.Path.home() /
+                                            '.cache' / 'skelsplat_ros' / 'venv-pose2sim'))
+_DRIVER = pathlib.Path(__file__).with_name('pose2sim_driver.py')
 
 _LIMBS = ((5, 7), (7, 9), (6, 8), (8, 10), (11, 13), (13, 15), (12, 14), (14, 16))
 _WEAK_BONES = tuple(bone for bone in COCO17_BONES if bone not in _LIMBS)
@@ -86,6 +108,90 @@ def run_smoothed(method, cameras, frames, rate_hz):
         if estimate is not None:
             positions[index] = estimate.positions
     return positions
+
+
+def pose2sim_available():
+    """Whether the Pose2Sim venv is there (scripts/setup_pose2sim.sh creates it)."""
+    return (POSE2SIM_VENV / 'bin' / 'python').is_file()
+
+
+def write_pose2sim_project(project, calibration, frames, mode):
+    """Write a Pose2Sim project folder: its calibration, OpenPose JSON per view and frame.
+
+    ``frames`` are F frames of V arrays (P_v, 17, 3) of raw pixels and confidence (COCO-17;
+    a missing joint is (0, 0, 0)); ``mode`` is ``per_frame`` or ``default`` (the driver's).
+    """
+    shutil.rmtree(project, ignore_errors=True)
+    (project / 'calibration').mkdir(parents=True)
+    shutil.copy(calibration, project / 'calibration' / 'Calib.toml')
+    (project / 'mode').write_text(mode + '\n')
+    for v in range(len(frames[0])):
+        folder = project / 'pose' / f'cam{v + 1}_json'
+        folder.mkdir(parents=True)
+        for f, views in enumerate(frames):
+            people = [{'person_id': [-1],
+                       'pose_keypoints_2d': np.nan_to_num(person).ravel().round(3).tolist()}
+                      for person in np.asarray(views[v], dtype=float)]
+            (folder / f'cam{v + 1}_{f:012d}_keypoints.json').write_text(
+                json.dumps({'version': 1.3, 'people': people}))
+
+
+def read_pose2sim_trc(path, num_frames, num_joints):
+    """Positions (F, J, 3) in our Z-up world of a Pose2Sim .trc; NaN where it has nothing.
+
+    Its rows are numbered by frame (it trims frames it could not triangulate); trc (X, Y, Z)
+    is world (Y, Z, X).
+    """
+    lines = pathlib.Path(path).read_text().splitlines()
+    names = [name for name in lines[3].split('\t')[2:] if name]
+    table = np.genfromtxt(lines[5:], delimiter='\t', dtype=float)
+    table = table.reshape(-1, table.shape[-1])
+    marker_index, joint_index = trc_correspondence(names)
+    markers = table[:, 2:2 + 3 * len(names)].reshape(len(table), len(names), 3)
+    positions = np.full((num_frames, num_joints, 3), np.nan)
+    rows = table[:, 0].astype(int)
+    keep = (rows >= 0) & (rows < num_frames)
+    world = markers[keep][:, marker_index][..., [2, 0, 1]]
+    positions[rows[keep][:, None], joint_index[None]] = world
+    return positions
+
+
+def run_pose2sim(inputs, calibration, rate_hz, workdir):
+    """Pose2Sim's three columns for each input, in one run of its venv's Python.
+
+    Args:
+        inputs: ``{key: frames}``, frames as :func:`write_pose2sim_project` takes them.
+        calibration: the Pose2Sim calibration .toml of the frames' cameras.
+        rate_hz: the frames' rate.
+        workdir: a directory for the project folders (replaced).
+
+    Returns:
+        ``{key: {method: positions (F, 17, 3)}}`` for :data:`POSE2SIM_METHODS`.
+    """
+    workdir = pathlib.Path(workdir)
+    projects = []
+    for n, frames in enumerate(inputs.values()):
+        for mode in ('per_frame', 'default'):
+            projects.append(workdir / f'{n:03d}_{mode}')
+            write_pose2sim_project(projects[-1], calibration, frames, mode)
+    subprocess.run([str(POSE2SIM_VENV / 'bin' / 'python'), str(_DRIVER), repr(float(rate_hz))]
+                   + [str(p) for p in projects], check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.PIPE)
+    results = {}
+    for n, (key, frames) in enumerate(inputs.items()):
+        num_frames = len(frames)
+
+        def read(mode, filtered):
+            files = [p for p in (workdir / f'{n:03d}_{mode}' / 'pose-3d').glob('*.trc')
+                     if ('_filt_' in p.name) == filtered]
+            if len(files) != 1:
+                return np.full((num_frames, 17, 3), np.nan)
+            return read_pose2sim_trc(files[0], num_frames, 17)
+
+        results[key] = {'pose2sim_per_frame': read('per_frame', False),
+                        'pose2sim_interpolated': read('default', False),
+                        'pose2sim_filtered': read('default', True)}
+    return results
 
 
 def most_confident_people(frames, num_joints, min_confidence=MIN_CONFIDENCE):
