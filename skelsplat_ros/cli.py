@@ -22,6 +22,8 @@ OUTPUT_SUFFIXES = ('.npz', '.csv', '.trc')
 # same sensor with a few rows or columns cut or added at the right and bottom edges (codec
 # macro-block alignment: e.g. 1080 px wide video for a 1088 px calibration).
 SIZE_TOLERANCE = 0.02
+SMOOTH_HELP = ('offline: after the causal pass, revise every frame with the frames after it '
+               '(Rauch-Tung-Striebel smoother); confidence and covariance are the smoothed ones')
 
 
 class CliError(Exception):
@@ -125,7 +127,6 @@ def command_solve(args):
     import numpy as np
 
     from skelsplat_ros.cameras import CalibrationError, load_calibration
-    from skelsplat_ros.estimators import make_estimator
     if pathlib.Path(args.output).suffix not in OUTPUT_SUFFIXES:
         raise CliError(f'{args.output}: output must end in one of {", ".join(OUTPUT_SUFFIXES)}')
     try:
@@ -142,7 +143,7 @@ def command_solve(args):
     config = _solver_config(args, temporal=not args.per_frame, frame_rate=args.rate)
     if args.multi_person:
         return _solve_people(args, cameras, frames, config, skeleton)
-    estimate = make_estimator(args.method, cameras, config, skeleton=skeleton)
+    estimate = _estimator(args, cameras, config, skeleton)
     progress = _progress(f'{args.method}') if not args.quiet else None
     positions = np.full((len(frames), skeleton.num_joints, 3), np.nan)
     confidence = np.zeros((len(frames), skeleton.num_joints))
@@ -150,12 +151,24 @@ def command_solve(args):
         positions[index], confidence[index] = estimate(frame)
         if progress:
             progress(index + 1, len(frames))
+    if args.smooth:
+        positions, confidence = estimate.smoothed()
     write_outputs(args.output, positions, confidence, skeleton.joint_names, args.rate)
     if not args.quiet:
         solved = np.isfinite(positions).all(axis=2).mean()
         print(f'wrote {args.output}: {len(frames)} frames, {100 * solved:.0f}% of joints located',
               file=sys.stderr)
     return 0
+
+
+def _estimator(args, cameras, config, skeleton):
+    """Return the estimator of ``--method``; it keeps its estimates for ``--smooth``."""
+    from skelsplat_ros.estimators import make_estimator
+
+    if args.smooth and (args.method != 'skelsplat' or not config.temporal):
+        raise CliError('--smooth needs --method skelsplat and its motion filter (not '
+                       '--per-frame or --multi-person)')
+    return make_estimator(args.method, cameras, config, skeleton=skeleton, smooth=args.smooth)
 
 
 def _solve_people(args, cameras, frames, config, skeleton):
@@ -166,6 +179,9 @@ def _solve_people(args, cameras, frames, config, skeleton):
 
     if pathlib.Path(args.output).suffix != '.npz' or args.method != 'skelsplat':
         raise CliError('--multi-person writes .npz output with --method skelsplat')
+    if args.smooth:
+        raise CliError('--smooth needs --method skelsplat and its motion filter (not '
+                       '--per-frame or --multi-person)')
     tracker = MultiPersonTracker(cameras, config, skeleton=skeleton)
     progress = _progress('skelsplat, several people') if not args.quiet else None
     per_frame = []
@@ -330,7 +346,6 @@ def command_videos(args):
     import numpy as np
 
     from skelsplat_ros.cameras import CalibrationError, load_calibration
-    from skelsplat_ros.estimators import make_estimator
     from skelsplat_ros.visualize import AnimationWriter, render_summary_png
 
     try:
@@ -367,10 +382,13 @@ def command_videos(args):
                                     height=args.video_height)
     gif_stride = max(1, round(rate / 10.0)) if args.video_format == 'gif' else 1
     try:
-        estimate = make_estimator(args.method, cameras, config, skeleton=skeleton)
+        estimate = _estimator(args, cameras, config, skeleton)
         positions, confidence, summary_frames, detect_s, solve_s = _fuse_videos(
             sources, estimate, skeleton, total, animation, gif_stride, summary_indexes,
             None if args.quiet else _progress('videos'), log)
+        if args.smooth and len(positions):
+            # The drawings show the causal output; the written poses are smoothed.
+            positions, confidence = estimate.smoothed()
     finally:
         for source in sources:
             source.close()
@@ -436,7 +454,8 @@ def command_bag(args):
         raise CliError(f'{args.config}: {error}') from None
     try:
         stats = bag.process_bag(args.input, config, args.output,
-                                progress=None if args.quiet else _progress('bag'), log=log)
+                                progress=None if args.quiet else _progress('bag'), log=log,
+                                smooth=args.smooth)
     except bag.BagError as error:
         raise CliError(str(error)) from None
     frames = sum(stats.frames_in.values())
@@ -497,6 +516,7 @@ def build_parser():
                        help='track every person; .npz output with positions (F, T, J, 3), '
                        'confidence (F, T, J) and track_ids (T,)')
     _add_solver_options(solve)
+    solve.add_argument('--smooth', action='store_true', help=SMOOTH_HELP)
     solve.add_argument('--frames', type=int, default=0, help='only the first N frames')
     solve.add_argument('--rate', type=float, default=60.0,
                        help="the keypoints' frame rate: the motion model's time step and the "
@@ -519,6 +539,7 @@ def build_parser():
                         choices=['skelsplat', 'dlt', 'weighted_dlt', 'ransac'])
     videos.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
     _add_solver_options(videos)
+    videos.add_argument('--smooth', action='store_true', help=SMOOTH_HELP)
     videos.add_argument('--frames', type=int, default=0, help='only the first N frames')
     videos.add_argument('--rate', type=float, default=0.0,
                         help='frame rate for .trc output (default: the video frame rate)')
@@ -555,6 +576,8 @@ def build_parser():
     bag.add_argument('--calibration', default=None,
                      help="calibration file, instead of the config's calibration_file")
     bag.add_argument('--output', required=True, metavar='OUT.mcap', help='MCAP file to write')
+    bag.add_argument('--smooth', action='store_true', help=SMOOTH_HELP + " (the config's "
+                     'smoothing_lag otherwise)')
     bag.add_argument('--quiet', action='store_true', help='no progress output')
     bag.set_defaults(run=command_bag)
     return parser

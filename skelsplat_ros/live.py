@@ -9,9 +9,11 @@ a newer group replaces the waiting one (counted as dropped), so the node never b
 backlog and its latency stays bounded.  The worker runs a :class:`FusionEngine`: one 2D
 detector per camera, and one :class:`skelsplat_ros.solver.SkelSplatSolver` over the cameras
 whose calibration is known (or, with several people, one
-:class:`skelsplat_ros.tracking.MultiPersonTracker`).  The views of a group are converted and
-detected concurrently, one thread per camera: detection dominates the cost on a CPU, and the
-detectors release the GIL.
+:class:`skelsplat_ros.tracking.MultiPersonTracker`).  With a ``smoothing_lag`` of L groups, each
+group's pose is released L groups late, smoothed with the groups after it
+(:class:`skelsplat_ros.solver.smoothing.FixedLagSmoother`), and published with its own stamp.
+The views of a group are converted and detected concurrently, one thread per camera:
+detection dominates the cost on a CPU, and the detectors release the GIL.
 """
 
 from concurrent.futures import ThreadPoolExecutor
@@ -25,11 +27,12 @@ from skelsplat_ros import skeletons
 from skelsplat_ros.cameras import Camera
 from skelsplat_ros.solver import (PoseEstimate, resolve_objective, SkelSplatSolver,
                                   SolverConfig, SolverDiverged)
+from skelsplat_ros.solver.smoothing import FixedLagSmoother
 from skelsplat_ros.tracking import MultiPersonTracker, TrackerConfig
 
 __all__ = ['CameraHealth', 'FusionEngine', 'GroupResult', 'PERSON_ID', 'PersonPose',
-           'SolverDiverged', 'diagnose_camera', 'fuse_group', 'person_from_estimate',
-           'resolve_device', 'stamp_offsets']
+           'SolverDiverged', 'diagnose_camera', 'fuse_group', 'people_of',
+           'person_from_estimate', 'resolve_device', 'stamp_offsets']
 
 PERSON_ID = 1   # the id of the one person a single-person engine fuses (REP-155 body_1)
 
@@ -96,6 +99,10 @@ class FusionEngine:
             :meth:`track`), instead of one person with one solver (use :meth:`solve`).
         tracker_config: tracking parameters of the multi-person tracker.
         skeleton: the joint set that detectors give and the solver fits (J joints).
+        smoothing_lag: release each group's pose this many groups late, smoothed with the
+            groups after it (fixed-lag smoothing; one person only: ignored with
+            ``multi_person``); 0: at once; None: hold every group until
+            :meth:`flush_smoothing` (fixed-interval smoothing of a recording).
     """
 
     def __init__(self, camera_names: Sequence[str], detector: Optional[str] = 'mediapipe',
@@ -106,7 +113,8 @@ class FusionEngine:
                  detector_factory: Optional[Callable] = None, reset_when_lost: bool = True,
                  detection_workers: Optional[int] = None, multi_person: bool = False,
                  tracker_config: Optional[TrackerConfig] = None,
-                 skeleton: skeletons.Skeleton = skeletons.COCO17):
+                 skeleton: skeletons.Skeleton = skeletons.COCO17,
+                 smoothing_lag: Optional[int] = 0):
         self.camera_names = tuple(camera_names)
         self.skeleton = skeleton
         self._detector_name = detector
@@ -136,6 +144,16 @@ class FusionEngine:
         self._cameras: Dict[str, Camera] = {}
         self._solver = None   # SkelSplatSolver, or MultiPersonTracker with multi_person
         self._solver_key = None
+        if self.multi_person and smoothing_lag != 0:
+            notify(f'smoothing_lag {smoothing_lag} is ignored: smoothing follows one person '
+                   '(multi_person:=false)')
+            smoothing_lag = 0
+        self._smoother = FixedLagSmoother(smoothing_lag)
+
+    @property
+    def smoothing_lag(self) -> Optional[int]:
+        """Groups each pose is held back to be smoothed (None: until flush_smoothing)."""
+        return self._smoother.lag
 
     @property
     def objective(self) -> str:
@@ -236,7 +254,7 @@ class FusionEngine:
             raise RuntimeError('this engine tracks several people: use track()')
         estimate, names = self._fit(keypoints, stamp)
         if estimate is None and self._reset_when_lost:
-            self.reset()
+            self._reset_solver()
         self._check([] if estimate is None else [estimate])
         return estimate, names
 
@@ -293,7 +311,7 @@ class FusionEngine:
             return solver.update(views, stamp) if self.multi_person else solver.solve(views, stamp)
         except SolverDiverged:  # the solver's own finding: count it and reset as _check does
             self.divergences += 1
-            self.reset()
+            self._reset_solver()
             raise
 
     def _check(self, estimates):
@@ -302,17 +320,35 @@ class FusionEngine:
             problem = _divergence(estimate, self._solver_config.workspace_radius_m)
             if problem:
                 self.divergences += 1
-                self.reset()
+                self._reset_solver()
                 raise SolverDiverged(f'the fit diverged ({problem}); solver state reset')
 
     def reset(self):
         """Forget the solver's temporal state (e.g. after the clock jumped back).
 
         A multi-person tracker forgets its people: those seen afterwards get new ids, never
-        one given before in this engine's life.
+        one given before in this engine's life.  Groups held for smoothing are dropped: they
+        belong to the timeline left behind.
         """
+        self._reset_solver()
+        self._smoother.clear()
+
+    def _reset_solver(self):
         if self._solver is not None:
             self._solver.reset()
+
+    def smooth(self, stamp_ns: Optional[int], estimate: Optional[PoseEstimate]
+               ) -> List[Tuple[Optional[int], Optional[PoseEstimate]]]:
+        """Hand the newest group's estimate to the smoother; return ``[(stamp_ns, estimate)]``.
+
+        The groups released: none while the first ``smoothing_lag`` groups are held, then one
+        per group, each smoothed with the groups after it (``smoothing_lag`` 0: this one).
+        """
+        return self._smoother.push(stamp_ns, estimate)
+
+    def flush_smoothing(self) -> List[Tuple[Optional[int], Optional[PoseEstimate]]]:
+        """Release every group held (the end of a recording), smoothed with those after it."""
+        return self._smoother.flush()
 
     def close(self):
         """Release the detection threads and the detectors."""
@@ -451,6 +487,9 @@ class GroupResult:
         outvoted: cameras whose detected person the other views contradict: with a detector
             that finds one person per image (MediaPipe), a camera that sees several people
             may have picked another person than the rest (single-person engines only).
+        stamp_ns: the stamp ``people`` and ``estimate`` are of: the group's own, or with a
+            smoothing lag the group's that lag behind; None while the first groups are held
+            (nothing to publish yet).
     """
 
     people: List[PersonPose]
@@ -460,11 +499,13 @@ class GroupResult:
     crowded: Dict[str, int]
     diverged: str = ''
     outvoted: Tuple[str, ...] = ()
+    stamp_ns: Optional[int] = None
 
 
 def fuse_group(engine: FusionEngine, frames: Mapping[str, object],
                to_keypoints: Callable[[str, object], np.ndarray],
-               person_id: int = PERSON_ID, stamp: Optional[float] = None) -> GroupResult:
+               person_id: int = PERSON_ID, stamp: Optional[float] = None,
+               stamp_ns: Optional[int] = None) -> GroupResult:
     """Turn one group's frames into keypoints, fuse them, and make the output safe.
 
     The views are converted and detected concurrently (:meth:`FusionEngine.map_views`).  A
@@ -481,6 +522,8 @@ def fuse_group(engine: FusionEngine, frames: Mapping[str, object],
             typically conversion then ``engine.detect``.
         person_id: the id of the fused person (single-person engines).
         stamp: the group's capture time in seconds, for the motion model.
+        stamp_ns: the group's stamp, returned in ``GroupResult.stamp_ns`` with the people
+            it is of (with a smoothing lag, those of a group before).
     """
     def keypoints_of(name, item):
         return np.asarray(to_keypoints(name, item), dtype=float).reshape(
@@ -502,19 +545,28 @@ def fuse_group(engine: FusionEngine, frames: Mapping[str, object],
         else:
             estimate, names = engine.solve(keypoints, stamp)
     except SolverDiverged as error:
-        return GroupResult([], None, keypoints, faults, crowded, diverged=str(error))
-    people = []
+        # A group held before it is still released; the diverged one has no pose.
+        released = engine.smooth(stamp_ns, None)
+        stamp_ns, estimate = released[0] if released else (None, None)
+        return GroupResult(people_of(estimate, person_id), estimate, keypoints, faults,
+                           crowded, diverged=str(error), stamp_ns=stamp_ns)
     if engine.multi_person:
         people = [person_from_estimate(estimate, track_id) for track_id, estimate in tracked]
         people = [person for person in people if person is not None]
-    elif estimate is not None:
-        person = person_from_estimate(estimate, person_id)
-        if person is not None:
-            people.append(person)
-        outvoted = () if estimate.outvoted is None else \
-            tuple(name for name, out in zip(names, estimate.outvoted) if out)
-        return GroupResult(people, estimate, keypoints, faults, crowded, outvoted=outvoted)
-    return GroupResult(people, estimate, keypoints, faults, crowded)
+        return GroupResult(people, None, keypoints, faults, crowded, stamp_ns=stamp_ns)
+    outvoted = () if estimate is None or estimate.outvoted is None else \
+        tuple(name for name, out in zip(names, estimate.outvoted) if out)
+    released = engine.smooth(stamp_ns, estimate)
+    stamp_ns, estimate = released[0] if released else (None, None)
+    return GroupResult(people_of(estimate, person_id), estimate, keypoints, faults, crowded,
+                       outvoted=outvoted, stamp_ns=stamp_ns)
+
+
+def people_of(estimate: Optional[PoseEstimate], person_id: int = PERSON_ID
+              ) -> List[PersonPose]:
+    """Return the person of a single-person estimate, ready to publish (none: not located)."""
+    person = None if estimate is None else person_from_estimate(estimate, person_id)
+    return [] if person is None else [person]
 
 
 @dataclasses.dataclass

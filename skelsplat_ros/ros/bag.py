@@ -27,7 +27,7 @@ from rclpy.serialization import serialize_message
 from rclpy.time import Time
 from skelsplat_ros.cameras import CalibrationError
 from skelsplat_ros.fileio.mcap_io import McapBagWriter, read_messages, read_summary
-from skelsplat_ros.live import fuse_group
+from skelsplat_ros.live import fuse_group, people_of
 from skelsplat_ros.ros import conversions, outputs
 from skelsplat_ros.ros.camera_states import CameraStates
 from skelsplat_ros.ros.diagnostics import bag_statuses
@@ -116,11 +116,11 @@ def load_config(params_file, overrides: Optional[Dict[str, object]] = None,
 class _Processor:
     """The node's per-frame and per-group work, offline."""
 
-    def __init__(self, config, file_cameras, bag, log):
+    def __init__(self, config, file_cameras, bag, log, smooth=False):
         self.config = config
         self.bag = bag
         self.log = log
-        self.engine = make_engine(config, notify=log)
+        self.engine = make_engine(config, notify=log, smooth_all=smooth)
         self.cameras = CameraStates(config, self.engine, file_cameras)
         self.sync = FrameSynchronizer(config.camera_names, slop_s=config.slop,
                                       max_wait_s=config.max_wait, min_views=config.min_views)
@@ -175,28 +175,39 @@ class _Processor:
         # Far in the future: every pending group stops waiting for its missing cameras.
         for group in self.sync.poll(2 ** 62):
             self._fuse(group, log_time_ns)
+        self._flush_smoothing(log_time_ns)
         self._diagnostics(log_time_ns, None, force=True)
 
     def _fuse(self, group, log_time_ns):
         if group.epoch != self._epoch:  # the bag's clock jumped back: start over
             self._epoch = group.epoch
+            self._flush_smoothing(log_time_ns)
             self.engine.reset()
             self._outputs.restart()
         frames = {name: msg for name, (_, msg) in group.frames.items()}
         result = fuse_group(self.engine, frames,
                             partial(conversions.frame_keypoints, self.engine),
-                            stamp=group.stamp_ns * 1e-9)
+                            stamp=group.stamp_ns * 1e-9, stamp_ns=group.stamp_ns)
         for name, error in result.faults.items():
             self.stats.frames_dropped[name] += 1
             self.warn(('frame', name), f'{name}: frame dropped: {error}')
         if result.diverged:
             self.warn('diverged', f'{result.diverged}; nothing written for stamp '
                       f'{group.stamp_ns * 1e-9:.3f} s')
-        for topic, msg in self._outputs.messages(result.people, group.stamp_ns, self.config):
-            self._write(_absolute(topic), msg, log_time_ns)
+        if result.stamp_ns is not None:  # else held for smoothing
+            self._publish(result.people, result.stamp_ns, log_time_ns)
         self.stats.groups += 1
-        self.stats.groups_with_person += bool(result.people)
         self._diagnostics(log_time_ns, group.stamp_ns)
+
+    def _flush_smoothing(self, log_time_ns):
+        """Write the poses held for smoothing (the timeline ends)."""
+        for stamp, estimate in self.engine.flush_smoothing():
+            self._publish(people_of(estimate), stamp, log_time_ns)
+
+    def _publish(self, people, stamp, log_time_ns):
+        for topic, msg in self._outputs.messages(people, stamp, self.config):
+            self._write(_absolute(topic), msg, log_time_ns)
+        self.stats.groups_with_person += bool(people)
 
     def _write(self, topic, msg, log_time_ns):
         self.bag.write_serialized(topic, serialize_message(msg), log_time_ns)
@@ -265,7 +276,7 @@ def _input_topics(config, topics):
 
 def process_bag(input_path, config, output_path,
                 progress: Optional[Callable[[int, int], None]] = None,
-                log: Callable[[str], None] = print) -> BagStats:
+                log: Callable[[str], None] = print, smooth: bool = False) -> BagStats:
     """Run the pipeline over ``input_path`` and write the outputs to ``output_path``.
 
     Args:
@@ -274,6 +285,9 @@ def process_bag(input_path, config, output_path,
         output_path: the MCAP to write.
         progress: called with (frame groups done, expected groups).
         log: called with one line per warning.
+        smooth: smooth the whole recording (fixed interval): every pose is written after
+            the last group, revised with the groups after it, with its own stamp.  Otherwise
+            the node's ``smoothing_lag`` applies.
 
     Returns:
         The :class:`BagStats`.
@@ -300,7 +314,7 @@ def process_bag(input_path, config, output_path,
     with McapBagWriter(output_path) as bag:
         for topic, type_name in OUTPUT_TYPES.items():
             bag.add_topic(topic, type_name)
-        processor = _Processor(config, file_cameras, bag, log)
+        processor = _Processor(config, file_cameras, bag, log, smooth)
         last_log_ns = 0
         try:
             for topic, log_time_ns, msg in read_messages(input_path, list(topics)):

@@ -47,9 +47,13 @@ def sync_values(sync: Mapping[str, int]) -> Dict[str, int]:
 
 
 def engine_values(engine, detector: str) -> Dict[str, str]:
-    """Return the solver's device and objective, and the detector parameter."""
+    """Return the solver's device and objective, the detector parameter and the smoothing lag.
+
+    ``smoothing_lag`` is in frame groups ('all' when a recording is smoothed as a whole).
+    """
+    lag = engine.smoothing_lag
     return {'solver_device': engine.device, 'solver_objective': engine.objective,
-            'detector': detector}
+            'detector': detector, 'smoothing_lag': 'all' if lag is None else str(lag)}
 
 
 class NodeDiagnostics:

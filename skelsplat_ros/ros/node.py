@@ -288,7 +288,7 @@ class SkelSplatNode(Node):
         frames = {name: msg for name, (_, msg) in group.frames.items()}
         result = fuse_group(self._engine, frames,
                             partial(conversions.frame_keypoints, self._engine),
-                            stamp=group.stamp_ns * 1e-9)
+                            stamp=group.stamp_ns * 1e-9, stamp_ns=group.stamp_ns)
         for name, error in result.faults.items():
             self._warn(('frame', name, _fault_key(error)), f'{name}: frame dropped: {error}',
                        camera=name)
@@ -311,10 +311,12 @@ class SkelSplatNode(Node):
             self._warn('diverged', f'{result.diverged}; nothing published for stamp '
                        f'{group.stamp_ns * 1e-9:.3f} s')
             return
+        if result.stamp_ns is None:  # the first groups are held for smoothing_lag
+            return
         if not result.people:
             self._note('nobody', 'nobody located: fewer than two cameras see a person '
                        '(publishing empty pose arrays)')
-        self._publish(result.people, group.stamp_ns)
+        self._publish(result.people, result.stamp_ns)
 
     def _publish(self, people, stamp_ns):
         for topic, msg in self._outputs.messages(people, stamp_ns, self.config):

@@ -139,6 +139,9 @@ class NodeConfig:
                                    'stalled, seconds', low=0.0, low_open=True, high=3600.0)
     diagnostics_period: float = setting(1.0, 'period of /diagnostics, seconds', low=0.0,
                                         low_open=True, high=3600.0)
+    smoothing_lag: int = setting(0, 'publish each pose this many frame groups late, with its '
+                                 'own stamp, smoothed with the groups after it (fixed-lag '
+                                 'smoother, one person); 0 publishes at once', low=0, high=1000)
 
     @property
     def camera_names(self) -> Tuple[str, ...]:
@@ -269,10 +272,13 @@ def config_from_values(values: Mapping[str, object]) -> NodeConfig:
                       **{part: _settings(part, values) for part in CONFIG_CLASSES})
 
 
-def make_engine(config: NodeConfig, notify: Callable[[str], None]) -> FusionEngine:
+def make_engine(config: NodeConfig, notify: Callable[[str], None],
+                smooth_all: bool = False) -> FusionEngine:
     """Return the fusion engine that ``config`` describes (detector, device, solver, skeleton).
 
-    The engine sets the solver's device, and resolves its objective for it.
+    The engine sets the solver's device, and resolves its objective for it.  With
+    ``smooth_all`` (a recording) it holds every group until its ``flush_smoothing`` instead
+    of ``smoothing_lag`` groups.
     """
     detector = None if config.detector == 'keypoints_topic' else config.detector
     options = {}
@@ -284,7 +290,8 @@ def make_engine(config: NodeConfig, notify: Callable[[str], None]) -> FusionEngi
     return FusionEngine(config.camera_names, detector=detector, detector_options=options,
                         device=config.device, solver_config=config.solver,
                         multi_person=config.multi_person, tracker_config=config.tracker,
-                        skeleton=config.skeleton, notify=notify)
+                        skeleton=config.skeleton, notify=notify,
+                        smoothing_lag=None if smooth_all else config.smoothing_lag)
 
 
 def _settings(part, values):

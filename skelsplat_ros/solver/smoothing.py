@@ -46,12 +46,13 @@ class FixedLagSmoother:
     :meth:`push` takes every group in order (its estimate None when nobody was fitted) with
     an opaque ``item`` (a stamp, the group's context) and returns the groups now ``lag``
     behind; the estimate of a group is then what :func:`smooth_estimates` over every group
-    up to the newest gives it.  ``lag`` 0 passes every group through at once.
+    up to the newest gives it.  ``lag`` 0 passes every group through at once; None holds
+    every group until :meth:`flush` (fixed-interval smoothing).
     """
 
-    def __init__(self, lag: int):
-        """Hold up to ``lag`` groups (>= 0)."""
-        if lag < 0:
+    def __init__(self, lag: Optional[int]):
+        """Hold up to ``lag`` groups (>= 0; None: all)."""
+        if lag is not None and lag < 0:
             raise ValueError(f'lag must be >= 0, got {lag}')
         self.lag = lag
         self._window = deque()
@@ -64,13 +65,16 @@ class FixedLagSmoother:
              ) -> List[Tuple[Any, Optional[PoseEstimate]]]:
         """Add the newest group; return ``[(item, estimate)]`` of the group released, if any."""
         self._window.append((item, estimate))
-        if len(self._window) <= self.lag:
+        if self.lag is None or len(self._window) <= self.lag:
             return []
         return [self._release()]
 
     def flush(self) -> List[Tuple[Any, Optional[PoseEstimate]]]:
         """Release every group held, each smoothed with those after it."""
-        return [self._release() for _ in range(len(self._window))]
+        items = [item for item, _ in self._window]
+        estimates = [estimate for _, estimate in self._window]
+        self._window.clear()
+        return list(zip(items, smooth_estimates(estimates) if self.lag != 0 else estimates))
 
     def clear(self):
         """Drop the groups held (after a reset, or a jump of the clock)."""
@@ -78,7 +82,7 @@ class FixedLagSmoother:
 
     def _release(self):
         item, estimate = self._window[0]
-        if self.lag and estimate is not None and estimate.motion is not None:
+        if self.lag != 0 and estimate is not None and estimate.motion is not None:
             steps = [e.motion.step for _, e in self._window
                      if e is not None and e.motion is not None]
             estimate = _revised(estimate, motion.rts_smooth(steps)[0])
