@@ -23,7 +23,7 @@ OWN_DEFAULTS = {
     'max_wait': 0.1, 'min_views': 2, 'image_qos': 'sensor_data', 'device': 'auto',
     'skeleton': 'coco17', 'publish_markers': True, 'publish_points': True, 'publish_tf': True,
     'publish_covariance_ellipsoids': False, 'marker_lifetime': 0.5, 'input_timeout': 1.0,
-    'diagnostics_period': 1.0,
+    'diagnostics_period': 1.0, 'smoothing_lag': 0,
 }
 NUMERIC = sorted(name for name, field in {**NODE_FIELDS, **CONFIG_FIELDS}.items()
                  if field.metadata['kind'] in (int, float))
