@@ -41,6 +41,7 @@ import os
 import pathlib
 import shutil
 import subprocess
+import time
 import warnings
 
 import cv2
@@ -50,19 +51,19 @@ from skelsplat_ros.cameras import CameraRig
 from skelsplat_ros.estimators import make_estimator
 from skelsplat_ros.skeletons import COCO17_BONES, trc_correspondence
 from skelsplat_ros.solver import SkelSplatSolver, SolverConfig
-from skelsplat_ros.solver.smoothing import FixedLagSmoother
+from skelsplat_ros.solver.smoothing import FixedLagSmoother, smooth_estimates
 from skelsplat_ros.triangulation import triangulate_dlt
 
-METHODS = ('skelsplat', 'skelsplat_smooth', 'skelsplat_lag6', 'skelsplat_per_frame', 'dlt',
-           'weighted_dlt', 'ransac_dlt', 'anipose_triangulate', 'anipose_ransac',
-           'anipose_optim')
-CAUSAL_METHODS = ('skelsplat', 'skelsplat_per_frame', 'dlt', 'weighted_dlt', 'ransac_dlt')
-# Ours with smoothing: the causal pass revised with later frames.
-SMOOTHED_METHODS = ('skelsplat_smooth', 'skelsplat_lag6')
+CAUSAL_METHODS = ('skelsplat_per_frame', 'dlt', 'weighted_dlt', 'ransac_dlt')
+# Ours with its smoothers, from one causal pass (run_skelsplat_smoothing).
+SKELSPLAT_METHODS = ('skelsplat', 'skelsplat_smooth', 'skelsplat_lag6')
 SMOOTHING_LAG = 6
 MIN_CONFIDENCE = 0.1
 
 POSE2SIM_METHODS = ('pose2sim_per_frame', 'pose2sim_interpolated', 'pose2sim_filtered')
+METHODS = ('skelsplat', 'skelsplat_smooth', 'skelsplat_lag6', 'skelsplat_per_frame', 'dlt',
+           'weighted_dlt', 'ransac_dlt', 'anipose_triangulate', 'anipose_ransac',
+           'anipose_optim') + POSE2SIM_METHODS
 POSE2SIM_VENV = pathlib.Path(os.environ.get('SKELSPLAT_POSE2SIM_VENV', pathlib.Path.home() /
                                             '.cache' / 'skelsplat_ros' / 'venv-pose2sim'))
 _DRIVER = pathlib.Path(__file__).with_name('pose2sim_driver.py')
@@ -87,27 +88,47 @@ def make_causal(method, cameras, rate_hz):
     return make_estimator(method, cameras)
 
 
-def run_smoothed(method, cameras, frames, rate_hz):
-    """Positions (F, J, 3) of ``skelsplat_smooth`` or ``skelsplat_lag6`` over ``frames``."""
+def run_skelsplat_smoothing(cameras, frames, rate_hz):
+    """``skelsplat``, and a causal pass for smoothing then its two smoothers; output and cost.
+
+    The smoothers' pass is the causal solver with ``smoothing_accel_sigma`` (what
+    ``skelsplat solve --smooth`` and the node with a ``smoothing_lag`` run).  Returns ``{method: (positions (F, J, 3), ms per frame)}`` for ``skelsplat``,
+    ``skelsplat_smooth`` and ``skelsplat_lag6``: the causal estimates are smoothed over the
+    whole sequence, and pushed group by group through the live engine's fixed-lag smoother.
+    A smoothed method's time is the causal pass's plus its own smoothing; the smoothing
+    alone is ``smoothing_ms_per_frame`` (the fixed-lag one: per group pushed).
+    """
     config = SolverConfig(objective='rendered', frame_rate=rate_hz)
-    if method == 'skelsplat_smooth':
-        estimate = make_estimator('skelsplat', cameras, config, smooth=True)
-        for frame in frames:
-            estimate(frame)
-        return estimate.smoothed()[0]
-    if method != 'skelsplat_lag6':
-        raise ValueError(f'unknown smoothed method {method!r}')
-    solver = SkelSplatSolver(cameras, config)
-    smoother = FixedLagSmoother(SMOOTHING_LAG)
-    released = []
-    for index, frame in enumerate(frames):
-        released += smoother.push(index, solver.solve(frame))
-    released += smoother.flush()
-    positions = np.full((len(frames), solver.skeleton.num_joints, 3), np.nan)
-    for index, estimate in released:
-        if estimate is not None:
-            positions[index] = estimate.positions
-    return positions
+    causal, solver = make_causal('skelsplat', cameras, rate_hz), SkelSplatSolver(
+        cameras, config.for_smoothing())
+    start = time.perf_counter()
+    causal = [causal(frame)[0] for frame in frames]
+    causal_ms = 1000.0 * (time.perf_counter() - start) / len(frames)
+    # The smoothers' own causal pass, with the filter's smoothing_accel_sigma.
+    start = time.perf_counter()
+    estimates = [solver.solve(frame) for frame in frames]
+    pass_ms = 1000.0 * (time.perf_counter() - start) / len(frames)
+    start = time.perf_counter()
+    smoothed = smooth_estimates(estimates)
+    smooth_ms = 1000.0 * (time.perf_counter() - start) / len(frames)
+    start = time.perf_counter()
+    smoother, lagged = FixedLagSmoother(SMOOTHING_LAG), []
+    for index, estimate in enumerate(estimates):
+        lagged += smoother.push(index, estimate)
+    lag_ms = 1000.0 * (time.perf_counter() - start) / len(frames)
+    lagged += smoother.flush()
+    num_joints = solver.skeleton.num_joints
+
+    def positions(sequence):
+        out = np.full((len(frames), num_joints, 3), np.nan)
+        for index, estimate in enumerate(sequence):
+            if estimate is not None:
+                out[index] = estimate.positions
+        return out
+
+    return {'skelsplat': (np.stack(causal), causal_ms, 0.0),
+            'skelsplat_smooth': (positions(smoothed), pass_ms + smooth_ms, smooth_ms),
+            'skelsplat_lag6': (positions([e for _, e in lagged]), pass_ms + lag_ms, lag_ms)}
 
 
 def pose2sim_available():

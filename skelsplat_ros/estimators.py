@@ -99,13 +99,16 @@ def make_estimator(method, cameras, config=None, skeleton=COCO17, smooth=False):
     ``config`` is a :class:`SolverConfig` (the baselines take its RANSAC threshold) and
     ``skeleton`` the joint set of the keypoints.  With ``smooth`` (skelsplat in temporal
     mode only) the estimator keeps its estimates, and its ``smoothed()`` gives them revised
-    by the fixed-interval smoother once every frame went through.
+    by the fixed-interval smoother once every frame went through (its motion filter then
+    runs with ``smoothing_accel_sigma``).
     """
     if smooth and (method != 'skelsplat' or not (config or SolverConfig()).temporal):
         raise ValueError('smoothing needs the skelsplat method with its motion filter '
                          '(not per-frame)')
     if method == 'skelsplat':
-        return _SkelSplat(cameras, config or SolverConfig(), skeleton, smooth=smooth)
+        config = config or SolverConfig()
+        return _SkelSplat(cameras, config.for_smoothing() if smooth else config, skeleton,
+                          smooth=smooth)
     if method in ('dlt', 'weighted_dlt', 'ransac'):
         threshold = (config or SolverConfig()).ransac_threshold_px
         return _Triangulator(cameras, method, skeleton, threshold_px=threshold)

@@ -102,7 +102,8 @@ class FusionEngine:
         smoothing_lag: release each group's pose this many groups late, smoothed with the
             groups after it (fixed-lag smoothing; one person only: ignored with
             ``multi_person``); 0: at once; None: hold every group until
-            :meth:`flush_smoothing` (fixed-interval smoothing of a recording).
+            :meth:`flush_smoothing` (fixed-interval smoothing of a recording).  When
+            smoothing, the motion filter runs with the solver's ``smoothing_accel_sigma``.
     """
 
     def __init__(self, camera_names: Sequence[str], detector: Optional[str] = 'mediapipe',
@@ -149,6 +150,8 @@ class FusionEngine:
                    '(multi_person:=false)')
             smoothing_lag = 0
         self._smoother = FixedLagSmoother(smoothing_lag)
+        if smoothing_lag != 0:
+            self._solver_config = self._solver_config.for_smoothing()
 
     @property
     def smoothing_lag(self) -> Optional[int]:

@@ -155,9 +155,8 @@ def test_smooth_revises_the_causal_output_with_later_frames(trial, tmp_path):
     located = np.isfinite(causal['positions']).all(axis=-1)
     np.testing.assert_array_equal(np.isfinite(smooth['positions']).all(axis=-1), located)
     moved = np.linalg.norm(smooth['positions'] - causal['positions'], axis=-1)[located]
-    # Revised by a few millimetres, not moved elsewhere; the last frame is the causal one.
+    # Revised by a few millimetres, not moved elsewhere.
     assert 1e-4 < np.median(moved) < 0.02
-    np.testing.assert_array_equal(smooth['positions'][-1], causal['positions'][-1])
 
 
 def test_smooth_needs_the_motion_filter(trial, tmp_path, capsys):

@@ -118,14 +118,15 @@ def test_the_engine_publishes_each_group_lag_groups_late_with_its_stamp(noisy):
     lag = 6
     names = [camera.name for camera in cameras]
 
-    def engine_with(smoothing_lag):
+    def engine_with(smoothing_lag, config):
         engine = FusionEngine(names, detector=None, notify=lambda _: None,
-                              solver_config=_config(), smoothing_lag=smoothing_lag)
+                              solver_config=config, smoothing_lag=smoothing_lag)
         for camera in cameras:
             engine.set_camera(camera.name, camera)
         return engine
 
-    lagged, at_once = engine_with(lag), engine_with(0)
+    # The lagged engine's filter runs with smoothing_accel_sigma: so does the reference's.
+    lagged, at_once = engine_with(lag, _config()), engine_with(0, _config().for_smoothing())
     assert lagged.smoothing_lag == lag
     stamps = [1_700_000_000_000_000_000 + n * 16_666_667 for n in range(len(frames))]
     results, causal = [], []

@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """The solver's parameters (:class:`SolverConfig`) and its result (:class:`PoseEstimate`)."""
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Optional
 
@@ -59,6 +60,11 @@ class SolverConfig:
     # Lower smooths noise more but lags real motion more (README: 'fast' protocol).
     accel_sigma: float = setting(20.0, "the motion filter's white acceleration std, m/s^2",
                                  low=0.0, high=motion.MAX_ACCEL_SIGMA, low_open=True)
+    # The smoothers see the frames after a jerk, so they can trust the motion more; swept
+    # over the accuracy benchmark's protocols (README, accuracy: smoothing).
+    smoothing_accel_sigma: float = setting(
+        10.0, "accel_sigma when the filter's output is smoothed (skelsplat solve --smooth, "
+        'smoothing_lag > 0), m/s^2', low=0.0, high=motion.MAX_ACCEL_SIGMA, low_open=True)
     frame_rate: float = setting(30.0, 'Hz: the time step when a frame comes without a stamp',
                                 low=0.0, high=10000.0, low_open=True)
     min_noise_px: float = setting(0.05, 'floor of the 2D noise std measured from the '
@@ -106,6 +112,10 @@ class SolverConfig:
     def __post_init__(self):
         """Refuse values out of each field's bounds (ValueError naming the field)."""
         settings.check(self)
+
+    def for_smoothing(self) -> 'SolverConfig':
+        """Return this configuration for a pass whose output is smoothed afterwards."""
+        return dataclasses.replace(self, accel_sigma=self.smoothing_accel_sigma)
 
     @property
     def resolved_objective(self) -> str:
