@@ -81,7 +81,7 @@ def build_parser():
     parser.add_argument('--frames', type=int, default=0,
                         help=f'only the first N frames (default all; {QUICK_FRAMES} with --quick)')
     parser.add_argument('--methods', nargs='+', choices=peers.METHODS, default=None,
-                        help='default all (Pose2Sim\'s when its venv is there)')
+                        help="default all (Pose2Sim's when its venv is there)")
     parser.add_argument('--setup-pose2sim', action='store_true',
                         help=f'first create the Pose2Sim venv ({SETUP_POSE2SIM}, ~2 GB)')
     parser.add_argument('--datasets', nargs='+', choices=DATASETS, default=None,
@@ -158,7 +158,7 @@ class Runner:
         return positions, 1000.0 * (time.perf_counter() - start) / len(frames)
 
     def smoothing_ms(self, method, frames, rate_hz):
-        """The smoothing alone of ``skelsplat_smooth`` or ``skelsplat_lag6``, ms per frame."""
+        """Return the smoothing alone of ``skelsplat_smooth`` or ``skelsplat_lag6``, ms/frame."""
         return self._shared_run(method, frames, rate_hz)[2]
 
 
@@ -229,8 +229,9 @@ def evaluate_targets(results, seeds=None, oracle=None):
     per_frame = _mean(results, 'fast', 'skelsplat_per_frame', seeds)
     if per_frame is not None:
         for method in ('skelsplat_smooth', 'skelsplat_lag6'):
-            check(f'g_fast_{method}_within_1mm_of_per_frame', _mean(results, 'fast', method, seeds),
-                  per_frame + 1.0, per_frame_mm=per_frame)
+            check(f'g_fast_{method}_within_1mm_of_per_frame',
+                  _mean(results, 'fast', method, seeds), per_frame + 1.0,
+                  per_frame_mm=per_frame)
     for method, what in (('skelsplat_smooth', 'h_smoother_le_1ms_per_frame'),
                          ('skelsplat_lag6', 'h_fixed_lag_le_1ms_per_group')):
         costs = [entry[method]['smoothing_ms_per_frame'] for entry in results.values()
@@ -398,7 +399,7 @@ def main(argv=None):
             'solver': solver_info,
             'protocols': {name: protocols.PROTOCOLS[name] for name in datasets if name != 'real'},
             'real': 'pose2sim 0.4.15 Demo: OpenPose BODY_25B JSON, 4 views, vs '
-                    'Balancing_for_IK.trc (Pose2Sim 0.4\'s own filtered output: agreement '
+                    "Balancing_for_IK.trc (Pose2Sim 0.4's own filtered output: agreement "
                     'with its pipeline, not accuracy)',
             'pose2sim': {'package': 'pose2sim==0.10.49', 'venv': str(peers.POSE2SIM_VENV),
                          'steps': 'personAssociation, triangulation, filtering (defaults of '

@@ -92,9 +92,11 @@ def run_skelsplat_smoothing(cameras, frames, rate_hz):
     """``skelsplat``, and a causal pass for smoothing then its two smoothers; output and cost.
 
     The smoothers' pass is the causal solver with ``smoothing_accel_sigma`` (what
-    ``skelsplat solve --smooth`` and the node with a ``smoothing_lag`` run).  Returns ``{method: (positions (F, J, 3), ms per frame)}`` for ``skelsplat``,
-    ``skelsplat_smooth`` and ``skelsplat_lag6``: the causal estimates are smoothed over the
-    whole sequence, and pushed group by group through the live engine's fixed-lag smoother.
+    ``skelsplat solve --smooth`` and the node with a ``smoothing_lag`` run).  Returns
+    ``{method: (positions (F, J, 3), ms per frame, smoothing ms per frame)}`` for
+    ``skelsplat``, ``skelsplat_smooth`` and ``skelsplat_lag6``: that pass's estimates are
+    smoothed over the whole sequence, and pushed group by group through the live engine's
+    fixed-lag smoother.
     A smoothed method's time is the causal pass's plus its own smoothing; the smoothing
     alone is ``smoothing_ms_per_frame`` (the fixed-lag one: per group pushed).
     """
