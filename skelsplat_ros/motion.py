@@ -24,7 +24,7 @@ smoother over the frames so far gives there.
 """
 
 from dataclasses import dataclass
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 import numpy as np
 
@@ -88,6 +88,8 @@ class Step:
     predicted: JointFilter
     filtered: JointFilter
     linked: np.ndarray
+    # The smoother's gains from the previous step to this one (rts_smooth fills it).
+    smoother_gain: Optional[np.ndarray] = None
 
 
 def transition_matrix(dt: float) -> np.ndarray:
@@ -169,6 +171,21 @@ def _fuse(mean, cov, measured, information):
     return np.einsum('nij,nj->ni', posterior, information_vector), posterior, cov
 
 
+def _smoother_gain(step: Step, after: Step) -> np.ndarray:
+    """(J, 6, 6) gains ``P F' Pp^-1`` from ``step`` to ``after``, 0 for joints not linked.
+
+    They depend on the two steps only, so they are kept on ``after`` once computed: a
+    fixed-lag smoother revisits each pair of steps ``lag`` times.
+    """
+    if after.smoother_gain is None:
+        # C' = Pp^-1 F P, Pp symmetric.
+        gain = np.linalg.solve(after.predicted.cov,
+                               transition_matrix(after.dt) @ step.filtered.cov)
+        linked = after.linked & step.filtered.known
+        after.smoother_gain = np.where(linked[:, None, None], gain.transpose(0, 2, 1), 0.0)
+    return after.smoother_gain
+
+
 def rts_smooth(steps: Sequence[Step]) -> List[JointFilter]:
     """Rauch-Tung-Striebel smoothing of consecutive filter steps, backwards from the last.
 
@@ -191,17 +208,9 @@ def rts_smooth(steps: Sequence[Step]) -> List[JointFilter]:
     smoothed = [JointFilter(mean=last.mean.copy(), cov=last.cov.copy(), known=last.known.copy())]
     for step, after in zip(reversed(steps[:-1]), reversed(steps[1:])):
         state, later = step.filtered, smoothed[-1]
-        mean, cov = state.mean.copy(), state.cov.copy()
-        linked = after.linked & state.known
-        if linked.any():
-            transition = transition_matrix(after.dt)
-            predicted_cov = after.predicted.cov[linked]
-            # C' = Pp^-1 F P, Pp symmetric.
-            gain = np.linalg.solve(predicted_cov, transition @ cov[linked]).transpose(0, 2, 1)
-            mean[linked] += np.einsum('nij,nj->ni', gain,
-                                      later.mean[linked] - after.predicted.mean[linked])
-            update = gain @ (later.cov[linked] - predicted_cov) @ gain.transpose(0, 2, 1)
-            cov[linked] = cov[linked] + update
-            cov[linked] = 0.5 * (cov[linked] + cov[linked].transpose(0, 2, 1))
-        smoothed.append(JointFilter(mean=mean, cov=cov, known=state.known.copy()))
+        gain = _smoother_gain(step, after)
+        mean = state.mean + np.einsum('nij,nj->ni', gain, later.mean - after.predicted.mean)
+        cov = state.cov + gain @ (later.cov - after.predicted.cov) @ gain.transpose(0, 2, 1)
+        smoothed.append(JointFilter(mean=mean, cov=0.5 * (cov + cov.transpose(0, 2, 1)),
+                                    known=state.known.copy()))
     return smoothed[::-1]
