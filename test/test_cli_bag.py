@@ -165,3 +165,35 @@ def test_camera_count_mismatch(bag, trial, tmp_path, capsys):
 def test_bad_config(bag, tmp_path, capsys):
     _fails(capsys, _run(bag, tmp_path / 'o.mcap', tmp_path / 'none.yaml'),
            'cannot read the parameter file')
+
+
+def _poses(output):
+    poses = [msg for _, _, msg in read_messages(output, ['/human_pose_3d'])]
+    stamps = [(msg.header.stamp.sec, msg.header.stamp.nanosec) for msg in poses]
+    positions = np.array([[[p.x, p.y, p.z] for p in msg.people[0].positions] for msg in poses])
+    lag = [{value.key: value.value for value in status.values}['smoothing_lag']
+           for _, _, msg in read_messages(output, ['/diagnostics'])
+           for status in msg.status if status.name.endswith('fusion')]
+    return stamps, positions, lag
+
+
+@pytest.mark.parametrize('how', ['--smooth', 'smoothing_lag'])
+def test_smoothed_poses_keep_their_stamps(bag, trial, tmp_path, how):
+    path, _ = bag
+    config = yaml.safe_load(_write_config(tmp_path / 'config.yaml',
+                                          trial['calibration']).read_text())
+    extra = ['--smooth'] if how == '--smooth' else []
+    if how == 'smoothing_lag':
+        config['/**/skelsplat_node']['ros__parameters']['smoothing_lag'] = 2
+    (tmp_path / 'config.yaml').write_text(yaml.safe_dump(config))
+    assert _run(bag, tmp_path / 'causal.mcap', None, '--quiet') == 0
+    assert _run(bag, tmp_path / 'smooth.mcap', tmp_path / 'config.yaml', '--quiet',
+                *extra) == 0
+    stamps, positions, lag = _poses(tmp_path / 'smooth.mcap')
+    causal_stamps, causal, causal_lag = _poses(tmp_path / 'causal.mcap')
+    # Every group once, in order, with its own stamp; revised by millimetres.
+    assert stamps == causal_stamps == [(_stamp(i).sec, _stamp(i).nanosec)
+                                       for i in range(NUM_FRAMES)]
+    moved = np.linalg.norm(positions - causal, axis=-1)
+    assert 1e-5 < np.median(moved) < 0.02
+    assert set(causal_lag) == {'0'} and set(lag) == {'all' if how == '--smooth' else '2'}
