@@ -150,3 +150,19 @@ def test_blazepose33_skeleton_locates_the_hands(trial, tmp_path):
             assert (reach < 0.2).all(), (side, finger, reach)   # a hand is about 0.1 m
         # The heels are on the ground, below the ankles (world Z up).
         assert (joint[f'{side}_heel'][:, 2] < joint[f'{side}_ankle'][:, 2]).all()
+
+
+def test_smooth_writes_the_smoothed_poses(run, trial, tmp_path):
+    """``--smooth``: the same detections, revised with later frames, written in every format."""
+    _, causal_output = run
+    output = tmp_path / 'smooth'
+    assert main(['videos', '--calibration', str(trial['calibration']),
+                 *map(str, trial['videos']), '--output', str(output),
+                 '--frames', str(NUM_FRAMES), '--video-format', 'none', '--smooth',
+                 '--quiet']) == 0
+    smooth = np.load(output / 'poses.npz')['positions']
+    causal = np.load(causal_output / 'poses.npz')['positions']
+    assert smooth.shape == causal.shape
+    moved = np.linalg.norm(smooth - causal, axis=-1)
+    assert np.isfinite(moved).all() and 1e-5 < np.median(moved) < 0.05
+    np.testing.assert_allclose(read_trc(output / 'poses.trc')[1], smooth, atol=1e-9)
