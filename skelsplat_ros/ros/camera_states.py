@@ -133,6 +133,19 @@ class CameraStates:
             self._register(name)
         return error
 
+    def fixed_frames(self) -> Dict[str, Tuple[str, np.ndarray, np.ndarray]]:
+        """Return camera name -> (frame_id, R, t) of the cameras the calibration file places.
+
+        Only cameras whose frame_id is known (from their CameraInfo or frames), and none
+        when the poses come from a pose source (TF already has those frames).
+        """
+        if self._pose_source is not None:
+            return {}
+        # A frame_id tf2 would refuse, or the world itself, is left out.
+        return {name: (state.frame_id, *state.extrinsics) for name, state in self.states.items()
+                if state.extrinsics is not None and state.frame_id
+                and not state.frame_id.startswith('/') and state.frame_id != self._world_frame}
+
     def ready(self, name: str):
         """Return camera ``name``'s intrinsics once its frames can be fused, else None.
 

@@ -31,7 +31,7 @@ from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker
 
 __all__ = [
-    'ECHO_LIMIT', 'KeypointsMessageError', 'camera_from_info_msg', 'camera_info_key',
+    'ECHO_LIMIT', 'KeypointsMessageError', 'camera_from_info_msg', 'camera_info_key', 'camera_transform',
     'camera_info_msg', 'capped', 'compressed_msg_to_bgr', 'delete_markers', 'image_msg_to_bgr',
     'keypoints_msg',
     'keypoints_msg_to_skeleton', 'person_markers', 'person_msg', 'person_transforms',
@@ -388,6 +388,18 @@ def person_transforms(person: PersonPose, stamp, world_frame: str,
     for j in np.flatnonzero(person.known):
         transforms.append(_transform(stamp, body, f'{joint_names[j]}_{pid}', local[j], identity))
     return transforms
+
+
+def camera_transform(stamp, world_frame: str, frame_id: str, R, t) -> TransformStamped:
+    """Return the pose of a camera's optical frame in the world (``world_frame -> frame_id``).
+
+    ``R``, ``t`` map world points into the camera (``x_cam = R x_world + t``); the transform
+    is the inverse, the camera centre and axes in the world (REP-103 optical frame: z
+    forward, x right, y down), as :func:`skelsplat_ros.cameras.optical_frame_extrinsics`
+    reads it back from TF.
+    """
+    R, t = np.asarray(R, dtype=float), np.asarray(t, dtype=float)
+    return _transform(stamp, world_frame, frame_id, -R.T @ t, quaternion_from_matrix(R.T))
 
 
 def _transform(stamp, parent, child, translation, quaternion):

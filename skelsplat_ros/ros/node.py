@@ -117,6 +117,8 @@ class SkelSplatNode(Node):
             topic: self.create_publisher(kind, topic, TF_QOS if topic == outputs.TF
                                          else RELIABLE_QOS)
             for topic, kind in outputs.OUTPUT_TOPICS.items()}
+        self._tf_static_pub = self.create_publisher(outputs.STATIC_TOPICS[outputs.TF_STATIC],
+                                                    outputs.TF_STATIC, outputs.TF_STATIC_QOS)
         self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', RELIABLE_QOS)
         self._subscribe(config)
         # Steady clock: with use_sim_time a paused or looping /clock must not stop the
@@ -177,6 +179,7 @@ class SkelSplatNode(Node):
     # ------------------------------------------------------------------------------ cameras
     def _on_camera_info(self, name, msg):
         error = self._cameras.camera_info(name, msg)
+        self._publish_camera_frames()
         if error:
             self._warn(('info', name, _fault_key(error)),
                        f'{name}: CameraInfo rejected, camera ignored: {error}', camera=name)
@@ -188,7 +191,9 @@ class SkelSplatNode(Node):
         state.last_arrival = time.monotonic()
         self._stats.count(f'frames/{name}')
         # The latest frame's, not the first's: one bad frame must not set it for good.
-        state.frame_id = header.frame_id or state.frame_id
+        if header.frame_id and header.frame_id != state.frame_id:
+            state.frame_id = header.frame_id
+            self._publish_camera_frames()
         camera = self._cameras.ready(name)
         if camera is None:
             self._warn(('not_ready', name), f'{name}: {what} ignored, camera not ready '
@@ -307,6 +312,12 @@ class SkelSplatNode(Node):
                        f"({'/clock, use_sim_time' if clock.ros_time_is_active else 'system'}"
                        '): its latency is not counted (camera clocks ahead, or /clock paused '
                        'or behind the stamps?)')
+
+    def _publish_camera_frames(self):
+        for _, msg in self._outputs.camera_frames(self._cameras.fixed_frames(),
+                                                  self.get_clock().now().nanoseconds,
+                                                  self.config.world_frame):
+            self._tf_static_pub.publish(msg)
 
     def _publish_diagnostics(self):
         with self._sync_lock:
