@@ -31,11 +31,10 @@ from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker
 
 __all__ = [
-    'ECHO_LIMIT', 'KeypointsMessageError', 'camera_from_info_msg', 'camera_info_key', 'camera_transform',
-    'camera_info_msg', 'capped', 'compressed_msg_to_bgr', 'delete_markers', 'image_msg_to_bgr',
-    'keypoints_msg',
-    'keypoints_msg_to_skeleton', 'person_markers', 'person_msg', 'person_transforms',
-    'points_msg', 'pose_array_msg', 'transform_to_matrix',
+    'ECHO_LIMIT', 'KeypointsMessageError', 'camera_from_info_msg', 'camera_info_key',
+    'camera_info_msg', 'camera_transform', 'capped', 'compressed_msg_to_bgr', 'delete_markers',
+    'image_msg_to_bgr', 'keypoints_msg', 'keypoints_msg_to_skeleton', 'person_markers',
+    'person_msg', 'person_transforms', 'points_msg', 'pose_array_msg', 'transform_to_matrix',
 ]
 
 # Most characters of one log line or /diagnostics value: they may quote input (a frame_id, a
