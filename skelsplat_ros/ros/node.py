@@ -54,6 +54,8 @@ __all__ = ['SkelSplatNode', 'main']
 NODE_NAME = 'skelsplat_node'
 LOG_PERIOD_S = 5.0        # rate limit of repeated log lines, per camera and fault kind
 POLL_PERIOD_S = 0.02      # how often the synchroniser checks for timed-out groups
+PARAMS_HINT = ('ros2 launch skelsplat_ros multiview.launch.py params_file:=<your parameter '
+               'file>, e.g. a copy of config/multiview.yaml with your cameras and calibration')
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")  # what !r quotes
 
 # tf2_ros.TransformBroadcaster's QoS, so that tf2 listeners see our frames as usual.
@@ -393,13 +395,14 @@ def main(args=None):
 def spin(make_node) -> int:
     """Create the node with ``make_node()`` and spin it until shutdown; returns the exit status.
 
-    rclpy must be initialised.  Invalid parameters print one line and give status 2.
+    rclpy must be initialised.  Invalid parameters print one line, which says what to pass,
+    and give status 2.
     """
     try:
         node = make_node()
     except ParameterError as error:
-        print(f'{NODE_NAME}: invalid parameters: {conversions.capped(error)}', file=sys.stderr,
-              flush=True)
+        print(f'{NODE_NAME}: invalid parameters: {conversions.capped(error)} ({PARAMS_HINT})',
+              file=sys.stderr, flush=True)
         rclpy.try_shutdown()
         return 2
     try:
