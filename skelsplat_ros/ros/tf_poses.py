@@ -54,6 +54,8 @@ class TfPoseSource:
 
     def __call__(self, frame_id: str, stamp_ns: int, timeout_s: float):
         """Return ``(R, t)`` of ``frame_id`` at ``stamp_ns``; raise :class:`PoseUnavailable`."""
+        if stamp_ns < 0:  # rclpy.time.Time refuses it; tf2 has no transform there
+            raise PoseUnavailable(f'no transform at the negative stamp {stamp_ns * 1e-9:.3f} s')
         stamp = Time(nanoseconds=stamp_ns)
         try:
             try:
