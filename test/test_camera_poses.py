@@ -238,3 +238,30 @@ def test_rectified_cameras_use_p_without_distortion_and_stereo_offset(data_root,
                                            left.name)
     assert _triangulation_error_mm([_posed(raw, left), posed[1]], pixels, positions,
                                    every) > 100.0
+
+
+def test_a_tracked_person_keeps_its_id_while_a_camera_moves(rig):
+    from skelsplat_ros.live import FusionEngine
+    from skelsplat_ros.solver import SolverConfig
+    cameras, truth, coco_index = rig
+    names = [camera.name for camera in cameras]
+    engine = FusionEngine(names, detector=None, device='cpu', notify=lambda line: None,
+                          solver_config=SolverConfig(objective='analytic'), multi_person=True)
+    for camera in cameras:
+        engine.set_camera(camera.name, camera)
+    centre = np.nanmean(truth[0], axis=0)
+    moving = list(cameras)
+    for frame in range(0, 60, 2):
+        if frame >= 20:   # cam_02 starts turning about the person
+            R, t = _orbit(cameras[1], centre, np.radians(frame - 20))
+            assert engine.set_pose('cam_02', R, t)
+            moving[1] = make_camera('cam_02', cameras[1].K, cameras[1].dist,
+                                    cameras[1].distortion_model, cameras[1].width,
+                                    cameras[1].height, R, t)
+        views = observe(moving, truth[frame])
+        people, _ = engine.track(dict(zip(names, views[:, None])), stamp=frame / RATE_HZ)
+        if frame >= 10:
+            assert [track_id for track_id, _ in people] == [0], frame
+            error = np.linalg.norm(people[0][1].positions[coco_index]
+                                   - truth[frame][coco_index], axis=1)
+            assert 1000 * error.max() < 5.0, frame
