@@ -249,7 +249,8 @@ class MediaPipeDetector:
         rgb = np.ascontiguousarray(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
         frame = self._image_class(image_format=self._srgb, data=rgb)
         if self.video:
-            result = self._landmarker.detect_for_video(frame, self._next_timestamp(stamp))
+            timestamp = self._next_timestamp(stamp)   # first: it may restart the landmarker
+            result = self._landmarker.detect_for_video(frame, timestamp)
         else:
             result = self._landmarker.detect(frame)
         # Normalised coordinates do not depend on the resize: scale by the original size.
