@@ -182,8 +182,9 @@ class MediaPipeDetector:
             import mediapipe
             from mediapipe.tasks.python import BaseOptions, vision
         except ImportError as error:
-            raise ImportError('the mediapipe detector needs the mediapipe package '
-                              '(pip install mediapipe)') from error
+            raise ImportError('the mediapipe detector needs the mediapipe package: pip install '
+                              'mediapipe "numpy==<the numpy ROS uses>" (README, "With a real '
+                              'ROS 2 install")') from error
         self._image_class, self._srgb = mediapipe.Image, mediapipe.ImageFormat.SRGB
         self.skeleton = skeleton
         self.num_poses = int(num_poses)
