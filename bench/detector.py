@@ -12,9 +12,10 @@ On the same frames (the first ``--frames`` of each of pose2sim 0.10.49's four
 - ``tasks_1`` and ``tasks_3``: :class:`skelsplat_ros.detect.mediapipe_detector.MediaPipeDetector`
   with the set-up's ``.task`` bundle (the same models) and ``num_poses`` 1 and 3.
 
-For each: ms per image (median, p95; the Python conversion to keypoints included) and the
-landmark agreement with the legacy API of the same mode, in pixels over all 33 landmarks
-(the Tasks person nearest the legacy one).  Then:
+The configurations take turns image by image, so that the machine's other load falls on all
+of them alike.  For each: ms per image (median, p95; the conversion to keypoints included)
+and the landmark agreement with the legacy API of the same mode, in pixels over all 33
+landmarks (the Tasks person nearest the legacy one).  Then:
 
 - ``multi_person``: the four ``Demo_MultiPerson`` videos (the participant, a rendered second
   person, a bystander) with ``num_poses`` 3, IMAGE against VIDEO: people found per frame and
@@ -103,19 +104,29 @@ def make(kind, mode):
                              static_image_mode=mode == 'image')
 
 
-def run(kind, mode, frames):
-    """Detect every camera's frames in order; returns ``{camera: [(P, 33, 3)]}`` and ms."""
-    found, times = {}, []
+def run_interleaved(configurations, frames):
+    """Detect every camera's frames in order with each configuration, taking turns per image.
+
+    Taking turns spreads the machine's other load evenly over the configurations.
+
+    Returns:
+        ``{configuration: {camera: [(P, 33, 3)]}}`` and ``{configuration: ms array}``.
+    """
+    found = {config: {} for config in configurations}
+    times = {config: [] for config in configurations}
     for camera, images in frames.items():
-        detector = make(kind, mode)
-        detector.detect(images[0], stamp=-1.0)   # warm-up, untimed (a stamp before frame 0)
-        found[camera] = []
+        detectors = {config: make(*config) for config in configurations}
+        for config, detector in detectors.items():
+            detector.detect(images[0], stamp=-1.0)   # warm-up, untimed (before frame 0)
+            found[config][camera] = []
         for index, image in enumerate(images):
-            start = time.perf_counter()
-            found[camera].append(detector.detect(image, stamp=index / FPS))
-            times.append((time.perf_counter() - start) * 1e3)
-        detector.close()
-    return found, np.array(times)
+            for config, detector in detectors.items():
+                start = time.perf_counter()
+                found[config][camera].append(detector.detect(image, stamp=index / FPS))
+                times[config].append((time.perf_counter() - start) * 1e3)
+        for detector in detectors.values():
+            detector.close()
+    return found, {config: np.array(values) for config, values in times.items()}
 
 
 def agreement(found, reference):
@@ -136,15 +147,16 @@ def summary(times):
 
 
 def section_speed(frames):
-    report, found = {}, {}
-    for mode in MODES:
-        for kind in ('legacy', 'tasks_1', 'tasks_3'):
-            log(f'{kind}, {mode} mode: {sum(map(len, frames.values()))} images')
-            found[kind, mode], times = run(kind, mode, frames)
-            report[f'{kind}_{mode}'] = summary(times)
-            report[f'{kind}_{mode}']['people_per_image'] = round(float(np.mean(
-                [len(p) for camera in found[kind, mode].values() for p in camera])), 2)
-        for kind in ('tasks_1', 'tasks_3'):
+    configurations = [(kind, mode) for mode in MODES for kind in ('legacy', 'tasks_1', 'tasks_3')]
+    log(f'{len(configurations)} configurations, taking turns on '
+        f'{sum(map(len, frames.values()))} images each')
+    found, times = run_interleaved(configurations, frames)
+    report = {}
+    for kind, mode in configurations:
+        report[f'{kind}_{mode}'] = summary(times[kind, mode])
+        report[f'{kind}_{mode}']['people_per_image'] = round(float(np.mean(
+            [len(p) for camera in found[kind, mode].values() for p in camera])), 2)
+        if kind != 'legacy':
             errors = agreement(found[kind, mode], found['legacy', mode])
             report[f'{kind}_{mode}'].update({
                 'agreement_with_legacy_median_px': round(float(np.median(errors)), 2),
@@ -155,27 +167,32 @@ def section_speed(frames):
 
 def section_multi_person(frames):
     report = {}
-    for mode in MODES:
-        counts, doubtful, times = [], 0, []
-        for camera, images in frames.items():
-            detector = MediaPipeDetector(num_poses=3, static_image_mode=mode == 'image')
-            per_camera = []
-            for index, image in enumerate(images):
+    counts = {mode: [] for mode in MODES}
+    doubtful = dict.fromkeys(MODES, 0)
+    times = {mode: [] for mode in MODES}
+    for camera, images in frames.items():
+        detectors = {mode: MediaPipeDetector(num_poses=3, static_image_mode=mode == 'image')
+                     for mode in MODES}
+        per_camera = {mode: [] for mode in MODES}
+        for index, image in enumerate(images):
+            for mode, detector in detectors.items():   # taking turns, as in section_speed
                 start = time.perf_counter()
                 detections = detector.detect_people(image, stamp=index / FPS)
-                times.append((time.perf_counter() - start) * 1e3)
-                per_camera.append(len(detections.keypoints))
-                doubtful += int(detections.doubtful.any())
+                times[mode].append((time.perf_counter() - start) * 1e3)
+                per_camera[mode].append(len(detections.keypoints))
+                doubtful[mode] += int(detections.doubtful.any())
+        for mode, detector in detectors.items():
             detector.close()
-            counts.append(per_camera)
-            log(f'multi-person, {mode} mode, cam0{camera}: {np.bincount(per_camera).tolist()} '
-                'frames with 0, 1, 2... people')
-        counts = np.array(counts)
-        report[mode] = {**summary(np.array(times)),
-                        'people_per_frame_by_camera': counts.tolist(),
-                        'mean_people_per_image': round(float(counts.mean()), 3),
-                        'images_with_2_or_more': int((counts >= 2).sum()),
-                        'images_with_a_doubtful_person': doubtful}
+            counts[mode].append(per_camera[mode])
+            log(f'multi-person, {mode} mode, cam0{camera}: '
+                f'{np.bincount(per_camera[mode]).tolist()} frames with 0, 1, 2... people')
+    for mode in MODES:
+        found = np.array(counts[mode])
+        report[mode] = {**summary(np.array(times[mode])),
+                        'people_per_frame_by_camera': found.tolist(),
+                        'mean_people_per_image': round(float(found.mean()), 3),
+                        'images_with_2_or_more': int((found >= 2).sum()),
+                        'images_with_a_doubtful_person': doubtful[mode]}
     return report
 
 
