@@ -115,6 +115,9 @@ class FusionEngine:
         self._detector_options = dict(detector_options or {})
         self._detectors: Dict[str, object] = {}
         self._detectors_lock = threading.Lock()
+        self.last_detections: Dict[str, object] = {}
+        """Camera name -> its last :class:`skelsplat_ros.detect.Detections` (each camera's
+        entry is written by the one thread that detects it)."""
         if detection_workers is None:
             detection_workers = 1 if detector is None else max(len(self.camera_names), 1)
         if detection_workers < 1:
@@ -195,10 +198,20 @@ class FusionEngine:
         for name in self.camera_names:
             self._detector(name).detect(blank)
 
-    def detect(self, name: str, bgr: np.ndarray) -> np.ndarray:
-        """Detect people in camera ``name``'s ``(H, W, 3) uint8`` BGR image; (P, J, 3)."""
-        return np.asarray(self._detector(name).detect(bgr),
-                          dtype=float).reshape(-1, self.skeleton.num_joints, 3)
+    def detect(self, name: str, bgr: np.ndarray, stamp: Optional[float] = None) -> np.ndarray:
+        """Detect people in camera ``name``'s ``(H, W, 3) uint8`` BGR image; (P, J, 3).
+
+        ``stamp`` is the image's capture time in seconds (a tracking detector needs its
+        camera's frames in order).  What the detector says about the people
+        (:class:`skelsplat_ros.detect.Detections`: doubtful ones, its cap) is kept in
+        :attr:`last_detections` under the camera's name.
+        """
+        from skelsplat_ros.detect import detect_people
+        detections = detect_people(self._detector(name), bgr, stamp)
+        detections.keypoints = np.asarray(detections.keypoints, dtype=float).reshape(
+            -1, self.skeleton.num_joints, 3)
+        self.last_detections[name] = detections
+        return detections.keypoints
 
     def map_views(self, function: Callable[[str, object], object],
                   items: Mapping[str, object]) -> Dict[str, Tuple[object, Optional[Exception]]]:

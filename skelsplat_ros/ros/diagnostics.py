@@ -103,7 +103,7 @@ class NodeDiagnostics:
             config: the node's :class:`skelsplat_ros.ros.params.NodeConfig`.
             cameras: name -> the node's state of that camera (``frame_id``, ``not_ready``,
                 ``last_arrival``, ``last_stamp_ns``, ``last_error``, ``people_in_view``,
-                ``outvoted``, ``too_fast``).
+                ``outvoted``, ``poses_capped``, ``too_fast``).
             engine: the :class:`skelsplat_ros.live.FusionEngine`.
             sync: the synchroniser's counters (``SyncStats`` fields).
             dropped_busy: groups replaced by newer ones while the worker was busy.
@@ -139,6 +139,9 @@ class NodeDiagnostics:
                                              bool(grouped_any - {name}))
             if state.outvoted:
                 message += '; it sees another person than the other cameras (left out)'
+            if state.poses_capped:
+                message += (f'; {state.people_in_view} people found, the limit of its detector '
+                            '(detector_num_poses): more may be in view')
             offset = offsets.get(name)
             yield status(f'{self.node_name}: camera {name}', LEVELS[level], message, {
                 'input_rate_hz': f'{frames / max(window, 1e-9):.2f}',
@@ -149,6 +152,7 @@ class NodeDiagnostics:
                 'stamp_offset_s': '' if offset is None else f'{offset:+.4f}',
                 'people_in_view': state.people_in_view,
                 'sees_another_person': state.outvoted,
+                'poses_capped': state.poses_capped,
                 'frame_id': state.frame_id,
                 'calibrated': name in ready,
             }, self.hardware_id)

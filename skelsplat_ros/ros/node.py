@@ -39,6 +39,7 @@ from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from rclpy.qos import QoSDurabilityPolicy, QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from skelsplat_ros.detect.mediapipe_detector import ModelError
 from skelsplat_ros.live import fuse_group
 from skelsplat_ros.msg import Keypoints2D
 from skelsplat_ros.pacing import fault_kind, KeyedThrottle, LatestMailbox
@@ -97,7 +98,12 @@ class SkelSplatNode(Node):
         if 'calibration_file' in (config.extrinsics_source, config.intrinsics_source):
             file_cameras = load_calibrated_cameras(config)
         self._engine = make_engine(config, notify=self.get_logger().info)
-        self._engine.prepare()  # load the detectors now, not on the first frames
+        try:
+            self._engine.prepare()  # load the detectors now, not on the first frames
+        except ModelError as error:  # a bundle that passed the file check but does not load
+            raise ParameterError(f'model_path: {error}') from None
+        except ImportError as error:  # the detector's package is not installed
+            raise ParameterError(f'detector: {error}') from None
         pose_source = None
         if config.extrinsics_source == 'tf':
             from skelsplat_ros.ros.tf_poses import TfPoseSource  # needs tf2_ros
@@ -281,6 +287,8 @@ class SkelSplatNode(Node):
         for name, views in result.keypoints.items():
             self._states[name].people_in_view = len(views)
             self._states[name].outvoted = name in result.outvoted
+            detections = self._engine.last_detections.get(name)
+            self._states[name].poses_capped = detections is not None and detections.capped
         for name in result.outvoted:
             self._note(('outvoted', name), f'{name}: its person is not the one the other '
                        'cameras see, so it is left out of the fit (more than one person in '
@@ -378,8 +386,8 @@ def _startup_lines(config):
     if config.multi_person:
         yield 'tracking every person in view, each under a stable id'
     elif config.detector == 'mediapipe':
-        yield ('MediaPipe finds one person per camera: with several people in view, cameras '
-               'that track another person than the rest are left out of the fit')
+        yield (f'MediaPipe finds up to {config.detector_num_poses} people per camera; '
+               'multi_person:=false fuses the one the cameras agree on')
 
 
 def main(args=None):
