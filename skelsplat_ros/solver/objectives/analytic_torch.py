@@ -29,6 +29,7 @@ from typing import Optional, Sequence
 import numpy as np
 from skelsplat_ros.cameras import CameraRig
 from skelsplat_ros.skeletons import COCO17, Skeleton
+from skelsplat_ros.triangulation import HYPOTHESIS_VIEWS
 import torch
 
 __all__ = ['dlt', 'project', 'truncated_cost', 'triangulate_ransac', 'reprojection_residuals',
@@ -77,16 +78,16 @@ def truncated_cost(P, positions, points, threshold_px):
     return torch.where(depth > 0, cost, torch.ones_like(cost))
 
 
-def triangulate_ransac(P, points, weights, threshold_px=40.0, refinements=2):
+def triangulate_ransac(P, points, weights, threshold_px=40.0, refinements=2,
+                       max_views=HYPOTHESIS_VIEWS):
     """MSAC over view pairs, then refits of the inliers, batched over B (``min_views`` 2).
 
     ``P`` (V, 3, 4), ``points`` (B, V, J, 2), ``weights`` (B, V, J) already zero for unusable
-    views.  Returns positions (B, J, 3), NaN where fewer than two views see the joint, and
-    inliers (B, V, J) (none where fewer than two views agree).
+    views.  The hypotheses are the pairs of each joint's ``max_views`` most confident views.
+    Returns positions (B, J, 3), NaN where fewer than two views see the joint, and inliers
+    (B, V, J) (none where fewer than two views agree).
     """
-    num_views = P.shape[0]
-    pairs = torch.tensor(list(itertools.combinations(range(num_views), 2)), device=P.device)
-    candidates = dlt(P[pairs], points[:, pairs], weights[:, pairs])        # (B, S, J, 3)
+    candidates = _pair_candidates(P, points, weights, max_views)           # (B, S, J, 3)
     cost = (weights[:, None] * truncated_cost(P, candidates, points[:, None],
                                               threshold_px)).sum(dim=2)   # (B, S, J)
     cost = torch.where(candidates.isfinite().all(dim=-1), cost, torch.full_like(cost, np.inf))
@@ -100,6 +101,26 @@ def triangulate_ransac(P, points, weights, threshold_px=40.0, refinements=2):
         agreed = inliers.sum(dim=1) >= 2                                   # (B, J)
         positions = torch.where(agreed[..., None], dlt(P, points, weights * inliers), fallback)
     return positions, inliers & agreed[:, None]
+
+
+def _pair_candidates(P, points, weights, max_views):
+    """(B, S, J, 3) DLT of each joint's pairs of its ``max_views`` most confident views."""
+    num_views, num_joints = weights.shape[-2:]
+    if num_views <= max_views:
+        pairs = torch.tensor(list(itertools.combinations(range(num_views), 2)),
+                             device=P.device)
+        return dlt(P[pairs], points[:, pairs], weights[:, pairs])
+    # The twin of triangulation.hypothesis_views: a stable sort, ties to the lower index.
+    best = torch.sort(-weights, dim=1, stable=True)[1][:, :max_views]      # (B, K, J)
+    views = torch.sort(best, dim=1)[0]
+    ranks = torch.tensor(list(itertools.combinations(range(max_views), 2)), device=P.device)
+    pairs = views[:, ranks].movedim(-1, 2)                                  # (B, S, J, 2)
+    joint = torch.arange(num_joints, device=P.device)[None, None, :, None]
+    batch = torch.arange(points.shape[0], device=P.device)[:, None, None, None]
+    # One two-view system per pair and joint: the joint is a leading dim of its own.
+    candidates = dlt(P[pairs], points[batch, pairs, joint][..., None, :],
+                     weights[batch, pairs, joint][..., None])              # (B, S, J, 1, 3)
+    return candidates[..., 0, :]
 
 
 def reprojection_residuals(P, X, points):
