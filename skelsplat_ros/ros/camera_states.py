@@ -114,7 +114,7 @@ class CameraStates:
         expected = self.states[name].info_frame_id
         if expected and header.frame_id != expected:
             return (f'their frame_id {conversions.capped(header.frame_id, 80)!r} is not the '
-                    f'camera\'s ({conversions.capped(expected, 80)!r}, from its CameraInfo): '
+                    f"camera's ({conversions.capped(expected, 80)!r}, from its CameraInfo): "
                     "another camera's keypoints on this topic?")
         return ''
 
