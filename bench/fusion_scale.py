@@ -19,10 +19,10 @@ Reports (``fusion_scale.json``, also printed, and ``fusion_scale.png``), per cam
 output rate after the warm-up, end-to-end latency (stamp to receipt of ``/human_pose_3d``)
 median and p95, the fusion process's CPU (100 % = one core), groups dropped (published and
 never output) and the node's own drop counters, the fraction of outputs with everyone.  And,
-to say where the time goes, the same work in this process without DDS, per group: reading the
-V messages (rclpy deserialisation, then conversion to numpy) and the tracker's update split
-into association, RANSAC, fit and the rest (cProfile, so slower than without it, but in the
-right proportions).  The machine's load average is recorded: other processes on a shared
+to say where the time goes, the same work in this process without DDS, in CPU time per group
+(one torch thread): reading the V messages (rclpy deserialisation, then conversion to numpy;
+flat and per-joint messages both) and the tracker's update, split into association, RANSAC,
+fit and the rest by cProfile's shares.  The machine's load average is recorded: other processes on a shared
 machine slow everything down.
 """
 
@@ -107,7 +107,7 @@ def write_params(names, path):
 
 
 def make_frames(cameras, truth, motion, num_people, seed):
-    """The scene's frame groups: per group, per camera, (P_v, 17, 3) keypoints."""
+    """Return the scene's frame groups: per group, per camera, (P_v, 17, 3) keypoints."""
     rng = np.random.default_rng([seed, num_people, len(cameras)])
     scene = scenes.random_scene(cameras, truth, motion, num_people, SCENE_FRAMES, rng,
                                 leaving=0)
@@ -115,7 +115,7 @@ def make_frames(cameras, truth, motion, num_people, seed):
 
 
 def playback_index(tick):
-    """Back and forth through the frame groups, so that nobody jumps."""
+    """Return the frame group of tick ``tick``: back and forth, so that nobody jumps."""
     period = 2 * (SCENE_FRAMES - 1)
     phase = tick % period
     return phase if phase < SCENE_FRAMES else period - phase
@@ -284,26 +284,41 @@ def profile_case(cameras, frames, flat):
     from skelsplat_ros.ros.conversions import keypoints_msg, keypoints_msg_to_skeleton
     from skelsplat_ros.solver import SolverConfig
     from skelsplat_ros.tracking import MultiPersonTracker
+    import torch
 
-    groups = [[serialize_message(keypoints_msg(views[v], 'coco17', Time(sec=1), 'cam',
-                                               flat=flat))
-               for v in range(len(cameras))] for views in frames[:PROFILE_GROUPS]]
-    started = time.perf_counter()
-    received = [[deserialize_message(data, Keypoints2D) for data in group] for group in groups]
-    deserialise = time.perf_counter() - started
-    started = time.perf_counter()
-    views = [[keypoints_msg_to_skeleton(msg) for msg in group] for group in received]
-    convert = time.perf_counter() - started
-    tracker = MultiPersonTracker(cameras, SolverConfig(objective='analytic', device='cpu',
-                                                       frame_rate=protocols.RATE_HZ))
+    # CPU time of this process (one torch thread, as the node): less distorted by the other
+    # processes of a loaded machine than wall-clock time.
+    torch.set_num_threads(1)
+    reading = {}
+    for form in ('flat', 'per_joint'):
+        groups = [[serialize_message(keypoints_msg(views[v], 'coco17', Time(sec=1), 'cam',
+                                                   flat=form == 'flat'))
+                   for v in range(len(cameras))] for views in frames[:PROFILE_GROUPS]]
+        started = time.process_time()
+        received = [[deserialize_message(data, Keypoints2D) for data in group]
+                    for group in groups]
+        deserialise = time.process_time() - started
+        started = time.process_time()
+        views = [[keypoints_msg_to_skeleton(msg) for msg in group] for group in received]
+        convert = time.process_time() - started
+        reading[form] = {'message_bytes': len(groups[0][0]),
+                         'deserialise_ms': round(deserialise * 1e3 / len(groups), 2),
+                         'convert_ms': round(convert * 1e3 / len(groups), 2)}
+    read = reading['flat' if flat else 'per_joint']
+    config = SolverConfig(objective='analytic', device='cpu', frame_rate=protocols.RATE_HZ)
+    tracker = MultiPersonTracker(cameras, config)
     tracker.update(views[0])                 # warm-up: first torch calls
+    started = time.process_time()
+    for group in views[1:]:
+        tracker.update(group)
+    update = time.process_time() - started
+    tracker = MultiPersonTracker(cameras, config)
+    tracker.update(views[0])
     profiler = cProfile.Profile()
-    started = time.perf_counter()
     profiler.enable()
     for group in views[1:]:
         tracker.update(group)
     profiler.disable()
-    update = time.perf_counter() - started
     stats = pstats.Stats(profiler)
 
     def cumulative(module, function):
@@ -314,13 +329,15 @@ def profile_case(cameras, frames, flat):
     association = cumulative('association.py', 'associate')
     ransac = cumulative('triangulation.py', 'triangulate_ransac')
     fit = cumulative('analytic.py', 'fit')
+    # The profiler's shares of the unprofiled CPU time.
+    scale = 1e3 / count * update / cumulative('tracking.py', 'update')
     total = cumulative('tracking.py', 'update')
-    scale = 1e3 / count
     return {
-        'message_bytes': len(groups[0][0]),
-        'deserialise_ms': round(deserialise * 1e3 / len(groups), 2),
-        'convert_ms': round(convert * 1e3 / len(groups), 2),
-        'tracker_update_ms': round(update * scale, 2),
+        'message_bytes': read['message_bytes'],
+        'deserialise_ms': read['deserialise_ms'],
+        'convert_ms': read['convert_ms'],
+        'reading_by_form': reading,
+        'tracker_update_cpu_ms': round(update * 1e3 / count, 2),
         'profiled_ms': {'association': round(association * scale, 2),
                         'ransac': round(ransac * scale, 2),
                         'fit': round(fit * scale, 2),
@@ -364,7 +381,7 @@ def plot(report, path):
         bottom += heights
     axes[3].axhline(1e3 / report['config']['rate_hz'], color='k', ls='--', lw=1,
                     label='one period')
-    axes[3].set_title('work per group, in-process, cProfile (ms)')
+    axes[3].set_title('CPU per group, in-process (ms; stages by cProfile)')
     axes[3].legend(fontsize=7)
     for ax in axes:
         ax.set_xticks(x)
@@ -379,7 +396,7 @@ def plot(report, path):
 
 
 def build_parser():
-    """The command line."""
+    """Return the command line parser."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--output', default='bench/results', help='directory for the results')
     parser.add_argument('--cameras', type=int, nargs='+', default=None,
@@ -423,7 +440,7 @@ def main(argv=None):
                 f'people: {live["output_rate_hz"]:5.1f} Hz, latency '
                 f'{live["latency_ms"]["median"]} / {live["latency_ms"]["p95"]} ms, CPU '
                 f'{live["fusion_cpu_percent"]} %, dropped {live["groups_dropped"]}; '
-                f'in-process {profile["tracker_update_ms"]} ms/group '
+                f'in-process {profile["tracker_update_cpu_ms"]} ms/group '
                 f'({profile["profiled_ms"]}), read {profile["deserialise_ms"]} + '
                 f'{profile["convert_ms"]} ms; loadavg {live["loadavg_after"][0]}')
     from skelsplat_ros.tracking import TrackerConfig

@@ -81,8 +81,10 @@ def epipolar_costs(F, points_a, conf_a, points_b, conf_b):
 
 
 def _paired_costs(F, points_a, conf_a, points_b, conf_b):
-    """:func:`epipolar_costs` of detections paired by broadcasting: F (..., 3, 3), points
-    (..., J, 2) and conf (..., J) of each side; returns (...)."""
+    """Return :func:`epipolar_costs` (...) of detections paired by broadcasting.
+
+    ``F`` (..., 3, 3), and each side's ``points`` (..., J, 2) and ``conf`` (..., J).
+    """
     homogeneous_a = np.concatenate([points_a, np.ones(points_a.shape[:-1] + (1,))], axis=-1)
     homogeneous_b = np.concatenate([points_b, np.ones(points_b.shape[:-1] + (1,))], axis=-1)
     lines_in_b = homogeneous_a @ np.swapaxes(F, -1, -2)                  # (..., J, 3)
