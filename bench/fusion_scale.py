@@ -22,8 +22,8 @@ never output) and the node's own drop counters, the fraction of outputs with eve
 to say where the time goes, the same work in this process without DDS, in CPU time per group
 (one torch thread): reading the V messages (rclpy deserialisation, then conversion to numpy;
 flat and per-joint messages both) and the tracker's update, split into association, RANSAC,
-fit and the rest by cProfile's shares.  The machine's load average is recorded: other processes on a shared
-machine slow everything down.
+fit and the rest by cProfile's shares.  The machine's load average is recorded: other
+processes on a shared machine slow everything down.
 """
 
 import argparse
