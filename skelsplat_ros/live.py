@@ -65,7 +65,9 @@ class FusionEngine:
 
     Cameras are registered (and replaced) with :meth:`set_camera` from any thread; the solver
     is rebuilt over the cameras with a calibration whenever that set changes (which restarts
-    its temporal state).
+    its temporal state).  A camera that moves (on a robot's head or arm) gets its new pose
+    with :meth:`set_pose`: the solver's cameras move and its temporal state, in world
+    coordinates, is kept.
 
     Args:
         camera_names: all configured cameras, in the order the solver gets them.
@@ -134,6 +136,9 @@ class FusionEngine:
         self._solver_config = solver_config or SolverConfig()
         self._lock = threading.Lock()
         self._cameras: Dict[str, Camera] = {}
+        # Per camera, how often set_camera changed it: a new calibration restarts the solver.
+        self._generations: Dict[str, int] = dict.fromkeys(self.camera_names, 0)
+        self._moved = False   # set_pose moved a camera since the last fit
         self._solver = None   # SkelSplatSolver, or MultiPersonTracker with multi_person
         self._solver_key = None
 
@@ -151,6 +156,22 @@ class FusionEngine:
                 self._cameras.pop(name, None)
             else:
                 self._cameras[name] = camera
+            self._generations[name] += 1
+
+    def set_pose(self, name: str, R: np.ndarray, t: np.ndarray) -> bool:
+        """Move the registered camera ``name`` to the world-to-camera pose ``(R, t)``.
+
+        Unlike :meth:`set_camera`, the solver keeps its temporal state: the next fit runs over
+        the moved cameras.  Returns False when ``name`` has no registered camera.
+        """
+        with self._lock:
+            camera = self._cameras.get(name)
+            if camera is None:
+                return False
+            self._cameras[name] = dataclasses.replace(camera, R=np.asarray(R, dtype=float),
+                                                      t=np.asarray(t, dtype=float))
+            self._moved = True
+            return True
 
     def camera(self, name: str) -> Optional[Camera]:
         """Return the registered camera ``name``, or None."""
@@ -270,15 +291,16 @@ class FusionEngine:
         with self._lock:
             cameras = [(name, self._cameras[name]) for name in self.camera_names
                        if name in self._cameras]
+            key = tuple((name, self._generations[name]) for name, _ in cameras)
+            moved, self._moved = self._moved, False
         names = tuple(name for name, _ in cameras)
         if len(cameras) < 2:
             return None, names
-        key = tuple((name, id(camera)) for name, camera in cameras)
         joints = self.skeleton.num_joints
         views = [np.asarray(keypoints.get(name, np.zeros((0, joints, 3))), dtype=float)
                  .reshape(-1, joints, 3) for name in names]
         try:
-            return self._run(self._solver_for(key, cameras), views, stamp), names
+            return self._run(self._solver_for(key, cameras, moved), views, stamp), names
         except Exception as error:  # noqa: B902 - CPU-only torch raises AssertionError for CUDA
             if self.device == 'cpu' or not _is_cuda_failure(error):
                 raise
@@ -286,7 +308,7 @@ class FusionEngine:
                          'the solver falls back to the CPU')
             self.device = 'cpu'
             self._solver_key = None
-            return self._run(self._solver_for(key, cameras), views, stamp), names
+            return self._run(self._solver_for(key, cameras, moved), views, stamp), names
 
     def _run(self, solver, views, stamp):
         try:
@@ -325,19 +347,22 @@ class FusionEngine:
                 close()
         self._detectors.clear()
 
-    def _solver_for(self, key, cameras):
-        if key != self._solver_key:
-            config = dataclasses.replace(self._solver_config, device=self.device,
-                                         objective=self.objective)
-            cameras = [camera for _, camera in cameras]
-            if self.multi_person:
-                # A tracker over new cameras continues its predecessor's ids.
-                first_id = 0 if self._solver is None else self._solver.next_id
-                self._solver = MultiPersonTracker(cameras, config, self._tracker_config,
-                                                  first_id=first_id, skeleton=self.skeleton)
-            else:
-                self._solver = self._solver_factory(cameras, config)
-            self._solver_key = key
+    def _solver_for(self, key, cameras, moved):
+        if key == self._solver_key:
+            if moved:
+                self._solver.set_cameras([camera for _, camera in cameras])
+            return self._solver
+        config = dataclasses.replace(self._solver_config, device=self.device,
+                                     objective=self.objective)
+        cameras = [camera for _, camera in cameras]
+        if self.multi_person:
+            # A tracker over new cameras continues its predecessor's ids.
+            first_id = 0 if self._solver is None else self._solver.next_id
+            self._solver = MultiPersonTracker(cameras, config, self._tracker_config,
+                                              first_id=first_id, skeleton=self.skeleton)
+        else:
+            self._solver = self._solver_factory(cameras, config)
+        self._solver_key = key
         return self._solver
 
 

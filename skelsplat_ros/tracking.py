@@ -118,6 +118,13 @@ class MultiPersonTracker:
         """Id the next confirmed person gets; every id below it has been given."""
         return self._next_id
 
+    def set_cameras(self, cameras):
+        """Move the V cameras (new poses, same views); people and ids are kept."""
+        self.rig = CameraRig(cameras)
+        self.cameras = self.rig.cameras
+        for track in self._tracks:
+            track.solver.set_cameras(self.cameras)
+
     def reset(self):
         """Forget every person (e.g. after the clock jumped back or a fit diverged).
 

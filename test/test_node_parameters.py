@@ -20,6 +20,7 @@ from rcl_interfaces.srv import DescribeParameters, GetParameters, SetParameters
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
 from ros_helpers import RosContext, spin_until
 from skelsplat_ros import settings
+from skelsplat_ros.ros.node import PARAMS_HINT
 from skelsplat_ros.ros.params import CONFIG_FIELDS, ParameterError
 from skelsplat_ros.ros.runner import create_node
 from skelsplat_ros.solver import SolverConfig
@@ -121,7 +122,7 @@ def test_the_runner_exits_with_one_line_for_an_infinite_accel_sigma(tmp_path, ca
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if 'solver_accel_sigma' in line]
     assert lines == ['skelsplat_node: invalid parameters: solver_accel_sigma: must be in '
-                     '(0, 1000], got inf'], result.stderr
+                     f'(0, 1000], got inf ({PARAMS_HINT})'], result.stderr
 
 
 def test_unknown_and_rclpy_own_parameters_are_no_reason_to_stop(calibration, tmp_path):

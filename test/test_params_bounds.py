@@ -17,7 +17,7 @@ from skelsplat_ros.ros.params import ParameterError, PARAMETERS, validate_update
 
 # The node's own parameters and their defaults before they were declared as fields.
 OWN_DEFAULTS = {
-    'world_frame': 'world', 'extrinsics_source': 'calibration_file',
+    'world_frame': 'world', 'extrinsics_source': 'calibration_file', 'tf_timeout': 0.05,
     'intrinsics_source': 'camera_info', 'calibration_file': '', 'detector': 'mediapipe',
     'onnx_model_path': '', 'multi_person': False, 'detector_max_side': 0, 'slop': 0.02,
     'max_wait': 0.1, 'min_views': 2, 'image_qos': 'sensor_data', 'device': 'auto',

@@ -18,6 +18,7 @@ from skelsplat_ros.live import resolve_device
 from skelsplat_ros.pacing import KeyedThrottle, LatestMailbox
 from skelsplat_ros.ros import conversions
 from skelsplat_ros.ros.camera_states import CameraStates
+from skelsplat_ros.ros.launch_arguments import arguments
 from skelsplat_ros.ros.params import camera_info_topic_for, config_from_values, make_engine
 from skelsplat_ros.ros.params import ParameterError, PARAMETERS, validate_update
 from skelsplat_ros.ros.runner import check_params_file, default_params_file
@@ -385,9 +386,15 @@ def test_resolve_device():
 def test_launch_file_declares_its_arguments():
     path = pathlib.Path(__file__).resolve().parents[1] / 'launch' / 'multiview.launch.py'
     tree = ast.parse(path.read_text(), str(path))
-    declared = {node.args[0].value for node in ast.walk(tree) if isinstance(node, ast.Call)
-                and getattr(node.func, 'id', '') == 'DeclareLaunchArgument'}
-    assert declared == {'params_file', 'namespace', 'use_sim_time', 'rviz'}
+    # Declared from launch_arguments.arguments() only, which the in-process runner uses too.
+    declarations = [node for node in ast.walk(tree) if isinstance(node, ast.Call)
+                    and getattr(node.func, 'id', '') == 'DeclareLaunchArgument']
+    assert [ast.unparse(node) for node in declarations] == [
+        'DeclareLaunchArgument(name, default_value=default, description=description)']
+    assert 'in arguments().items()' in ast.unparse(tree)
+    used = {node.args[0].value for node in ast.walk(tree) if isinstance(node, ast.Call)
+            and getattr(node.func, 'id', '') == 'LaunchConfiguration'}
+    assert used == set(arguments()) == {'params_file', 'namespace', 'use_sim_time', 'rviz'}
     assert 'skelsplat.rviz' in path.read_text() and 'skelsplat_node' in path.read_text()
 
 

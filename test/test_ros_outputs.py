@@ -73,10 +73,31 @@ def test_one_group_gives_every_enabled_output_in_order():
     children = {t.child_frame_id for t in got[outputs.TF].transforms}
     assert {'body_1', 'body_2', 'nose_1', 'left_shoulder_2'} <= children
     assert 'left_ear_2' not in children and len(children) == 2 + 17 + 16
-    # The bag writes the same topics (absolute names), plus its diagnostics.
+    # The bag writes the same topics (absolute names), the camera frames, its diagnostics.
     assert list(OUTPUT_TYPES) == ['/human_pose_3d', '/human_pose_3d/markers',
-                                  '/human_pose_3d/points', '/tf', '/diagnostics']
+                                  '/human_pose_3d/points', '/tf', '/tf_static', '/diagnostics']
     assert OUTPUT_TYPES['/tf'] == 'tf2_msgs/msg/TFMessage'
+
+
+def test_camera_frames_are_sent_again_only_when_they_change():
+    out = outputs.Outputs()
+    R, t = np.diag([1.0, -1.0, -1.0]), np.array([0.0, 0.0, 2.0])
+    frames = {'cam_b': ('b_optical', R, t), 'cam_a': ('a_optical', np.eye(3), np.zeros(3))}
+    (topic, msg), = out.camera_frames(frames, 5, 'world')
+    assert topic == outputs.TF_STATIC == '/tf_static'
+    assert [tf.child_frame_id for tf in msg.transforms] == ['a_optical', 'b_optical']
+    b = msg.transforms[1].transform
+    # The camera centre -R^T t, and its optical axis (z) pointing down the world's -z.
+    assert (b.translation.x, b.translation.y, b.translation.z) == (0.0, 0.0, 2.0)
+    assert (b.rotation.x, b.rotation.y, b.rotation.z, b.rotation.w) == (1.0, 0.0, 0.0, 0.0)
+    assert out.camera_frames(dict(frames), 6, 'world') == []
+    assert out.camera_frames({'cam_a': frames['cam_a']}, 7, 'world')[0][1].transforms[0] \
+        .child_frame_id == 'a_optical'
+    assert out.camera_frames({}, 8, 'world') == []
+    # tf2_ros StaticTransformBroadcaster's QoS, so that late subscribers get the frames.
+    qos = outputs.TF_STATIC_QOS
+    assert (qos.depth, qos.durability.name, qos.reliability.name, qos.history.name) == (
+        1, 'TRANSIENT_LOCAL', 'RELIABLE', 'KEEP_LAST')
 
 
 def test_markers_of_people_who_left_are_deleted():

@@ -47,7 +47,7 @@ def _absolute(topic):
 # Output topic -> type: the node's outputs (absolute, as the node has no namespace here).
 OUTPUT_TYPES = {
     **{_absolute(topic): outputs.type_name(kind)
-       for topic, kind in outputs.OUTPUT_TOPICS.items()},
+       for topic, kind in {**outputs.OUTPUT_TOPICS, **outputs.STATIC_TOPICS}.items()},
     '/diagnostics': 'diagnostic_msgs/msg/DiagnosticArray',
 }
 _INPUT_TYPES = {'image': 'sensor_msgs/msg/Image', 'compressed': 'sensor_msgs/msg/CompressedImage',
@@ -139,15 +139,20 @@ class _Processor:
             self._warned.add(key)
             self.log(f'warning: {conversions.capped(message)} (reported once)')
 
-    def camera_info(self, name, msg):
+    def camera_info(self, name, msg, log_time_ns):
         """Register a camera from its CameraInfo and the calibration file's pose."""
         error = self.cameras.camera_info(name, msg)
         if error:
             self.warn(('info', name), f'{name}: CameraInfo rejected, camera ignored: {error}')
+        self._camera_frames(stamp_ns(msg.header.stamp), log_time_ns)
 
     def frame(self, name, msg, log_time_ns):
         """Add one image or keypoints message; fuse and write the groups it completes."""
         self.stats.frames_in[name] += 1
+        state = self.cameras.states[name]
+        if msg.header.frame_id and msg.header.frame_id != state.frame_id:
+            state.frame_id = msg.header.frame_id
+            self._camera_frames(stamp_ns(msg.header.stamp), log_time_ns)
         camera = self.engine.camera(name)
         if camera is None:
             self.stats.frames_dropped[name] += 1
@@ -197,6 +202,12 @@ class _Processor:
         self.stats.groups += 1
         self.stats.groups_with_person += bool(result.people)
         self._diagnostics(log_time_ns, group.stamp_ns)
+
+    def _camera_frames(self, stamp, log_time_ns):
+        """Write the cameras' frames on /tf_static when a frame_id became known or changed."""
+        for topic, msg in self._outputs.camera_frames(self.cameras.fixed_frames(), stamp,
+                                                      self.config.world_frame):
+            self._write(topic, msg, log_time_ns)
 
     def _write(self, topic, msg, log_time_ns):
         self.bag.write_serialized(topic, serialize_message(msg), log_time_ns)
@@ -307,7 +318,7 @@ def process_bag(input_path, config, output_path,
                 last_log_ns = log_time_ns
                 name, kind = topics[topic]
                 if kind == 'info':
-                    processor.camera_info(name, msg)
+                    processor.camera_info(name, msg, log_time_ns)
                     continue
                 groups_before = processor.stats.groups
                 processor.frame(name, msg, log_time_ns)

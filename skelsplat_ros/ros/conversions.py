@@ -23,7 +23,8 @@ import numpy as np
 from sensor_msgs.msg import CameraInfo, PointCloud2, PointField
 from skelsplat_ros import imaging
 from skelsplat_ros.body_frames import body_frame, joints_in_body_frame, quaternion_from_matrix
-from skelsplat_ros.cameras import camera_from_camera_info, rotation_from_quaternion
+from skelsplat_ros.cameras import CalibrationError, camera_from_camera_info
+from skelsplat_ros.cameras import rotation_from_quaternion
 from skelsplat_ros.live import PersonPose
 from skelsplat_ros.msg import HumanPose3D, HumanPose3DArray, Keypoint2D, Keypoints2D, Person2D
 from skelsplat_ros.skeletons import COCO17, get_format, Skeleton
@@ -31,10 +32,10 @@ from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker
 
 __all__ = [
-    'ECHO_LIMIT', 'KeypointsMessageError', 'camera_from_info_msg', 'camera_info_msg',
-    'capped', 'compressed_msg_to_bgr', 'delete_markers', 'image_msg_to_bgr', 'keypoints_msg',
-    'keypoints_msg_to_skeleton', 'person_markers', 'person_msg', 'person_transforms',
-    'points_msg', 'pose_array_msg', 'transform_to_matrix',
+    'ECHO_LIMIT', 'KeypointsMessageError', 'camera_from_info_msg', 'camera_info_key',
+    'camera_info_msg', 'camera_transform', 'capped', 'compressed_msg_to_bgr', 'delete_markers',
+    'image_msg_to_bgr', 'keypoints_msg', 'keypoints_msg_to_skeleton', 'person_markers',
+    'person_msg', 'person_transforms', 'points_msg', 'pose_array_msg', 'transform_to_matrix',
 ]
 
 # Most characters of one log line or /diagnostics value: they may quote input (a frame_id, a
@@ -109,21 +110,62 @@ def frame_keypoints(engine, name: str, msg) -> np.ndarray:
     return engine.detect(name, bgr)
 
 
-def camera_from_info_msg(msg, name: str, R=None, t=None):
-    """Build a :class:`skelsplat_ros.cameras.Camera` from a ``sensor_msgs/CameraInfo``.
+def camera_info_key(msg) -> tuple:
+    """Return what a ``sensor_msgs/CameraInfo``'s camera model depends on (to skip repeats)."""
+    roi = msg.roi
+    return (tuple(msg.k), tuple(msg.d), tuple(msg.p), msg.distortion_model, msg.width,
+            msg.height, msg.binning_x, msg.binning_y, roi.x_offset, roi.y_offset, roi.width,
+            roi.height)
+
+
+def camera_from_info_msg(msg, name: str, rectified: bool = False):
+    """Build the :class:`skelsplat_ros.cameras.Camera` of the images a ``CameraInfo`` describes.
+
+    The calibration (K, D, P) is that of the full-resolution image (``width`` x ``height``);
+    the images (and so the keypoints) may be binned and cut to a region of interest.  As
+    image_geometry's ``PinholeCameraModel`` does, the model is scaled to the images:
+    ``fx' = fx / binning_x``, ``cx' = (cx - roi.x_offset) / binning_x`` (the same in y), and
+    the image size is ``roi.width // binning_x`` by ``roi.height // binning_y`` (a binning of
+    0 is 1; a ROI of all zeros is the full image).  Distortion acts on normalised
+    coordinates, so D is unchanged.
 
     Args:
-        msg: the CameraInfo (K, D, distortion_model, width, height are used).
+        msg: the CameraInfo.
         name: the camera's name.
-        R: (3, 3) world-to-camera rotation, or None for identity.
-        t: (3,) world-to-camera translation in metres, or None for zero.
+        rectified: the images are rectified (``image_rect``): the model is ``P[:, :3]`` with
+            no distortion, instead of K and D.  ``P[:, 3]`` (a stereo right camera's
+            ``Tx = -fx' B``) places the camera centre relative to the message's frame: the
+            returned camera's ``t`` is that offset (``R`` the identity), which the camera's
+            pose in the world is composed with.
 
     Raises:
-        skelsplat_ros.cameras.CalibrationError: for K all zeros, an unsupported model, etc.
+        skelsplat_ros.cameras.CalibrationError: for K (or P) all zeros, an unsupported model,
+            a ROI outside the image, etc.
     """
-    return camera_from_camera_info(np.asarray(msg.k, dtype=float), np.asarray(msg.d, dtype=float),
-                                   msg.distortion_model, msg.width, msg.height, name=name,
-                                   R=R, t=t)
+    if rectified:
+        P = np.asarray(msg.p, dtype=float).reshape(3, 4)
+        full = camera_from_camera_info(P[:, :3], [], 'none', msg.width, msg.height, name=name)
+        # P = K' [I | K'^-1 P[:, 3]]: the camera sits at -K'^-1 P[:, 3] in the message's frame.
+        offset = np.linalg.solve(full.K, P[:, 3])
+    else:
+        full = camera_from_camera_info(np.asarray(msg.k, dtype=float),
+                                       np.asarray(msg.d, dtype=float), msg.distortion_model,
+                                       msg.width, msg.height, name=name)
+        offset = None
+    roi, binning_x, binning_y = msg.roi, max(1, msg.binning_x), max(1, msg.binning_y)
+    x, y, width, height = roi.x_offset, roi.y_offset, roi.width, roi.height
+    if not (x or y or width or height):
+        width, height = full.width, full.height
+    if x + width > full.width or y + height > full.height:
+        raise CalibrationError(f'camera {name!r}: roi {width}x{height}+{x}+{y} is not inside '
+                               f'the calibrated image {full.width}x{full.height}')
+    K = full.K.copy()
+    K[0] /= binning_x    # fx, skew, cx - x
+    K[1] /= binning_y
+    K[0, 2] = (full.K[0, 2] - x) / binning_x
+    K[1, 2] = (full.K[1, 2] - y) / binning_y
+    return camera_from_camera_info(K, full.dist, full.distortion_model, width // binning_x,
+                                   height // binning_y, name=name, t=offset)
 
 
 def camera_info_msg(camera, stamp, frame_id: str, width: Optional[int] = None,
@@ -387,6 +429,18 @@ def person_transforms(person: PersonPose, stamp, world_frame: str,
     for j in np.flatnonzero(person.known):
         transforms.append(_transform(stamp, body, f'{joint_names[j]}_{pid}', local[j], identity))
     return transforms
+
+
+def camera_transform(stamp, world_frame: str, frame_id: str, R, t) -> TransformStamped:
+    """Return the pose of a camera's optical frame in the world (``world_frame -> frame_id``).
+
+    ``R``, ``t`` map world points into the camera (``x_cam = R x_world + t``); the transform
+    is the inverse, the camera centre and axes in the world (REP-103 optical frame: z
+    forward, x right, y down), as :func:`skelsplat_ros.cameras.optical_frame_extrinsics`
+    reads it back from TF.
+    """
+    R, t = np.asarray(R, dtype=float), np.asarray(t, dtype=float)
+    return _transform(stamp, world_frame, frame_id, -R.T @ t, quaternion_from_matrix(R.T))
 
 
 def _transform(stamp, parent, child, translation, quaternion):

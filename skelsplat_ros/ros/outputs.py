@@ -7,10 +7,17 @@
 shown), the ``PointCloud2`` of the joints and the REP-155 TF frames as the ``publish_*``
 parameters enable them.  :class:`skelsplat_ros.ros.node.SkelSplatNode` publishes the pairs and
 ``skelsplat bag`` writes them to MCAP, so a new output topic is added here only.
+
+:meth:`Outputs.camera_frames` gives the cameras' REP-103 optical frames on ``/tf_static``
+(``world_frame -> <frame_id of the camera's CameraInfo or frames>``) when the calibration
+file places the cameras, with tf2_ros ``StaticTransformBroadcaster``'s QoS
+(:data:`TF_STATIC_QOS`), so that RViz shows the cameras and other nodes can use them.
 """
 
-from typing import List, Sequence, Tuple
+from typing import List, Mapping, Sequence, Tuple
 
+import numpy as np
+from rclpy.qos import QoSDurabilityPolicy, QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy
 from rclpy.time import Time
 from sensor_msgs.msg import PointCloud2
 from skelsplat_ros import skeletons
@@ -20,7 +27,8 @@ from skelsplat_ros.ros import conversions
 from tf2_msgs.msg import TFMessage
 from visualization_msgs.msg import MarkerArray
 
-__all__ = ['MARKERS', 'OUTPUT_TOPICS', 'Outputs', 'POINTS', 'POSES', 'TF', 'type_name']
+__all__ = ['MARKERS', 'OUTPUT_TOPICS', 'Outputs', 'POINTS', 'POSES', 'STATIC_TOPICS', 'TF',
+           'TF_STATIC', 'TF_STATIC_QOS', 'type_name']
 
 # Relative names, so that the node's namespace applies; /tf is absolute.
 POSES = 'human_pose_3d'
@@ -30,6 +38,13 @@ TF = '/tf'
 # topic -> message type, in the order a group gives them.
 OUTPUT_TOPICS = {POSES: HumanPose3DArray, MARKERS: MarkerArray, POINTS: PointCloud2,
                  TF: TFMessage}
+TF_STATIC = '/tf_static'
+# Topics given once and again only when they change (latched), not per group.
+STATIC_TOPICS = {TF_STATIC: TFMessage}
+# tf2_ros StaticTransformBroadcaster's QoS: a subscriber that joins late still gets the frames.
+TF_STATIC_QOS = QoSProfile(depth=1, history=QoSHistoryPolicy.KEEP_LAST,
+                           reliability=QoSReliabilityPolicy.RELIABLE,
+                           durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
 
 
 def type_name(message_type) -> str:
@@ -51,10 +66,38 @@ class Outputs:
         self.skeleton = skeleton
         self._shown_markers = set()   # (namespace, id) of the markers on display
         self._last_tf_ns = None
+        self._camera_frames = None    # what camera_frames gave last
 
     def restart(self):
         """Forget the last TF stamp: the clock jumped back (bag loop, restarted cameras)."""
         self._last_tf_ns = None
+
+    def camera_frames(self, frames: Mapping[str, Tuple[str, np.ndarray, np.ndarray]],
+                      stamp_ns: int, world_frame: str) -> List[Tuple[str, object]]:
+        """Return the ``/tf_static`` message of the cameras' frames, when they changed.
+
+        Every camera is in the one message: ``/tf_static`` keeps the last message of each
+        publisher (depth 1), as ``StaticTransformBroadcaster.sendTransform`` of a list.
+
+        Args:
+            frames: camera name -> (its optical frame, R, t) with ``x_cam = R x_world + t``
+                (:meth:`skelsplat_ros.ros.camera_states.CameraStates.fixed_frames`).
+            stamp_ns: the stamp of the transforms, nanoseconds.
+            world_frame: their parent frame.
+
+        Returns:
+            ``[(TF_STATIC, TFMessage)]``, or ``[]`` when nothing changed since the last call.
+        """
+        key = (world_frame, tuple((name, frame_id, np.asarray(R).tobytes(),
+                                   np.asarray(t).tobytes())
+                                  for name, (frame_id, R, t) in sorted(frames.items())))
+        if not frames or key == self._camera_frames:
+            return []
+        self._camera_frames = key
+        stamp = Time(nanoseconds=stamp_ns).to_msg()
+        return [(TF_STATIC, TFMessage(transforms=[
+            conversions.camera_transform(stamp, world_frame, frame_id, R, t)
+            for _, (frame_id, R, t) in sorted(frames.items())]))]
 
     def messages(self, people: Sequence[PersonPose], stamp_ns: int,
                  config) -> List[Tuple[str, object]]:

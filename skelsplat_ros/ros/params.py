@@ -11,6 +11,7 @@ one parameter namespace per camera (``config/multiview.yaml`` is the documented 
         image_topic: /cam_01/image_raw               # .../compressed: sensor_msgs/CompressedImage
         camera_info_topic: /cam_01/camera_info       # '' = the image topic's sibling camera_info
         keypoints_topic: /cam_01/keypoints           # only for detector:=keypoints_topic
+        rectified: false                             # true: image_rect, CameraInfo P, no D
 
 Every other parameter is listed in :data:`PARAMETERS`, generated from fields that each
 declare one parameter with its default, description and bounds (:mod:`skelsplat_ros.settings`):
@@ -58,21 +59,30 @@ CONFIG_FIELDS: Dict[str, dataclasses.Field] = {
     f'{part}_{field.name}': field
     for part, config_class in CONFIG_CLASSES.items() for field in settings.exposed(config_class)}
 
-CAMERA_PARAMETERS = ('image_topic', 'camera_info_topic', 'keypoints_topic')
-
 
 class ParameterError(ValueError):
     """A parameter value (or parameter file) the node cannot run with."""
 
 
+setting = settings.setting
+
+
 @dataclasses.dataclass(frozen=True)
 class CameraConfig:
-    """One camera's topics."""
+    """One camera's topics and options: the parameters ``cameras.<name>.<field>``.
+
+    A topic parameter left empty takes its default, built from the name or the image topic.
+    """
 
     name: str
-    image_topic: str
-    camera_info_topic: str
-    keypoints_topic: str
+    image_topic: str = setting('', 'image topic; default <name>/image_raw, a topic ending in '
+                               '/compressed carries sensor_msgs/CompressedImage')
+    camera_info_topic: str = setting('', "CameraInfo topic; '' = the image topic's sibling "
+                                     'camera_info')
+    keypoints_topic: str = setting('', 'skelsplat_ros/Keypoints2D topic (detector:='
+                                   'keypoints_topic); default <name>/keypoints')
+    rectified: bool = setting(False, 'the images are rectified (image_rect): use CameraInfo P '
+                              'with no distortion instead of K and D')
 
     @property
     def compressed(self) -> bool:
@@ -80,10 +90,15 @@ class CameraConfig:
         return self.image_topic.rstrip('/').endswith('/compressed')
 
 
+# Field name -> its field, for the per-camera parameters cameras.<name>.<field>.
+CAMERA_FIELDS: Dict[str, dataclasses.Field] = {
+    field.name: field for field in settings.exposed(CameraConfig)}
+CAMERA_PARAMETERS = tuple(CAMERA_FIELDS)
+
+
 # Longest marker lifetime, a day: Marker.lifetime is a Duration whose int32 seconds would wrap
 # beyond 2**31 - 1 (a negative lifetime).
 MARKER_LIFETIME_MAX_S = 86400.0
-setting = settings.setting
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,6 +121,9 @@ class NodeConfig:
                                '(Z up)')
     extrinsics_source: str = setting('calibration_file', 'camera poses from',
                                      choices=EXTRINSICS_SOURCES)
+    tf_timeout: float = setting(0.05, 'extrinsics_source tf: longest wait for the camera '
+                                'transforms at the stamps of a frame group, seconds (static '
+                                'frames are found at once)', low=0.0, high=10.0)
     intrinsics_source: str = setting('camera_info', 'K, D and image size from',
                                      choices=INTRINSICS_SOURCES)
     calibration_file: str = setting('', 'anipose/pose2sim TOML or camera YAML, cameras named '
@@ -224,11 +242,18 @@ def config_from_values(values: Mapping[str, object]) -> NodeConfig:
         image_topic = _topic(values.get(prefix + 'image_topic') or f'{name}/image_raw',
                              prefix + 'image_topic')
         info_topic = values.get(prefix + 'camera_info_topic') or camera_info_topic_for(image_topic)
+        try:
+            rectified = settings.check_value(CAMERA_FIELDS['rectified'],
+                                             values.get(prefix + 'rectified', False),
+                                             prefix + 'rectified')
+        except ValueError as error:
+            raise ParameterError(str(error)) from None
         cameras.append(CameraConfig(
             name=name, image_topic=image_topic,
             camera_info_topic=_topic(info_topic, prefix + 'camera_info_topic'),
             keypoints_topic=_topic(values.get(prefix + 'keypoints_topic') or f'{name}/keypoints',
-                                   prefix + 'keypoints_topic')))
+                                   prefix + 'keypoints_topic'),
+            rectified=rectified))
 
     checked = {}
     for name, field in NODE_FIELDS.items():
@@ -425,9 +450,10 @@ def read_config(node) -> NodeConfig:
     for camera in config_names:
         if not isinstance(camera, str) or not _CAMERA_NAME.match(camera):
             continue  # config_from_values reports it
-        for field in CAMERA_PARAMETERS:
-            key = f'cameras.{camera}.{field}'
-            values[key] = declare(key, '', f'camera {camera}: {field} (see config/multiview.yaml)')
+        for field_name, field in CAMERA_FIELDS.items():
+            key = f'cameras.{camera}.{field_name}'
+            values[key] = declare(key, field.default,
+                                  f'camera {camera}: {settings.describe(field)}')
     unknown = unknown_parameters(getattr(node, '_parameter_overrides', {}), config_names)
     if unknown:
         node.get_logger().warning(unknown)

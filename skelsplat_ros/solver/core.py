@@ -74,6 +74,16 @@ class SkelSplatSolver:
         """Number of cameras V."""
         return self.rig.num_views
 
+    def set_cameras(self, cameras):
+        """Move the V cameras (new poses, same views); the temporal state is kept.
+
+        The motion state is in world coordinates, so a camera on a moving base leaves it valid.
+        """
+        rig = CameraRig(cameras)
+        if rig.num_views != self.rig.num_views:
+            raise ValueError(f'got {rig.num_views} cameras, the solver has {self.rig.num_views}')
+        self.rig = rig
+
     def reset(self):
         """Forget the temporal state (a new sequence, or a lost person)."""
         self._state = None
