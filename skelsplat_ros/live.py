@@ -500,6 +500,24 @@ class GroupResult:
     outvoted: Tuple[str, ...] = ()
 
 
+def nobody_message(result: GroupResult, multi_person: bool, birth_frames: int) -> str:
+    """Say why a group that gave nobody to publish gave nobody (a log line).
+
+    Fewer than two cameras seeing anyone is one cause; with two or more, the views did not
+    agree on a person, or (several people) the people's tracks are not confirmed yet.
+    """
+    seeing = sum(1 for views in result.keypoints.values() if len(views))
+    if seeing < 2:
+        return (f'nobody located: {"no camera sees" if not seeing else "only one camera sees"} '
+                'a person (publishing empty pose arrays)')
+    if multi_person:
+        return (f'nobody published yet: {seeing} cameras see people, whose tracks are not '
+                f'confirmed (a person gets an id after {birth_frames} consecutive fused groups) '
+                'or whose views do not agree (publishing empty pose arrays)')
+    return (f'nobody located: {seeing} cameras see a person, but their views do not agree on '
+            'one (calibration, or different people?) (publishing empty pose arrays)')
+
+
 def fuse_group(engine: FusionEngine, frames: Mapping[str, object],
                to_keypoints: Callable[[str, object], np.ndarray],
                person_id: int = PERSON_ID, stamp: Optional[float] = None) -> GroupResult:

@@ -31,7 +31,7 @@ from skelsplat_ros.cameras import CameraRig
 from skelsplat_ros.settings import setting
 from skelsplat_ros.skeletons import COCO17, Skeleton
 from skelsplat_ros.solver import PoseEstimate, SkelSplatSolver, solve_people, SolverConfig
-from skelsplat_ros.triangulation import triangulate_ransac
+from skelsplat_ros.triangulation import ransac_consensus
 
 
 @dataclass
@@ -153,10 +153,13 @@ class MultiPersonTracker:
         assignment = np.array([[originals[v][i] if i >= 0 else -1 for v, i in enumerate(row)]
                                for row in assignment], dtype=assignment.dtype
                               ).reshape(assignment.shape)
-        located = self._triangulate(people)
+        consensuses = self._triangulate(people)
+        located = (np.stack([c.positions for c in consensuses]) if consensuses
+                   else np.zeros((0, 0, 3)))
         keep = np.isfinite(located).all(axis=-1).any(axis=-1)
         assignment, people, located = assignment[keep], [p for p, k in zip(people, keep) if k], \
             located[keep]
+        consensuses = [c for c, k in zip(consensuses, keep) if k]
 
         matches = self._match(located)
         # The matched people with their tracks' solvers, then each new person with a new one.
@@ -165,7 +168,9 @@ class MultiPersonTracker:
         solvers = [SkelSplatSolver(self.cameras, self.solver_config, self.skeleton)
                    if track_index is None
                    else self._tracks[track_index].solver for _, track_index in fits]
-        estimates = solve_people(solvers, [people[person] for person, _ in fits], stamp)
+        # Each person's solver starts from the RANSAC run here when it sees the same input.
+        estimates = solve_people(solvers, [people[person] for person, _ in fits], stamp,
+                                 [consensuses[person] for person, _ in fits])
         matched_tracks = set(matches.values())
         results = []
         for (person, track_index), solver, estimate in zip(fits, solvers, estimates):
@@ -206,7 +211,7 @@ class MultiPersonTracker:
         return kept, originals
 
     def _triangulate(self, people):
-        """(N, J, 3) RANSAC triangulation of each associated person, NaN where unknown."""
+        """RANSAC triangulation of each associated person (positions NaN where unknown)."""
         located = []
         for person in people:
             detections = self.rig.observe_people(person, self.solver_config.min_confidence,
@@ -216,10 +221,9 @@ class MultiPersonTracker:
             for v, (pts, conf) in enumerate(detections):
                 if len(conf):
                     points[v], weights[v] = pts[0], conf[0]
-            positions, _ = triangulate_ransac(self.rig.projections, points, weights,
-                                              self.solver_config.ransac_threshold_px)
-            located.append(positions)
-        return np.stack(located) if located else np.zeros((0, 0, 3))
+            located.append(ransac_consensus(self.rig.projections, points, weights,
+                                            self.solver_config.ransac_threshold_px))
+        return located
 
     def _match(self, located):
         """Assign people (N, J, 3) to tracks: {person index: track index}."""

@@ -242,15 +242,17 @@ def test_cli_multi_person_writes_one_track_per_person(trial, data_root, tmp_path
 
 def test_fitting_the_people_together_changes_no_id_and_no_position(scene, monkeypatch):
     # The rendered fits of a frame's people share one batched render per step; each person's
-    # fit must come out as it would alone (the tracker fitted one person after the other).
+    # fit must come out as it would alone (the tracker fitted one person after the other), and
+    # each solver's start, taken from the tracker's RANSAC, as the solver's own RANSAC.
     def track():
         rng = np.random.default_rng(6)
         tracker = MultiPersonTracker(scene.cameras, SolverConfig(objective='rendered'))
         return [tracker.update(_views(scene, frame, [0, 1, 2], rng)[0]) for frame in range(6)]
 
     together = track()
-    monkeypatch.setattr(tracking, 'solve_people', lambda solvers, keypoints, stamp=None: [
-        solver.solve(people) for solver, people in zip(solvers, keypoints)])
+    monkeypatch.setattr(tracking, 'solve_people',
+                        lambda solvers, keypoints, stamp=None, earlier=None: [
+                            solver.solve(people) for solver, people in zip(solvers, keypoints)])
     alone = track()
     assert [len(results) for results in together] == [0, 0, 3, 3, 3, 3]
     for results, expected in zip(together, alone):

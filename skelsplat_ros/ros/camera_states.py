@@ -48,6 +48,7 @@ class CameraState:
 
     def __init__(self):
         self.frame_id = ''
+        self.info_frame_id = ''     # its CameraInfo's frame_id, '' until one arrives
         self.info_key = None        # last CameraInfo content seen, to skip identical repeats
         self.intrinsics = None      # Camera with identity extrinsics, or None
         self.extrinsics = None      # (R (3, 3), t (3,)) world -> camera, or None
@@ -118,6 +119,7 @@ class CameraStates:
         """Take camera ``name``'s ``CameraInfo``; return why it was rejected, '' if it was not."""
         state = self.states[name]
         state.frame_id = msg.header.frame_id or state.frame_id
+        state.info_frame_id = msg.header.frame_id or state.info_frame_id
         key = conversions.camera_info_key(msg)
         if key == state.info_key:
             return ''
@@ -133,6 +135,22 @@ class CameraStates:
                 state.not_ready = f'CameraInfo rejected: {error}'
             self._register(name)
         return error
+
+    def keypoints_origin(self, name: str, header) -> str:
+        """Why camera ``name``'s keypoints cannot be its images' (their header), else ''.
+
+        Keypoints carry their image's stamp and frame_id: a zero stamp means a detector that
+        did not copy them, a frame_id other than the camera's CameraInfo's another camera's
+        keypoints on this camera's topic.  Either would be fused as if seen by this camera.
+        """
+        if not (header.stamp.sec or header.stamp.nanosec):
+            return "their stamp is zero: the detector must copy its image's header"
+        expected = self.states[name].info_frame_id
+        if expected and header.frame_id != expected:
+            return (f'their frame_id {conversions.capped(header.frame_id, 80)!r} is not the '
+                    f"camera's ({conversions.capped(expected, 80)!r}, from its CameraInfo): "
+                    "another camera's keypoints on this topic?")
+        return ''
 
     def fixed_frames(self) -> Dict[str, Tuple[str, np.ndarray, np.ndarray]]:
         """Return camera name -> (frame_id, R, t) of the cameras the calibration file places.

@@ -14,6 +14,7 @@ The functions that build input messages (:func:`camera_info_msg`, :func:`keypoin
 the tests, the demo and bridges from other detectors.
 """
 
+import array
 from typing import Iterable, List, Optional, Sequence, Tuple
 
 from builtin_interfaces.msg import Duration
@@ -197,13 +198,16 @@ def keypoints_msg_to_skeleton(msg, skeleton: Skeleton = COCO17) -> np.ndarray:
 
     The message's joints are its ``joint_names``, or those of its ``skeleton_format`` when it
     names none; they are mapped to the skeleton's joints by name, and a skeleton joint the
-    message lacks gets confidence 0.  Keypoints with a non-finite coordinate or confidence get
-    confidence 0; confidences are clipped to [0, 1].
+    message lacks gets confidence 0.  The keypoints are read from ``people`` or from the flat
+    arrays (``num_joints``, ``xy``, ``confidence``), whichever the message fills.  Keypoints
+    with a non-finite coordinate or confidence get confidence 0; confidences are clipped to
+    [0, 1].
 
     Raises:
         KeypointsMessageError: for an unknown format, joint names that contradict it, no
-            joint in common with the skeleton, or a person whose keypoint count differs from
-            the number of joint names.
+            joint in common with the skeleton, a person whose keypoint count differs from
+            the number of joint names, or flat arrays of another joint count or inconsistent
+            lengths (or filled together with ``people``).
     """
     joint_names = tuple(msg.joint_names)
     if msg.skeleton_format or not joint_names:
@@ -218,20 +222,50 @@ def keypoints_msg_to_skeleton(msg, skeleton: Skeleton = COCO17) -> np.ndarray:
     if not (skeleton.index_in(joint_names) >= 0).any():
         raise KeypointsMessageError(f'no joint of the message is one of the {skeleton.name} '
                                     f'joints ({", ".join(skeleton.joint_names[:3])}, ...)')
-    people = np.zeros((len(msg.people), len(joint_names), 3))
-    for p, person in enumerate(msg.people):
-        if len(person.keypoints) != len(joint_names):
-            raise KeypointsMessageError(f'person {p} has {len(person.keypoints)} keypoints, '
-                                        f'the message names {len(joint_names)} joints')
-        people[p] = [(k.x, k.y, k.confidence) for k in person.keypoints]
+    flat = _flat_keypoints(msg, len(joint_names))
+    if flat is not None:
+        people = flat
+    else:
+        people = np.zeros((len(msg.people), len(joint_names), 3))
+        for p, person in enumerate(msg.people):
+            if len(person.keypoints) != len(joint_names):
+                raise KeypointsMessageError(f'person {p} has {len(person.keypoints)} keypoints, '
+                                            f'the message names {len(joint_names)} joints')
+            people[p] = [(k.x, k.y, k.confidence) for k in person.keypoints]
     bad = ~np.isfinite(people).all(axis=2)
     people[bad] = 0.0
     people[..., 2] = np.clip(people[..., 2], 0.0, 1.0)
     return skeleton.from_keypoints(people, joint_names)
 
 
+def _flat_keypoints(msg, num_names: int) -> Optional[np.ndarray]:
+    """(P, K, 3) of a message's flat arrays, or None when it uses ``people`` (see above)."""
+    # A recording decoded without the flat fields (written before they existed) has none.
+    xy, confidence = getattr(msg, 'xy', ()), getattr(msg, 'confidence', ())
+    num_joints = int(getattr(msg, 'num_joints', 0))
+    if not (len(xy) or len(confidence) or num_joints):
+        return None
+    if len(msg.people):
+        raise KeypointsMessageError('the message fills both people and the flat arrays '
+                                    '(num_joints, xy, confidence): use one form')
+    if num_joints != num_names:
+        raise KeypointsMessageError(f'num_joints is {num_joints}, the message names '
+                                    f'{num_names} joints')
+    # float32 arrays arrive as array.array('f'): numpy reads their buffer, no per-joint object.
+    xy = np.asarray(xy, dtype=np.float32)
+    confidence = np.asarray(confidence, dtype=np.float32)
+    if len(confidence) % num_joints or len(xy) != 2 * len(confidence):
+        raise KeypointsMessageError(
+            f'flat arrays of {len(xy)} xy and {len(confidence)} confidence values are not '
+            f'2 * P * {num_joints} and P * {num_joints} for {num_joints} joints per person')
+    people = np.empty((len(confidence) // num_joints, num_joints, 3))
+    people[..., :2] = xy.reshape(-1, num_joints, 2)
+    people[..., 2] = confidence.reshape(-1, num_joints)
+    return people
+
+
 def keypoints_msg(people, skeleton_format: str, stamp, frame_id: str, image_width: int = 0,
-                  image_height: int = 0) -> Keypoints2D:
+                  image_height: int = 0, flat: bool = False) -> Keypoints2D:
     """Build a ``skelsplat_ros/Keypoints2D`` from ``(P, K, 3)`` keypoints (x px, y px, conf).
 
     Args:
@@ -241,11 +275,19 @@ def keypoints_msg(people, skeleton_format: str, stamp, frame_id: str, image_widt
         frame_id: the camera's optical frame.
         image_width: pixels, 0 when unknown.
         image_height: pixels, 0 when unknown.
+        flat: fill the flat arrays (``num_joints``, ``xy``, ``confidence``) instead of
+            ``people``: cheaper to build, send and read.
     """
     fmt = get_format(skeleton_format)
     people = np.asarray(people, dtype=float).reshape(-1, fmt.num_joints, 3)
     msg = Keypoints2D(header=Header(stamp=stamp, frame_id=frame_id), skeleton_format=fmt.name,
                       image_width=int(image_width), image_height=int(image_height))
+    if flat:
+        msg.num_joints = fmt.num_joints
+        # array.array from the bytes: what rclpy keeps, without a Python float per value.
+        msg.xy = array.array('f', people[..., :2].astype(np.float32).tobytes())
+        msg.confidence = array.array('f', people[..., 2].astype(np.float32).tobytes())
+        return msg
     msg.people = [
         Person2D(id=p, score=-1.0, keypoints=[
             Keypoint2D(x=float(x), y=float(y), confidence=float(c)) for x, y, c in person])

@@ -40,7 +40,7 @@ from rclpy.qos import qos_profile_sensor_data
 from rclpy.qos import QoSDurabilityPolicy, QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from skelsplat_ros.detect.mediapipe_detector import ModelError
-from skelsplat_ros.live import fuse_group
+from skelsplat_ros.live import fuse_group, nobody_message
 from skelsplat_ros.msg import Keypoints2D
 from skelsplat_ros.pacing import fault_kind, KeyedThrottle, LatestMailbox
 from skelsplat_ros.ros import conversions, outputs
@@ -219,6 +219,10 @@ class SkelSplatNode(Node):
             self._add_frame(name, msg)
 
     def _on_keypoints(self, name, msg):
+        refused = self._cameras.keypoints_origin(name, msg.header)
+        if refused:
+            self._warn(('origin', name), f'{name}: keypoints ignored: {refused}', camera=name)
+            return
         if self._accept(name, msg.header, msg.image_width, msg.image_height,
                         'keypoints') is not None:
             self._add_frame(name, msg)
@@ -306,8 +310,8 @@ class SkelSplatNode(Node):
                        f'{group.stamp_ns * 1e-9:.3f} s')
             return
         if not result.people:
-            self._note('nobody', 'nobody located: fewer than two cameras see a person '
-                       '(publishing empty pose arrays)')
+            self._note('nobody', nobody_message(result, self.config.multi_person,
+                                                self.config.tracker.birth_frames))
         self._publish(result.people, group.stamp_ns)
 
     def _publish(self, people, stamp_ns):

@@ -21,6 +21,7 @@ from skelsplat_ros.solver import geometry, observations, uncertainty
 from skelsplat_ros.solver.config import PoseEstimate, SolverConfig
 from skelsplat_ros.solver.objectives import objective_fit
 from skelsplat_ros.solver.problem import Fit, Problem
+from skelsplat_ros.triangulation import Consensus
 import torch
 
 
@@ -120,12 +121,15 @@ class SkelSplatSolver:
         fit = objective_fit(self.config.objective, self.config.device)([problem])[0]
         return self.finish(problem, fit)
 
-    def prepare(self, keypoints, stamp: Optional[float] = None) -> Optional[Problem]:
+    def prepare(self, keypoints, stamp: Optional[float] = None,
+                earlier: Optional[Consensus] = None) -> Optional[Problem]:
         """Move the motion state to ``stamp`` and set up the frame's fit (see :meth:`solve`).
 
         Picks the person in each view and triangulates the start.  Returns None, after ageing
         the temporal state, when too little is seen to fit; otherwise hand the problem to an
-        objective and its fit to :meth:`finish`.
+        objective and its fit to :meth:`finish`.  ``earlier``: a RANSAC of this person's
+        detections already run this frame (:func:`skelsplat_ros.triangulation.ransac_consensus`),
+        reused where the start triangulates the same input.
         """
         self._predict(stamp)
         candidates = self._observe(keypoints)
@@ -142,7 +146,7 @@ class SkelSplatSolver:
             points, weights = observations.unswap_by_prediction(
                 self.rig, points, weights, prediction.positions, self.skeleton, threshold)
         init, inliers, outvoted = observations.initial_positions(
-            self.rig, points, weights, prediction, self.config, self.skeleton)
+            self.rig, points, weights, prediction, self.config, self.skeleton, earlier)
         known = np.isfinite(init).all(axis=1)
         if known.sum() < 2:
             self._age_state()
@@ -276,7 +280,9 @@ class SkelSplatSolver:
 
 
 def solve_people(solvers: Sequence[SkelSplatSolver], keypoints: Sequence,
-                 stamp: Optional[float] = None) -> List[Optional[PoseEstimate]]:
+                 stamp: Optional[float] = None,
+                 earlier: Optional[Sequence[Optional[Consensus]]] = None
+                 ) -> List[Optional[PoseEstimate]]:
     """Fuse one frame group for several people at once, each person with its own solver.
 
     Gives what ``[solver.solve(k) for solver, k in zip(solvers, keypoints)]`` gives.  The
@@ -292,6 +298,8 @@ def solve_people(solvers: Sequence[SkelSplatSolver], keypoints: Sequence,
             view that does not see a person gives that person's fit nothing.
         keypoints: per person, what its solver's :meth:`SkelSplatSolver.solve` takes.
         stamp: capture time in seconds (see :meth:`SkelSplatSolver.solve`).
+        earlier: per person, a RANSAC of its detections already run this frame, or None
+            (see :meth:`SkelSplatSolver.prepare`).
 
     Returns:
         Per person, its estimate, or None when fewer than two views see it.
@@ -302,7 +310,9 @@ def solve_people(solvers: Sequence[SkelSplatSolver], keypoints: Sequence,
     """
     if len(solvers) != len(keypoints):
         raise ValueError(f'got {len(keypoints)} keypoint sets for {len(solvers)} solvers')
-    problems = [solver.prepare(people, stamp) for solver, people in zip(solvers, keypoints)]
+    earlier = [None] * len(solvers) if earlier is None else earlier
+    problems = [solver.prepare(people, stamp, consensus)
+                for solver, people, consensus in zip(solvers, keypoints, earlier)]
     fitted = [n for n, problem in enumerate(problems) if problem is not None]
     estimates: List[Optional[PoseEstimate]] = [None] * len(solvers)
     if not fitted:
