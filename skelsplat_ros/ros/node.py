@@ -44,7 +44,7 @@ from skelsplat_ros.cameras import CalibrationError, optical_frame_extrinsics
 from skelsplat_ros.live import fuse_group
 from skelsplat_ros.msg import Keypoints2D
 from skelsplat_ros.pacing import fault_kind, KeyedThrottle, LatestMailbox
-from skelsplat_ros.ros import conversions, outputs
+from skelsplat_ros.ros import conversions, hri, outputs
 from skelsplat_ros.ros.camera_states import CameraStates
 from skelsplat_ros.ros.diagnostics import NodeDiagnostics
 from skelsplat_ros.ros.params import load_calibrated_cameras, make_engine, ParameterError
@@ -115,6 +115,7 @@ class SkelSplatNode(Node):
             topic: self.create_publisher(kind, topic, TF_QOS if topic == outputs.TF
                                          else RELIABLE_QOS)
             for topic, kind in outputs.OUTPUT_TOPICS.items()}
+        self._body_publishers = hri.BodyPublishers(self)  # ROS4HRI's per-body topics
         self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', RELIABLE_QOS)
         self._subscribe(config)
         # Steady clock: with use_sim_time a paused or looping /clock must not stop the
@@ -318,7 +319,12 @@ class SkelSplatNode(Node):
 
     def _publish(self, people, stamp_ns):
         for topic, msg in self._outputs.messages(people, stamp_ns, self.config):
-            self._publishers_by_topic[topic].publish(msg)
+            if topic in self._publishers_by_topic:
+                self._publishers_by_topic[topic].publish(msg)
+            else:
+                self._body_publishers.publish(topic, msg)
+        self._body_publishers.expire(self.config.hri_grace_period,
+                                     [body.body_id for body in self._outputs.bodies])
         self._last_published_ns = stamp_ns
         clock = self.get_clock()
         latency = (clock.now().nanoseconds - stamp_ns) * 1e-9
@@ -332,9 +338,13 @@ class SkelSplatNode(Node):
     def _publish_diagnostics(self):
         with self._sync_lock:
             sync = dataclasses.asdict(self._sync.stats)
-        self._diag_pub.publish(self._diagnostics.report(
+        report = self._diagnostics.report(
             self.get_clock().now().to_msg(), self.config, self._states, self._engine, sync,
-            self._mailbox.dropped, self._last_views, self.get_clock().ros_time_is_active))
+            self._mailbox.dropped, self._last_views, self.get_clock().ros_time_is_active)
+        if self.config.publish_hri:
+            report.status.append(hri.diagnostic_status(self._outputs.bodies, self.get_name(),
+                                                       len(self._body_publishers)))
+        self._diag_pub.publish(report)
 
     # --------------------------------------------------------------------------- parameters
     def _on_set_parameters(self, parameters):
