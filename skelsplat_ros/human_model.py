@@ -26,7 +26,7 @@ from scipy.optimize import least_squares
 from skelsplat_ros import body_frames
 
 __all__ = ['DEFAULT_HEIGHT', 'forward_kinematics', 'inverse_kinematics', 'JOINTS', 'Joint',
-           'LINKS', 'measured_height', 'Solution', 'urdf']
+           'JOINTS_BY_NAME', 'LINKS', 'MOVING', 'measured_height', 'Solution', 'urdf']
 
 DEFAULT_HEIGHT = 1.65  # metres, the model's default
 HEIGHT_RANGE = (1.0, 2.3)  # metres: a measured height is clamped to a human one
@@ -93,7 +93,7 @@ JOINTS: Tuple[Joint, ...] = tuple([
 ] + _side_joints('l', 1) + _side_joints('r', -1))
 LINKS: Tuple[str, ...] = ('body',) + tuple(joint.child for joint in JOINTS)
 MOVING = tuple(joint.name for joint in JOINTS if joint.axis is not None)
-_BY_NAME = {joint.name: joint for joint in JOINTS}
+JOINTS_BY_NAME = {joint.name: joint for joint in JOINTS}
 # Joints each part of the skeleton drives, in the chain's order.
 ARM = ('y_shoulder', 'p_shoulder', 'r_shoulder', 'elbow')
 LEG = ('y_hip', 'p_hip', 'r_hip', 'knee')
@@ -244,8 +244,8 @@ def _wrap(angle):
 
 
 def _limits(names):
-    lower = np.array([_BY_NAME[name].limits[0] for name in names])
-    upper = np.array([_BY_NAME[name].limits[1] for name in names])
+    lower = np.array([JOINTS_BY_NAME[name].limits[0] for name in names])
+    upper = np.array([JOINTS_BY_NAME[name].limits[1] for name in names])
     return lower, upper
 
 
@@ -253,7 +253,7 @@ def _chain_directions(names, values):
     """Directions of a limb's two segments in its root's frame (arm: torso, leg: body)."""
     rotations = [np.eye(3)]
     for name, value in zip(names, values):
-        rotations.append(rotations[-1] @ _rotation(_BY_NAME[name].axis, value))
+        rotations.append(rotations[-1] @ _rotation(JOINTS_BY_NAME[name].axis, value))
     down = np.array([0.0, 0.0, -1.0])
     return rotations[3] @ down, rotations[4] @ down
 
@@ -364,7 +364,7 @@ def inverse_kinematics(positions, known, joint_names, world_up=(0.0, 0.0, 1.0)) 
     spine = geometry.spine()
     if body is not None and spine is not None:
         local = body.T @ spine
-        waist = float(np.clip(np.arctan2(local[0], local[2]), *_BY_NAME['waist'].limits))
+        waist = float(np.clip(np.arctan2(local[0], local[2]), *JOINTS_BY_NAME['waist'].limits))
         angles['waist'] = waist
         errors['waist'] = _angle_deg(local, [np.sin(waist), 0.0, np.cos(waist)])
         torso = body @ _rotation((0, 1, 0), waist)

@@ -199,6 +199,8 @@ class _Processor:
         self._diagnostics(log_time_ns, group.stamp_ns)
 
     def _write(self, topic, msg, log_time_ns):
+        # The per-body ROS4HRI topics appear with their bodies (a no-op for known topics).
+        self.bag.add_topic(topic, outputs.type_name(type(msg)))
         self.bag.write_serialized(topic, serialize_message(msg), log_time_ns)
         self.stats.written[topic] += 1
 
