@@ -6,6 +6,7 @@ import types
 
 import numpy as np
 import pytest
+from skelsplat_ros.body_frames import body_id
 from skelsplat_ros.live import PersonPose
 from skelsplat_ros.ros import outputs
 from skelsplat_ros.ros.bag import OUTPUT_TYPES
@@ -18,7 +19,8 @@ STAMP_NS = 100_000_000_000
 def _config(**changes):
     values = {'world_frame': 'world', 'publish_markers': True, 'publish_points': True,
               'publish_tf': True, 'publish_covariance_ellipsoids': False,
-              'marker_lifetime': 0.5}
+              'marker_lifetime': 0.5, 'frame_style': 'skelsplat', 'model_frames_by': 'node',
+              'publish_hri': True}
     values.update(changes)
     return types.SimpleNamespace(**values)
 
@@ -46,9 +48,13 @@ def test_one_group_gives_every_enabled_output_in_order():
     policy = outputs.Outputs()
     people = [_person(1), _person(2, offset=2.0, unknown=(3,))]
     pairs = policy.messages(people, STAMP_NS, _config())
-    assert [topic for topic, _ in pairs] == list(outputs.OUTPUT_TOPICS)
-    for topic, msg in pairs:
+    static = len(outputs.OUTPUT_TOPICS)
+    assert [topic for topic, _ in pairs][:static] == list(outputs.OUTPUT_TOPICS)
+    for topic, msg in pairs[:static]:
         assert isinstance(msg, outputs.OUTPUT_TOPICS[topic])
+    # Then the per-body ROS4HRI topics (their names hold the body id).
+    assert {topic.rsplit('/', 2)[1] for topic, _ in pairs[static:]} == {
+        body_id(1), body_id(2)}
     got = _by_topic(pairs)
     poses = got[outputs.POSES]
     assert stamp_ns(poses.header.stamp) == STAMP_NS and poses.header.frame_id == 'world'
@@ -75,7 +81,9 @@ def test_one_group_gives_every_enabled_output_in_order():
     assert 'left_ear_2' not in children and len(children) == 2 + 17 + 16
     # The bag writes the same topics (absolute names), plus its diagnostics.
     assert list(OUTPUT_TYPES) == ['/human_pose_3d', '/human_pose_3d/markers',
-                                  '/human_pose_3d/points', '/tf', '/diagnostics']
+                                  '/human_pose_3d/points', '/tf', '/humans/bodies/tracked',
+                                  '/diagnostics']
+    assert OUTPUT_TYPES['/humans/bodies/tracked'] == 'hri_msgs/msg/IdsList'
     assert OUTPUT_TYPES['/tf'] == 'tf2_msgs/msg/TFMessage'
 
 
@@ -114,11 +122,13 @@ def test_tf_is_never_sent_twice_for_a_stamp():
 
 @pytest.mark.parametrize('switch, topic', [('publish_markers', outputs.MARKERS),
                                            ('publish_points', outputs.POINTS),
-                                           ('publish_tf', outputs.TF)])
+                                           ('publish_tf', outputs.TF),
+                                           ('publish_hri', outputs.TRACKED)])
 def test_publish_parameters_switch_their_output(switch, topic):
     pairs = outputs.Outputs().messages([_person(1)], STAMP_NS, _config(**{switch: False}))
     assert topic not in _by_topic(pairs) and outputs.POSES in _by_topic(pairs)
-    assert len(pairs) == len(outputs.OUTPUT_TOPICS) - 1
+    assert len([t for t, _ in pairs if t in outputs.OUTPUT_TOPICS]) == len(
+        outputs.OUTPUT_TOPICS) - 1
 
 
 def test_the_skeleton_names_joints_bones_and_frames():
