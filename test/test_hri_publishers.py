@@ -16,9 +16,8 @@ from sensor_msgs.msg import JointState
 from skelsplat_ros.body_frames import body_id
 from skelsplat_ros.live import PersonPose
 from skelsplat_ros.ros import outputs
-from skelsplat_ros.ros.hri import BodyPublishers, body_topic, TRACKED
+from skelsplat_ros.ros.hri import body_topic, BodyPublishers, TRACKED
 from skelsplat_ros.ros.node import RELIABLE_QOS
-from skelsplat_ros.skeletons import COCO17
 
 pytestmark = pytest.mark.ros
 
@@ -29,7 +28,7 @@ BODIES = 200
 
 
 def _person(track_id, step):
-    """A standing person (COCO-17, metres) walking along x; velocities known."""
+    """Return a standing person (COCO-17, metres) walking along x; velocities known."""
     base = np.array([
         [0.10, 0.0, 1.65], [0.08, 0.03, 1.68], [0.08, -0.03, 1.68], [0.0, 0.07, 1.66],
         [0.0, -0.07, 1.66], [0.0, 0.19, 1.45], [0.0, -0.19, 1.45], [0.05, 0.22, 1.15],
