@@ -91,6 +91,7 @@ def test_node_tracks_several_people_like_the_tracker(trial):
         transforms = [t for msg in probe.messages('/tf') for t in msg.transforms]
         tracked = {stamp_ns(m.header.stamp): list(m.ids) for m in probe.messages(TRACKED)}
         received = dict(probe.received)
+        diagnostics = probe.messages('/diagnostics')
 
     tracker = MultiPersonTracker(list(cameras.values()),
                                  SolverConfig(device='cpu', objective='analytic',
@@ -124,6 +125,18 @@ def test_node_tracks_several_people_like_the_tracker(trial):
         assert [person.body_id for person in output.people] == ids
         assert tracked[stamp_ns(output.header.stamp)] == ids
     assert len(set(map(body_id, everyone))) == len(everyone)
+    statuses = [status for array in diagnostics for status in array.status
+                if status.name.endswith(': ROS4HRI bodies')]
+    assert any(set(map(body_id, steady)) <= set(dict((kv.key, kv.value) for kv in s.values)[
+        'bodies'].split()) for s in statuses)
+    # Joint velocities: finite everywhere, claimed where a view supports the joint.
+    for output in outputs[3:]:
+        for person in output.people:
+            speeds = np.linalg.norm([[v.x, v.y, v.z] for v in person.velocities], axis=1)
+            assert np.isfinite(speeds).all() and (speeds < 20.0).all()
+            assert not any(valid and views == 0
+                           for valid, views in zip(person.velocity_valid, person.num_views))
+            assert any(person.velocity_valid)
 
     # human_description frames (frame_style ros4hri, the default), parented as in the model.
     parents = {t.child_frame_id: t.header.frame_id for t in transforms}
