@@ -131,7 +131,7 @@ def body_frame(positions, known, joint_names=COCO17.joint_names, world_up=(0.0, 
     if up is None:  # left is parallel to world up and no torso: any up orthogonal to left
         axis = np.eye(3)[int(np.argmin(np.abs(left)))]
         up = _unit(axis - np.dot(axis, left) * left)
-    forward = np.cross(left, up)
+    forward = _cross(left, up)
     return origin, np.column_stack([forward, left, up])
 
 
@@ -178,6 +178,12 @@ def body_id(track_id: int) -> str:
         characters.append(_ALPHANUMERIC[digit])
     characters.append(_LETTERS[value])
     return ''.join(reversed(characters))
+
+
+def _cross(a, b):
+    """Cross product of two 3-vectors (numpy's is slow for single vectors)."""
+    return np.array([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2],
+                     a[0] * b[1] - a[1] * b[0]])
 
 
 def _orthogonal_unit(vector, axis):
@@ -230,7 +236,7 @@ class SkeletonGeometry:
         left = _orthogonal_unit(self._left(('hip', 'shoulder')), self.up)
         if left is None:
             return None
-        return np.column_stack([np.cross(left, self.up), left, self.up])
+        return np.column_stack([_cross(left, self.up), left, self.up])
 
     def spine(self):
         """Return the unit vector from the hip midpoint to the shoulders', or None."""
@@ -241,7 +247,7 @@ class SkeletonGeometry:
         """Return the axes of the waist (hip) or torso (shoulder) link (z spine, y left)."""
         up = self.spine()
         left = None if up is None else _orthogonal_unit(self._left((part,)), up)
-        return None if left is None else np.column_stack([np.cross(left, up), left, up])
+        return None if left is None else np.column_stack([_cross(left, up), left, up])
 
     def face_origin(self):
         """Return the ears' midpoint, else the eyes', else the nose; None without any."""
@@ -259,7 +265,7 @@ class SkeletonGeometry:
             return None
         forward = _orthogonal_unit(nose - origin, left)
         return None if forward is None else np.column_stack(
-            [forward, left, np.cross(forward, left)])
+            [forward, left, _cross(forward, left)])
 
     def limb(self, side, kind):
         """Return the unit directions (upper segment, lower segment) of a limb, or None.
@@ -287,13 +293,13 @@ def _limb_rotations(upper, lower, forward, bend):
             x = _orthogonal_unit(np.eye(3)[int(np.argmin(np.abs(z)))], z)
     else:
         x = bend * _unit(x)
-    y = np.cross(z, x)
+    y = _cross(z, x)
     first = np.column_stack([x, y, z])
     z2 = -lower
     y2 = _orthogonal_unit(y, z2)
     if y2 is None:
         y2 = _orthogonal_unit(np.eye(3)[int(np.argmin(np.abs(z2)))], z2)
-    return first, np.column_stack([np.cross(y2, z2), y2, z2])
+    return first, np.column_stack([_cross(y2, z2), y2, z2])
 
 
 def model_frames(geometry: SkeletonGeometry):

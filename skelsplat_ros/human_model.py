@@ -19,6 +19,7 @@ The skeleton's geometry (which way a bone, the torso and the head point) comes f
 """
 
 import dataclasses
+import functools
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
@@ -113,12 +114,18 @@ def joint_origin(joint: Joint, height: float) -> np.ndarray:
     return np.array([_length(value, unit) for value in joint.origin])
 
 
+@functools.lru_cache(maxsize=None)
+def _skew(axis):
+    """(K, K @ K) of a unit axis given as a tuple (the model has a dozen axes)."""
+    x, y, z = axis
+    skew = np.array([[0.0, -z, y], [z, 0.0, -x], [-y, x, 0.0]])
+    return skew, skew @ skew
+
+
 def _rotation(axis, angle):
     """Rodrigues: the (3, 3) rotation of ``angle`` radians about the unit ``axis``."""
-    x, y, z = axis
-    c, s = np.cos(angle), np.sin(angle)
-    skew = np.array([[0.0, -z, y], [z, 0.0, -x], [-y, x, 0.0]])
-    return np.eye(3) + s * skew + (1.0 - c) * skew @ skew
+    skew, square = _skew(tuple(float(v) for v in axis))
+    return np.eye(3) + np.sin(angle) * skew + (1.0 - np.cos(angle)) * square
 
 
 def forward_kinematics(angles: Dict[str, float], height: float = DEFAULT_HEIGHT

@@ -127,8 +127,9 @@ def test_node_tracks_several_people_like_the_tracker(trial):
     assert len(set(map(body_id, everyone))) == len(everyone)
     statuses = [status for array in diagnostics for status in array.status
                 if status.name.endswith(': ROS4HRI bodies')]
-    assert any(set(map(body_id, steady)) <= set(dict((kv.key, kv.value) for kv in s.values)[
-        'bodies'].split()) for s in statuses)
+    listed = [{kv.key: kv.value for kv in status.values}['bodies'].split()
+              for status in statuses]
+    assert any(set(map(body_id, steady)) <= set(bodies) for bodies in listed)
     # Joint velocities: finite everywhere, claimed where a view supports the joint.
     for output in outputs[3:]:
         for person in output.people:

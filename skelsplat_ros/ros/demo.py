@@ -692,4 +692,8 @@ def _pictures(output, cameras, frame_index, positions, confidence, reference, de
     files['animation'] = animation.path
     from skelsplat_ros.rviz_render import render_rviz_png
     files['rviz rendering'] = render_rviz_png(output / 'demo.mcap', output / 'rviz.png')
+    # README's ROS4HRI picture: one body's frames, every frame named.
+    files['ROS4HRI frames'] = render_rviz_png(output / 'demo.mcap', output / 'ros4hri.png',
+                                              fraction=0.6, size=(8.5, 7.5), label_all=True,
+                                              zoom=1.6)
     return files

@@ -16,7 +16,8 @@ Topics (relative names, so a namespace applies; ``/tf`` and ``/diagnostics`` are
   ``detector:=keypoints_topic`` (mapped by joint name to the ``skeleton`` parameter's joints);
 - out: ``human_pose_3d`` (``skelsplat_ros/HumanPose3DArray``), ``human_pose_3d/markers``
   (``visualization_msgs/MarkerArray``), ``human_pose_3d/points`` (``sensor_msgs/PointCloud2``),
-  ``/tf`` (``tf2_msgs/TFMessage``, REP-155 frames) and ``/diagnostics``.
+  ``/tf`` (``tf2_msgs/TFMessage``, REP-155 frames), ``/diagnostics`` and ROS4HRI's
+  ``/humans/bodies/tracked`` and per-body topics (:mod:`skelsplat_ros.ros.hri`).
 
 Input faults (bad encoding, size mismatch, uncalibrated CameraInfo, undecodable data, detector
 errors) are logged at most once per camera and fault kind every few seconds, reported on
