@@ -6,7 +6,8 @@
 (:func:`skelsplat_ros.body_frames.body_id`), the human_description link frames
 (:func:`skelsplat_ros.body_frames.model_frames`), the joint angles
 (:func:`skelsplat_ros.human_model.inverse_kinematics`), the body's measured height and whether
-its URDF must be (re)sent, and the body's velocity in ``body_<id>``.  It remembers the heights
+its URDF must be (re)sent, and the body's velocity in ``body_<id>``.  Only joints that at least
+two views support count as located here: one view gives no depth, so no frame or angle.  It remembers the heights
 of the bodies in view only, so it does not grow over a long run.
 """
 
@@ -16,9 +17,10 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from skelsplat_ros import body_frames, human_model
 
-__all__ = ['Body', 'body_twist', 'HriBodies', 'HEIGHT_STEP']
+__all__ = ['Body', 'body_twist', 'HriBodies', 'HEIGHT_STEP', 'MIN_VIEWS']
 
 HEIGHT_STEP = 0.02  # metres: the URDF is sent again when the height estimate moves this much
+MIN_VIEWS = 2  # views a joint needs to place a frame or drive a joint angle
 
 
 @dataclasses.dataclass
@@ -90,10 +92,13 @@ class HriBodies:
         bodies, heights = [], {}
         for person in people:
             body_id = body_frames.body_id(person.person_id)
-            geometry = body_frames.SkeletonGeometry(person.positions, person.known,
-                                                    joint_names, world_up)
+            # A joint seen by one camera takes its depth from the prior or its neighbours: no
+            # frame or joint angle is built on it.
+            located = np.asarray(person.known) & (np.asarray(person.num_views) >= MIN_VIEWS)
+            geometry = body_frames.SkeletonGeometry(person.positions, located, joint_names,
+                                                    world_up)
             sent, total, count = self._heights.get(body_id, (None, 0.0, 0))
-            measured = human_model.measured_height(person.positions, person.known, joint_names)
+            measured = human_model.measured_height(person.positions, located, joint_names)
             if measured is not None:
                 total, count = total + measured, count + 1
             height = total / count if count else human_model.DEFAULT_HEIGHT
@@ -101,7 +106,7 @@ class HriBodies:
             heights[body_id] = (height if due else sent, total, count)
             bodies.append(Body(
                 body_id=body_id, frames=body_frames.model_frames(geometry),
-                solution=human_model.inverse_kinematics(person.positions, person.known,
+                solution=human_model.inverse_kinematics(person.positions, located,
                                                         joint_names, world_up),
                 height=height, urdf_due=due,
                 twist=body_twist(geometry, person.velocities)))

@@ -213,7 +213,8 @@ def test_ros4hri_frames_joint_states_velocity_and_urdf():
 
 def test_joints_of_limbs_not_located_are_left_out_of_the_joint_states():
     person = _standing(2)
-    person.known[[9, 15]] = False  # left wrist, left ankle
+    person.known[9] = False  # the left wrist: not located
+    person.num_views[15] = 1  # the left ankle: one view, no depth of its own
     got = _by_topic(outputs.Outputs().messages([person], STAMP_NS, _config()))
     names = got[f'/humans/bodies/{body_id(2)}/joint_states'].name
     assert len(names) == 20 - 8
