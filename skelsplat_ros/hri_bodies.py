@@ -7,8 +7,8 @@
 (:func:`skelsplat_ros.body_frames.model_frames`), the joint angles
 (:func:`skelsplat_ros.human_model.inverse_kinematics`), the body's measured height and whether
 its URDF must be (re)sent, and the body's velocity in ``body_<id>``.  Only joints that at least
-two views support count as located here: one view gives no depth, so no frame or angle.  It remembers the heights
-of the bodies in view only, so it does not grow over a long run.
+two views support count as located here: one view gives no depth, so no frame or angle.  It
+remembers the heights of the bodies in view only, so it does not grow over a long run.
 """
 
 import dataclasses
