@@ -314,6 +314,7 @@ def model_frames(geometry: SkeletonGeometry):
         (``body``'s: in the world), as in :func:`body_frame`'s convention.
     """
     world = {}
+    fallback_parent = {'waist': 'body', 'torso': 'waist'}
     body = geometry.body_rotation()
     world['body'] = (geometry.origin(), np.eye(3) if body is None else body, None)
     for link, part, parent in (('waist', 'hip', 'body'), ('torso', 'shoulder', 'waist')):
@@ -345,6 +346,8 @@ def model_frames(geometry: SkeletonGeometry):
         if parent is None:
             frames.append((link, None, origin, rotation))
             continue
+        while parent not in world:  # e.g. no waist (hips along the spine): the torso's is body
+            parent = fallback_parent[parent]
         parent_origin, parent_rotation, _ = world[parent]
         frames.append((link, parent, parent_rotation.T @ (origin - parent_origin),
                        parent_rotation.T @ rotation))

@@ -56,15 +56,15 @@ def body_twist(geometry: body_frames.SkeletonGeometry, velocities) -> Optional[t
         geometry: the body's skeleton.
         velocities: (J, 3) joint velocities, world frame, NaN where there is no claim.
     """
-    rotation = geometry.body_rotation()
+    rotation, hips = geometry.body_rotation(), geometry.pair('hip')
+    if rotation is None or hips is None or velocities is None:
+        return None  # the hips not both located: no body origin to give a velocity of
     index = geometry.index
-    names = ('left_hip', 'right_hip')
-    if rotation is None or velocities is None or any(name not in index for name in names):
-        return None
-    left, right = (np.asarray(velocities[index[name]], dtype=float) for name in names)
+    left, right = (np.asarray(velocities[index[name]], dtype=float)
+                   for name in ('left_hip', 'right_hip'))
     if not (np.isfinite(left).all() and np.isfinite(right).all()):
         return None
-    width = np.linalg.norm(geometry.pair('hip')[0] - geometry.pair('hip')[1])
+    width = np.linalg.norm(hips[0] - hips[1])
     linear = rotation.T @ (0.5 * (left + right))
     spread = rotation.T @ (left - right)
     # A turn w about z moves the left hip (at +y w/2) by -w * width / 2 along x.

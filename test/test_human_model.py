@@ -230,3 +230,31 @@ def test_urdf_is_sent_for_a_new_body_and_again_when_its_height_moves():
     assert bodies.update([grown], NAMES)[0].urdf_due  # mean 1.77 m: moved by 7 cm
     assert bodies.update([], NAMES) == []
     assert bodies.update([person], NAMES)[0].urdf_due  # seen again after being lost
+
+
+def test_any_skeleton_gives_finite_frames_and_angles_within_the_limits():
+    """Random, partial and degenerate skeletons (joints on top of each other): no NaN, no error."""
+    rng = np.random.default_rng(11)
+    bodies = HriBodies()
+    for trial in range(300):
+        positions = rng.normal(0.0, 0.5, (17, 3))
+        if trial % 3 == 0:
+            positions[rng.integers(0, 17, 8)] = positions[0]  # coincident joints
+        num_views = rng.integers(0, 5, 17)
+        velocities = np.where(rng.random((17, 1)) < 0.8, rng.normal(0, 1, (17, 3)), np.nan)
+        person = PersonPose(person_id=trial, positions=positions, known=num_views > 0,
+                            confidence=np.ones(17), covariance=np.tile(np.eye(3), (17, 1, 1)),
+                            num_views=num_views, mean_reprojection_error=1.0,
+                            velocities=velocities,
+                            velocity_covariance=np.tile(np.eye(3), (17, 1, 1)))
+        body, = bodies.update([person], NAMES)
+        for _, _, origin, rotation in body.frames:
+            assert np.isfinite(origin).all() and np.isfinite(rotation).all()
+            np.testing.assert_allclose(rotation @ rotation.T, np.eye(3), atol=1e-9)
+            assert np.linalg.det(rotation) == pytest.approx(1.0)
+        for name, value in body.solution.angles.items():
+            lower, upper = human_model.JOINTS_BY_NAME[name].limits
+            assert np.isfinite(value) and lower <= value <= upper
+        assert all(np.isfinite(error) for error in body.solution.errors_deg.values())
+        assert body.twist is None or all(np.isfinite(part).all() for part in body.twist)
+        assert human_model.HEIGHT_RANGE[0] <= body.height <= human_model.HEIGHT_RANGE[1]
