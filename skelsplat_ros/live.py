@@ -428,6 +428,9 @@ class PersonPose:
         covariance: (J, 3, 3) m^2, symmetric.
         num_views: (J,) supporting views, 0 where unknown.
         mean_reprojection_error: pixels, 0 when nothing supports it.
+        velocities: (J, 3) m/s from the motion filter, NaN for a joint no view supports this
+            group (no claim); None without a motion filter (per-frame mode).
+        velocity_covariance: (J, 3, 3) (m/s)^2, or None with ``velocities``.
     """
 
     person_id: int
@@ -437,6 +440,8 @@ class PersonPose:
     covariance: np.ndarray
     num_views: np.ndarray
     mean_reprojection_error: float
+    velocities: Optional[np.ndarray] = None
+    velocity_covariance: Optional[np.ndarray] = None
 
 
 def person_from_estimate(estimate: PoseEstimate, person_id: int,
@@ -468,9 +473,19 @@ def person_from_estimate(estimate: PoseEstimate, person_id: int,
     covariance = np.where(bad[:, None, None], np.eye(3) * unknown_variance, covariance)
     covariance = 0.5 * (covariance + covariance.transpose(0, 2, 1))
     error = float(estimate.mean_reprojection_error)
+    velocities = velocity_covariance = None
+    if estimate.velocities is not None:
+        velocity_covariance = np.asarray(estimate.velocity_covariance, dtype=float)
+        velocities = np.asarray(estimate.velocities, dtype=float).copy()
+        claimed = known & np.isfinite(velocities).all(axis=1) & np.isfinite(
+            velocity_covariance).all(axis=(1, 2))
+        velocities[~claimed] = np.nan
+        velocity_covariance = np.where(claimed[:, None, None], velocity_covariance,
+                                       np.eye(3) * unknown_variance)
     return PersonPose(person_id=int(person_id), positions=positions, known=known,
                       confidence=confidence, covariance=covariance, num_views=num_views,
-                      mean_reprojection_error=error if np.isfinite(error) else 0.0)
+                      mean_reprojection_error=error if np.isfinite(error) else 0.0,
+                      velocities=velocities, velocity_covariance=velocity_covariance)
 
 
 @dataclasses.dataclass

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 from PIL import Image
 import pytest
+from skelsplat_ros.body_frames import body_id
 from skelsplat_ros.fileio.mcap_io import read_messages, read_summary
 from skelsplat_ros.fileio.trc import read_trc
 from skelsplat_ros.ros.demo import OUTPUT_TOPICS, pose_arrays, run_demo, TRIAL
@@ -34,15 +35,28 @@ def test_recording_holds_every_output(demo):
     summary = read_summary(output / 'demo.mcap')
     assert summary['profile'] == 'ros2'
     assert summary['metadata']['rosbag2']['ROS_DISTRO']
-    assert {topic: info['type'] for topic, info in summary['topics'].items()} == {
-        topic: type_name for topic, (type_name, _) in OUTPUT_TOPICS.items()}
+    types = {topic: info['type'] for topic, info in summary['topics'].items()}
+    # The node's outputs, then the ROS4HRI topics of the one body (its id: the tracker's 1).
+    body = body_id(1)
+    assert types == {**{topic: type_name for topic, (type_name, _) in OUTPUT_TOPICS.items()},
+                     f'/humans/bodies/{body}/joint_states': 'sensor_msgs/msg/JointState',
+                     f'/humans/bodies/{body}/velocity': 'geometry_msgs/msg/TwistStamped'}
     counts = {topic: info['count'] for topic, info in summary['topics'].items()}
     # Lockstep pacing: one output per frame group, every one with the person in it.
     assert result.frames_in == result.frames_out == NUM_FRAMES
     assert counts['/human_pose_3d'] == counts['/human_pose_3d/markers'] == NUM_FRAMES
     assert counts['/tf'] == NUM_FRAMES
     assert counts['/diagnostics'] >= 1
+    assert counts['/humans/bodies/tracked'] == NUM_FRAMES
+    # Per-body topics are recorded from the first tracked list on: all but the first groups.
+    assert counts[f'/humans/bodies/{body}/joint_states'] >= NUM_FRAMES - 3
     assert result.counts == counts
+    tracked = [msg for _, _, msg in read_messages(output / 'demo.mcap',
+                                                  ['/humans/bodies/tracked'])]
+    assert all(list(msg.ids) == [body] for msg in tracked)
+    states = [msg for _, _, msg in read_messages(output / 'demo.mcap',
+                                                 [f'/humans/bodies/{body}/joint_states'])]
+    assert all(f'l_elbow_{body}' in msg.name and f'r_knee_{body}' in msg.name for msg in states)
 
     poses = [msg for _, _, msg in read_messages(output / 'demo.mcap', ['/human_pose_3d'])]
     stamps = np.array([stamp_ns(msg.header.stamp) for msg in poses])
@@ -51,7 +65,7 @@ def test_recording_holds_every_output(demo):
     assert all(msg.header.frame_id == 'world' for msg in poses)
     frames = {t.child_frame_id for _, _, msg in read_messages(output / 'demo.mcap', ['/tf'])
               for t in msg.transforms}
-    assert {'body_1', 'left_wrist_1', 'right_ankle_1'} <= frames
+    assert {f'body_{body}', f'l_wrist_{body}', f'r_ankle_{body}', f'head_{body}'} <= frames
     fusion = [status for _, _, msg in read_messages(output / 'demo.mcap', ['/diagnostics'])
               for status in msg.status if status.name.endswith(': fusion')]
     assert any(status.level == 0 for status in fusion)  # OK: the node was fusing

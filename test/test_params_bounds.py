@@ -26,6 +26,9 @@ OWN_DEFAULTS = {
     'skeleton': 'coco17', 'publish_markers': True, 'publish_points': True, 'publish_tf': True,
     'publish_covariance_ellipsoids': False, 'marker_lifetime': 0.5, 'input_timeout': 1.0,
     'diagnostics_period': 1.0,
+    # ROS4HRI (REP-155), issue 18.
+    'frame_style': 'ros4hri', 'model_frames_by': 'node', 'publish_hri': True,
+    'hri_grace_period': 10.0,
 }
 NUMERIC = sorted(name for name, field in {**NODE_FIELDS, **CONFIG_FIELDS}.items()
                  if field.metadata['kind'] in (int, float))

@@ -210,8 +210,10 @@ class _Processor:
             self._write(topic, msg, log_time_ns)
 
     def _write(self, topic, msg, log_time_ns):
+        # The per-body ROS4HRI topics appear with their bodies (a no-op for known topics).
+        self.bag.add_topic(topic, outputs.type_name(type(msg)))
         self.bag.write_serialized(topic, serialize_message(msg), log_time_ns)
-        self.stats.written[topic] += 1
+        self.stats.written[topic] = self.stats.written.get(topic, 0) + 1
 
     def _diagnostics(self, log_time_ns, stamp_ns, force=False):
         """Write /diagnostics every diagnostics_period of stamp time (and at the end)."""

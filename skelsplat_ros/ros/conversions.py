@@ -18,11 +18,12 @@ import array
 from typing import Iterable, List, Optional, Sequence, Tuple
 
 from builtin_interfaces.msg import Duration
-from geometry_msgs.msg import Point, TransformStamped
+from geometry_msgs.msg import Point, TransformStamped, Vector3
 import numpy as np
 from sensor_msgs.msg import CameraInfo, PointCloud2, PointField
 from skelsplat_ros import imaging
-from skelsplat_ros.body_frames import body_frame, joints_in_body_frame, quaternion_from_matrix
+from skelsplat_ros.body_frames import body_frame, body_id, joints_in_body_frame
+from skelsplat_ros.body_frames import quaternion_from_matrix
 from skelsplat_ros.cameras import CalibrationError, camera_from_camera_info
 from skelsplat_ros.cameras import rotation_from_quaternion
 from skelsplat_ros.live import PersonPose
@@ -306,7 +307,22 @@ def transform_to_matrix(transform) -> np.ndarray:
 
 # ---------------------------------------------------------------------------------- outputs
 def person_msg(person: PersonPose, skeleton: Skeleton = COCO17) -> HumanPose3D:
-    """Build a ``skelsplat_ros/HumanPose3D`` of ``skeleton``'s joints (9 * J covariance)."""
+    """Build a ``skelsplat_ros/HumanPose3D`` of ``skeleton``'s joints (9 * J covariance).
+
+    A joint without a finite velocity claim gets velocity 0, covariance identity and
+    ``velocity_valid`` false: nothing non-finite is published.
+    """
+    joints = len(person.positions)
+    velocities = (np.full((joints, 3), np.nan) if person.velocities is None
+                  else np.asarray(person.velocities, dtype=float))
+    valid = np.isfinite(velocities).all(axis=1)
+    if person.velocity_covariance is not None:
+        velocity_covariance = np.asarray(person.velocity_covariance, dtype=float)
+        valid &= np.isfinite(velocity_covariance).all(axis=(1, 2))
+    else:
+        velocity_covariance = np.tile(np.eye(3), (joints, 1, 1))
+    velocities = np.where(valid[:, None], velocities, 0.0)
+    velocity_covariance = np.where(valid[:, None, None], velocity_covariance, np.eye(3))
     return HumanPose3D(
         id=int(person.person_id), skeleton_format=skeleton.name,
         joint_names=list(skeleton.joint_names),
@@ -314,7 +330,11 @@ def person_msg(person: PersonPose, skeleton: Skeleton = COCO17) -> HumanPose3D:
         confidence=[float(c) for c in person.confidence],
         covariance=np.asarray(person.covariance, dtype=float).reshape(-1).tolist(),
         num_views=[int(n) for n in person.num_views],
-        mean_reprojection_error=float(person.mean_reprojection_error))
+        mean_reprojection_error=float(person.mean_reprojection_error),
+        body_id=body_id(person.person_id),
+        velocities=[Vector3(x=float(x), y=float(y), z=float(z)) for x, y, z in velocities],
+        velocity_covariance=velocity_covariance.reshape(-1).tolist(),
+        velocity_valid=[bool(v) for v in valid])
 
 
 def pose_array_msg(people: Iterable[PersonPose], stamp, frame_id: str,
@@ -425,11 +445,11 @@ def person_transforms(person: PersonPose, stamp, world_frame: str,
     origin, rotation = body_frame(person.positions, person.known, joint_names)
     pid = person.person_id
     body = f'body_{pid}'
-    transforms = [_transform(stamp, world_frame, body, origin, quaternion_from_matrix(rotation))]
+    transforms = [transform(stamp, world_frame, body, origin, quaternion_from_matrix(rotation))]
     local = joints_in_body_frame(person.positions, origin, rotation)
     identity = (0.0, 0.0, 0.0, 1.0)
     for j in np.flatnonzero(person.known):
-        transforms.append(_transform(stamp, body, f'{joint_names[j]}_{pid}', local[j], identity))
+        transforms.append(transform(stamp, body, f'{joint_names[j]}_{pid}', local[j], identity))
     return transforms
 
 
@@ -442,10 +462,11 @@ def camera_transform(stamp, world_frame: str, frame_id: str, R, t) -> TransformS
     reads it back from TF.
     """
     R, t = np.asarray(R, dtype=float), np.asarray(t, dtype=float)
-    return _transform(stamp, world_frame, frame_id, -R.T @ t, quaternion_from_matrix(R.T))
+    return transform(stamp, world_frame, frame_id, -R.T @ t, quaternion_from_matrix(R.T))
 
 
-def _transform(stamp, parent, child, translation, quaternion):
+def transform(stamp, parent, child, translation, quaternion):
+    """Build a ``geometry_msgs/TransformStamped`` (quaternion in ROS order x, y, z, w)."""
     msg = TransformStamped(header=Header(stamp=stamp, frame_id=parent), child_frame_id=child)
     msg.transform.translation.x, msg.transform.translation.y, msg.transform.translation.z = (
         float(v) for v in translation)

@@ -45,17 +45,19 @@ import time
 from typing import Dict, List, Optional
 
 from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import TwistStamped
+from hri_msgs.msg import IdsList
 import numpy as np
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import QoSProfile, QoSReliabilityPolicy
 from rclpy.serialization import deserialize_message
-from sensor_msgs.msg import CameraInfo, Image
+from sensor_msgs.msg import CameraInfo, Image, JointState
 from skelsplat_ros.cameras import load_calibration, make_camera
 from skelsplat_ros.fileio.mcap_io import McapBagWriter
 from skelsplat_ros.fileio.trc import read_trc
 from skelsplat_ros.msg import HumanPose3DArray
-from skelsplat_ros.ros import outputs
+from skelsplat_ros.ros import hri, outputs
 from skelsplat_ros.ros.bag import load_config
 from skelsplat_ros.ros.conversions import camera_info_msg
 from skelsplat_ros.ros.runner import default_params_file
@@ -315,7 +317,9 @@ class _Recorder:
     """Subscribes to the node's outputs, writes them to the MCAP, and keeps the poses."""
 
     def __init__(self, node, bag):
+        self._node = node
         self._bag = bag
+        self._bodies = set()  # body ids whose ROS4HRI topics are recorded
         self._condition = threading.Condition()
         self.poses: Dict[int, tuple] = {}     # stamp ns -> (receive wall ns, message)
         self.counts = dict.fromkeys(OUTPUT_TOPICS, 0)
@@ -333,13 +337,26 @@ class _Recorder:
         with self._condition:
             self._bag.write_serialized(topic, data, now)
             self.counts[topic] += 1
-            if topic == '/human_pose_3d':
+            if topic == outputs.TRACKED:
+                self._follow(deserialize_message(data, IdsList).ids)
+            elif topic == '/human_pose_3d':
                 msg = deserialize_message(data, HumanPose3DArray)
                 self.poses[stamp_ns(msg.header.stamp)] = (now, msg)
             elif topic == '/diagnostics':
                 self.diagnostics = deserialize_message(data, DiagnosticArray)
                 self.diagnostics_received += 1
             self._condition.notify_all()
+
+    def _follow(self, body_ids):
+        """Record the per-body joint states and velocity of bodies seen for the first time."""
+        for body_id in set(body_ids) - self._bodies:
+            self._bodies.add(body_id)
+            for leaf, kind in ((hri.JOINT_STATES, JointState), (hri.VELOCITY, TwistStamped)):
+                topic = hri.body_topic(body_id, leaf)
+                self._bag.add_topic(topic, outputs.type_name(kind))
+                self.counts[topic] = 0
+                self._node.create_subscription(
+                    kind, topic, lambda data, t=topic: self._keep(t, data), RELIABLE, raw=True)
 
     def wait(self, predicate, timeout_s, check=None):
         """Wait until ``predicate()`` (called under the lock) holds; return whether it did."""
@@ -675,4 +692,8 @@ def _pictures(output, cameras, frame_index, positions, confidence, reference, de
     files['animation'] = animation.path
     from skelsplat_ros.rviz_render import render_rviz_png
     files['rviz rendering'] = render_rviz_png(output / 'demo.mcap', output / 'rviz.png')
+    # README's ROS4HRI picture: one body's frames, every frame named.
+    files['ROS4HRI frames'] = render_rviz_png(output / 'demo.mcap', output / 'ros4hri.png',
+                                              fraction=0.6, size=(8.5, 7.5), label_all=True,
+                                              zoom=1.6)
     return files

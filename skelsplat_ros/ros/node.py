@@ -16,7 +16,8 @@ Topics (relative names, so a namespace applies; ``/tf`` and ``/diagnostics`` are
   ``detector:=keypoints_topic`` (mapped by joint name to the ``skeleton`` parameter's joints);
 - out: ``human_pose_3d`` (``skelsplat_ros/HumanPose3DArray``), ``human_pose_3d/markers``
   (``visualization_msgs/MarkerArray``), ``human_pose_3d/points`` (``sensor_msgs/PointCloud2``),
-  ``/tf`` (``tf2_msgs/TFMessage``, REP-155 frames) and ``/diagnostics``.
+  ``/tf`` (``tf2_msgs/TFMessage``, REP-155 frames), ``/diagnostics`` and ROS4HRI's
+  ``/humans/bodies/tracked`` and per-body topics (:mod:`skelsplat_ros.ros.hri`).
 
 Input faults (bad encoding, size mismatch, uncalibrated CameraInfo, undecodable data, detector
 errors) are logged at most once per camera and fault kind every few seconds, reported on
@@ -43,7 +44,7 @@ from skelsplat_ros.detect.mediapipe_detector import ModelError
 from skelsplat_ros.live import fuse_group, nobody_message
 from skelsplat_ros.msg import Keypoints2D
 from skelsplat_ros.pacing import fault_kind, KeyedThrottle, LatestMailbox
-from skelsplat_ros.ros import conversions, outputs
+from skelsplat_ros.ros import conversions, hri, outputs
 from skelsplat_ros.ros.camera_states import CameraStates
 from skelsplat_ros.ros.diagnostics import NodeDiagnostics
 from skelsplat_ros.ros.params import load_calibrated_cameras, make_engine, ParameterError
@@ -127,6 +128,7 @@ class SkelSplatNode(Node):
             for topic, kind in outputs.OUTPUT_TOPICS.items()}
         self._tf_static_pub = self.create_publisher(outputs.STATIC_TOPICS[outputs.TF_STATIC],
                                                     outputs.TF_STATIC, outputs.TF_STATIC_QOS)
+        self._body_publishers = hri.BodyPublishers(self)  # ROS4HRI's per-body topics
         self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', RELIABLE_QOS)
         self._subscribe(config)
         # Steady clock: with use_sim_time a paused or looping /clock must not stop the
@@ -316,7 +318,12 @@ class SkelSplatNode(Node):
 
     def _publish(self, people, stamp_ns):
         for topic, msg in self._outputs.messages(people, stamp_ns, self.config):
-            self._publishers_by_topic[topic].publish(msg)
+            if topic in self._publishers_by_topic:
+                self._publishers_by_topic[topic].publish(msg)
+            else:
+                self._body_publishers.publish(topic, msg)
+        self._body_publishers.expire(self.config.hri_grace_period,
+                                     [body.body_id for body in self._outputs.bodies])
         self._last_published_ns = stamp_ns
         clock = self.get_clock()
         latency = (clock.now().nanoseconds - stamp_ns) * 1e-9
@@ -336,9 +343,13 @@ class SkelSplatNode(Node):
     def _publish_diagnostics(self):
         with self._sync_lock:
             sync = dataclasses.asdict(self._sync.stats)
-        self._diag_pub.publish(self._diagnostics.report(
+        report = self._diagnostics.report(
             self.get_clock().now().to_msg(), self.config, self._states, self._engine, sync,
-            self._mailbox.dropped, self._last_views, self.get_clock().ros_time_is_active))
+            self._mailbox.dropped, self._last_views, self.get_clock().ros_time_is_active)
+        if self.config.publish_hri:
+            report.status.append(hri.diagnostic_status(self._outputs.bodies, self.get_name(),
+                                                       len(self._body_publishers)))
+        self._diag_pub.publish(report)
 
     # --------------------------------------------------------------------------- parameters
     def _on_set_parameters(self, parameters):

@@ -4,8 +4,10 @@
 
 :class:`Outputs` turns the people of a group into ``(topic, message)`` pairs: the
 ``HumanPose3DArray`` always, the RViz markers (with DELETE markers for what is no longer
-shown), the ``PointCloud2`` of the joints and the REP-155 TF frames as the ``publish_*``
-parameters enable them.  :class:`skelsplat_ros.ros.node.SkelSplatNode` publishes the pairs and
+shown), the ``PointCloud2`` of the joints, the REP-155 TF frames (named as ``frame_style``
+says) and the ROS4HRI topics (:mod:`skelsplat_ros.ros.hri`: ``/humans/bodies/tracked`` and the
+per-body ones, whose names hold the body id) as the ``publish_*`` parameters enable them.
+:class:`skelsplat_ros.ros.node.SkelSplatNode` publishes the pairs and
 ``skelsplat bag`` writes them to MCAP, so a new output topic is added here only.
 
 :meth:`Outputs.camera_frames` gives the cameras' REP-103 optical frames on ``/tf_static``
@@ -16,28 +18,31 @@ file places the cameras, with tf2_ros ``StaticTransformBroadcaster``'s QoS
 
 from typing import List, Mapping, Sequence, Tuple
 
+from hri_msgs.msg import IdsList
 import numpy as np
 from rclpy.qos import QoSDurabilityPolicy, QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy
 from rclpy.time import Time
 from sensor_msgs.msg import PointCloud2
 from skelsplat_ros import skeletons
+from skelsplat_ros.hri_bodies import HriBodies
 from skelsplat_ros.live import PersonPose
 from skelsplat_ros.msg import HumanPose3DArray
-from skelsplat_ros.ros import conversions
+from skelsplat_ros.ros import conversions, hri
 from tf2_msgs.msg import TFMessage
 from visualization_msgs.msg import MarkerArray
 
 __all__ = ['MARKERS', 'OUTPUT_TOPICS', 'Outputs', 'POINTS', 'POSES', 'STATIC_TOPICS', 'TF',
-           'TF_STATIC', 'TF_STATIC_QOS', 'type_name']
+           'TF_STATIC', 'TF_STATIC_QOS', 'TRACKED', 'type_name']
 
 # Relative names, so that the node's namespace applies; /tf is absolute.
 POSES = 'human_pose_3d'
 MARKERS = 'human_pose_3d/markers'
 POINTS = 'human_pose_3d/points'
 TF = '/tf'
-# topic -> message type, in the order a group gives them.
+TRACKED = hri.TRACKED
+# topic -> message type, in the order a group gives them; the per-body ROS4HRI topics follow.
 OUTPUT_TOPICS = {POSES: HumanPose3DArray, MARKERS: MarkerArray, POINTS: PointCloud2,
-                 TF: TFMessage}
+                 TF: TFMessage, TRACKED: IdsList}
 TF_STATIC = '/tf_static'
 # Topics given once and again only when they change (latched), not per group.
 STATIC_TOPICS = {TF_STATIC: TFMessage}
@@ -67,6 +72,8 @@ class Outputs:
         self._shown_markers = set()   # (namespace, id) of the markers on display
         self._last_tf_ns = None
         self._camera_frames = None    # what camera_frames gave last
+        self._hri = HriBodies()
+        self.bodies = []              # the ROS4HRI records of the last group
 
     def restart(self):
         """Forget the last TF stamp: the clock jumped back (bag loop, restarted cameras)."""
@@ -128,12 +135,22 @@ class Outputs:
                 out.append((MARKERS, MarkerArray(markers=markers)))
         if config.publish_points:
             out.append((POINTS, conversions.points_msg(people, stamp, frame)))
+        ros4hri = config.frame_style == 'ros4hri'
+        self.bodies = (self._hri.update(people, skeleton.joint_names)
+                       if config.publish_hri or (config.publish_tf and ros4hri) else [])
         if config.publish_tf and people and (self._last_tf_ns is None
                                              or stamp_ns > self._last_tf_ns):
             transforms = []
-            for person in people:
-                transforms += conversions.person_transforms(person, stamp, frame,
-                                                            skeleton.joint_names)
+            if ros4hri:
+                links = config.model_frames_by == 'node'
+                for body in self.bodies:
+                    transforms += hri.model_transforms(body, stamp, frame, links)
+            else:
+                for person in people:
+                    transforms += conversions.person_transforms(person, stamp, frame,
+                                                                skeleton.joint_names)
             out.append((TF, TFMessage(transforms=transforms)))
             self._last_tf_ns = stamp_ns
+        if config.publish_hri:
+            out += hri.body_messages(self.bodies, stamp, config)
         return out

@@ -51,6 +51,8 @@ DETECTORS = ('mediapipe', 'onnx', 'keypoints_topic')
 EXTRINSICS_SOURCES = ('calibration_file', 'tf')
 INTRINSICS_SOURCES = ('camera_info', 'calibration_file')
 IMAGE_QOS = ('sensor_data', 'reliable')
+FRAME_STYLES = ('ros4hri', 'skelsplat')
+MODEL_FRAMES_BY = ('node', 'robot_state_publisher')
 _DEVICE = re.compile(r'^(auto|cpu|cuda(:\d+)?)$')
 _CAMERA_NAME = re.compile(r'^[A-Za-z][A-Za-z0-9_]*$')
 
@@ -159,8 +161,18 @@ class NodeConfig:
     device: str = setting('auto', 'solver device: auto | cpu | cuda | cuda:N')
     publish_markers: bool = setting(True, 'publish visualization_msgs/MarkerArray on ~markers')
     publish_points: bool = setting(True, 'publish sensor_msgs/PointCloud2 of the joints')
-    publish_tf: bool = setting(True, 'publish REP-155 body_<id> and <joint>_<id> frames on '
-                               '/tf')
+    publish_tf: bool = setting(True, 'publish REP-155 body frames on /tf (frame_style names '
+                               'them)')
+    frame_style: str = setting('ros4hri', 'TF frame names: ros4hri (human_description links, '
+                               'l_wrist_<body id>) or skelsplat (left_wrist_<id>)',
+                               choices=FRAME_STYLES)
+    model_frames_by: str = setting('node', 'ros4hri link frames below body_<body id> come from '
+                                   'this node, or from one robot_state_publisher per body',
+                                   choices=MODEL_FRAMES_BY)
+    publish_hri: bool = setting(True, 'publish the ROS4HRI topics: /humans/bodies/tracked and '
+                                'per body joint_states, velocity, urdf')
+    hri_grace_period: float = setting(10.0, "a lost body's per-body publishers are destroyed "
+                                      'after this long, seconds', low=0.0, high=3600.0)
     publish_covariance_ellipsoids: bool = setting(False, 'add one 1-sigma ellipsoid per joint '
                                                   'to the markers')
     marker_lifetime: float = setting(0.5, 'marker lifetime, seconds', low=0.0, low_open=True,
@@ -194,7 +206,8 @@ PARAMETERS: Dict[str, Tuple[object, str]] = {
     for name, field in {**NODE_FIELDS, **CONFIG_FIELDS}.items()}
 DYNAMIC = frozenset({'slop', 'max_wait', 'min_views', 'publish_markers', 'publish_points',
                      'publish_tf', 'publish_covariance_ellipsoids', 'marker_lifetime',
-                     'input_timeout'})
+                     'input_timeout', 'frame_style', 'model_frames_by', 'publish_hri',
+                     'hri_grace_period'})
 
 
 def camera_info_topic_for(image_topic: str) -> str:

@@ -204,6 +204,9 @@ class SkelSplatSolver:
         estimate.iterations, estimate.loss = fit.iterations, fit.loss
         estimate.outvoted = problem.outvoted
         self._update_state(joints, estimate.num_views, fit.log_scales, fit.quats)
+        if joints is not None:  # after the update, which slows joints without a depth
+            estimate.velocities = joints.mean[:, 3:].copy()
+            estimate.velocity_covariance = joints.cov[:, 3:, 3:].copy()
         # A joint no view has seen for a while is only a guess: report it unknown.
         if self._state is not None:
             stale = self._state.unseen > cfg.coast_frames
