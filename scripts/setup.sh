@@ -151,7 +151,7 @@ setup_build() {
 # name=version:paths-in-wheel (see ../shared/datasets.md)
 DATASETS=(
   "0.4.15:Pose2Sim/Demo/calibration/Calib_qualisys.toml Pose2Sim/Demo/pose/* Pose2Sim/Demo/opensim/*.trc"
-  "0.10.49:Pose2Sim/Demo_SinglePerson/videos/*"
+  "0.10.49:Pose2Sim/Demo_SinglePerson/videos/* Pose2Sim/Demo_MultiPerson/videos/*"
   "0.8.4:Pose2Sim/S00_Demo_BatchSession/S00_Calibration/* Pose2Sim/S00_Demo_BatchSession/S00_P01_MultiParticipants/S00_P01_T02_Participants1-2/pose/*"
 )
 
@@ -162,7 +162,8 @@ setup_data() {
     version=${entry%%:*}
     members=${entry#*:}
     dest="$CACHE/data/pose2sim-$version"
-    [ -f "$dest/.complete" ] && continue
+    # .complete names what was extracted: a longer list extracts again.
+    [ "$(cat "$dest/.complete" 2>/dev/null)" = "$members" ] && continue
     wheel=$(ls "$CACHE/wheels"/pose2sim-"$version"-*.whl 2>/dev/null | head -n1 || true)
     if [ -z "$wheel" ]; then
       log "downloading pose2sim==$version from PyPI (data only, not installed)"
@@ -174,7 +175,7 @@ setup_data() {
     rm -rf "$dest" && mkdir -p "$dest"
     # shellcheck disable=SC2086  # members are unzip patterns
     (cd "$dest" && unzip -q -o "$wheel" $members)
-    touch "$dest/.complete"
+    echo "$members" > "$dest/.complete"
   done
   log "data ready in $CACHE/data"
 }
