@@ -265,6 +265,15 @@ class FusionEngine:
         self._check([estimate for _, estimate in people])
         return people, names
 
+    @property
+    def notes(self):
+        """What the multi-person tracker noticed in the last group, or None.
+
+        A :class:`skelsplat_ros.tracking.FrameNotes`, per view in the order of the names
+        :meth:`track` returned.
+        """
+        return getattr(self._solver, 'notes', None) if self.multi_person else None
+
     def _fit(self, keypoints, stamp):
         """Run the solver (or tracker) on one group; (None, names) with < 2 cameras."""
         with self._lock:
@@ -378,6 +387,16 @@ def _is_cuda_failure(error):
     return isinstance(error, (RuntimeError, AssertionError)) and 'cuda' in str(error).lower()
 
 
+# A colour per person id (Okabe-Ito, told apart by colour-blind eyes): markers and pictures.
+_ID_COLOURS = ((0.90, 0.62, 0.0), (0.34, 0.71, 0.91), (0.0, 0.62, 0.45), (0.94, 0.89, 0.26),
+               (0.0, 0.45, 0.70), (0.84, 0.37, 0.0), (0.80, 0.47, 0.65))
+
+
+def id_rgb(person_id: int) -> Tuple[float, float, float]:
+    """Return the colour (r, g, b in [0, 1]) of person ``person_id``: seven, cycled by id."""
+    return _ID_COLOURS[int(person_id) % len(_ID_COLOURS)]
+
+
 @dataclasses.dataclass
 class PersonPose:
     """One person ready to publish: every value finite (the no-NaN guarantee of the output).
@@ -390,6 +409,8 @@ class PersonPose:
         covariance: (J, 3, 3) m^2, symmetric.
         num_views: (J,) supporting views, 0 where unknown.
         mean_reprojection_error: pixels, 0 when nothing supports it.
+        cameras: names of the cameras whose detection supported the person, in the order of
+            the engine's cameras (one name: seen by that camera only); empty when unknown.
     """
 
     person_id: int
@@ -399,10 +420,12 @@ class PersonPose:
     covariance: np.ndarray
     num_views: np.ndarray
     mean_reprojection_error: float
+    cameras: Tuple[str, ...] = ()
 
 
 def person_from_estimate(estimate: PoseEstimate, person_id: int,
-                         unknown_variance: float = 1.0) -> Optional[PersonPose]:
+                         unknown_variance: float = 1.0,
+                         camera_names: Sequence[str] = ()) -> Optional[PersonPose]:
     """Turn a solver estimate into a :class:`PersonPose`, or None when no joint is located.
 
     A joint counts as located only when it is finite *and* at least one view supports it in
@@ -414,6 +437,8 @@ def person_from_estimate(estimate: PoseEstimate, person_id: int,
         person_id: the id to give the person.
         unknown_variance: variance in m^2 put on the diagonal of a joint's covariance when
             the solver's is not finite, or the joint is not located.
+        camera_names: the solver's cameras, in the order of the estimate's per-view arrays;
+            the supporting ones become :attr:`PersonPose.cameras`.
     """
     positions = np.asarray(estimate.positions, dtype=float)
     num_joints = positions.shape[0]
@@ -430,9 +455,13 @@ def person_from_estimate(estimate: PoseEstimate, person_id: int,
     covariance = np.where(bad[:, None, None], np.eye(3) * unknown_variance, covariance)
     covariance = 0.5 * (covariance + covariance.transpose(0, 2, 1))
     error = float(estimate.mean_reprojection_error)
+    support = np.asarray(estimate.inliers, dtype=bool).reshape(len(camera_names), -1) \
+        if len(camera_names) else np.zeros((0, num_joints), dtype=bool)
+    cameras = tuple(name for name, seen in zip(camera_names, support) if seen.any())
     return PersonPose(person_id=int(person_id), positions=positions, known=known,
                       confidence=confidence, covariance=covariance, num_views=num_views,
-                      mean_reprojection_error=error if np.isfinite(error) else 0.0)
+                      mean_reprojection_error=error if np.isfinite(error) else 0.0,
+                      cameras=cameras)
 
 
 @dataclasses.dataclass
@@ -451,6 +480,10 @@ class GroupResult:
         outvoted: cameras whose detected person the other views contradict: with a detector
             that finds one person per image (MediaPipe), a camera that sees several people
             may have picked another person than the rest (single-person engines only).
+        merged: camera name -> detections left out as lying over two tracked people
+            (multi-person engines only; :class:`skelsplat_ros.tracking.FrameNotes`).
+        lone: camera name -> detections that no other camera confirms and no tracked
+            person explains (multi-person engines only).
     """
 
     people: List[PersonPose]
@@ -460,6 +493,8 @@ class GroupResult:
     crowded: Dict[str, int]
     diverged: str = ''
     outvoted: Tuple[str, ...] = ()
+    merged: Dict[str, int] = dataclasses.field(default_factory=dict)
+    lone: Dict[str, int] = dataclasses.field(default_factory=dict)
 
 
 def fuse_group(engine: FusionEngine, frames: Mapping[str, object],
@@ -497,7 +532,7 @@ def fuse_group(engine: FusionEngine, frames: Mapping[str, object],
         {name: len(views) for name, views in keypoints.items() if len(views) > 1}
     try:
         if engine.multi_person:
-            tracked, _ = engine.track(keypoints, stamp)
+            tracked, names = engine.track(keypoints, stamp)
             estimate = None
         else:
             estimate, names = engine.solve(keypoints, stamp)
@@ -505,10 +540,15 @@ def fuse_group(engine: FusionEngine, frames: Mapping[str, object],
         return GroupResult([], None, keypoints, faults, crowded, diverged=str(error))
     people = []
     if engine.multi_person:
-        people = [person_from_estimate(estimate, track_id) for track_id, estimate in tracked]
+        people = [person_from_estimate(estimate, track_id, camera_names=names)
+                  for track_id, estimate in tracked]
         people = [person for person in people if person is not None]
-    elif estimate is not None:
-        person = person_from_estimate(estimate, person_id)
+        notes = engine.notes
+        merged = {name: n for name, n in zip(names, notes.merged) if n} if notes else {}
+        lone = {name: n for name, n in zip(names, notes.lone) if n} if notes else {}
+        return GroupResult(people, None, keypoints, faults, crowded, merged=merged, lone=lone)
+    if estimate is not None:
+        person = person_from_estimate(estimate, person_id, camera_names=names)
         if person is not None:
             people.append(person)
         outvoted = () if estimate.outvoted is None else \

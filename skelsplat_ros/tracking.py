@@ -348,16 +348,9 @@ class MultiPersonTracker:
             flag = np.zeros(len(conf), dtype=bool)
             if flags is not None and flags[v] is not None and len(flags[v]):
                 flag |= np.asarray(flags[v], dtype=bool)[originals[v]]
-            if len(recent) >= 2 and len(conf):
-                projected = self._projections(v)[recent]
-                covered = _covered(points, conf, projected) \
-                    | _mixed(points, conf, projected, self.config.association_px)  # (P, T)
-                explains = _pixel_distance(points, conf, projected) \
-                    < self.config.association_px                           # (P, T)
-                for d in np.flatnonzero(covered.sum(axis=1) >= 2):
-                    under = covered[d]
-                    helpers = np.delete(explains, d, axis=0)[:, under].any(axis=1).sum()
-                    flag[d] |= under.sum() > 1 + helpers
+            if len(recent) >= 2:
+                flag |= over_two_people(points, conf, self._projections(v)[recent],
+                                        self.config.association_px)
             result.append(flag)
         return result
 
@@ -444,6 +437,38 @@ class MultiPersonTracker:
                     continue
             kept.append(track)
         self._tracks = kept
+
+
+def over_two_people(points, conf, projected, threshold_px):
+    """Which detections of one view lie over two people or more (a detector merged them).
+
+    A detection lies over a person when the person's projection lies mostly inside the
+    detection's box, or when several of its joints are nearest that person's projected joints
+    (within ``threshold_px``).  It is doubtful when it lies over two people or more and the
+    other detections of the view explain (mean distance under ``threshold_px``) fewer than
+    all but one of them: then it stands for more than one person.
+
+    Args:
+        points: (P, J, 2) undistorted pixels of the view's detections.
+        conf: (P, J) their confidence, 0 where unusable.
+        projected: (T, J, 2) the people's joints projected into the view (undistorted
+            pixels), NaN where unknown.
+        threshold_px: pixel distance within which a joint or a detection explains a person.
+
+    Returns:
+        (P,) bool.
+    """
+    flag = np.zeros(len(conf), dtype=bool)
+    if len(projected) < 2 or not len(conf):
+        return flag
+    covered = _covered(points, conf, projected) \
+        | _mixed(points, conf, projected, threshold_px)                        # (P, T)
+    explains = _pixel_distance(points, conf, projected) < threshold_px         # (P, T)
+    for d in np.flatnonzero(covered.sum(axis=1) >= 2):
+        under = covered[d]
+        helpers = np.delete(explains, d, axis=0)[:, under].any(axis=1).sum()
+        flag[d] = under.sum() > 1 + helpers
+    return flag
 
 
 def _original_index(row, originals):

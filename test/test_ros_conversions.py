@@ -211,15 +211,15 @@ def test_parameter_validation(tmp_path):
              'device': 'tpu', 'world_frame': '/world', 'image_qos': 'fast',
              'camera_names': ['a', 'a'], 'calibration_file': '/does/not/exist.toml',
              'publish_tf': 'yes', 'detector_max_side': 8, 'solver_objective': 'fastest',
-             'solver_temporal': 1, 'solver_accel_sigma': 0.0,
-             'multi_person': True}     # with the default detector, single-person MediaPipe
+             'solver_temporal': 1, 'solver_accel_sigma': 0.0, 'multi_person': 'yes'}
     for name, value in cases.items():
         with pytest.raises(ParameterError, match=name):
             config_from_values(_values(tmp_path, **{name: value}))
     with pytest.raises(ParameterError, match='onnx_model_path'):
         config_from_values(_values(tmp_path, detector='onnx'))
-    assert config_from_values(_values(tmp_path, detector='keypoints_topic',
-                                      multi_person=True)).multi_person
+    # Several people by default, with every detector.
+    assert config.multi_person and config.detector == 'mediapipe'
+    assert not config_from_values(_values(tmp_path, multi_person=False)).multi_person
     with pytest.raises(ParameterError, match='solver_accel_sigma'):
         config_from_values(_values(tmp_path, solver_accel_sigma=1001.0))
     assert config_from_values(_values(tmp_path, solver_accel_sigma=5)).solver.accel_sigma == 5.0

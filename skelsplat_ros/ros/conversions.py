@@ -23,7 +23,7 @@ from sensor_msgs.msg import CameraInfo, PointCloud2, PointField
 from skelsplat_ros import imaging
 from skelsplat_ros.body_frames import body_frame, joints_in_body_frame, quaternion_from_matrix
 from skelsplat_ros.cameras import camera_from_camera_info, rotation_from_quaternion
-from skelsplat_ros.live import PersonPose
+from skelsplat_ros.live import id_rgb, PersonPose
 from skelsplat_ros.msg import HumanPose3D, HumanPose3DArray, Keypoint2D, Keypoints2D, Person2D
 from skelsplat_ros.skeletons import COCO17, get_format, Skeleton
 from std_msgs.msg import ColorRGBA, Header
@@ -56,10 +56,6 @@ _BONE_WIDTH = 0.02       # metres
 _TEXT_HEIGHT = 0.12      # metres
 _TEXT_OFFSET = 0.25      # metres above the highest joint
 # One label colour per person id (Okabe-Ito, told apart by colour-blind viewers too), cycled.
-_ID_COLOURS = ((0.90, 0.62, 0.0), (0.34, 0.71, 0.91), (0.0, 0.62, 0.45), (0.94, 0.89, 0.26),
-               (0.0, 0.45, 0.70), (0.84, 0.37, 0.0), (0.80, 0.47, 0.65))
-
-
 class KeypointsMessageError(ValueError):
     """A ``Keypoints2D`` message whose keypoints cannot be mapped to the skeleton's joints."""
 
@@ -228,7 +224,8 @@ def person_msg(person: PersonPose, skeleton: Skeleton = COCO17) -> HumanPose3D:
         confidence=[float(c) for c in person.confidence],
         covariance=np.asarray(person.covariance, dtype=float).reshape(-1).tolist(),
         num_views=[int(n) for n in person.num_views],
-        mean_reprojection_error=float(person.mean_reprojection_error))
+        mean_reprojection_error=float(person.mean_reprojection_error),
+        cameras=list(person.cameras))
 
 
 def pose_array_msg(people: Iterable[PersonPose], stamp, frame_id: str,
@@ -240,7 +237,7 @@ def pose_array_msg(people: Iterable[PersonPose], stamp, frame_id: str,
 
 def id_colour(person_id: int) -> ColorRGBA:
     """Return the label colour of person ``person_id`` (seven colours, cycled by id)."""
-    r, g, b = _ID_COLOURS[int(person_id) % len(_ID_COLOURS)]
+    r, g, b = id_rgb(person_id)
     return ColorRGBA(r=r, g=g, b=b, a=1.0)
 
 

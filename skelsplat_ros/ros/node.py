@@ -295,6 +295,13 @@ class SkelSplatNode(Node):
         for name, views in result.keypoints.items():
             self._states[name].people_in_view = len(views)
             self._states[name].outvoted = name in result.outvoted
+            self._states[name].merged = result.merged.get(name, 0)
+            self._states[name].lone = result.lone.get(name, 0)
+        for name, count in result.merged.items():
+            if count:
+                self._note(('merged', name), f'{name}: {count} detections lie over two tracked '
+                           'people (merged by the detector?): left out, the other cameras '
+                           'decide')
         for name in result.outvoted:
             self._note(('outvoted', name), f'{name}: its person is not the one the other '
                        'cameras see, so it is left out of the fit (more than one person in '
@@ -385,6 +392,9 @@ def _startup_lines(config):
            f'{config.skeleton.name} joints, output in {config.world_frame!r}')
     if config.multi_person:
         yield 'tracking every person in view, each under a stable id'
+        if config.detector == 'mediapipe':
+            yield ('MediaPipe may merge two overlapping people into one detection: such a '
+                   'view is left out of both people, the other cameras decide')
     elif config.detector == 'mediapipe':
         yield ('MediaPipe finds one person per camera: with several people in view, cameras '
                'that track another person than the rest are left out of the fit')

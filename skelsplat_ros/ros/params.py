@@ -112,9 +112,9 @@ class NodeConfig:
                                     'as in camera_names')
     detector: str = setting('mediapipe', '2D keypoints from', choices=DETECTORS)
     onnx_model_path: str = setting('', 'RTMPose/RTMO-style ONNX model (detector:=onnx)')
-    multi_person: bool = setting(False, 'fuse and track every person in view, each under a '
-                                 'stable id (detector:=onnx or keypoints_topic; MediaPipe '
-                                 'finds one person)')
+    multi_person: bool = setting(True, 'fuse and track every person in view, each under a '
+                                 'stable id (one person is the case N = 1); false: one '
+                                 'person, the one the cameras agree on')
     detector_max_side: int = setting(0, 'mediapipe: images whose longer side exceeds this '
                                      'many pixels are shrunk to it before detection (faster; '
                                      'for people who fill a good part of the image); 0 keeps '
@@ -252,9 +252,6 @@ def config_from_values(values: Mapping[str, object]) -> NodeConfig:
     if checked['detector'] == 'onnx' and not os.path.isfile(checked['onnx_model_path']):
         raise ParameterError(f"onnx_model_path: {checked['onnx_model_path']!r} is not a file "
                              '(needed by detector:=onnx)')
-    if checked['multi_person'] and checked['detector'] == 'mediapipe':
-        raise ParameterError('multi_person: MediaPipe finds one person per camera; use '
-                             'detector:=onnx or keypoints_topic to track several')
     if not _DEVICE.match(checked['device']):
         raise ParameterError(f"device: {checked['device']!r} is not one of auto, cpu, cuda, "
                              'cuda:N')
