@@ -55,7 +55,8 @@ _JOINT_DIAMETER = 0.05   # metres
 _BONE_WIDTH = 0.02       # metres
 _TEXT_HEIGHT = 0.12      # metres
 _TEXT_OFFSET = 0.25      # metres above the highest joint
-# One label colour per person id (Okabe-Ito, told apart by colour-blind viewers too), cycled.
+
+
 class KeypointsMessageError(ValueError):
     """A ``Keypoints2D`` message whose keypoints cannot be mapped to the skeleton's joints."""
 
