@@ -413,7 +413,9 @@ def command_demo(args):
         raise CliError(f'--frames must be at least 1, got {args.frames}')
     demo = _ros_module('skelsplat demo', 'demo')
     try:
-        result = demo.run_demo(args.output, frames=args.frames, progress=not args.quiet)
+        output = args.output or ('out/demo' if args.trial == 'single' else 'out/demo_multi')
+        result = demo.run_demo(output, frames=args.frames, progress=not args.quiet,
+                               trial=args.trial)
     except demo.DemoError as error:
         raise CliError(str(error)) from None
     print('\n'.join(result.summary_lines()))
@@ -534,9 +536,16 @@ def build_parser():
         description='Start skelsplat_node, publish the pose2sim Demo_SinglePerson videos to it '
                     'over DDS on loopback (in lockstep with its outputs), record its outputs '
                     'to OUTPUT/demo.mcap, draw OUTPUT/demo.png, demo.gif and rviz.png, and '
-                    'print a summary.')
-    demo.add_argument('--output', default='out/demo', metavar='DIR',
-                      help='output directory (default out/demo)')
+                    'print a summary.  --trial multi: the Demo_MultiPerson videos (several '
+                    'people, no reference): people per frame, id switches, reprojection '
+                    'errors per person and camera in OUTPUT/demo_multi.json, each person '
+                    'in its colour in OUTPUT/demo_multi.png.')
+    demo.add_argument('--trial', default='single', choices=['single', 'multi'],
+                      help='single: Demo_SinglePerson against its .trc (default); multi: '
+                           'Demo_MultiPerson')
+    demo.add_argument('--output', default=None, metavar='DIR',
+                      help='output directory (default out/demo, out/demo_multi with '
+                           '--trial multi)')
     demo.add_argument('--frames', type=int, default=100,
                       help='frame groups to replay (default 100, the whole trial)')
     demo.add_argument('--quiet', action='store_true', help='no progress output')

@@ -423,6 +423,10 @@ class AnimationWriter:
             views.append(self._render_3d(frame))
         row = np.concatenate(views, axis=1)
         _label(row, _frame_title(frame), (8, self.height - 12), self.height / 900)
+        self.add_image(row)
+
+    def add_image(self, row):
+        """Append one ready-drawn BGR image (uint8, every one the same size)."""
         if self.path.suffix == '.gif':
             from PIL import Image
             rgb = Image.fromarray(cv2.cvtColor(row, cv2.COLOR_BGR2RGB))
