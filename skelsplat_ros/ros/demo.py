@@ -101,7 +101,7 @@ OUTPUT_TIMEOUT_S = 30.0        # one frame group; ~1 s is usual on a 2-core CPU
 MAX_WAIT_S = 5.0               # the node's wait for a group's missing images
 GIF_STRIDE = 6                 # 60 Hz trial -> 10 fps animation
 SUMMARY_FRAMES = 4
-PEOPLE_ROW_PX = 480     # height of a view in demo_multi.png
+PEOPLE_ROW_PX = 360     # height of a view in demo_multi.png (the README shows it)
 PNG_DPI = 90
 # A video at most this much smaller than its calibrated size (fraction of a side) was cropped
 # by the encoder at the right and bottom (cam01/02: 1080 px for a 1088 px calibration).
