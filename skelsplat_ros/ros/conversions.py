@@ -92,7 +92,8 @@ def frame_keypoints(engine, name: str, msg) -> np.ndarray:
     decoded from a recording (which has the same fields, so the type is told by its fields).
     ``engine`` is the :class:`skelsplat_ros.live.FusionEngine` that detects and knows the
     camera's calibrated size; a compressed image that declares another size is refused before
-    it is decoded.
+    it is decoded.  The header stamp goes to the detector, which tracks people from frame to
+    frame.
     """
     if hasattr(msg, 'people'):
         return keypoints_msg_to_skeleton(msg, engine.skeleton)
@@ -102,7 +103,8 @@ def frame_keypoints(engine, name: str, msg) -> np.ndarray:
         bgr = compressed_msg_to_bgr(msg, size)
     else:
         bgr = image_msg_to_bgr(msg)
-    return engine.detect(name, bgr)
+    stamp = msg.header.stamp
+    return engine.detect(name, bgr, stamp=stamp.sec + stamp.nanosec * 1e-9)
 
 
 def camera_from_info_msg(msg, name: str, R=None, t=None):

@@ -103,7 +103,7 @@ class NodeDiagnostics:
             config: the node's :class:`skelsplat_ros.ros.params.NodeConfig`.
             cameras: name -> the node's state of that camera (``frame_id``, ``not_ready``,
                 ``last_arrival``, ``last_stamp_ns``, ``last_error``, ``people_in_view``,
-                ``outvoted``, ``merged``, ``lone``, ``too_fast``).
+                ``outvoted``, ``merged``, ``lone``, ``poses_capped``, ``too_fast``).
             engine: the :class:`skelsplat_ros.live.FusionEngine`.
             sync: the synchroniser's counters (``SyncStats`` fields).
             dropped_busy: groups replaced by newer ones while the worker was busy.
@@ -145,6 +145,9 @@ class NodeDiagnostics:
                             'out')
             if state.lone:
                 message += f'; {state.lone} people seen by this camera only (not located)'
+            if state.poses_capped:
+                message += (f'; {state.people_in_view} people found, the limit of its detector '
+                            '(detector_num_poses): more may be in view')
             offset = offsets.get(name)
             yield status(f'{self.node_name}: camera {name}', LEVELS[level], message, {
                 'input_rate_hz': f'{frames / max(window, 1e-9):.2f}',
@@ -157,6 +160,7 @@ class NodeDiagnostics:
                 'sees_another_person': state.outvoted,
                 'detections_over_two_people': state.merged,
                 'people_seen_by_this_camera_only': state.lone,
+                'poses_capped': state.poses_capped,
                 'frame_id': state.frame_id,
                 'calibrated': name in ready,
             }, self.hardware_id)

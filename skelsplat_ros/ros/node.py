@@ -41,6 +41,7 @@ from rclpy.qos import QoSDurabilityPolicy, QoSHistoryPolicy, QoSProfile, QoSReli
 from rclpy.time import Time
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from skelsplat_ros.cameras import CalibrationError, optical_frame_extrinsics
+from skelsplat_ros.detect.mediapipe_detector import ModelError
 from skelsplat_ros.live import fuse_group
 from skelsplat_ros.msg import Keypoints2D
 from skelsplat_ros.pacing import fault_kind, KeyedThrottle, LatestMailbox
@@ -98,7 +99,10 @@ class SkelSplatNode(Node):
         if 'calibration_file' in (config.extrinsics_source, config.intrinsics_source):
             file_cameras = load_calibrated_cameras(config)
         self._engine = make_engine(config, notify=self.get_logger().info)
-        self._engine.prepare()  # load the detectors now, not on the first frames
+        try:
+            self._engine.prepare()  # load the detectors now, not on the first frames
+        except ModelError as error:  # a bundle that passed the file check but does not load
+            raise ParameterError(f'model_path: {error}') from None
         self._cameras = CameraStates(config, self._engine, file_cameras)
         self._states = self._cameras.states
 
@@ -295,6 +299,8 @@ class SkelSplatNode(Node):
         for name, views in result.keypoints.items():
             self._states[name].people_in_view = len(views)
             self._states[name].outvoted = name in result.outvoted
+            detections = self._engine.last_detections.get(name)
+            self._states[name].poses_capped = detections is not None and detections.capped
             self._states[name].merged = result.merged.get(name, 0)
             self._states[name].lone = result.lone.get(name, 0)
         for name, count in result.merged.items():
@@ -396,8 +402,8 @@ def _startup_lines(config):
             yield ('MediaPipe may merge two overlapping people into one detection: such a '
                    'view is left out of both people, the other cameras decide')
     elif config.detector == 'mediapipe':
-        yield ('MediaPipe finds one person per camera: with several people in view, cameras '
-               'that track another person than the rest are left out of the fit')
+        yield (f'MediaPipe finds up to {config.detector_num_poses} people per camera; '
+               'multi_person:=false fuses the one the cameras agree on')
 
 
 def main(args=None):

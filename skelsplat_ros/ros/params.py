@@ -32,6 +32,9 @@ import re
 from typing import Callable, Dict, Mapping, Optional, Tuple
 
 from skelsplat_ros import settings
+from skelsplat_ros.detect.mediapipe_detector import check_model, DEFAULT_NUM_POSES, \
+    MAX_NUM_POSES, ModelError
+from skelsplat_ros.detect.pose_bundle import default_model_path
 from skelsplat_ros.live import FusionEngine
 from skelsplat_ros.skeletons import get_skeleton, Skeleton, SKELETON_NAMES
 from skelsplat_ros.solver import SolverConfig
@@ -112,6 +115,12 @@ class NodeConfig:
                                     'as in camera_names')
     detector: str = setting('mediapipe', '2D keypoints from', choices=DETECTORS)
     onnx_model_path: str = setting('', 'RTMPose/RTMO-style ONNX model (detector:=onnx)')
+    model_path: str = setting('', 'MediaPipe PoseLandmarker .task bundle (detector:=mediapipe, '
+                              'e.g. an official pose_landmarker_heavy.task); empty: the one '
+                              'scripts/setup.sh builds')
+    detector_num_poses: int = setting(DEFAULT_NUM_POSES, 'mediapipe: most people found per '
+                                      'image (each costs one landmark pass; /diagnostics says '
+                                      'when a camera reaches it)', low=1, high=MAX_NUM_POSES)
     multi_person: bool = setting(True, 'fuse and track every person in view, each under a '
                                  'stable id (one person is the case N = 1); false: one '
                                  'person, the one the cameras agree on')
@@ -240,7 +249,7 @@ def config_from_values(values: Mapping[str, object]) -> NodeConfig:
     if not world_frame or world_frame.startswith('/') or ' ' in world_frame:
         raise ParameterError(f'world_frame: {world_frame!r} is not a TF frame name (no leading '
                              '/, no spaces)')
-    for name in ('calibration_file', 'onnx_model_path'):
+    for name in ('calibration_file', 'onnx_model_path', 'model_path'):
         checked[name] = _path(checked[name], name)
     if 'calibration_file' in (checked['extrinsics_source'], checked['intrinsics_source']):
         if not checked['calibration_file']:
@@ -252,6 +261,11 @@ def config_from_values(values: Mapping[str, object]) -> NodeConfig:
     if checked['detector'] == 'onnx' and not os.path.isfile(checked['onnx_model_path']):
         raise ParameterError(f"onnx_model_path: {checked['onnx_model_path']!r} is not a file "
                              '(needed by detector:=onnx)')
+    if checked['detector'] == 'mediapipe':
+        try:
+            check_model(checked['model_path'] or default_model_path())
+        except ModelError as error:
+            raise ParameterError(f'model_path: {error}') from None
     if not _DEVICE.match(checked['device']):
         raise ParameterError(f"device: {checked['device']!r} is not one of auto, cpu, cuda, "
                              'cuda:N')
@@ -276,8 +290,11 @@ def make_engine(config: NodeConfig, notify: Callable[[str], None]) -> FusionEngi
     if detector == 'onnx':
         options = {'model_path': config.onnx_model_path,
                    'device': 'cpu' if config.device == 'cpu' else 'auto'}
-    if detector == 'mediapipe' and config.detector_max_side:
-        options['max_side'] = config.detector_max_side
+    if detector == 'mediapipe':
+        options = {'model_path': config.model_path or None,
+                   'num_poses': config.detector_num_poses}
+        if config.detector_max_side:
+            options['max_side'] = config.detector_max_side
     return FusionEngine(config.camera_names, detector=detector, detector_options=options,
                         device=config.device, solver_config=config.solver,
                         multi_person=config.multi_person, tracker_config=config.tracker,
