@@ -58,7 +58,8 @@ def id_switches(people: Sequence[Mapping[int, np.ndarray]]) -> List[dict]:
 
 def summarize(people: Sequence[Mapping[int, np.ndarray]], cameras,
               detections: Optional[Sequence[Sequence[np.ndarray]]] = None,
-              threshold_px: float = 40.0, min_confidence: float = 0.1) -> dict:
+              threshold_px: float = 40.0, min_confidence: float = 0.1,
+              triangulated: Optional[Sequence[Mapping[int, np.ndarray]]] = None) -> dict:
     """Describe the people of a recording.
 
     Args:
@@ -69,6 +70,8 @@ def summarize(people: Sequence[Mapping[int, np.ndarray]], cameras,
         threshold_px: a person's projection and a detection this close (mean over their
             shared joints, undistorted pixels) are the same person.
         min_confidence: detections' joints below it are ignored.
+        triangulated: ``people`` with only the joints two views or more located (a joint
+            one view sees has a guessed depth), for finding id switches; None: ``people``.
 
     Returns:
         A JSON-ready dict: ``people_per_frame``, ``frames_with_n_people``, ``ids``
@@ -89,7 +92,7 @@ def summarize(people: Sequence[Mapping[int, np.ndarray]], cameras,
         'people_per_frame': counts,
         'frames_with_n_people': {str(n): counts.count(n) for n in sorted(set(counts))},
         'ids': {str(person_id): frames for person_id, frames in sorted(ids.items())},
-        'id_switches': id_switches(people),
+        'id_switches': id_switches(people if triangulated is None else triangulated),
     }
     if detections is None:
         return report

@@ -294,15 +294,17 @@ class MultiPersonTracker:
         return {int(r): int(c) for r, c in zip(rows, cols) if cost[r, c] < 1e6}
 
     def _observe(self, track, positions, hit=True):
-        measured = _displacement(track.positions, positions) / (track.missed + 1)
-        alpha = self.config.velocity_smoothing
-        track.velocity = alpha * measured + (1.0 - alpha) * track.velocity
-        # A single-view position has its depth from the prediction: joints it does not see
-        # keep their last position.
-        track.positions = positions if hit else np.where(
-            np.isfinite(positions), positions, track.positions)
         if hit:
+            measured = _displacement(track.positions, positions) / (track.missed + 1)
+            alpha = self.config.velocity_smoothing
+            track.velocity = alpha * measured + (1.0 - alpha) * track.velocity
+            track.positions = positions
             track.hits = track.hits + 1 if track.missed == 0 else 1
+        else:
+            # One view measures no depth: a velocity taken from it would feed on itself along
+            # the rays.  The track slows down, and the joints it does not see stay put.
+            track.velocity = 0.5 * track.velocity
+            track.positions = np.where(np.isfinite(positions), positions, track.positions)
         track.missed = 0
         self._confirm(track)
 
@@ -391,7 +393,8 @@ class MultiPersonTracker:
 
         None when none of the seen joints is predicted.
         """
-        predicted = self._tracks[track_index].predicted()
+        # The depth held is the last one, not extrapolated: one view cannot correct it.
+        predicted = self._tracks[track_index].positions
         seen = (conf > 0) & np.isfinite(predicted).all(axis=1)
         if seen.sum() < _MIN_SHARED_JOINTS:
             return None

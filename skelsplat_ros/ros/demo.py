@@ -236,13 +236,16 @@ def pose_arrays(messages, num_joints):
     return positions, confidence, reprojection
 
 
-def people_by_id(messages, num_joints):
-    """Every person of ``HumanPose3DArray`` messages: per message, id -> (J, 3), NaN unknown."""
+def people_by_id(messages, num_joints, min_views=1):
+    """Return every person of ``HumanPose3DArray`` messages: per message, id -> (J, 3).
+
+    NaN where a joint is unknown or located by fewer than ``min_views`` views.
+    """
     frames = []
     for msg in messages:
         persons = {}
         for person in msg.people:
-            known = np.array(list(person.num_views)) > 0
+            known = np.array(list(person.num_views)) >= min_views
             xyz = np.array([[p.x, p.y, p.z] for p in person.positions]).reshape(num_joints, 3)
             persons[int(person.id)] = np.where(known[:, None], xyz, np.nan)
         frames.append(persons)
@@ -716,12 +719,16 @@ def _multi_result(output, trial, skeleton, published, recorder, stamps, messages
     from skelsplat_ros import track_report
 
     index_of = {stamp: index for index, stamp in enumerate(published)}
+    replayed = [m for s, m in zip(stamps, messages) if s in index_of]
     by_frame = [{} for _ in range(len(published))]
-    for frame, persons in zip(frame_index, people_by_id(
-            [m for s, m in zip(stamps, messages) if s in index_of], skeleton.num_joints)):
-        by_frame[frame] = persons
+    triangulated = [{} for _ in range(len(published))]
+    for frame, persons, located in zip(frame_index,
+                                       people_by_id(replayed, skeleton.num_joints),
+                                       people_by_id(replayed, skeleton.num_joints, 2)):
+        by_frame[frame], triangulated[frame] = persons, located
     report = track_report.summarize(by_frame, trial.cameras,
-                                    [detections[frame] for frame in range(len(by_frame))])
+                                    [detections[frame] for frame in range(len(by_frame))],
+                                    triangulated=triangulated)
     files = {'recording': output / 'demo.mcap', 'report': output / 'demo_multi.json'}
     files['report'].write_text(json.dumps(report, indent=1) + '\n')
     if pictures:
