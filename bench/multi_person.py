@@ -32,9 +32,10 @@ totalled: false people (estimates matched to nobody) and missed people (visible,
 estimate).  The tracker reports a person at once when its association is unambiguous, and
 after ``birth_frames`` matched frames when another grouping of its detections was possible,
 so some of a person's first ``birth_frames - 1`` visible frames may be missed by design:
-``missed_after_birth`` leaves those out (for every method alike).  Times are wall-clock per frame on this machine,
-after an untimed warm-up per method.  Writes ``multi_person.json`` (also printed on stdout) and
-``multi_person.png`` into the output directory; progress goes to stderr.
+``missed_after_birth`` leaves those out (for every method alike).  Times are wall-clock per
+frame on this machine, after an untimed warm-up per method.  Writes ``multi_person.json``
+(also printed on stdout) and ``multi_person.png`` into the output directory; progress goes to
+stderr.
 """
 
 import argparse
