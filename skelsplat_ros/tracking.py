@@ -26,9 +26,9 @@ that no other view confirms and no track explains is counted (:attr:`FrameNotes.
 
 A view whose one detection covers two tracked people (a detector that merged two overlapping
 people) is doubtful: that detection joins nobody, and the other views decide.  It is found
-geometrically (two tracks' projections inside the detection's box, or some of its joints on
-one track's projection and some on another's, and no other detection of either), or flagged
-by the detector (``doubtful`` in :meth:`MultiPersonTracker.update`).
+geometrically (some of its joints on one track's projection and some on another's, or two
+tracks' projections inside its box while it follows neither, and no other detection for one
+of them), or flagged by the detector (``doubtful`` in :meth:`MultiPersonTracker.update`).
 
 A track that is not matched is kept, unreported, for ``max_missed_frames`` frames: within
 that time a person who comes back (a short occlusion, or leaving and re-entering the field of
@@ -445,11 +445,13 @@ class MultiPersonTracker:
 def over_two_people(points, conf, projected, threshold_px):
     """Which detections of one view lie over two people or more (a detector merged them).
 
-    A detection lies over a person when the person's projection lies mostly inside the
-    detection's box, or when several of its joints are nearest that person's projected joints
-    (within ``threshold_px``).  It is doubtful when it lies over two people or more and the
-    other detections of the view explain (mean distance under ``threshold_px``) fewer than
-    all but one of them: then it stands for more than one person.
+    A detection lies over people when several of its joints are nearest one person's projected
+    joints and several others another's (within ``threshold_px``), or when two people's
+    projections lie mostly inside its box while it follows neither (a detection that follows
+    one person and covers another's box is that person's, the other hidden behind).  It is
+    doubtful when it lies over two people or more and the other detections of the view explain
+    (mean distance under ``threshold_px``) fewer than all but one of them: then it stands for
+    more than one person.
 
     Args:
         points: (P, J, 2) undistorted pixels of the view's detections.
@@ -464,9 +466,14 @@ def over_two_people(points, conf, projected, threshold_px):
     flag = np.zeros(len(conf), dtype=bool)
     if len(projected) < 2 or not len(conf):
         return flag
-    covered = _covered(points, conf, projected) \
-        | _mixed(points, conf, projected, threshold_px)                        # (P, T)
+    boxed = _covered(points, conf, projected)                                   # (P, T)
+    mixed = _mixed(points, conf, projected, threshold_px)                       # (P, T)
     explains = _pixel_distance(points, conf, projected) < threshold_px         # (P, T)
+    # A detection that follows one person's projection and merely covers another's box is
+    # that person's, with the other hidden behind: only mixed joints, or a box over people
+    # it follows none of, make it doubtful.
+    covered = np.where((mixed.sum(axis=1) >= 2)[:, None], mixed | boxed,
+                       np.where(explains.any(axis=1)[:, None], False, boxed))
     for d in np.flatnonzero(covered.sum(axis=1) >= 2):
         under = covered[d]
         helpers = np.delete(explains, d, axis=0)[:, under].any(axis=1).sum()
