@@ -8,9 +8,9 @@ from PIL import Image
 import pytest
 from skelsplat_ros.body_frames import body_frame
 from skelsplat_ros.cameras import make_camera
+from skelsplat_ros.live import id_rgb
 from skelsplat_ros.skeletons import COCO17, HALPE26
 from skelsplat_ros.visualize import DETECTION_BGR, OverlayFrame, REPROJECTION_BGR
-from skelsplat_ros.live import id_rgb
 from skelsplat_ros.visualize import draw_overlay, draw_people, people_grid, project_skeleton
 from skelsplat_ros.visualize import render_summary_png
 from skelsplat_ros.visualize import write_animation
