@@ -80,7 +80,8 @@ def _message(name, bgr, stamp):
 
 def _offline(cameras, messages):
     """Run the reference: fresh detectors and solver, in order, on the decoded frames."""
-    detectors = {name: create_detector('mediapipe') for name in CAMERAS}
+    # config/multiview.yaml: detector_tracking false, every image detected afresh.
+    detectors = {name: create_detector('mediapipe', static_image_mode=True) for name in CAMERAS}
     # solver_objective:=auto runs the analytic objective on a CPU.
     solver = SkelSplatSolver([cameras[name] for name in CAMERAS],
                              SolverConfig(device='cpu', objective='analytic',

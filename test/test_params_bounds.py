@@ -19,7 +19,8 @@ from skelsplat_ros.ros.params import ParameterError, PARAMETERS, validate_update
 OWN_DEFAULTS = {
     'world_frame': 'world', 'extrinsics_source': 'calibration_file',
     'intrinsics_source': 'camera_info', 'calibration_file': '', 'detector': 'mediapipe',
-    'onnx_model_path': '', 'model_path': '', 'detector_num_poses': 3, 'multi_person': True,
+    'onnx_model_path': '', 'model_path': '', 'detector_num_poses': 3,
+    'detector_tracking': False, 'multi_person': True,
     'detector_max_side': 0, 'slop': 0.02,
     'max_wait': 0.1, 'min_views': 2, 'image_qos': 'sensor_data', 'device': 'auto',
     'skeleton': 'coco17', 'publish_markers': True, 'publish_points': True, 'publish_tf': True,

@@ -40,7 +40,6 @@ use one :class:`MediaPipeDetector` per camera stream.
 """
 
 import os
-import time
 import zipfile
 
 import cv2
@@ -53,12 +52,14 @@ from skelsplat_ros.detect.pose_bundle import BUNDLE_DETECTOR, BUNDLE_LANDMARKS, 
 from skelsplat_ros.skeletons import BLAZEPOSE33_JOINTS, COCO17
 
 __all__ = ['DEFAULT_NUM_POSES', 'MAX_NUM_POSES', 'MediaPipeDetector', 'ModelError',
-           'OVERLAP_DOUBT', 'check_model']
+           'OVERLAP_DOUBT', 'UNSTAMPED_PERIOD_S', 'check_model', 'doubtful_people']
 
 #: People per image by default: the participant, a second person and a bystander.
 DEFAULT_NUM_POSES = 3
 #: The most people per image: each costs one landmark pass (about 25 ms on one CPU core).
 MAX_NUM_POSES = 10
+#: Seconds between images that come without a stamp (VIDEO mode).
+UNSTAMPED_PERIOD_S = 1.0 / 30.0
 #: Box overlap (intersection over union) above which two detections are doubtful.
 OVERLAP_DOUBT = 0.5
 
@@ -182,8 +183,9 @@ class MediaPipeDetector:
             import mediapipe
             from mediapipe.tasks.python import BaseOptions, vision
         except ImportError as error:
-            raise ImportError('the mediapipe detector needs the mediapipe package '
-                              '(pip install mediapipe)') from error
+            raise ImportError('the mediapipe detector needs the mediapipe package: pip install '
+                              'mediapipe "numpy==<the numpy ROS uses>" (README, "With a real '
+                              'ROS 2 install")') from error
         self._image_class, self._srgb = mediapipe.Image, mediapipe.ImageFormat.SRGB
         self.skeleton = skeleton
         self.num_poses = int(num_poses)
@@ -226,7 +228,8 @@ class MediaPipeDetector:
 
         Args:
             bgr: ``(H, W, 3) uint8`` BGR image.
-            stamp: its capture time in seconds (VIDEO mode), None for now.  Ignored in IMAGE
+            stamp: its capture time in seconds (VIDEO mode); None: one frame period
+                (:data:`UNSTAMPED_PERIOD_S`) after the previous image.  Ignored in IMAGE
                 mode.
 
         Returns:
@@ -267,8 +270,8 @@ class MediaPipeDetector:
 
     def _next_timestamp(self, stamp):
         """Return MediaPipe's timestamp (ms, strictly increasing) of a frame taken at ``stamp``."""
-        if stamp is None:
-            stamp = time.monotonic()
+        if stamp is None:   # not the clock: a warm-up image must not be "later" than the stream
+            stamp = 0.0 if self._last_stamp is None else self._last_stamp + UNSTAMPED_PERIOD_S
         if self._last_stamp is not None and stamp < self._last_stamp:
             self.restarts += 1
             self._start()   # the stream started over: track afresh, not from its old end

@@ -103,6 +103,8 @@ class SkelSplatNode(Node):
             self._engine.prepare()  # load the detectors now, not on the first frames
         except ModelError as error:  # a bundle that passed the file check but does not load
             raise ParameterError(f'model_path: {error}') from None
+        except ImportError as error:  # the detector's package is not installed
+            raise ParameterError(f'detector: {error}') from None
         self._cameras = CameraStates(config, self._engine, file_cameras)
         self._states = self._cameras.states
 

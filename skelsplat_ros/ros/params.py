@@ -121,6 +121,10 @@ class NodeConfig:
     detector_num_poses: int = setting(DEFAULT_NUM_POSES, 'mediapipe: most people found per '
                                       'image (each costs one landmark pass; /diagnostics says '
                                       'when a camera reaches it)', low=1, high=MAX_NUM_POSES)
+    detector_tracking: bool = setting(False, 'mediapipe: VIDEO mode, people followed from '
+                                      'frame to frame (measured no faster, and it can merge '
+                                      'two people into one track: bench/detector.py); false: '
+                                      'each image afresh')
     multi_person: bool = setting(True, 'fuse and track every person in view, each under a '
                                  'stable id (one person is the case N = 1); false: one '
                                  'person, the one the cameras agree on')
@@ -292,7 +296,8 @@ def make_engine(config: NodeConfig, notify: Callable[[str], None]) -> FusionEngi
                    'device': 'cpu' if config.device == 'cpu' else 'auto'}
     if detector == 'mediapipe':
         options = {'model_path': config.model_path or None,
-                   'num_poses': config.detector_num_poses}
+                   'num_poses': config.detector_num_poses,
+                   'static_image_mode': not config.detector_tracking}
         if config.detector_max_side:
             options['max_side'] = config.detector_max_side
     return FusionEngine(config.camera_names, detector=detector, detector_options=options,
