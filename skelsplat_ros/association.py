@@ -98,7 +98,8 @@ def _paired_costs(F, points_a, conf_a, points_b, conf_b):
     return np.where(shared >= MIN_SHARED_JOINTS, cost, np.inf)
 
 
-def associate(cameras, views, threshold_px=40.0, min_views=2, min_confidence=0.1):
+def associate(cameras, views, threshold_px=40.0, min_views=2, min_confidence=0.1,
+              contested=False):
     """Group the detections of all views into people.
 
     Args:
@@ -109,10 +110,14 @@ def associate(cameras, views, threshold_px=40.0, min_views=2, min_confidence=0.1
             in 1080p images).
         min_views: people seen by fewer views are dropped.
         min_confidence: joints below this confidence are ignored.
+        contested: also say which people could have been grouped otherwise.
 
     Returns:
         (N, V) int array: for each person, the index of its detection in each view, -1 where
-        the view does not see it; people sorted by decreasing number of views.
+        the view does not see it; people sorted by decreasing number of views.  With
+        ``contested``, also (N,) bool: whether one of the person's detections lies within
+        ``threshold_px`` of a detection outside the person (another person's, or one that
+        no other view confirms), so that another grouping was possible.
 
     """
     rig = CameraRig(cameras)
@@ -156,9 +161,13 @@ def associate(cameras, views, threshold_px=40.0, min_views=2, min_confidence=0.1
         row = np.full(len(cameras), -1)
         for k in group:
             row[nodes[k][0]] = nodes[k][1]
-        people.append(row)
-    people.sort(key=lambda row: -(row >= 0).sum())
-    return np.array(people, dtype=int).reshape(-1, len(cameras))
+        others = np.setdiff1d(np.arange(len(nodes)), group)
+        people.append((row, bool((cost[np.ix_(group, others)] < threshold_px).any())))
+    people.sort(key=lambda person: -(person[0] >= 0).sum())
+    assignment = np.array([row for row, _ in people], dtype=int).reshape(-1, len(cameras))
+    if contested:
+        return assignment, np.array([doubt for _, doubt in people], dtype=bool)
+    return assignment
 
 
 def split_people(views, assignment):

@@ -274,7 +274,8 @@ class FusionEngine:
         self._check([] if estimate is None else [estimate])
         return estimate, names
 
-    def track(self, keypoints: Mapping[str, np.ndarray], stamp: Optional[float] = None
+    def track(self, keypoints: Mapping[str, np.ndarray], stamp: Optional[float] = None,
+              doubtful: Optional[Mapping[str, np.ndarray]] = None
               ) -> Tuple[List[Tuple[int, PoseEstimate]], Tuple[str, ...]]:
         """Fuse one group into every tracked person (an engine built with ``multi_person``).
 
@@ -282,6 +283,8 @@ class FusionEngine:
             keypoints: camera name -> (P, J, 3) raw pixels and confidence, for the views in
                 the group (other cameras count as views without detections).
             stamp: the group's capture time in seconds (see :meth:`solve`).
+            doubtful: camera name -> (P,) bool, the detections its detector flags as
+                possibly two people merged into one (they join nobody).
 
         Returns:
             ``(people, cameras)``: ``(track id, estimate)`` of each confirmed person fitted in
@@ -294,12 +297,21 @@ class FusionEngine:
         """
         if not self.multi_person:
             raise RuntimeError('this engine fuses one person: use solve()')
-        people, names = self._fit(keypoints, stamp)
+        people, names = self._fit(keypoints, stamp, doubtful or {})
         people = people or []
         self._check([estimate for _, estimate in people])
         return people, names
 
-    def _fit(self, keypoints, stamp):
+    @property
+    def notes(self):
+        """What the multi-person tracker noticed in the last group, or None.
+
+        A :class:`skelsplat_ros.tracking.FrameNotes`, per view in the order of the names
+        :meth:`track` returned.
+        """
+        return getattr(self._solver, 'notes', None) if self.multi_person else None
+
+    def _fit(self, keypoints, stamp, doubtful=None):
         """Run the solver (or tracker) on one group; (None, names) with < 2 cameras."""
         with self._lock:
             cameras = [(name, self._cameras[name]) for name in self.camera_names
@@ -312,8 +324,11 @@ class FusionEngine:
         joints = self.skeleton.num_joints
         views = [np.asarray(keypoints.get(name, np.zeros((0, joints, 3))), dtype=float)
                  .reshape(-1, joints, 3) for name in names]
+        flags = None if doubtful is None else [
+            doubtful[name] if name in doubtful and len(doubtful[name]) == len(view) else None
+            for name, view in zip(names, views)]
         try:
-            return self._run(self._solver_for(key, cameras, moved), views, stamp), names
+            return self._run(self._solver_for(key, cameras, moved), views, stamp, flags), names
         except Exception as error:  # noqa: B902 - CPU-only torch raises AssertionError for CUDA
             if self.device == 'cpu' or not _is_cuda_failure(error):
                 raise
@@ -321,11 +336,13 @@ class FusionEngine:
                          'the solver falls back to the CPU')
             self.device = 'cpu'
             self._solver_key = None
-            return self._run(self._solver_for(key, cameras, moved), views, stamp), names
+            return self._run(self._solver_for(key, cameras, moved), views, stamp, flags), names
 
-    def _run(self, solver, views, stamp):
+    def _run(self, solver, views, stamp, doubtful=None):
         try:
-            return solver.update(views, stamp) if self.multi_person else solver.solve(views, stamp)
+            if self.multi_person:
+                return solver.update(views, stamp, doubtful=doubtful)
+            return solver.solve(views, stamp)
         except SolverDiverged:  # the solver's own finding: count it and reset as _check does
             self.divergences += 1
             self.reset()
@@ -416,6 +433,16 @@ def _is_cuda_failure(error):
     return isinstance(error, (RuntimeError, AssertionError)) and 'cuda' in str(error).lower()
 
 
+# A colour per person id (Okabe-Ito, told apart by colour-blind eyes): markers and pictures.
+_ID_COLOURS = ((0.90, 0.62, 0.0), (0.34, 0.71, 0.91), (0.0, 0.62, 0.45), (0.94, 0.89, 0.26),
+               (0.0, 0.45, 0.70), (0.84, 0.37, 0.0), (0.80, 0.47, 0.65))
+
+
+def id_rgb(person_id: int) -> Tuple[float, float, float]:
+    """Return the colour (r, g, b in [0, 1]) of person ``person_id``: seven, cycled by id."""
+    return _ID_COLOURS[int(person_id) % len(_ID_COLOURS)]
+
+
 @dataclasses.dataclass
 class PersonPose:
     """One person ready to publish: every value finite (the no-NaN guarantee of the output).
@@ -431,6 +458,8 @@ class PersonPose:
         velocities: (J, 3) m/s from the motion filter, NaN for a joint no view supports this
             group (no claim); None without a motion filter (per-frame mode).
         velocity_covariance: (J, 3, 3) (m/s)^2, or None with ``velocities``.
+        cameras: names of the cameras whose detection supported the person, in the order of
+            the engine's cameras (one name: seen by that camera only); empty when unknown.
     """
 
     person_id: int
@@ -442,10 +471,12 @@ class PersonPose:
     mean_reprojection_error: float
     velocities: Optional[np.ndarray] = None
     velocity_covariance: Optional[np.ndarray] = None
+    cameras: Tuple[str, ...] = ()
 
 
 def person_from_estimate(estimate: PoseEstimate, person_id: int,
-                         unknown_variance: float = 1.0) -> Optional[PersonPose]:
+                         unknown_variance: float = 1.0,
+                         camera_names: Sequence[str] = ()) -> Optional[PersonPose]:
     """Turn a solver estimate into a :class:`PersonPose`, or None when no joint is located.
 
     A joint counts as located only when it is finite *and* at least one view supports it in
@@ -457,6 +488,8 @@ def person_from_estimate(estimate: PoseEstimate, person_id: int,
         person_id: the id to give the person.
         unknown_variance: variance in m^2 put on the diagonal of a joint's covariance when
             the solver's is not finite, or the joint is not located.
+        camera_names: the solver's cameras, in the order of the estimate's per-view arrays;
+            the supporting ones become :attr:`PersonPose.cameras`.
     """
     positions = np.asarray(estimate.positions, dtype=float)
     num_joints = positions.shape[0]
@@ -482,10 +515,14 @@ def person_from_estimate(estimate: PoseEstimate, person_id: int,
         velocities[~claimed] = np.nan
         velocity_covariance = np.where(claimed[:, None, None], velocity_covariance,
                                        np.eye(3) * unknown_variance)
+    support = np.asarray(estimate.inliers, dtype=bool).reshape(len(camera_names), -1) \
+        if len(camera_names) else np.zeros((0, num_joints), dtype=bool)
+    cameras = tuple(name for name, seen in zip(camera_names, support) if seen.any())
     return PersonPose(person_id=int(person_id), positions=positions, known=known,
                       confidence=confidence, covariance=covariance, num_views=num_views,
                       mean_reprojection_error=error if np.isfinite(error) else 0.0,
-                      velocities=velocities, velocity_covariance=velocity_covariance)
+                      velocities=velocities, velocity_covariance=velocity_covariance,
+                      cameras=cameras)
 
 
 @dataclasses.dataclass
@@ -504,6 +541,10 @@ class GroupResult:
         outvoted: cameras whose detected person the other views contradict: with a detector
             that finds one person per image (MediaPipe), a camera that sees several people
             may have picked another person than the rest (single-person engines only).
+        merged: camera name -> detections left out as lying over two tracked people
+            (multi-person engines only; :class:`skelsplat_ros.tracking.FrameNotes`).
+        lone: camera name -> detections that no other camera confirms and no tracked
+            person explains (multi-person engines only).
     """
 
     people: List[PersonPose]
@@ -513,6 +554,8 @@ class GroupResult:
     crowded: Dict[str, int]
     diverged: str = ''
     outvoted: Tuple[str, ...] = ()
+    merged: Dict[str, int] = dataclasses.field(default_factory=dict)
+    lone: Dict[str, int] = dataclasses.field(default_factory=dict)
 
 
 def nobody_message(result: GroupResult, multi_person: bool, birth_frames: int) -> str:
@@ -557,6 +600,8 @@ def fuse_group(engine: FusionEngine, frames: Mapping[str, object],
         return np.asarray(to_keypoints(name, item), dtype=float).reshape(
             -1, engine.skeleton.num_joints, 3)
 
+    for name in frames:     # what a detector says of this group only
+        engine.last_detections.pop(name, None)
     keypoints, faults = {}, {}
     for name, (value, error) in engine.map_views(keypoints_of, frames).items():
         if error is None:
@@ -568,7 +613,10 @@ def fuse_group(engine: FusionEngine, frames: Mapping[str, object],
         {name: len(views) for name, views in keypoints.items() if len(views) > 1}
     try:
         if engine.multi_person:
-            tracked, _ = engine.track(keypoints, stamp)
+            # What the detector said of this group's people (merged ones are doubtful).
+            doubtful = {name: detections.doubtful for name, detections in
+                        engine.last_detections.items() if name in keypoints}
+            tracked, names = engine.track(keypoints, stamp, doubtful)
             estimate = None
         else:
             estimate, names = engine.solve(keypoints, stamp)
@@ -576,10 +624,15 @@ def fuse_group(engine: FusionEngine, frames: Mapping[str, object],
         return GroupResult([], None, keypoints, faults, crowded, diverged=str(error))
     people = []
     if engine.multi_person:
-        people = [person_from_estimate(estimate, track_id) for track_id, estimate in tracked]
+        people = [person_from_estimate(estimate, track_id, camera_names=names)
+                  for track_id, estimate in tracked]
         people = [person for person in people if person is not None]
-    elif estimate is not None:
-        person = person_from_estimate(estimate, person_id)
+        notes = engine.notes
+        merged = {name: n for name, n in zip(names, notes.merged) if n} if notes else {}
+        lone = {name: n for name, n in zip(names, notes.lone) if n} if notes else {}
+        return GroupResult(people, None, keypoints, faults, crowded, merged=merged, lone=lone)
+    if estimate is not None:
+        person = person_from_estimate(estimate, person_id, camera_names=names)
         if person is not None:
             people.append(person)
         outvoted = () if estimate.outvoted is None else \

@@ -187,3 +187,54 @@ def test_node_tracks_several_people_like_the_tracker(trial):
     labels = {m.id: (m.color.r, m.color.g, m.color.b) for m in markers
               if m.ns == 'skelsplat/id' and m.action == m.ADD}
     assert len({labels[track_id] for track_id in steady}) == len(steady)
+
+
+def test_default_node_publishes_people_at_once_and_says_why_nobody(trial):
+    # The default configuration tracks several people: from the first group, each person
+    # under its id with its cameras named; then nobody in any view: empty outputs, no error,
+    # and /diagnostics says why.
+    calibration, _, frames = trial
+    cameras = {camera.name: camera for camera in load_calibration(calibration)}
+    overrides = {'calibration_file': str(calibration), 'detector': 'keypoints_topic',
+                 'image_qos': 'reliable', 'device': 'cpu', 'diagnostics_period': 0.2,
+                 'max_wait': 5.0}
+    empty = [np.zeros((0, 25, 3))] * len(CAMERAS)
+
+    def nobody_reported(probe):
+        return [status for msg in probe.messages('/diagnostics') for status in msg.status
+                if status.name.endswith(': fusion') and 'nobody located' in status.message]
+
+    with RosContext() as ros:
+        node = create_node(PARAMS, overrides, context=ros.context)
+        ros.executor.add_node(node)
+        ros.nodes.append(node)
+        assert node.config.multi_person
+        probe = Probe(ros.node('probe'), dict.fromkeys(CAMERAS, 'keypoints'))
+        calibrate(ros, probe, cameras)
+        index = 0
+        # Three groups of the trial, then empty ones until a diagnostics period held only
+        # those (at most 60).
+        while index < 3 or (not nobody_reported(probe) and index < 63):
+            views = frames[index] if index < 3 else empty
+            stamp = stamp_of(index)
+            for v, name in enumerate(CAMERAS):
+                probe.info[name].publish(camera_info_msg(cameras[name], stamp,
+                                                         f'{name}_optical_frame'))
+                probe.inputs[name].publish(keypoints_msg(views[v], 'body25b', stamp,
+                                                         f'{name}_optical_frame'))
+            assert spin_until(ros.executor, lambda: probe.count('/human_pose_3d') > index,
+                              timeout_s=OUTPUT_TIMEOUT_S), f'no output for group {index}'
+            index += 1
+            spin_until(ros.executor, lambda: False, timeout_s=0.02)
+        outputs = probe.messages('/human_pose_3d')
+        reported = nobody_reported(probe)
+    # The real trial's three people are apart: no birth delay.
+    assert [person.id for person in outputs[0].people] == [0, 1, 2]
+    for output in outputs[:3]:
+        for person in output.people:
+            assert len(person.cameras) >= 2 and set(person.cameras) <= set(CAMERAS)
+            assert max(person.num_views) >= 2
+    assert len(outputs) > 3 and all(not output.people for output in outputs[3:])
+    assert reported, 'no diagnostics period said why nobody was located'
+    assert all(status.level in (0, b'\x00') for status in reported)
+    assert 'no camera detects a person' in reported[-1].message

@@ -20,7 +20,7 @@ OWN_DEFAULTS = {
     'world_frame': 'world', 'extrinsics_source': 'calibration_file', 'tf_timeout': 0.05,
     'intrinsics_source': 'camera_info', 'calibration_file': '', 'detector': 'mediapipe',
     'onnx_model_path': '', 'model_path': '', 'detector_num_poses': 3,
-    'detector_tracking': False, 'multi_person': False,
+    'detector_tracking': False, 'multi_person': True,
     'detector_max_side': 0, 'slop': 0.02,
     'max_wait': 0.1, 'min_views': 2, 'image_qos': 'sensor_data', 'device': 'auto',
     'skeleton': 'coco17', 'publish_markers': True, 'publish_points': True, 'publish_tf': True,

@@ -272,8 +272,9 @@ def test_parameter_validation(tmp_path):
     with pytest.raises(ParameterError, match=r'model_path: not a MediaPipe \.task bundle .*'
                        r'broken\.task: build the bundle with `bash scripts/setup.sh`'):
         config_from_values(_values(tmp_path, model_path=str(tmp_path / 'broken.task')))
-    # MediaPipe's Tasks API finds several people: it may track them.
-    assert config_from_values(_values(tmp_path, multi_person=True)).multi_person
+    # Several people by default, with every detector (MediaPipe's Tasks API finds several).
+    assert config.multi_person and config.detector == 'mediapipe'
+    assert not config_from_values(_values(tmp_path, multi_person=False)).multi_person
     assert config_from_values(_values(tmp_path, detector='keypoints_topic',
                                       multi_person=True)).multi_person
     with pytest.raises(ParameterError, match='solver_accel_sigma'):

@@ -58,6 +58,8 @@ class CameraState:
         self.last_error = ''
         self.people_in_view = 0     # people detected in its last fused frame
         self.outvoted = False       # its last person contradicted the other cameras
+        self.merged = 0             # its detections over two tracked people, last frame
+        self.lone = 0               # its detections no other camera confirms, last frame
         self.poses_capped = False   # its detector found as many people as it may report
         self.too_fast = 0           # messages refused as a flood, over its life
 

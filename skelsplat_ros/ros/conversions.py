@@ -26,7 +26,7 @@ from skelsplat_ros.body_frames import body_frame, body_id, joints_in_body_frame
 from skelsplat_ros.body_frames import quaternion_from_matrix
 from skelsplat_ros.cameras import CalibrationError, camera_from_camera_info
 from skelsplat_ros.cameras import rotation_from_quaternion
-from skelsplat_ros.live import PersonPose
+from skelsplat_ros.live import id_rgb, PersonPose
 from skelsplat_ros.msg import HumanPose3D, HumanPose3DArray, Keypoint2D, Keypoints2D, Person2D
 from skelsplat_ros.skeletons import COCO17, get_format, Skeleton
 from std_msgs.msg import ColorRGBA, Header
@@ -58,9 +58,6 @@ _JOINT_DIAMETER = 0.05   # metres
 _BONE_WIDTH = 0.02       # metres
 _TEXT_HEIGHT = 0.12      # metres
 _TEXT_OFFSET = 0.25      # metres above the highest joint
-# One label colour per person id (Okabe-Ito, told apart by colour-blind viewers too), cycled.
-_ID_COLOURS = ((0.90, 0.62, 0.0), (0.34, 0.71, 0.91), (0.0, 0.62, 0.45), (0.94, 0.89, 0.26),
-               (0.0, 0.45, 0.70), (0.84, 0.37, 0.0), (0.80, 0.47, 0.65))
 
 
 class KeypointsMessageError(ValueError):
@@ -334,7 +331,8 @@ def person_msg(person: PersonPose, skeleton: Skeleton = COCO17) -> HumanPose3D:
         body_id=body_id(person.person_id),
         velocities=[Vector3(x=float(x), y=float(y), z=float(z)) for x, y, z in velocities],
         velocity_covariance=velocity_covariance.reshape(-1).tolist(),
-        velocity_valid=[bool(v) for v in valid])
+        velocity_valid=[bool(v) for v in valid],
+        cameras=list(person.cameras))
 
 
 def pose_array_msg(people: Iterable[PersonPose], stamp, frame_id: str,
@@ -346,7 +344,7 @@ def pose_array_msg(people: Iterable[PersonPose], stamp, frame_id: str,
 
 def id_colour(person_id: int) -> ColorRGBA:
     """Return the label colour of person ``person_id`` (seven colours, cycled by id)."""
-    r, g, b = _ID_COLOURS[int(person_id) % len(_ID_COLOURS)]
+    r, g, b = id_rgb(person_id)
     return ColorRGBA(r=r, g=g, b=b, a=1.0)
 
 

@@ -295,6 +295,13 @@ class SkelSplatNode(Node):
             self._states[name].outvoted = name in result.outvoted
             detections = self._engine.last_detections.get(name)
             self._states[name].poses_capped = detections is not None and detections.capped
+            self._states[name].merged = result.merged.get(name, 0)
+            self._states[name].lone = result.lone.get(name, 0)
+        for name, count in result.merged.items():
+            if count:
+                self._note(('merged', name), f'{name}: {count} detections lie over two tracked '
+                           'people (merged by the detector?): left out, the other cameras '
+                           'decide')
         for name in result.outvoted:
             self._note(('outvoted', name), f'{name}: its person is not the one the other '
                        'cameras see, so it is left out of the fit (more than one person in '
@@ -400,6 +407,9 @@ def _startup_lines(config):
            f'{config.skeleton.name} joints, output in {config.world_frame!r}')
     if config.multi_person:
         yield 'tracking every person in view, each under a stable id'
+        if config.detector == 'mediapipe':
+            yield ('MediaPipe may merge two overlapping people into one detection: such a '
+                   'view is left out of both people, the other cameras decide')
     elif config.detector == 'mediapipe':
         yield (f'MediaPipe finds up to {config.detector_num_poses} people per camera; '
                'multi_person:=false fuses the one the cameras agree on')

@@ -145,8 +145,9 @@ class NodeConfig:
                                       'frame to frame (measured no faster, and it can merge '
                                       'two people into one track: bench/detector.py); false: '
                                       'each image afresh')
-    multi_person: bool = setting(False, 'fuse and track every person in view, each under a '
-                                 'stable id')
+    multi_person: bool = setting(True, 'fuse and track every person in view, each under a '
+                                 'stable id (one person is the case N = 1); false: one '
+                                 'person, the one the cameras agree on')
     detector_max_side: int = setting(0, 'mediapipe: images whose longer side exceeds this '
                                      'many pixels are shrunk to it before detection (faster; '
                                      'for people who fill a good part of the image); 0 keeps '
