@@ -29,11 +29,13 @@ considered).  Per true person, over its matched frames and the 13 scored joints,
 
 Id switches: a true person's matched id differs from its previous matched id.  Per frame and
 totalled: false people (estimates matched to nobody) and missed people (visible, matched to no
-estimate).  The tracker reports a person only after ``birth_frames`` matched frames, so a
-person's first ``birth_frames - 1`` visible frames are missed by design: ``missed_after_birth``
-leaves those out (for every method alike).  Times are wall-clock per frame on this machine,
-after an untimed warm-up per method.  Writes ``multi_person.json`` (also printed on stdout) and
-``multi_person.png`` into the output directory; progress goes to stderr.
+estimate).  The tracker reports a person at once when its association is unambiguous, and
+after ``birth_frames`` matched frames when another grouping of its detections was possible,
+so some of a person's first ``birth_frames - 1`` visible frames may be missed by design:
+``missed_after_birth`` leaves those out (for every method alike).  Times are wall-clock per
+frame on this machine, after an untimed warm-up per method.  Writes ``multi_person.json``
+(also printed on stdout) and ``multi_person.png`` into the output directory; progress goes to
+stderr.
 """
 
 import argparse

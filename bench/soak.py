@@ -80,7 +80,7 @@ def _load_frames(data_root, count):
     return frames
 
 
-class _ProcessMonitor:
+class ProcessMonitor:
     """Samples a process's CPU time and resident memory from /proc every SAMPLE_PERIOD_S."""
 
     def __init__(self, pid, start):
@@ -232,7 +232,7 @@ def run_soak(duration_s=60.0, rate_hz=30.0, output_dir=None, warmup_s=None, dist
         raise RuntimeError(f'the node exited early: {log_path.read_text()[-2000:]}')
 
     start = time.monotonic()
-    monitor = _ProcessMonitor(process.pid, start)
+    monitor = ProcessMonitor(process.pid, start)
     period = 1.0 / rate_hz
     published = []  # (monotonic s since start, stamp ns)
     missed_ticks = 0

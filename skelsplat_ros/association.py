@@ -13,6 +13,8 @@ Each person is returned as whole detections, so the per-person solver never sees
 person's joints, even where people overlap in a view.
 """
 
+import functools
+
 import numpy as np
 from skelsplat_ros.cameras import CameraRig
 
@@ -30,9 +32,33 @@ def fundamental_matrix(P_a, P_b):
     return cross @ P_b @ np.linalg.pinv(P_a)
 
 
+def fundamental_matrices(projections):
+    """(V, V, 3, 3) fundamental matrices between every two views, ``x_b^T F[a, b] x_a = 0``.
+
+    ``F[b, a]`` is ``F[a, b]`` transposed, so that a pair's epipolar distances are the same
+    numbers whichever view comes first.  The diagonal is zero.  A rig's matrices are computed
+    once and kept (the few most recent rigs, read-only): they cost a pseudo-inverse per pair,
+    which with 16 cameras is 120 per frame group.
+    """
+    projections = np.ascontiguousarray(projections, dtype=float)
+    return _fundamental_matrices(projections.tobytes(), len(projections))
+
+
+@functools.lru_cache(maxsize=8)
+def _fundamental_matrices(projections: bytes, num_views: int):
+    P = np.frombuffer(projections).reshape(num_views, 3, 4)
+    F = np.zeros((num_views, num_views, 3, 3))
+    for a in range(num_views):
+        for b in range(a + 1, num_views):
+            F[a, b] = fundamental_matrix(P[a], P[b])
+            F[b, a] = F[a, b].T
+    F.flags.writeable = False
+    return F
+
+
 def _line_distance(lines, points):
     """Pixel distance of points (..., 2) to image lines (..., 3)."""
-    norm = np.maximum(np.linalg.norm(lines[..., :2], axis=-1), 1e-12)
+    norm = np.maximum(np.hypot(lines[..., 0], lines[..., 1]), 1e-12)
     return np.abs((lines[..., :2] * points).sum(axis=-1) + lines[..., 2]) / norm
 
 
@@ -51,20 +77,29 @@ def epipolar_costs(F, points_a, conf_a, points_b, conf_b):
         hold; inf where fewer than :data:`MIN_SHARED_JOINTS` are shared.
 
     """
+    return _paired_costs(F, points_a[:, None], conf_a[:, None], points_b[None], conf_b[None])
+
+
+def _paired_costs(F, points_a, conf_a, points_b, conf_b):
+    """Return :func:`epipolar_costs` (...) of detections paired by broadcasting.
+
+    ``F`` (..., 3, 3), and each side's ``points`` (..., J, 2) and ``conf`` (..., J).
+    """
     homogeneous_a = np.concatenate([points_a, np.ones(points_a.shape[:-1] + (1,))], axis=-1)
     homogeneous_b = np.concatenate([points_b, np.ones(points_b.shape[:-1] + (1,))], axis=-1)
-    lines_in_b = homogeneous_a @ F.T                       # (P_a, J, 3)
-    lines_in_a = homogeneous_b @ F                         # (P_b, J, 3)
-    distance = 0.5 * (_line_distance(lines_in_b[:, None], points_b[None])
-                      + _line_distance(lines_in_a[None], points_a[:, None]))   # (P_a, P_b, J)
-    weight = np.minimum(conf_a[:, None], conf_b[None])
+    lines_in_b = homogeneous_a @ np.swapaxes(F, -1, -2)                  # (..., J, 3)
+    lines_in_a = homogeneous_b @ F
+    distance = 0.5 * (_line_distance(lines_in_b, points_b)
+                      + _line_distance(lines_in_a, points_a))            # (..., J)
+    weight = np.minimum(conf_a, conf_b)
     shared = (weight > 0).sum(axis=-1)
     with np.errstate(invalid='ignore', divide='ignore'):
         cost = (np.nan_to_num(distance) * weight).sum(axis=-1) / weight.sum(axis=-1)
     return np.where(shared >= MIN_SHARED_JOINTS, cost, np.inf)
 
 
-def associate(cameras, views, threshold_px=40.0, min_views=2, min_confidence=0.1):
+def associate(cameras, views, threshold_px=40.0, min_views=2, min_confidence=0.1,
+              contested=False):
     """Group the detections of all views into people.
 
     Args:
@@ -75,28 +110,32 @@ def associate(cameras, views, threshold_px=40.0, min_views=2, min_confidence=0.1
             in 1080p images).
         min_views: people seen by fewer views are dropped.
         min_confidence: joints below this confidence are ignored.
+        contested: also say which people could have been grouped otherwise.
 
     Returns:
         (N, V) int array: for each person, the index of its detection in each view, -1 where
-        the view does not see it; people sorted by decreasing number of views.
+        the view does not see it; people sorted by decreasing number of views.  With
+        ``contested``, also (N,) bool: whether one of the person's detections lies within
+        ``threshold_px`` of a detection outside the person (another person's, or one that
+        no other view confirms), so that another grouping was possible.
 
     """
     rig = CameraRig(cameras)
     detections = rig.observe_people(views, min_confidence)
-    P = rig.projections
     nodes = [(v, i) for v, (_, conf) in enumerate(detections) for i in range(len(conf))]
-    index = {node: n for n, node in enumerate(nodes)}
     cost = np.full((len(nodes), len(nodes)), np.inf)
-    for a in range(rig.num_views):
-        for b in range(a + 1, rig.num_views):
-            if not len(detections[a][1]) or not len(detections[b][1]):
-                continue
-            pair = epipolar_costs(fundamental_matrix(P[a], P[b]), *detections[a],
-                                  *detections[b])
-            rows = [index[(a, i)] for i in range(pair.shape[0])]
-            cols = [index[(b, j)] for j in range(pair.shape[1])]
-            cost[np.ix_(rows, cols)] = pair
-            cost[np.ix_(cols, rows)] = pair.T
+    if nodes:
+        # Every detection against those of the later views, in one batched computation (not
+        # one per pair of views); detections of the same view are never one person.
+        seen = [d for d in detections if len(d[1])]
+        points = np.concatenate([pts for pts, _ in seen])
+        conf = np.concatenate([c for _, c in seen])
+        view_of = np.array([v for v, _ in nodes])
+        first, second = np.nonzero(view_of[:, None] < view_of[None])
+        F = fundamental_matrices(rig.projections)[view_of[first], view_of[second]]
+        cost[first, second] = _paired_costs(F, points[first], conf[first], points[second],
+                                            conf[second])
+        cost[second, first] = cost[first, second]
 
     groups = [[n] for n in range(len(nodes))]
     group_of = list(range(len(nodes)))
@@ -122,9 +161,13 @@ def associate(cameras, views, threshold_px=40.0, min_views=2, min_confidence=0.1
         row = np.full(len(cameras), -1)
         for k in group:
             row[nodes[k][0]] = nodes[k][1]
-        people.append(row)
-    people.sort(key=lambda row: -(row >= 0).sum())
-    return np.array(people, dtype=int).reshape(-1, len(cameras))
+        others = np.setdiff1d(np.arange(len(nodes)), group)
+        people.append((row, bool((cost[np.ix_(group, others)] < threshold_px).any())))
+    people.sort(key=lambda person: -(person[0] >= 0).sum())
+    assignment = np.array([row for row, _ in people], dtype=int).reshape(-1, len(cameras))
+    if contested:
+        return assignment, np.array([doubt for _, doubt in people], dtype=bool)
+    return assignment
 
 
 def split_people(views, assignment):

@@ -173,8 +173,6 @@ def _estimator(args, cameras, config, skeleton):
 
 def _solve_people(args, cameras, frames, config, skeleton):
     """Track every person; write positions (F, T, J, 3), confidence (F, T, J), track_ids."""
-    import numpy as np
-
     from skelsplat_ros.tracking import MultiPersonTracker
 
     if pathlib.Path(args.output).suffix != '.npz' or args.method != 'skelsplat':
@@ -189,23 +187,40 @@ def _solve_people(args, cameras, frames, config, skeleton):
         per_frame.append(tracker.update(frame))
         if progress:
             progress(index + 1, len(frames))
-    track_ids = sorted({track_id for results in per_frame for track_id, _ in results})
-    column = {track_id: t for t, track_id in enumerate(track_ids)}
-    positions = np.full((len(frames), len(track_ids), skeleton.num_joints, 3), np.nan)
-    confidence = np.zeros((len(frames), len(track_ids), skeleton.num_joints))
-    for index, results in enumerate(per_frame):
-        for track_id, estimate in results:
-            positions[index, column[track_id]] = estimate.positions
-            confidence[index, column[track_id]] = estimate.confidence
-    path = pathlib.Path(args.output)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, positions=positions, confidence=confidence,
-             track_ids=np.array(track_ids, dtype=np.int64),
-             joint_names=np.array(skeleton.joint_names))
+    track_ids = _write_tracks(args.output, per_frame, skeleton)
     if not args.quiet:
         print(f'wrote {args.output}: {len(frames)} frames, {len(track_ids)} people',
               file=sys.stderr)
     return 0
+
+
+def _write_tracks(path, per_frame, skeleton):
+    """Write tracked people as .npz: positions (F, T, J, 3), confidence (F, T, J), track_ids.
+
+    Args:
+        path: the .npz file.
+        per_frame: per frame, the tracker's ``(track id, estimate)`` list.
+        skeleton: the joint layout.
+
+    Returns:
+        The track ids (T,), increasing.
+    """
+    import numpy as np
+
+    track_ids = sorted({track_id for results in per_frame for track_id, _ in results})
+    column = {track_id: t for t, track_id in enumerate(track_ids)}
+    positions = np.full((len(per_frame), len(track_ids), skeleton.num_joints, 3), np.nan)
+    confidence = np.zeros((len(per_frame), len(track_ids), skeleton.num_joints))
+    for index, results in enumerate(per_frame):
+        for track_id, estimate in results:
+            positions[index, column[track_id]] = estimate.positions
+            confidence[index, column[track_id]] = estimate.confidence
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, positions=positions, confidence=confidence,
+             track_ids=np.array(track_ids, dtype=np.int64),
+             joint_names=np.array(skeleton.joint_names))
+    return track_ids
 
 
 class _VideoSource:
@@ -341,6 +356,95 @@ def _fuse_videos(sources, estimate, skeleton, total, animation, gif_stride, summ
     return np.array(positions), np.array(confidence), summary_frames, detect_s, solve_s
 
 
+def _track_videos(args, cameras, sources, config, skeleton, total, animation, gif_stride,
+                  summary_indexes, log):
+    """``skelsplat videos --multi-person``: track everyone, write tracks.npz and pictures."""
+    import json
+    import time
+
+    import numpy as np
+
+    from skelsplat_ros import track_report
+    from skelsplat_ros.detect import create_detector
+    from skelsplat_ros.live import id_rgb
+    from skelsplat_ros.tracking import MultiPersonTracker
+    from skelsplat_ros.visualize import draw_people, people_grid, project_skeleton, shrink
+
+    if args.method != 'skelsplat':
+        raise CliError('--multi-person tracks with --method skelsplat')
+    output = pathlib.Path(args.output)
+    tracker = MultiPersonTracker(cameras, config, skeleton=skeleton)
+    try:
+        detectors = [create_detector('mediapipe', skeleton=skeleton) for _ in sources]
+    except ImportError as error:
+        raise CliError(str(error)) from None
+    progress = None if args.quiet else _progress('videos, several people')
+    per_frame, people, detections, summary_rows = [], [], [], []
+    detect_s = solve_s = 0.0
+    height = animation.height if animation is not None else 360
+
+    def draw(index, images, keypoints, persons, row_height):
+        row = []
+        for camera, image, found in zip(cameras, images, keypoints):
+            small, scale = shrink(image, row_height)
+            scaled = np.asarray(found, dtype=float).copy()
+            scaled[..., :2] *= scale
+            projected = {person_id: project_skeleton(camera, joints) * scale
+                         for person_id, joints in persons.items()}
+            row.append(draw_people(small, projected, {i: id_rgb(i) for i in projected},
+                                   keypoints_2d=scaled, skeleton=skeleton,
+                                   title=f'{camera.name} frame {index}'))
+        return row
+
+    try:
+        index = 0
+        while not total or index < total:
+            images = [source.read() for source in sources]
+            if any(image is None for image in images):
+                break
+            start = time.perf_counter()
+            keypoints = [detector.detect(image) for detector, image in zip(detectors, images)]
+            detect_s += time.perf_counter() - start
+            start = time.perf_counter()
+            results = tracker.update(keypoints, index / (args.rate or sources[0].fps or 30.0))
+            solve_s += time.perf_counter() - start
+            per_frame.append(results)
+            persons = {track_id: np.where((estimate.num_views > 0)[:, None],
+                                          estimate.positions, np.nan)
+                       for track_id, estimate in results}
+            people.append(persons)
+            detections.append(keypoints)
+            if animation is not None and index % gif_stride == 0:
+                animation.add_image(np.hstack(draw(index, images, keypoints, persons, height)))
+            if index in summary_indexes:
+                summary_rows.append(draw(index, images, keypoints, persons, 480))
+            index += 1
+            if progress:
+                progress(index, max(total, index))
+    finally:
+        for detector in detectors:
+            detector.close()
+        for source in sources:
+            source.close()
+        if animation is not None:
+            animation.close()
+    if not per_frame:
+        raise CliError('no frame could be read from the videos')
+    track_ids = _write_tracks(output / 'tracks.npz', per_frame, skeleton)
+    report = track_report.summarize(people, cameras, detections)
+    (output / 'people.json').write_text(json.dumps(report, indent=1) + '\n')
+    people_grid(summary_rows, output / 'summary.png')
+    log(f'{len(per_frame)} frames, {len(track_ids)} people (ids '
+        f"{', '.join(map(str, track_ids))}), {len(report['id_switches'])} id switches; per "
+        f'frame: detection {1000 * detect_s / len(per_frame):.0f} ms ({len(cameras)} views), '
+        f'tracking {1000 * solve_s / len(per_frame):.0f} ms')
+    written = [output / 'tracks.npz', output / 'people.json', output / 'summary.png']
+    if animation is not None:
+        written.append(animation.path)
+    log('wrote ' + ', '.join(str(path) for path in written))
+    return 0
+
+
 def command_videos(args):
     """Run ``skelsplat videos``."""
     import numpy as np
@@ -379,8 +483,12 @@ def command_videos(args):
     if args.video_format != 'none':
         animation = AnimationWriter(output / f'annotated.{args.video_format}', cameras,
                                     fps=rate if args.video_format == 'mp4' else min(rate, 10.0),
-                                    height=args.video_height)
+                                    height=args.video_height,
+                                    with_3d=not args.multi_person)
     gif_stride = max(1, round(rate / 10.0)) if args.video_format == 'gif' else 1
+    if args.multi_person:
+        return _track_videos(args, cameras, sources, config, skeleton, total, animation,
+                             gif_stride, summary_indexes, log)
     try:
         estimate = _estimator(args, cameras, config, skeleton)
         positions, confidence, summary_frames, detect_s, solve_s = _fuse_videos(
@@ -431,7 +539,9 @@ def command_demo(args):
         raise CliError(f'--frames must be at least 1, got {args.frames}')
     demo = _ros_module('skelsplat demo', 'demo')
     try:
-        result = demo.run_demo(args.output, frames=args.frames, progress=not args.quiet)
+        output = args.output or ('out/demo' if args.trial == 'single' else 'out/demo_multi')
+        result = demo.run_demo(output, frames=args.frames, progress=not args.quiet,
+                               trial=args.trial)
     except demo.DemoError as error:
         raise CliError(str(error)) from None
     print('\n'.join(result.summary_lines()))
@@ -538,6 +648,10 @@ def build_parser():
     videos.add_argument('--method', default='skelsplat',
                         choices=['skelsplat', 'dlt', 'weighted_dlt', 'ransac'])
     videos.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
+    videos.add_argument('--multi-person', action='store_true',
+                        help='track every person: OUTPUT/tracks.npz as `skelsplat solve '
+                        '--multi-person` writes it, people.json (people per frame, ids, '
+                        'reprojection errors), and pictures with each id in its colour')
     _add_solver_options(videos)
     videos.add_argument('--smooth', action='store_true', help=SMOOTH_HELP)
     videos.add_argument('--frames', type=int, default=0, help='only the first N frames')
@@ -555,9 +669,16 @@ def build_parser():
         description='Start skelsplat_node, publish the pose2sim Demo_SinglePerson videos to it '
                     'over DDS on loopback (in lockstep with its outputs), record its outputs '
                     'to OUTPUT/demo.mcap, draw OUTPUT/demo.png, demo.gif and rviz.png, and '
-                    'print a summary.')
-    demo.add_argument('--output', default='out/demo', metavar='DIR',
-                      help='output directory (default out/demo)')
+                    'print a summary.  --trial multi: the Demo_MultiPerson videos (several '
+                    'people, no reference): people per frame, id switches, reprojection '
+                    'errors per person and camera in OUTPUT/demo_multi.json, each person '
+                    'in its colour in OUTPUT/demo_multi.png.')
+    demo.add_argument('--trial', default='single', choices=['single', 'multi'],
+                      help='single: Demo_SinglePerson against its .trc (default); multi: '
+                           'Demo_MultiPerson')
+    demo.add_argument('--output', default=None, metavar='DIR',
+                      help='output directory (default out/demo, out/demo_multi with '
+                           '--trial multi)')
     demo.add_argument('--frames', type=int, default=100,
                       help='frame groups to replay (default 100, the whole trial)')
     demo.add_argument('--quiet', action='store_true', help='no progress output')

@@ -68,7 +68,9 @@ class FusionEngine:
 
     Cameras are registered (and replaced) with :meth:`set_camera` from any thread; the solver
     is rebuilt over the cameras with a calibration whenever that set changes (which restarts
-    its temporal state).
+    its temporal state).  A camera that moves (on a robot's head or arm) gets its new pose
+    with :meth:`set_pose`: the solver's cameras move and its temporal state, in world
+    coordinates, is kept.
 
     Args:
         camera_names: all configured cameras, in the order the solver gets them.
@@ -122,6 +124,9 @@ class FusionEngine:
         self._detector_options = dict(detector_options or {})
         self._detectors: Dict[str, object] = {}
         self._detectors_lock = threading.Lock()
+        self.last_detections: Dict[str, object] = {}
+        """Camera name -> its last :class:`skelsplat_ros.detect.Detections` (each camera's
+        entry is written by the one thread that detects it)."""
         if detection_workers is None:
             detection_workers = 1 if detector is None else max(len(self.camera_names), 1)
         if detection_workers < 1:
@@ -143,6 +148,9 @@ class FusionEngine:
         self._solver_config = solver_config or SolverConfig()
         self._lock = threading.Lock()
         self._cameras: Dict[str, Camera] = {}
+        # Per camera, how often set_camera changed it: a new calibration restarts the solver.
+        self._generations: Dict[str, int] = dict.fromkeys(self.camera_names, 0)
+        self._moved = False   # set_pose moved a camera since the last fit
         self._solver = None   # SkelSplatSolver, or MultiPersonTracker with multi_person
         self._solver_key = None
         if self.multi_person and smoothing_lag != 0:
@@ -172,6 +180,22 @@ class FusionEngine:
                 self._cameras.pop(name, None)
             else:
                 self._cameras[name] = camera
+            self._generations[name] += 1
+
+    def set_pose(self, name: str, R: np.ndarray, t: np.ndarray) -> bool:
+        """Move the registered camera ``name`` to the world-to-camera pose ``(R, t)``.
+
+        Unlike :meth:`set_camera`, the solver keeps its temporal state: the next fit runs over
+        the moved cameras.  Returns False when ``name`` has no registered camera.
+        """
+        with self._lock:
+            camera = self._cameras.get(name)
+            if camera is None:
+                return False
+            self._cameras[name] = dataclasses.replace(camera, R=np.asarray(R, dtype=float),
+                                                      t=np.asarray(t, dtype=float))
+            self._moved = True
+            return True
 
     def camera(self, name: str) -> Optional[Camera]:
         """Return the registered camera ``name``, or None."""
@@ -195,10 +219,20 @@ class FusionEngine:
         for name in self.camera_names:
             self._detector(name).detect(blank)
 
-    def detect(self, name: str, bgr: np.ndarray) -> np.ndarray:
-        """Detect people in camera ``name``'s ``(H, W, 3) uint8`` BGR image; (P, J, 3)."""
-        return np.asarray(self._detector(name).detect(bgr),
-                          dtype=float).reshape(-1, self.skeleton.num_joints, 3)
+    def detect(self, name: str, bgr: np.ndarray, stamp: Optional[float] = None) -> np.ndarray:
+        """Detect people in camera ``name``'s ``(H, W, 3) uint8`` BGR image; (P, J, 3).
+
+        ``stamp`` is the image's capture time in seconds (a tracking detector needs its
+        camera's frames in order).  What the detector says about the people
+        (:class:`skelsplat_ros.detect.Detections`: doubtful ones, its cap) is kept in
+        :attr:`last_detections` under the camera's name.
+        """
+        from skelsplat_ros.detect import detect_people
+        detections = detect_people(self._detector(name), bgr, stamp)
+        detections.keypoints = np.asarray(detections.keypoints, dtype=float).reshape(
+            -1, self.skeleton.num_joints, 3)
+        self.last_detections[name] = detections
+        return detections.keypoints
 
     def map_views(self, function: Callable[[str, object], object],
                   items: Mapping[str, object]) -> Dict[str, Tuple[object, Optional[Exception]]]:
@@ -261,7 +295,8 @@ class FusionEngine:
         self._check([] if estimate is None else [estimate])
         return estimate, names
 
-    def track(self, keypoints: Mapping[str, np.ndarray], stamp: Optional[float] = None
+    def track(self, keypoints: Mapping[str, np.ndarray], stamp: Optional[float] = None,
+              doubtful: Optional[Mapping[str, np.ndarray]] = None
               ) -> Tuple[List[Tuple[int, PoseEstimate]], Tuple[str, ...]]:
         """Fuse one group into every tracked person (an engine built with ``multi_person``).
 
@@ -269,6 +304,8 @@ class FusionEngine:
             keypoints: camera name -> (P, J, 3) raw pixels and confidence, for the views in
                 the group (other cameras count as views without detections).
             stamp: the group's capture time in seconds (see :meth:`solve`).
+            doubtful: camera name -> (P,) bool, the detections its detector flags as
+                possibly two people merged into one (they join nobody).
 
         Returns:
             ``(people, cameras)``: ``(track id, estimate)`` of each confirmed person fitted in
@@ -281,25 +318,38 @@ class FusionEngine:
         """
         if not self.multi_person:
             raise RuntimeError('this engine fuses one person: use solve()')
-        people, names = self._fit(keypoints, stamp)
+        people, names = self._fit(keypoints, stamp, doubtful or {})
         people = people or []
         self._check([estimate for _, estimate in people])
         return people, names
 
-    def _fit(self, keypoints, stamp):
+    @property
+    def notes(self):
+        """What the multi-person tracker noticed in the last group, or None.
+
+        A :class:`skelsplat_ros.tracking.FrameNotes`, per view in the order of the names
+        :meth:`track` returned.
+        """
+        return getattr(self._solver, 'notes', None) if self.multi_person else None
+
+    def _fit(self, keypoints, stamp, doubtful=None):
         """Run the solver (or tracker) on one group; (None, names) with < 2 cameras."""
         with self._lock:
             cameras = [(name, self._cameras[name]) for name in self.camera_names
                        if name in self._cameras]
+            key = tuple((name, self._generations[name]) for name, _ in cameras)
+            moved, self._moved = self._moved, False
         names = tuple(name for name, _ in cameras)
         if len(cameras) < 2:
             return None, names
-        key = tuple((name, id(camera)) for name, camera in cameras)
         joints = self.skeleton.num_joints
         views = [np.asarray(keypoints.get(name, np.zeros((0, joints, 3))), dtype=float)
                  .reshape(-1, joints, 3) for name in names]
+        flags = None if doubtful is None else [
+            doubtful[name] if name in doubtful and len(doubtful[name]) == len(view) else None
+            for name, view in zip(names, views)]
         try:
-            return self._run(self._solver_for(key, cameras), views, stamp), names
+            return self._run(self._solver_for(key, cameras, moved), views, stamp, flags), names
         except Exception as error:  # noqa: B902 - CPU-only torch raises AssertionError for CUDA
             if self.device == 'cpu' or not _is_cuda_failure(error):
                 raise
@@ -307,11 +357,13 @@ class FusionEngine:
                          'the solver falls back to the CPU')
             self.device = 'cpu'
             self._solver_key = None
-            return self._run(self._solver_for(key, cameras), views, stamp), names
+            return self._run(self._solver_for(key, cameras, moved), views, stamp, flags), names
 
-    def _run(self, solver, views, stamp):
+    def _run(self, solver, views, stamp, doubtful=None):
         try:
-            return solver.update(views, stamp) if self.multi_person else solver.solve(views, stamp)
+            if self.multi_person:
+                return solver.update(views, stamp, doubtful=doubtful)
+            return solver.solve(views, stamp)
         except SolverDiverged:  # the solver's own finding: count it and reset as _check does
             self.divergences += 1
             self._reset_solver()
@@ -364,19 +416,22 @@ class FusionEngine:
                 close()
         self._detectors.clear()
 
-    def _solver_for(self, key, cameras):
-        if key != self._solver_key:
-            config = dataclasses.replace(self._solver_config, device=self.device,
-                                         objective=self.objective)
-            cameras = [camera for _, camera in cameras]
-            if self.multi_person:
-                # A tracker over new cameras continues its predecessor's ids.
-                first_id = 0 if self._solver is None else self._solver.next_id
-                self._solver = MultiPersonTracker(cameras, config, self._tracker_config,
-                                                  first_id=first_id, skeleton=self.skeleton)
-            else:
-                self._solver = self._solver_factory(cameras, config)
-            self._solver_key = key
+    def _solver_for(self, key, cameras, moved):
+        if key == self._solver_key:
+            if moved:
+                self._solver.set_cameras([camera for _, camera in cameras])
+            return self._solver
+        config = dataclasses.replace(self._solver_config, device=self.device,
+                                     objective=self.objective)
+        cameras = [camera for _, camera in cameras]
+        if self.multi_person:
+            # A tracker over new cameras continues its predecessor's ids.
+            first_id = 0 if self._solver is None else self._solver.next_id
+            self._solver = MultiPersonTracker(cameras, config, self._tracker_config,
+                                              first_id=first_id, skeleton=self.skeleton)
+        else:
+            self._solver = self._solver_factory(cameras, config)
+        self._solver_key = key
         return self._solver
 
 
@@ -417,6 +472,16 @@ def _is_cuda_failure(error):
     return isinstance(error, (RuntimeError, AssertionError)) and 'cuda' in str(error).lower()
 
 
+# A colour per person id (Okabe-Ito, told apart by colour-blind eyes): markers and pictures.
+_ID_COLOURS = ((0.90, 0.62, 0.0), (0.34, 0.71, 0.91), (0.0, 0.62, 0.45), (0.94, 0.89, 0.26),
+               (0.0, 0.45, 0.70), (0.84, 0.37, 0.0), (0.80, 0.47, 0.65))
+
+
+def id_rgb(person_id: int) -> Tuple[float, float, float]:
+    """Return the colour (r, g, b in [0, 1]) of person ``person_id``: seven, cycled by id."""
+    return _ID_COLOURS[int(person_id) % len(_ID_COLOURS)]
+
+
 @dataclasses.dataclass
 class PersonPose:
     """One person ready to publish: every value finite (the no-NaN guarantee of the output).
@@ -429,6 +494,11 @@ class PersonPose:
         covariance: (J, 3, 3) m^2, symmetric.
         num_views: (J,) supporting views, 0 where unknown.
         mean_reprojection_error: pixels, 0 when nothing supports it.
+        velocities: (J, 3) m/s from the motion filter, NaN for a joint no view supports this
+            group (no claim); None without a motion filter (per-frame mode).
+        velocity_covariance: (J, 3, 3) (m/s)^2, or None with ``velocities``.
+        cameras: names of the cameras whose detection supported the person, in the order of
+            the engine's cameras (one name: seen by that camera only); empty when unknown.
     """
 
     person_id: int
@@ -438,10 +508,14 @@ class PersonPose:
     covariance: np.ndarray
     num_views: np.ndarray
     mean_reprojection_error: float
+    velocities: Optional[np.ndarray] = None
+    velocity_covariance: Optional[np.ndarray] = None
+    cameras: Tuple[str, ...] = ()
 
 
 def person_from_estimate(estimate: PoseEstimate, person_id: int,
-                         unknown_variance: float = 1.0) -> Optional[PersonPose]:
+                         unknown_variance: float = 1.0,
+                         camera_names: Sequence[str] = ()) -> Optional[PersonPose]:
     """Turn a solver estimate into a :class:`PersonPose`, or None when no joint is located.
 
     A joint counts as located only when it is finite *and* at least one view supports it in
@@ -453,6 +527,8 @@ def person_from_estimate(estimate: PoseEstimate, person_id: int,
         person_id: the id to give the person.
         unknown_variance: variance in m^2 put on the diagonal of a joint's covariance when
             the solver's is not finite, or the joint is not located.
+        camera_names: the solver's cameras, in the order of the estimate's per-view arrays;
+            the supporting ones become :attr:`PersonPose.cameras`.
     """
     positions = np.asarray(estimate.positions, dtype=float)
     num_joints = positions.shape[0]
@@ -469,9 +545,23 @@ def person_from_estimate(estimate: PoseEstimate, person_id: int,
     covariance = np.where(bad[:, None, None], np.eye(3) * unknown_variance, covariance)
     covariance = 0.5 * (covariance + covariance.transpose(0, 2, 1))
     error = float(estimate.mean_reprojection_error)
+    velocities = velocity_covariance = None
+    if estimate.velocities is not None:
+        velocity_covariance = np.asarray(estimate.velocity_covariance, dtype=float)
+        velocities = np.asarray(estimate.velocities, dtype=float).copy()
+        claimed = known & np.isfinite(velocities).all(axis=1) & np.isfinite(
+            velocity_covariance).all(axis=(1, 2))
+        velocities[~claimed] = np.nan
+        velocity_covariance = np.where(claimed[:, None, None], velocity_covariance,
+                                       np.eye(3) * unknown_variance)
+    support = np.asarray(estimate.inliers, dtype=bool).reshape(len(camera_names), -1) \
+        if len(camera_names) else np.zeros((0, num_joints), dtype=bool)
+    cameras = tuple(name for name, seen in zip(camera_names, support) if seen.any())
     return PersonPose(person_id=int(person_id), positions=positions, known=known,
                       confidence=confidence, covariance=covariance, num_views=num_views,
-                      mean_reprojection_error=error if np.isfinite(error) else 0.0)
+                      mean_reprojection_error=error if np.isfinite(error) else 0.0,
+                      velocities=velocities, velocity_covariance=velocity_covariance,
+                      cameras=cameras)
 
 
 @dataclasses.dataclass
@@ -490,6 +580,10 @@ class GroupResult:
         outvoted: cameras whose detected person the other views contradict: with a detector
             that finds one person per image (MediaPipe), a camera that sees several people
             may have picked another person than the rest (single-person engines only).
+        merged: camera name -> detections left out as lying over two tracked people
+            (multi-person engines only; :class:`skelsplat_ros.tracking.FrameNotes`).
+        lone: camera name -> detections that no other camera confirms and no tracked
+            person explains (multi-person engines only).
         stamp_ns: the stamp ``people`` and ``estimate`` are of: the group's own, or with a
             smoothing lag the group's that lag behind; None while the first groups are held
             (nothing to publish yet).
@@ -502,7 +596,27 @@ class GroupResult:
     crowded: Dict[str, int]
     diverged: str = ''
     outvoted: Tuple[str, ...] = ()
+    merged: Dict[str, int] = dataclasses.field(default_factory=dict)
+    lone: Dict[str, int] = dataclasses.field(default_factory=dict)
     stamp_ns: Optional[int] = None
+
+
+def nobody_message(result: GroupResult, multi_person: bool, birth_frames: int) -> str:
+    """Say why a group that gave nobody to publish gave nobody (a log line).
+
+    Fewer than two cameras seeing anyone is one cause; with two or more, the views did not
+    agree on a person, or (several people) the people's tracks are not confirmed yet.
+    """
+    seeing = sum(1 for views in result.keypoints.values() if len(views))
+    if seeing < 2:
+        return (f'nobody located: {"no camera sees" if not seeing else "only one camera sees"} '
+                'a person (publishing empty pose arrays)')
+    if multi_person:
+        return (f'nobody published yet: {seeing} cameras see people, whose tracks are not '
+                f'confirmed (a person gets an id after {birth_frames} consecutive fused groups) '
+                'or whose views do not agree (publishing empty pose arrays)')
+    return (f'nobody located: {seeing} cameras see a person, but their views do not agree on '
+            'one (calibration, or different people?) (publishing empty pose arrays)')
 
 
 def fuse_group(engine: FusionEngine, frames: Mapping[str, object],
@@ -532,6 +646,8 @@ def fuse_group(engine: FusionEngine, frames: Mapping[str, object],
         return np.asarray(to_keypoints(name, item), dtype=float).reshape(
             -1, engine.skeleton.num_joints, 3)
 
+    for name in frames:     # what a detector says of this group only
+        engine.last_detections.pop(name, None)
     keypoints, faults = {}, {}
     for name, (value, error) in engine.map_views(keypoints_of, frames).items():
         if error is None:
@@ -543,7 +659,10 @@ def fuse_group(engine: FusionEngine, frames: Mapping[str, object],
         {name: len(views) for name, views in keypoints.items() if len(views) > 1}
     try:
         if engine.multi_person:
-            tracked, _ = engine.track(keypoints, stamp)
+            # What the detector said of this group's people (merged ones are doubtful).
+            doubtful = {name: detections.doubtful for name, detections in
+                        engine.last_detections.items() if name in keypoints}
+            tracked, names = engine.track(keypoints, stamp, doubtful)
             estimate = None
         else:
             estimate, names = engine.solve(keypoints, stamp)
@@ -554,21 +673,30 @@ def fuse_group(engine: FusionEngine, frames: Mapping[str, object],
         return GroupResult(people_of(estimate, person_id), estimate, keypoints, faults,
                            crowded, diverged=str(error), stamp_ns=stamp_ns)
     if engine.multi_person:
-        people = [person_from_estimate(estimate, track_id) for track_id, estimate in tracked]
+        people = [person_from_estimate(estimate, track_id, camera_names=names)
+                  for track_id, estimate in tracked]
         people = [person for person in people if person is not None]
-        return GroupResult(people, None, keypoints, faults, crowded, stamp_ns=stamp_ns)
+        notes = engine.notes
+        merged = {name: n for name, n in zip(names, notes.merged) if n} if notes else {}
+        lone = {name: n for name, n in zip(names, notes.lone) if n} if notes else {}
+        return GroupResult(people, None, keypoints, faults, crowded, merged=merged, lone=lone,
+                           stamp_ns=stamp_ns)
     outvoted = () if estimate is None or estimate.outvoted is None else \
         tuple(name for name, out in zip(names, estimate.outvoted) if out)
     released = engine.smooth(stamp_ns, estimate)
     stamp_ns, estimate = released[0] if released else (None, None)
-    return GroupResult(people_of(estimate, person_id), estimate, keypoints, faults, crowded,
-                       outvoted=outvoted, stamp_ns=stamp_ns)
+    return GroupResult(people_of(estimate, person_id, names), estimate, keypoints, faults,
+                       crowded, outvoted=outvoted, stamp_ns=stamp_ns)
 
 
-def people_of(estimate: Optional[PoseEstimate], person_id: int = PERSON_ID
-              ) -> List[PersonPose]:
-    """Return the person of a single-person estimate, ready to publish (none: not located)."""
-    person = None if estimate is None else person_from_estimate(estimate, person_id)
+def people_of(estimate: Optional[PoseEstimate], person_id: int = PERSON_ID,
+              camera_names: Sequence[str] = ()) -> List[PersonPose]:
+    """Return the person of a single-person estimate, ready to publish (none: not located).
+
+    ``camera_names`` are the solver's cameras (see :func:`person_from_estimate`).
+    """
+    person = None if estimate is None else person_from_estimate(estimate, person_id,
+                                                                camera_names=camera_names)
     return [] if person is None else [person]
 
 

@@ -4,7 +4,8 @@
 
 For READMEs and machines without RViz: the ``human_pose_3d/markers`` of one frame (joint
 spheres coloured red to green by confidence, bone lines, the ``person <id>`` text) and the TF
-frames (``body_<id>`` and the ``<joint>_<id>`` frames below it, as RGB axes with their names),
+frames (``body_<id>`` and the frames below it: ROS4HRI's link frames such as ``l_elbow_<id>``,
+or ``<joint>_<id>`` with ``frame_style:=skelsplat``, as RGB axes with their names),
 over RViz's look: dark grey background, a 1 m grid on the ground plane, the fixed frame's axes.
 
 Messages are read from a rosbag2 MCAP with :func:`skelsplat_ros.fileio.mcap_io.read_messages`
@@ -104,7 +105,7 @@ def _rgba(color):
 
 
 def render_rviz_png(bag_path, png_path, fixed_frame='world', fraction=0.5, dpi=100,
-                    size=(8.0, 6.0)):
+                    size=(8.0, 6.0), label_all=False, zoom=1.35):
     """Draw one recorded frame as RViz would show it and save it as a PNG.
 
     Args:
@@ -114,6 +115,8 @@ def render_rviz_png(bag_path, png_path, fixed_frame='world', fraction=0.5, dpi=1
         fraction: which output to draw, as a fraction of the recording (0.5: the middle).
         dpi: resolution.
         size: (width, height) in inches.
+        label_all: name every frame (RViz's "Show Names"), not only the bodies.
+        zoom: matplotlib's 3D zoom.
 
     Returns:
         The path written, as a :class:`pathlib.Path`.
@@ -149,14 +152,18 @@ def render_rviz_png(bag_path, png_path, fixed_frame='world', fraction=0.5, dpi=1
         if frame == fixed_frame:
             continue
         body = parents.get(frame) == fixed_frame
-        _axes_at(axes, origin, rotation, 0.25 if body else 0.08, 2.0 if body else 1.0)
+        _axes_at(axes, origin, rotation, 0.25 if body else 0.1 if label_all else 0.08,
+                 2.0 if body else 1.0)
         parent_origin = poses[parents[frame]][0]
         if not body:
             # RViz's TF display draws an arrow from each frame to its parent.
             axes.plot(*np.stack([origin, parent_origin]).T, color=(0.9, 0.8, 0.2, 0.35),
                       linewidth=0.6)
-        if body:  # RViz names every frame; here only the body, to keep the picture legible
+        if body:  # RViz names every frame; by default only the body, to keep it legible
             axes.text(*(origin + [0.03, 0.03, -0.06]), frame, color='white', fontsize=8)
+        elif label_all:
+            axes.text(*(origin + [0.0, 0.02, 0.01]), frame, color=(0.95, 0.9, 0.6),
+                      fontsize=6)
 
     for marker in markers:
         if marker.type == SPHERE_LIST:
@@ -176,10 +183,11 @@ def render_rviz_png(bag_path, png_path, fixed_frame='world', fraction=0.5, dpi=1
     axes.set_xlim(low[0], high[0])
     axes.set_ylim(low[1], high[1])
     axes.set_zlim(low[2], high[2])
-    axes.set_box_aspect(tuple(high - low), zoom=1.35)
+    axes.set_box_aspect(tuple(high - low), zoom=zoom)
     axes.view_init(elev=15, azim=-40)
+    bodies = ', '.join(sorted(f for f, parent in parents.items() if parent == fixed_frame))
     figure.text(0.01, 0.975, f'Fixed frame: {fixed_frame}   |   MarkerArray '
-                '/human_pose_3d/markers   |   TF body_1 and its <joint>_1 frames   |   Grid 1 m',
+                f'/human_pose_3d/markers   |   TF {bodies} and the frames below   |   Grid 1 m',
                 color='white', fontsize=9, va='top')
     figure.text(0.99, 0.01, f'stamp {stamp / 1e9:.3f}; joint colour: confidence 0 (red) '
                 'to 1 (green)', color=(0.8, 0.8, 0.8), fontsize=7, ha='right')

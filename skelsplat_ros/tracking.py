@@ -12,16 +12,34 @@ fit never sees another person's joints; the people of a frame are fitted togethe
 (:func:`skelsplat_ros.solver.solve_people`: with the rendered objective, one batched render
 per Adam step for everyone).
 
-A new group starts a tentative track, which gets an id once it has been matched in
-``birth_frames`` consecutive frames.  A track that is not matched is kept, unreported, for
-``max_missed_frames`` frames: within that time a person who comes back (a short occlusion, or
-leaving and re-entering the field of view) near where the track was last seen, within a gate
-that grows with the time away, gets the same id back.  Ids increase monotonically and are never
+A new group whose association is unambiguous (none of its detections could have joined
+another group, and no other track is near it) gets an id at once, so a lone person is
+published from the first frame.  Any other new group starts a tentative track, which gets an
+id once it has been matched in ``birth_frames`` consecutive frames.
+
+A confirmed person whom only one camera still sees (the others lost it) is reported from
+that view alone: each seen joint where the camera's ray passes closest to the track's
+prediction, with the low confidence and the large covariance along the ray of a single-view
+joint.  The detection is taken only when it is unambiguous (no other track projects near it,
+no other detection near the track), so it is never fused with someone else.  A detection
+that no other view confirms and no track explains is counted (:attr:`FrameNotes.lone`).
+
+A view whose one detection covers two tracked people (a detector that merged two overlapping
+people) is doubtful: that detection joins nobody, and the other views decide.  It is found
+geometrically (some of its joints on one track's projection and some on another's, or two
+tracks' projections inside its box while it follows neither, and no other detection for one
+of them), or flagged by the detector (``doubtful`` in :meth:`MultiPersonTracker.update`).
+
+A track that is not matched is kept, unreported, for ``max_missed_frames`` frames: within
+that time a person who comes back (a short occlusion, or leaving and re-entering the field of
+view) near where the track was last seen, within a gate that grows with the time away, gets
+the same id back.  Ids increase monotonically and are never
 reused, not even after :meth:`MultiPersonTracker.reset`.
 """
 
+import dataclasses
 from dataclasses import dataclass
-from typing import List, Optional, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -31,7 +49,8 @@ from skelsplat_ros.cameras import CameraRig
 from skelsplat_ros.settings import setting
 from skelsplat_ros.skeletons import COCO17, Skeleton
 from skelsplat_ros.solver import PoseEstimate, SkelSplatSolver, solve_people, SolverConfig
-from skelsplat_ros.triangulation import triangulate_ransac
+from skelsplat_ros.solver import uncertainty
+from skelsplat_ros.triangulation import ransac_consensus
 
 
 @dataclass
@@ -66,6 +85,27 @@ class TrackerConfig:
 
 # A group and a track that share fewer located joints are compared by their body centres.
 _MIN_SHARED_JOINTS = 3
+# A track's projected box this much inside a detection's box lies under that detection.
+_COVERED_FRACTION = 0.6
+# Tracks lost for longer are not looked for in one view (their prediction is too vague).
+_RECENT_FRAMES = 2
+
+
+@dataclass
+class FrameNotes:
+    """What the tracker noticed in the last frame, per view (for diagnostics and reports).
+
+    Attributes:
+        merged: per view, detections left out as doubtful: one detection over two tracked
+            people, or flagged by the detector.
+        lone: per view, detections that no other view confirms and no tracked person
+            explains (a person seen by that camera only, not located in 3D).
+        single_view: ids of the people reported from one view this frame.
+    """
+
+    merged: Tuple[int, ...] = ()
+    lone: Tuple[int, ...] = ()
+    single_view: Tuple[int, ...] = ()
 
 
 @dataclass
@@ -107,6 +147,8 @@ class MultiPersonTracker:
         self.skeleton = skeleton
         self._tracks: List[_Track] = []
         self._next_id = int(first_id)
+        self.notes = FrameNotes()
+        """What the last :meth:`update` noticed (:class:`FrameNotes`)."""
 
     @property
     def active_ids(self):
@@ -118,6 +160,13 @@ class MultiPersonTracker:
         """Id the next confirmed person gets; every id below it has been given."""
         return self._next_id
 
+    def set_cameras(self, cameras):
+        """Move the V cameras (new poses, same views); people and ids are kept."""
+        self.rig = CameraRig(cameras)
+        self.cameras = self.rig.cameras
+        for track in self._tracks:
+            track.solver.set_cameras(self.cameras)
+
     def reset(self):
         """Forget every person (e.g. after the clock jumped back or a fit diverged).
 
@@ -126,12 +175,15 @@ class MultiPersonTracker:
         """
         self._tracks = []
 
-    def update(self, views, stamp: Optional[float] = None) -> List[Tuple[int, PoseEstimate]]:
+    def update(self, views, stamp: Optional[float] = None,
+               doubtful: Optional[Sequence] = None) -> List[Tuple[int, PoseEstimate]]:
         """Fuse one frame group.
 
         Args:
             views: V arrays (P_v, J, 3) of raw pixels and confidence, P_v people in view v.
             stamp: capture time in seconds (see :meth:`SkelSplatSolver.solve`).
+            doubtful: optional V boolean arrays (P_v,): detections the detector itself
+                flags as doubtful (two people merged into one); they join nobody.
 
         Returns:
             (track_id, estimate) of each confirmed person fitted this frame, by increasing id.
@@ -139,17 +191,21 @@ class MultiPersonTracker:
 
         """
         views, originals = self._most_confident(views)
-        assignment = associate(self.cameras, views, self.config.association_px,
-                               self.config.min_views, self.solver_config.min_confidence)
-        people = split_people(views, assignment)
-        # Back to the indexes of the detections as given.
-        assignment = np.array([[originals[v][i] if i >= 0 else -1 for v, i in enumerate(row)]
-                               for row in assignment], dtype=assignment.dtype
-                              ).reshape(assignment.shape)
-        located = self._triangulate(people)
+        flagged = self._doubtful(views, originals, doubtful)
+        # A doubtful detection keeps its place (indexes) but no usable joint.
+        screened = [np.where(flag[:, None, None] & (np.arange(3) == 2), 0.0, people)
+                    for flag, people in zip(flagged, views)]
+        assignment, contested = associate(
+            self.cameras, screened, self.config.association_px, self.config.min_views,
+            self.solver_config.min_confidence, contested=True)
+        people = split_people(screened, assignment)
+        consensuses = self._triangulate(people)
+        located = (np.stack([c.positions for c in consensuses]) if consensuses
+                   else np.zeros((0, 0, 3)))
         keep = np.isfinite(located).all(axis=-1).any(axis=-1)
-        assignment, people, located = assignment[keep], [p for p, k in zip(people, keep) if k], \
-            located[keep]
+        assignment, contested, located = assignment[keep], contested[keep], located[keep]
+        people = [p for p, k in zip(people, keep) if k]
+        consensuses = [c for c, k in zip(consensuses, keep) if k]
 
         matches = self._match(located)
         # The matched people with their tracks' solvers, then each new person with a new one.
@@ -158,26 +214,47 @@ class MultiPersonTracker:
         solvers = [SkelSplatSolver(self.cameras, self.solver_config, self.skeleton)
                    if track_index is None
                    else self._tracks[track_index].solver for _, track_index in fits]
-        estimates = solve_people(solvers, [people[person] for person, _ in fits], stamp)
+        # Each person's solver starts from the RANSAC run here when it sees the same input.
+        estimates = solve_people(solvers, [people[person] for person, _ in fits], stamp,
+                                 [consensuses[person] for person, _ in fits])
         matched_tracks = set(matches.values())
+        known_tracks = len(self._tracks)
         results = []
         for (person, track_index), solver, estimate in zip(fits, solvers, estimates):
+            if estimate is not None:
+                estimate.person_index = _original_index(assignment[person], originals)
             if track_index is None:
                 if estimate is not None:
                     track = _Track(solver, located[person], np.zeros(3))
                     self._tracks.append(track)
                     matched_tracks.add(len(self._tracks) - 1)
+                    if not contested[person] and not self._near_a_track(
+                            located[person], known_tracks):
+                        track.hits = self.config.birth_frames    # unambiguous: no delay
                     self._confirm(track)
+                    if track.track_id >= 0:
+                        results.append((track.track_id, estimate))
                 continue
             track = self._tracks[track_index]
             if estimate is None:
                 matched_tracks.discard(track_index)
                 continue
             self._observe(track, located[person])
-            estimate.person_index = assignment[person].copy()
             if track.track_id >= 0:
                 results.append((track.track_id, estimate))
+        used = [set(assignment[:, v][assignment[:, v] >= 0].tolist())
+                for v in range(len(views))]
+        single, lone = self._single_view(views, flagged, used, matched_tracks, originals)
+        for track_index, estimate in single:
+            track = self._tracks[track_index]
+            track.solver.miss(stamp)   # no two-view fit this frame: the motion state ages
+            self._observe(track, estimate.positions, hit=False)
+            matched_tracks.add(track_index)
+            results.append((track.track_id, estimate))
         self._age(matched_tracks, stamp)
+        self.notes = FrameNotes(merged=tuple(int(f.sum()) for f in flagged), lone=lone,
+                                single_view=tuple(sorted(self._tracks[t].track_id
+                                                         for t, _ in single)))
         return sorted(results, key=lambda item: item[0])
 
     # ------------------------------------------------------------------------------------------
@@ -199,7 +276,7 @@ class MultiPersonTracker:
         return kept, originals
 
     def _triangulate(self, people):
-        """(N, J, 3) RANSAC triangulation of each associated person, NaN where unknown."""
+        """RANSAC triangulation of each associated person (positions NaN where unknown)."""
         located = []
         for person in people:
             detections = self.rig.observe_people(person, self.solver_config.min_confidence,
@@ -209,10 +286,9 @@ class MultiPersonTracker:
             for v, (pts, conf) in enumerate(detections):
                 if len(conf):
                     points[v], weights[v] = pts[0], conf[0]
-            positions, _ = triangulate_ransac(self.rig.projections, points, weights,
-                                              self.solver_config.ransac_threshold_px)
-            located.append(positions)
-        return np.stack(located) if located else np.zeros((0, 0, 3))
+            located.append(ransac_consensus(self.rig.projections, points, weights,
+                                            self.solver_config.ransac_threshold_px))
+        return located
 
     def _match(self, located):
         """Assign people (N, J, 3) to tracks: {person index: track index}."""
@@ -228,14 +304,136 @@ class MultiPersonTracker:
         rows, cols = linear_sum_assignment(cost)
         return {int(r): int(c) for r, c in zip(rows, cols) if cost[r, c] < 1e6}
 
-    def _observe(self, track, positions):
-        measured = _displacement(track.positions, positions) / (track.missed + 1)
-        alpha = self.config.velocity_smoothing
-        track.velocity = alpha * measured + (1.0 - alpha) * track.velocity
-        track.positions = positions
-        track.hits = track.hits + 1 if track.missed == 0 else 1
+    def _observe(self, track, positions, hit=True):
+        if hit:
+            measured = _displacement(track.positions, positions) / (track.missed + 1)
+            alpha = self.config.velocity_smoothing
+            track.velocity = alpha * measured + (1.0 - alpha) * track.velocity
+            track.positions = positions
+            track.hits = track.hits + 1 if track.missed == 0 else 1
+        else:
+            # One view measures no depth: a velocity taken from it would feed on itself along
+            # the rays.  The track slows down, and the joints it does not see stay put.
+            track.velocity = 0.5 * track.velocity
+            track.positions = np.where(np.isfinite(positions), positions, track.positions)
         track.missed = 0
         self._confirm(track)
+
+    def _near_a_track(self, positions, count):
+        """Whether a person (J, 3) lies within twice the gate of one of the first tracks."""
+        if not count:
+            return False
+        predicted = np.stack([t.predicted() for t in self._tracks[:count]])
+        gates = np.array([self.config.gate_m + self.config.max_speed * t.missed
+                          for t in self._tracks[:count]])
+        return bool((_distance(positions[None], predicted)[0] <= 2.0 * gates).any())
+
+    def _projections(self, view):
+        """Undistorted pixels (T, J, 2) of each track's prediction in ``view``, NaN unknown."""
+        if not self._tracks:
+            return np.zeros((0, self.skeleton.num_joints, 2))
+        predicted = np.stack([t.predicted() for t in self._tracks])
+        homogeneous = np.concatenate([predicted, np.ones(predicted.shape[:-1] + (1,))], -1)
+        pixels = homogeneous @ self.rig.projections[view].T
+        with np.errstate(invalid='ignore', divide='ignore'):
+            points = pixels[..., :2] / pixels[..., 2:]
+        return np.where(pixels[..., 2:] > 0, points, np.nan)
+
+    def _candidates(self, matched):
+        """Return the confirmed tracks seen lately and not matched this frame (for one view)."""
+        return [t for t, track in enumerate(self._tracks)
+                if track.track_id >= 0 and track.missed < _RECENT_FRAMES and t not in matched]
+
+    def _doubtful(self, views, originals, flags):
+        """Per view, (P_v,) bool: detections that may be two people merged into one.
+
+        A detection is doubtful when the detector flags it, or when it lies over two or more
+        recently seen confirmed tracks (their projections mostly inside its box, or some of
+        its joints on one's projection and some on another's) while the other detections of
+        the view explain fewer than all but one of them.
+        """
+        result = []
+        observed = self.rig.observe_people(views, self.solver_config.min_confidence,
+                                           self.skeleton.num_joints)
+        recent = [t for t, track in enumerate(self._tracks)
+                  if track.track_id >= 0 and track.missed < _RECENT_FRAMES]
+        for v, (points, conf) in enumerate(observed):
+            flag = np.zeros(len(conf), dtype=bool)
+            if flags is not None and flags[v] is not None and len(flags[v]):
+                flag |= np.asarray(flags[v], dtype=bool)[originals[v]]
+            if len(recent) >= 2:
+                flag |= over_two_people(points, conf, self._projections(v)[recent],
+                                        self.config.association_px)
+            result.append(flag)
+        return result
+
+    def _single_view(self, views, flagged, used, matched, originals):
+        """People seen by one camera only: unambiguous single-view fits of confirmed tracks.
+
+        Returns ``([(track index, estimate)], lone detections per view)``.
+        """
+        observed = self.rig.observe_people(views, self.solver_config.min_confidence,
+                                           self.skeleton.num_joints)
+        candidates = self._candidates(matched)
+        found, taken, lone = [], set(), []
+        for v, (points, conf) in enumerate(observed):
+            free = [d for d in range(len(conf)) if d not in used[v] and not flagged[v][d]
+                    and (conf[d] > 0).sum() >= _MIN_SHARED_JOINTS]
+            count = 0
+            projected = self._projections(v)
+            near = _pixel_distance(points, conf, projected) < self.config.association_px
+            for d in free:
+                tracks = [t for t in candidates if near[d, t] and t not in taken]
+                rivals = [e for e in range(len(conf)) if e != d and tracks
+                          and near[e, tracks[0]]]
+                if len(tracks) == 1 and not rivals:
+                    estimate = self._from_one_view(v, d, points[d], conf[d], tracks[0],
+                                                   originals[v])
+                    if estimate is not None:
+                        taken.add(tracks[0])
+                        found.append((tracks[0], estimate))
+                        continue
+                # Not explained by a track: this camera alone sees someone.
+                if not near[d].any():
+                    count += 1
+            lone.append(count)
+        return found, tuple(lone)
+
+    def _from_one_view(self, view, detection, points, conf, track_index, originals):
+        """Estimate of a track from one view: each seen joint on its ray, nearest the prediction.
+
+        None when none of the seen joints is predicted.
+        """
+        # The depth held is the last one, not extrapolated: one view cannot correct it.
+        predicted = self._tracks[track_index].positions
+        seen = (conf > 0) & np.isfinite(predicted).all(axis=1)
+        if seen.sum() < _MIN_SHARED_JOINTS:
+            return None
+        cfg = self.solver_config
+        centre = self.rig.centres[view]
+        inverse = np.linalg.inv(self.rig.intrinsics[view] @ self.rig.viewmats[view][:3, :3])
+        rays = np.concatenate([points, np.ones((len(points), 1))], axis=1) @ inverse.T
+        rays /= np.linalg.norm(rays, axis=1, keepdims=True)
+        depth = ((predicted - centre) * rays).sum(axis=1)
+        positions = np.where((seen & (depth > 0))[:, None], centre + depth[:, None] * rays,
+                             np.nan)
+        num_views = self.rig.num_views
+        all_points = np.zeros((num_views,) + points.shape)
+        all_points[view] = points
+        weights = np.zeros((num_views, len(conf)))
+        weights[view] = np.where(np.isfinite(positions).all(axis=1), conf, 0.0)
+        # The depth is the prediction's: as uncertain as the gate that matched it.
+        config = dataclasses.replace(cfg, single_view_depth_sigma=max(
+            cfg.single_view_depth_sigma, self.config.gate_m))
+        information = uncertainty.information(self.rig, positions, all_points, weights,
+                                              np.full(num_views, cfg.agreement_px), config)
+        covariance = np.linalg.inv(information)
+        known = np.isfinite(positions).all(axis=1)
+        covariance[~known] = np.eye(3) * cfg.prior_sigma ** 2
+        person_index = np.full(num_views, -1)
+        person_index[view] = originals[detection]
+        return uncertainty.describe(self.rig, positions, all_points, weights, weights > 0,
+                                    person_index, covariance, cfg.agreement_px)
 
     def _confirm(self, track):
         if track.track_id < 0 and track.hits >= self.config.birth_frames:
@@ -253,6 +451,100 @@ class MultiPersonTracker:
                     continue
             kept.append(track)
         self._tracks = kept
+
+
+def over_two_people(points, conf, projected, threshold_px):
+    """Which detections of one view lie over two people or more (a detector merged them).
+
+    A detection lies over people when several of its joints are nearest one person's projected
+    joints and several others another's (within ``threshold_px``), or when two people's
+    projections lie mostly inside its box while it follows neither (a detection that follows
+    one person and covers another's box is that person's, the other hidden behind).  It is
+    doubtful when it lies over two people or more and the other detections of the view explain
+    (mean distance under ``threshold_px``) fewer than all but one of them: then it stands for
+    more than one person.
+
+    Args:
+        points: (P, J, 2) undistorted pixels of the view's detections.
+        conf: (P, J) their confidence, 0 where unusable.
+        projected: (T, J, 2) the people's joints projected into the view (undistorted
+            pixels), NaN where unknown.
+        threshold_px: pixel distance within which a joint or a detection explains a person.
+
+    Returns:
+        (P,) bool.
+    """
+    flag = np.zeros(len(conf), dtype=bool)
+    if len(projected) < 2 or not len(conf):
+        return flag
+    boxed = _covered(points, conf, projected)                                   # (P, T)
+    mixed = _mixed(points, conf, projected, threshold_px)                       # (P, T)
+    explains = _pixel_distance(points, conf, projected) < threshold_px         # (P, T)
+    # A detection that follows one person's projection and merely covers another's box is
+    # that person's, with the other hidden behind: only mixed joints, or a box over people
+    # it follows none of, make it doubtful.
+    covered = np.where((mixed.sum(axis=1) >= 2)[:, None], mixed | boxed,
+                       np.where(explains.any(axis=1)[:, None], False, boxed))
+    for d in np.flatnonzero(covered.sum(axis=1) >= 2):
+        under = covered[d]
+        helpers = np.delete(explains, d, axis=0)[:, under].any(axis=1).sum()
+        flag[d] = under.sum() > 1 + helpers
+    return flag
+
+
+def _original_index(row, originals):
+    """Return a person's detection per view (V,) in the indexes of the views as given."""
+    return np.array([originals[v][i] if i >= 0 else -1 for v, i in enumerate(row)], dtype=int)
+
+
+def _boxes(points, known):
+    """(N, 4) x0, y0, x1, y1 of points (N, J, 2) where known (N, J); NaN where none is."""
+    with np.errstate(invalid='ignore'):
+        x = np.where(known, points[..., 0], np.nan)
+        y = np.where(known, points[..., 1], np.nan)
+    boxes = np.full((len(points), 4), np.nan)
+    some = known.any(axis=1)
+    if some.any():
+        boxes[some] = np.stack([np.nanmin(x[some], 1), np.nanmin(y[some], 1),
+                                np.nanmax(x[some], 1), np.nanmax(y[some], 1)], axis=1)
+    return boxes
+
+
+def _covered(points, conf, projected):
+    """(P, T): which tracks' projections (T, J, 2) lie mostly inside each detection's box."""
+    detections = _boxes(points, conf > 0)
+    tracks = _boxes(projected, np.isfinite(projected).all(axis=-1))
+    low = np.maximum(detections[:, None, :2], tracks[None, :, :2])
+    high = np.minimum(detections[:, None, 2:], tracks[None, :, 2:])
+    overlap = np.clip(high - low, 0.0, None).prod(axis=-1)
+    area = np.clip(tracks[:, 2:] - tracks[:, :2], 1.0, None).prod(axis=-1)
+    return np.nan_to_num(overlap / area[None]) >= _COVERED_FRACTION
+
+
+def _mixed(points, conf, projected, threshold_px):
+    """(P, T): tracks that each own several joints of a detection (nearest, within threshold)."""
+    if not len(points) or not len(projected):
+        return np.zeros((len(points), len(projected)), dtype=bool)
+    gaps = np.nan_to_num(np.linalg.norm(points[:, None] - projected[None], axis=-1),
+                         nan=np.inf)                                          # (P, T, J)
+    nearest = np.argmin(gaps, axis=1)                                         # (P, J)
+    close = (np.min(gaps, axis=1) < threshold_px) & (conf > 0)
+    owned = (nearest[:, None] == np.arange(len(projected))[None, :, None]) & close[:, None]
+    return owned.sum(axis=-1) >= _MIN_SHARED_JOINTS
+
+
+def _pixel_distance(points, conf, projected):
+    """(P, T) mean pixel distance of detections to projected tracks over the joints both have.
+
+    inf where they share fewer than :data:`_MIN_SHARED_JOINTS`.
+    """
+    if not len(points) or not len(projected):
+        return np.full((len(points), len(projected)), np.inf)
+    gaps = np.linalg.norm(points[:, None] - projected[None], axis=-1)        # (P, T, J)
+    shared = (conf[:, None] > 0) & np.isfinite(gaps)
+    with np.errstate(invalid='ignore'):
+        mean = np.where(shared, gaps, 0.0).sum(axis=-1) / shared.sum(axis=-1)
+    return np.where(shared.sum(axis=-1) >= _MIN_SHARED_JOINTS, mean, np.inf)
 
 
 def _centre(positions):

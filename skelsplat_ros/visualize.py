@@ -24,8 +24,8 @@ from matplotlib.ticker import MaxNLocator
 import numpy as np
 from skelsplat_ros.skeletons import COCO17, Skeleton
 
-__all__ = ['OverlayFrame', 'AnimationWriter', 'draw_overlay', 'project_skeleton',
-           'render_summary_png', 'shrink', 'write_animation']
+__all__ = ['OverlayFrame', 'AnimationWriter', 'draw_overlay', 'draw_people', 'people_grid',
+           'project_skeleton', 'render_summary_png', 'shrink', 'write_animation']
 
 DETECTION_BGR = (0, 150, 255)       # orange
 REPROJECTION_BGR = (255, 40, 230)   # magenta
@@ -150,6 +150,72 @@ def draw_overlay(bgr, keypoints_2d, projected_3d, confidence=None, min_confidenc
                DETECTION_BGR)
         _label(image, 'reprojected 3D', (round(10 * font + 4), bottom), font, REPROJECTION_BGR)
     return image
+
+
+def draw_people(bgr, people, colours, keypoints_2d=None, min_confidence=0.1, title=None,
+                skeleton=COCO17):
+    """Draw several people's reprojected skeletons, each in its colour and labelled with its id.
+
+    Args:
+        bgr: (H, W, 3) uint8 image.
+        people: person id -> (J, 2) projection of the person's fused joints in the pixels of
+            ``bgr``, NaN where unknown or not located.
+        colours: person id -> (r, g, b) in [0, 1].
+        keypoints_2d: (P, J, 3) detections in the pixels of ``bgr`` drawn thin and grey under
+            the people, or None.
+        min_confidence: detections below it are not drawn.
+        title: text written in the top-left corner.
+        skeleton: the joint layout (J joints) and the bones to draw.
+
+    Returns:
+        (H, W, 3) uint8 annotated copy.
+    """
+    image = np.ascontiguousarray(bgr).copy()
+    size = max(image.shape[:2])
+    thickness = max(2, round(size / 300))
+    radius = max(2, round(size / 200))
+    font = max(0.4, size / 1400)
+    if keypoints_2d is not None:
+        for person in np.asarray(keypoints_2d, dtype=float).reshape(-1, skeleton.num_joints, 3):
+            visible = np.isfinite(person).all(axis=1) & (person[:, 2] >= min_confidence)
+            _draw_skeleton(image, person[:, :2], visible, skeleton.bones, (160, 160, 160),
+                           max(1, thickness // 2), max(1, radius // 2))
+    height, width = image.shape[:2]
+    for person_id, points in sorted(people.items()):
+        points = np.asarray(points, dtype=float).reshape(skeleton.num_joints, 2)
+        visible = np.isfinite(points).all(axis=1)
+        if not visible.any():
+            continue
+        r, g, b = colours[person_id]
+        colour = (round(255 * b), round(255 * g), round(255 * r))
+        _draw_skeleton(image, points, visible, skeleton.bones, colour, thickness, radius)
+        top = points[visible][np.argmin(points[visible][:, 1])]
+        x = int(np.clip(top[0] - 20 * font, 0, width - 60 * font))
+        y = int(np.clip(top[1] - 25 * font, 40 * font, height - 5))
+        _label(image, f'id {person_id}', (x, y), 1.2 * font, colour)
+    if title:
+        _label(image, title, (round(10 * font + 4), round(40 * font + 6)), font)
+    return image
+
+
+def people_grid(rows, path=None):
+    """Tile rows of equally tall BGR images into one image (and write it as a PNG to ``path``).
+
+    Args:
+        rows: sequences of (H, W_i, 3) uint8 images; every image of a row has one height, and
+            the rows are padded on the right to the widest.
+        path: where to write the PNG, or None.
+
+    Returns:
+        The (H, W, 3) uint8 tiled image.
+    """
+    joined = [np.hstack(list(images)) for images in rows]
+    width = max(row.shape[1] for row in joined)
+    grid = np.vstack([np.pad(row, ((0, 0), (0, width - row.shape[1]), (0, 0)))
+                      for row in joined])
+    if path is not None:
+        cv2.imwrite(str(path), grid)
+    return grid
 
 
 def _side(name):
@@ -357,6 +423,10 @@ class AnimationWriter:
             views.append(self._render_3d(frame))
         row = np.concatenate(views, axis=1)
         _label(row, _frame_title(frame), (8, self.height - 12), self.height / 900)
+        self.add_image(row)
+
+    def add_image(self, row):
+        """Append one ready-drawn BGR image (uint8, every one the same size)."""
         if self.path.suffix == '.gif':
             from PIL import Image
             rgb = Image.fromarray(cv2.cvtColor(row, cv2.COLOR_BGR2RGB))

@@ -63,6 +63,10 @@ class Probe:
             qos = RELIABLE if topic != '/tf' else QoSProfile(depth=100)
             node.create_subscription(kind, topic, lambda msg, t=topic: self._keep(t, msg), qos)
 
+    def listen(self, topic, kind, qos=RELIABLE):
+        """Record ``topic`` too (e.g. a per-body ROS4HRI topic)."""
+        self.node.create_subscription(kind, topic, lambda msg: self._keep(topic, msg), qos)
+
     def _keep(self, topic, msg):
         with self.lock:
             self.received[topic].append(msg)

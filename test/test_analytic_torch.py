@@ -111,6 +111,22 @@ def test_triangulate_ransac(shape):
         np.testing.assert_array_equal(_numpy(got_inliers[b]), inliers)
 
 
+@pytest.mark.parametrize('shape,max_views', [((3, 12, COCO17.num_joints), 5),
+                                             ((2, 16, COCO17.num_joints), 8)])
+def test_triangulate_ransac_from_the_most_confident_views(shape, max_views):
+    # More views than hypothesis views: each joint's pairs come from its own views.
+    rig, _, points, weights = _scene(shape, 7)
+    got, got_inliers = analytic_torch.triangulate_ransac(
+        _tensor(rig.projections), _tensor(points), _tensor(weights), 40.0,
+        max_views=max_views)
+    for b in range(shape[0]):
+        positions, inliers = triangulation.triangulate_ransac(
+            rig.projections, points[b], weights[b], threshold_px=40.0, max_views=max_views)
+        np.testing.assert_allclose(_numpy(got[b]), positions, rtol=0, atol=ATOL_M,
+                                   equal_nan=True)
+        np.testing.assert_array_equal(_numpy(got_inliers[b]), inliers)
+
+
 @pytest.mark.parametrize('num_people', [1, 3])
 def test_break_ties_by_skeleton(num_people):
     # Four views; on a few joints two views agree on a confidently wrong place (a 2-2 tie that

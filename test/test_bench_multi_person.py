@@ -214,9 +214,10 @@ def test_quick_run_skelsplat_keeps_every_id_within_the_noise(quick_report, metho
         assert entry['id_switches'] == 0, name
         assert entry['distinct_ids'] == num_people, name
         assert entry['false_people'] == 0, name
-        # Everyone is in view from the start: each is missed during the birth delay only.
+        # Everyone is in view from the start: a person is missed at most during the birth
+        # delay, which only a contested association pays.
         assert all(visible == QUICK_FRAMES for visible in result['scene']['visible_frames'])
-        assert entry['missed_people'] == (BIRTH_FRAMES - 1) * num_people, name
+        assert entry['missed_people'] <= (BIRTH_FRAMES - 1) * num_people, name
         assert entry['missed_after_birth'] == 0, name
         # 2.5 px of noise at 4-5 m with a 1680 px focal length is 6-8 mm per view; a joint two
         # or more views see is triangulated to about that, confusions aside.
@@ -224,3 +225,8 @@ def test_quick_run_skelsplat_keeps_every_id_within_the_noise(quick_report, metho
         assert entry['seen_twice']['mean_mm'] < 2.0 * noise_mm, name
         assert entry['common_mean_mm'] <= result['methods']['greedy']['common_mean_mm'] + 1.0
         assert entry['seen_twice']['coverage'] > 0.98, name
+    # Some people's associations are unambiguous: they are published from the first frame.
+    assert sum(result['methods'][method]['missed_people']
+               for result in quick_report['results'].values()) < sum(
+        (BIRTH_FRAMES - 1) * result['scene']['num_people']
+        for result in quick_report['results'].values())

@@ -110,6 +110,12 @@ def test_bag_is_processed_into_the_outputs(bag, trial, tmp_path, capsys):
     assert counts['/human_pose_3d'] == counts['/human_pose_3d/markers'] == NUM_FRAMES
     assert counts['/tf'] == NUM_FRAMES and counts['/diagnostics'] >= 1
     assert summary['topics']['/human_pose_3d']['type'] == 'skelsplat_ros/msg/HumanPose3DArray'
+    # The calibration's camera frames, written again as each camera's frame_id became known.
+    static = [msg for _, _, msg in read_messages(output, ['/tf_static'])]
+    assert 1 <= len(static) <= 4
+    assert {t.child_frame_id for t in static[-1].transforms} == {
+        f'cam_0{v}_optical_frame' for v in range(1, 5)}
+    assert {t.header.frame_id for t in static[-1].transforms} == {'world'}
 
     poses = [msg for _, _, msg in read_messages(output, ['/human_pose_3d'])]
     stamps = [(msg.header.stamp.sec, msg.header.stamp.nanosec) for msg in poses]

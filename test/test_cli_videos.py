@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """``skelsplat videos`` on the first frames of the pose2sim trial, and its input errors."""
 
+import json
 import shutil
 
 import cv2
@@ -166,3 +167,35 @@ def test_smooth_writes_the_smoothed_poses(run, trial, tmp_path):
     moved = np.linalg.norm(smooth - causal, axis=-1)
     assert np.isfinite(moved).all() and 1e-5 < np.median(moved) < 0.05
     np.testing.assert_allclose(read_trc(output / 'poses.trc')[1], smooth, atol=1e-9)
+
+
+def test_several_people_are_tracked_under_ids_with_their_pictures(trial, data_root, tmp_path):
+    videos = data_root / 'pose2sim-0.10.49/Pose2Sim/Demo_MultiPerson/videos'
+    output = tmp_path / 'people'
+    assert main(['videos', '--multi-person', '--calibration', str(trial['calibration']),
+                 *[str(videos / f'cam0{i}.mp4') for i in range(1, 5)], '--output', str(output),
+                 '--frames', str(NUM_FRAMES), '--objective', 'analytic', '--quiet']) == 0
+    # tracks.npz as `skelsplat solve --multi-person` writes it.
+    with np.load(output / 'tracks.npz') as data:
+        positions, confidence, track_ids = data['positions'], data['confidence'], \
+            data['track_ids']
+        assert tuple(data['joint_names']) == tuple(COCO17_JOINTS)
+    assert positions.shape == (NUM_FRAMES, len(track_ids), 17, 3)
+    assert confidence.shape == (NUM_FRAMES, len(track_ids), 17)
+    assert len(track_ids) >= 1 and list(track_ids) == sorted(set(track_ids.tolist()))
+    located = np.isfinite(positions).all(axis=-1).sum(axis=-1) >= 8         # (F, T)
+    # A lone, unambiguous person is tracked from the first frame.
+    assert located.any(axis=1).all()
+    report = json.loads((output / 'people.json').read_text())
+    assert report['people_per_frame'] == located.sum(axis=1).tolist()
+    assert report['id_switches'] == []
+    for by_camera in report['reprojection_median_px'].values():
+        seen = [px for px in by_camera.values() if px is not None]
+        assert len(seen) >= 2 and max(seen) < 25.0, by_camera
+    video = cv2.VideoCapture(str(output / 'annotated.mp4'))
+    assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == NUM_FRAMES
+    ok, first = video.read()
+    video.release()
+    assert ok and first.shape[1] > 2 * first.shape[0]     # four portrait views side by side
+    summary = cv2.imread(str(output / 'summary.png'))
+    assert summary is not None and summary.shape[0] > summary.shape[1]

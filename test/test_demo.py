@@ -7,19 +7,23 @@ loopback and records its outputs; the recording is read back here and checked ag
 trial's .trc.
 """
 
+import json
+
 import cv2
 import numpy as np
 from PIL import Image
 import pytest
+from skelsplat_ros.body_frames import body_id
 from skelsplat_ros.fileio.mcap_io import read_messages, read_summary
 from skelsplat_ros.fileio.trc import read_trc
-from skelsplat_ros.ros.demo import OUTPUT_TOPICS, pose_arrays, run_demo, TRIAL
+from skelsplat_ros.ros.demo import OUTPUT_TOPICS, people_by_id, pose_arrays, run_demo, TRIAL
 from skelsplat_ros.skeletons import COCO17, trc_correspondence
 from skelsplat_ros.sync import stamp_ns
 
 pytestmark = pytest.mark.ros
 
 NUM_FRAMES = 12
+MULTI_FRAMES = 8
 
 
 @pytest.fixture(scope='module')
@@ -34,24 +38,41 @@ def test_recording_holds_every_output(demo):
     summary = read_summary(output / 'demo.mcap')
     assert summary['profile'] == 'ros2'
     assert summary['metadata']['rosbag2']['ROS_DISTRO']
-    assert {topic: info['type'] for topic, info in summary['topics'].items()} == {
-        topic: type_name for topic, (type_name, _) in OUTPUT_TOPICS.items()}
+    types = {topic: info['type'] for topic, info in summary['topics'].items()}
+    # The node's outputs, then the ROS4HRI topics of the one body (the one person's).
+    poses = [msg for _, _, msg in read_messages(output / 'demo.mcap', ['/human_pose_3d'])]
+    person_id = poses[0].people[0].id
+    body = body_id(person_id)
+    assert types == {**{topic: type_name for topic, (type_name, _) in OUTPUT_TOPICS.items()},
+                     f'/humans/bodies/{body}/joint_states': 'sensor_msgs/msg/JointState',
+                     f'/humans/bodies/{body}/velocity': 'geometry_msgs/msg/TwistStamped'}
     counts = {topic: info['count'] for topic, info in summary['topics'].items()}
     # Lockstep pacing: one output per frame group, every one with the person in it.
     assert result.frames_in == result.frames_out == NUM_FRAMES
     assert counts['/human_pose_3d'] == counts['/human_pose_3d/markers'] == NUM_FRAMES
     assert counts['/tf'] == NUM_FRAMES
     assert counts['/diagnostics'] >= 1
+    assert counts['/humans/bodies/tracked'] == NUM_FRAMES
+    # Per-body topics are recorded from the first tracked list on: all but the first groups.
+    assert counts[f'/humans/bodies/{body}/joint_states'] >= NUM_FRAMES - 3
     assert result.counts == counts
+    tracked = [msg for _, _, msg in read_messages(output / 'demo.mcap',
+                                                  ['/humans/bodies/tracked'])]
+    assert all(list(msg.ids) == [body] for msg in tracked)
+    states = [msg for _, _, msg in read_messages(output / 'demo.mcap',
+                                                 [f'/humans/bodies/{body}/joint_states'])]
+    assert all(f'l_elbow_{body}' in msg.name and f'r_knee_{body}' in msg.name for msg in states)
 
-    poses = [msg for _, _, msg in read_messages(output / 'demo.mcap', ['/human_pose_3d'])]
     stamps = np.array([stamp_ns(msg.header.stamp) for msg in poses])
     np.testing.assert_allclose(np.diff(stamps), 1e9 / 60, atol=1)
     assert all(len(msg.people) == 1 for msg in poses)
     assert all(msg.header.frame_id == 'world' for msg in poses)
     frames = {t.child_frame_id for _, _, msg in read_messages(output / 'demo.mcap', ['/tf'])
               for t in msg.transforms}
-    assert {'body_1', 'left_wrist_1', 'right_ankle_1'} <= frames
+    # Several people by default: the lone person is tracked, and published from the first
+    # frame, under its track id.
+    assert all([person.id for person in msg.people] == [person_id] for msg in poses)
+    assert {f'body_{body}', f'l_wrist_{body}', f'r_ankle_{body}', f'head_{body}'} <= frames
     fusion = [status for _, _, msg in read_messages(output / 'demo.mcap', ['/diagnostics'])
               for status in msg.status if status.name.endswith(': fusion')]
     assert any(status.level == 0 for status in fusion)  # OK: the node was fusing
@@ -90,3 +111,42 @@ def test_pictures_are_written(demo):
     assert rviz is not None and rviz.std() > 5
     assert set(result.files) >= {'recording', 'picture', 'animation', 'rviz rendering'}
     assert all(path.is_file() for path in result.files.values())
+
+
+@pytest.fixture(scope='module')
+def multi(data_root, tmp_path_factory):
+    """Run the multi-person demo once; return (result, output directory)."""
+    output = tmp_path_factory.mktemp('demo_multi')
+    return run_demo(output, frames=MULTI_FRAMES, data_root=data_root, progress=False,
+                    trial='multi'), output
+
+
+def test_multi_person_trial_is_recorded_reported_and_drawn(multi):
+    result, output = multi
+    assert result.frames_in == result.frames_out == MULTI_FRAMES
+    poses = [msg for _, _, msg in read_messages(output / 'demo.mcap', ['/human_pose_3d'])]
+    people = people_by_id(poses, COCO17.num_joints)
+    report = result.people
+    # The report describes what the node published, frame by frame.
+    assert report['people_per_frame'] == [len(persons) for persons in people]
+    assert min(report['people_per_frame']) >= 1
+    assert report['ids'] == {str(i): sum(i in persons for persons in people)
+                             for i in sorted({i for persons in people for i in persons})}
+    assert report['id_switches'] == []
+    names = {'cam_01', 'cam_02', 'cam_03', 'cam_04'}
+    for msg in poses:
+        for person in msg.people:
+            # The supporting cameras are named; one camera alone means single-view joints.
+            assert set(person.cameras) <= names and person.cameras
+            if len(person.cameras) == 1:
+                assert max(person.num_views) <= 1 and max(person.confidence) <= 0.25
+    for by_camera in report['reprojection_median_px'].values():
+        seen = [px for px in by_camera.values() if px is not None]
+        assert len(seen) >= 2 and max(seen) < 25.0, by_camera
+    assert set(report['merged_frames']) == names
+    assert json.loads((output / 'demo_multi.json').read_text()) == report
+    picture = cv2.imread(str(output / 'demo_multi.png'))
+    # Four frames of the four portrait views, every person in its id's colour.
+    assert picture is not None and picture.shape[0] > picture.shape[1] > 600
+    assert any(line.endswith(f"id switches: {len(report['id_switches'])}")
+               for line in result.summary_lines())

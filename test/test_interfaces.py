@@ -63,6 +63,11 @@ def test_keypoints_2d_over_dds():
         Keypoint2D(x=10.5, y=20.25, confidence=0.75) for _ in range(25)])]
     got = _round_trip(Keypoints2D, sent, '/cam_01/keypoints')
     assert got == sent and got.skeleton_format == 'body25b'
+    # The flat form: float32 arrays, received as array.array('f').
+    flat = Keypoints2D(skeleton_format=Keypoints2D.FORMAT_BODY25B, num_joints=25,
+                       xy=[10.5, 20.25] * 50, confidence=[0.75] * 50)
+    got = _round_trip(Keypoints2D, flat, '/cam_01/keypoints_flat')
+    assert got == flat and got.xy.typecode == 'f' and len(got.confidence) == 50
 
 
 def test_tf_message_over_dds():

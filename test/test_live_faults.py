@@ -13,7 +13,8 @@ from skelsplat_ros.cameras import CameraRig, load_calibration
 from skelsplat_ros.fileio.openpose import list_openpose_files, read_openpose_json
 from skelsplat_ros.imaging import ImageConversionError
 from skelsplat_ros.live import CameraHealth, diagnose_camera, fuse_group, FusionEngine
-from skelsplat_ros.live import person_from_estimate, SolverDiverged, stamp_offsets
+from skelsplat_ros.live import nobody_message, person_from_estimate, SolverDiverged
+from skelsplat_ros.live import stamp_offsets
 from skelsplat_ros.skeletons import COCO17_JOINTS, to_coco17
 from skelsplat_ros.solver import PoseEstimate, SkelSplatSolver, SolverConfig
 from skelsplat_ros.sync import FrameSynchronizer
@@ -216,6 +217,23 @@ def test_nobody_in_view(demo):
     empty = {name: np.zeros((0, 17, 3)) for name in NAMES}
     result = fuse_group(engine, empty, _given(empty))
     assert result.people == [] and result.estimate is None and not result.faults
+    assert nobody_message(result, False, 3).startswith('nobody located: no camera sees')
+
+
+def test_nobody_yet_while_the_tracks_are_unconfirmed(demo):
+    # Every camera sees the person from the first group on: the first groups publish nobody
+    # because a track needs birth_frames groups, not because the cameras see too little.
+    cameras, frames = demo
+    engine, _ = _engine(cameras, multi_person=True)
+    views = _main_person(frames[0])
+    result = fuse_group(engine, views, _given(views))
+    assert result.people == [] and len(result.keypoints) == 4
+    message = nobody_message(result, True, 3)
+    assert 'nobody published yet: 4 cameras see people' in message
+    assert 'after 3 consecutive fused groups' in message and 'fewer than two' not in message
+    alone = {name: views[name] if name == 'cam_02' else np.zeros((0, 17, 3)) for name in NAMES}
+    result = fuse_group(engine, alone, _given(alone))
+    assert nobody_message(result, True, 3).startswith('nobody located: only one camera sees')
 
 
 def test_several_people_in_view(demo):

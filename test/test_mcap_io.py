@@ -141,7 +141,8 @@ def test_schemas_hold_rosbag2_concatenated_definitions(bag):
     names = [section.splitlines()[0] for section in sections[1:]]
     # Each dependency once, depth first in sorted order (rosbag2's MessageDefinitionCache).
     assert names == ['MSG: skelsplat_ros/HumanPose3D', 'MSG: geometry_msgs/Point',
-                     'MSG: std_msgs/Header', 'MSG: builtin_interfaces/Time']
+                     'MSG: geometry_msgs/Vector3', 'MSG: std_msgs/Header',
+                     'MSG: builtin_interfaces/Time']
     tf_text = schemas['tf2_msgs/msg/TFMessage']
     assert 'MSG: geometry_msgs/TransformStamped\n' in tf_text
     assert tf_text.count('MSG: std_msgs/Header\n') == 1

@@ -121,9 +121,9 @@ def test_a_crowded_view_costs_bounded_time_and_keeps_the_confident_people(scene,
     cameras = scene.cameras
     sizes = []
 
-    def association_spy(cameras, views, *args):
+    def association_spy(cameras, views, *args, **options):
         sizes.append(max(len(people) for people in views))
-        return associate(cameras, views, *args)
+        return associate(cameras, views, *args, **options)
 
     monkeypatch.setattr(tracking, 'associate', association_spy)
     rng = np.random.default_rng(5)
@@ -242,17 +242,20 @@ def test_cli_multi_person_writes_one_track_per_person(trial, data_root, tmp_path
 
 def test_fitting_the_people_together_changes_no_id_and_no_position(scene, monkeypatch):
     # The rendered fits of a frame's people share one batched render per step; each person's
-    # fit must come out as it would alone (the tracker fitted one person after the other).
+    # fit must come out as it would alone (the tracker fitted one person after the other), and
+    # each solver's start, taken from the tracker's RANSAC, as the solver's own RANSAC.
     def track():
         rng = np.random.default_rng(6)
         tracker = MultiPersonTracker(scene.cameras, SolverConfig(objective='rendered'))
         return [tracker.update(_views(scene, frame, [0, 1, 2], rng)[0]) for frame in range(6)]
 
     together = track()
-    monkeypatch.setattr(tracking, 'solve_people', lambda solvers, keypoints, stamp=None: [
-        solver.solve(people) for solver, people in zip(solvers, keypoints)])
+    monkeypatch.setattr(tracking, 'solve_people',
+                        lambda solvers, keypoints, stamp=None, earlier=None: [
+                            solver.solve(people) for solver, people in zip(solvers, keypoints)])
     alone = track()
-    assert [len(results) for results in together] == [0, 0, 3, 3, 3, 3]
+    # Three people apart: each association is unambiguous, so each is reported at once.
+    assert [len(results) for results in together] == [3, 3, 3, 3, 3, 3]
     for results, expected in zip(together, alone):
         assert [track_id for track_id, _ in results] == [track_id for track_id, _ in expected]
         for (_, estimate), (_, reference) in zip(results, expected):
@@ -290,3 +293,133 @@ def test_ids_are_never_reused_after_a_reset_or_new_cameras(scene):
     assert ids(engine_update, range(5, 10)) == {2, 3}
     engine.set_camera(names[0], dataclasses.replace(cameras[0]))    # recalibrated
     assert ids(engine_update, range(10, 15)) == {4, 5}
+
+
+def _reference_tracks(cameras, frames):
+    """Track id -> {frame: detection index per view} from a tracker on the unmodified trial."""
+    tracker = MultiPersonTracker(cameras, SolverConfig(objective='analytic'))
+    detections = collections.defaultdict(dict)
+    positions = collections.defaultdict(dict)
+    for frame, views in enumerate(frames):
+        for track_id, estimate in tracker.update(views):
+            detections[track_id][frame] = estimate.person_index
+            positions[track_id][frame] = estimate.positions
+    return detections, positions
+
+
+def _drop(views, view, index):
+    """Return the views with one detection's confidences zeroed (indexes kept): undetected."""
+    views = [np.array(people, dtype=float) for people in views]
+    views[view][index, :, 2] = 0.0
+    return views
+
+
+def test_people_are_published_at_once_unless_their_association_is_ambiguous(trial):
+    cameras, _, frames = trial
+    tracker = MultiPersonTracker(cameras, SolverConfig(objective='analytic'))
+    # The real trial's people (two participants, a bystander in two views) are apart: every
+    # one is published from the first frame.
+    assert [track_id for track_id, _ in tracker.update(frames[0])] == [0, 1, 2]
+    assert tracker.next_id == 3
+
+    # A second detection of one person, 15 px off, in one view: either could be that
+    # person's, so the person waits the birth frames; the others do not.
+    detections, _ = _reference_tracks(cameras, frames[:6])
+    doubled_id = 1
+    tracker = MultiPersonTracker(cameras, SolverConfig(objective='analytic'))
+    reported = []
+    for frame in range(5):
+        views = [np.array(people, dtype=float) for people in frames[frame]]
+        index = detections[doubled_id][frame][0]
+        copy = views[0][index].copy()
+        copy[:, :2] += 15.0
+        views[0] = np.concatenate([views[0], copy[None]])
+        reported.append([track_id for track_id, _ in tracker.update(views)])
+    birth = tracker.config.birth_frames
+    assert all(len(ids) == 2 for ids in reported[:birth - 1]), reported
+    assert all(len(ids) == 3 for ids in reported[birth - 1:]), reported
+    # The delayed person got the next id: ids stay unique and increasing.
+    assert reported[birth - 1] == [0, 1, 2] and tracker.next_id == 3
+
+
+def test_a_person_seen_by_one_camera_is_reported_from_that_camera_alone(trial):
+    cameras, _, frames = trial
+    detections, positions = _reference_tracks(cameras, frames[:30])
+    tracker = MultiPersonTracker(cameras, SolverConfig(objective='analytic'))
+    person = 0
+    kept = int(np.flatnonzero(detections[person][10] >= 0)[0])   # the camera that still sees
+    for frame in range(30):
+        views = frames[frame]
+        alone = 10 <= frame < 20
+        if alone:
+            for view, index in enumerate(detections[person][frame]):
+                if view != kept and index >= 0:
+                    views = _drop(views, view, index)
+        results = dict(tracker.update(views))
+        assert sorted(results) == sorted(positions_id for positions_id in positions
+                                         if frame in positions[positions_id])
+        estimate = results[person]
+        if not alone:
+            assert (estimate.person_index >= 0).sum() >= 2
+            assert tracker.notes.single_view == ()
+            continue
+        # The one camera, named by its detection; never another person's detection.
+        expected = np.full(len(cameras), -1)
+        expected[kept] = detections[person][frame][kept]
+        np.testing.assert_array_equal(estimate.person_index, expected)
+        assert tracker.notes.single_view == (person,)
+        seen = estimate.num_views > 0
+        assert seen.sum() >= 8 and estimate.num_views.max() == 1
+        assert estimate.confidence.max() <= 0.25
+        # Its joints lie on that camera's rays near where the four views put them.
+        gaps = np.linalg.norm(estimate.positions[seen] - positions[person][frame][seen], axis=1)
+        assert np.median(gaps) < 0.15, (frame, np.median(gaps))
+        np.testing.assert_allclose(np.nanmax(estimate.reprojection_error), 0.0, atol=1e-6)
+        # Uncertain along the ray (its depth is the prediction's), sharp across it.
+        ray = estimate.positions[seen][0] - cameras[kept].center
+        ray /= np.linalg.norm(ray)
+        along = ray @ estimate.covariance[np.flatnonzero(seen)[0]] @ ray
+        assert along > 100 * np.linalg.eigvalsh(estimate.covariance[np.flatnonzero(seen)[0]])[0]
+
+
+def test_a_detection_of_two_merged_people_joins_neither(trial):
+    cameras, _, frames = trial
+    detections, positions = _reference_tracks(cameras, frames[:25])
+    first, second = 0, 1
+    view = 1
+    for flagged_by_detector in (False, True):
+        tracker = MultiPersonTracker(cameras, SolverConfig(objective='analytic'))
+        for frame in range(25):
+            views = [np.array(people, dtype=float) for people in frames[frame]]
+            doubtful = None
+            merged = 10 <= frame < 20
+            if merged:
+                a, b = detections[first][frame][view], detections[second][frame][view]
+                # One detection with one person's upper body and the other's legs, where
+                # the detector saw the two people: the other detection is gone.
+                views[view][a, 11:] = views[view][b, 11:]
+                views[view][b, :, 2] = 0.0
+                if flagged_by_detector:
+                    doubtful = [np.zeros(len(people), dtype=bool) for people in views]
+                    doubtful[view][a] = True
+            results = dict(tracker.update(views, doubtful=doubtful))
+            # The same people under the same ids, the merged view in neither's fit.
+            assert sorted(results) == [0, 1, 2]
+            for track_id, estimate in results.items():
+                if merged and track_id in (first, second):
+                    assert estimate.person_index[view] == -1, (frame, track_id)
+                    assert (estimate.person_index >= 0).sum() >= 2
+                    gaps = np.linalg.norm(estimate.positions - positions[track_id][frame],
+                                          axis=1)
+                    assert np.nanmedian(gaps) < 0.05
+            assert tracker.notes.merged[view] == int(merged), (frame, tracker.notes)
+
+
+def test_nobody_in_view_gives_nobody_and_notes_nothing(trial):
+    cameras, _, frames = trial
+    tracker = MultiPersonTracker(cameras, SolverConfig(objective='analytic'))
+    tracker.update(frames[0])
+    empty = [np.zeros((0, 17, 3)) for _ in cameras]
+    for _ in range(3):
+        assert tracker.update(empty) == []
+        assert tracker.notes.lone == (0, 0, 0, 0) and tracker.notes.merged == (0, 0, 0, 0)

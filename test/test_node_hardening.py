@@ -24,6 +24,7 @@ from rclpy.serialization import serialize_message
 from ros_helpers import RosContext, spin_until
 from skelsplat_ros.cameras import load_calibration
 from skelsplat_ros.ros.conversions import camera_info_msg, ECHO_LIMIT, keypoints_msg
+from skelsplat_ros.ros.node import PARAMS_HINT
 from skelsplat_ros.ros.params import ParameterError
 from skelsplat_ros.ros.runner import create_node
 from test_node_keypoints import _node_overrides, demo, PARAMS  # noqa: F401
@@ -87,7 +88,7 @@ def test_an_infinite_slop_at_start_up_exits_with_one_line(tmp_path, demo):  # no
     assert result.returncode == 2, result.stderr
     assert 'Traceback' not in result.stderr
     assert [line for line in result.stderr.splitlines() if 'slop' in line] == [
-        'skelsplat_node: invalid parameters: slop: must be in [0, 10], got inf']
+        f'skelsplat_node: invalid parameters: slop: must be in [0, 10], got inf ({PARAMS_HINT})']
 
 
 def test_a_64_kb_parameter_is_quoted_capped(tmp_path, demo):  # noqa: F811
@@ -97,7 +98,9 @@ def test_a_64_kb_parameter_is_quoted_capped(tmp_path, demo):  # noqa: F811
         cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2, result.stderr[-2000:]
     line, = [line for line in result.stderr.splitlines() if 'world_frame' in line]
-    assert line.endswith('more characters)') and len(line) < ECHO_LIMIT + 100
+    # Capped, then what to pass.
+    assert line.endswith(f'more characters) ({PARAMS_HINT})')
+    assert len(line) < ECHO_LIMIT + 100 + len(PARAMS_HINT)
 
 
 def test_bad_run_time_values_leave_the_configuration_and_the_node_alone(demo):  # noqa: F811

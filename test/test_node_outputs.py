@@ -88,6 +88,7 @@ def test_node_and_bag_write_the_same_messages(demo, tmp_path):
         ros.executor.add_node(node)
         ros.nodes.append(node)
         probe = Probe(ros.node('probe'), dict.fromkeys(CAMERAS, 'keypoints'))
+        probe.listen(outputs.TRACKED, outputs.OUTPUT_TOPICS[outputs.TRACKED])
         calibrate(ros, probe, cameras)
         for index, views in enumerate(frames):
             for topic, msg in _inputs(cameras, index, views):

@@ -11,6 +11,7 @@ node with one line that names the parameter.
 import pathlib
 import subprocess
 import sys
+import zipfile
 
 import pytest
 from rcl_interfaces.msg import Log
@@ -20,6 +21,7 @@ from rcl_interfaces.srv import DescribeParameters, GetParameters, SetParameters
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
 from ros_helpers import RosContext, spin_until
 from skelsplat_ros import settings
+from skelsplat_ros.ros.node import PARAMS_HINT
 from skelsplat_ros.ros.params import CONFIG_FIELDS, ParameterError
 from skelsplat_ros.ros.runner import create_node
 from skelsplat_ros.solver import SolverConfig
@@ -121,7 +123,30 @@ def test_the_runner_exits_with_one_line_for_an_infinite_accel_sigma(tmp_path, ca
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if 'solver_accel_sigma' in line]
     assert lines == ['skelsplat_node: invalid parameters: solver_accel_sigma: must be in '
-                     '(0, 1000], got inf'], result.stderr
+                     f'(0, 1000], got inf ({PARAMS_HINT})'], result.stderr
+
+
+def test_a_missing_or_corrupt_model_stops_the_node_with_one_line(tmp_path, calibration):
+    """A bad MediaPipe model: exit 2 before anything runs, one line naming the file and the fix.
+
+    The missing file is refused with the parameters; the corrupt one is a valid zip of two
+    members that MediaPipe itself cannot load, refused when the node loads its detectors.
+    """
+    corrupt = tmp_path / 'corrupt.task'
+    with zipfile.ZipFile(corrupt, 'w') as bundle:
+        for member in ('pose_detector.tflite', 'pose_landmarks_detector.tflite'):
+            bundle.writestr(member, b'not a model' * 100)
+    for model in (tmp_path / 'missing.task', corrupt):
+        result = subprocess.run(
+            [sys.executable, '-m', 'skelsplat_ros.ros.runner', '--params-file', str(PARAMS),
+             '-p', f'calibration_file:={calibration}', '-p', 'detector:=mediapipe',
+             '-p', f'model_path:={model}'],
+            cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 2, result.stderr[-2000:]
+        lines = [line for line in result.stderr.splitlines() if str(model) in line]
+        assert len(lines) == 1, result.stderr[-2000:]
+        assert lines[0].startswith('skelsplat_node: invalid parameters: model_path: ')
+        assert 'bash scripts/setup.sh' in lines[0] and 'pose_landmarker_full.task' in lines[0]
 
 
 def test_unknown_and_rclpy_own_parameters_are_no_reason_to_stop(calibration, tmp_path):

@@ -65,7 +65,8 @@ def test_keypoints_of_another_joint_set_come_out_in_it(data_root, skeleton):
         views[name] = np.concatenate([pixels, np.full((len(truth), 1), 0.9)], axis=1)[None]
     overrides = {'calibration_file': str(calibration), 'detector': 'keypoints_topic',
                  'image_qos': 'reliable', 'device': 'cpu', 'max_wait': 5.0,
-                 'skeleton': skeleton.name}
+                 'skeleton': skeleton.name,
+                 'frame_style': 'skelsplat'}  # one frame per joint, named after it
     with RosContext() as ros:
         node = create_node(default_params_file(), overrides, context=ros.context)
         ros.executor.add_node(node)

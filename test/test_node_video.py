@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 from ros_helpers import RosContext, spin_until
 from sensor_msgs.msg import CompressedImage, Image
+from skelsplat_ros.body_frames import body_id
 from skelsplat_ros.cameras import load_calibration, make_camera
 from skelsplat_ros.detect import create_detector
 from skelsplat_ros.imaging import bgr_to_image_fields, compressed_to_bgr, encode_compressed
@@ -80,7 +81,8 @@ def _message(name, bgr, stamp):
 
 def _offline(cameras, messages):
     """Run the reference: fresh detectors and solver, in order, on the decoded frames."""
-    detectors = {name: create_detector('mediapipe') for name in CAMERAS}
+    # config/multiview.yaml: detector_tracking false, every image detected afresh.
+    detectors = {name: create_detector('mediapipe', static_image_mode=True) for name in CAMERAS}
     # solver_objective:=auto runs the analytic objective on a CPU.
     solver = SkelSplatSolver([cameras[name] for name in CAMERAS],
                              SolverConfig(device='cpu', objective='analytic',
@@ -192,9 +194,11 @@ def test_video_node_matches_offline_and_survives_bad_input(video):
     assert kinds['skelsplat/id'].text == 'person 1'
     assert 'skelsplat/covariance' in kinds
     children = {t.child_frame_id: t.header.frame_id for t in transforms}
-    assert children['body_1'] == 'world'
-    assert children['left_wrist_1'] == 'body_1' and children['right_ankle_1'] == 'body_1'
-    stamps = [stamp_ns(t.header.stamp) for t in transforms if t.child_frame_id == 'body_1']
+    body = body_id(1)  # ROS4HRI frames (frame_style ros4hri, the default)
+    assert children[f'body_{body}'] == 'world'
+    assert children[f'l_wrist_{body}'] == f'l_elbow_{body}'
+    assert children[f'r_ankle_{body}'] == f'r_knee_{body}'
+    stamps = [stamp_ns(t.header.stamp) for t in transforms if t.child_frame_id == f'body_{body}']
     assert stamps == sorted(set(stamps)), 'TF repeated or reordered a stamp'
     assert points[0].width == 17 and [f.name for f in points[0].fields] == [
         'x', 'y', 'z', 'confidence', 'joint', 'person']

@@ -17,13 +17,18 @@ from skelsplat_ros.ros.params import ParameterError, PARAMETERS, validate_update
 
 # The node's own parameters and their defaults before they were declared as fields.
 OWN_DEFAULTS = {
-    'world_frame': 'world', 'extrinsics_source': 'calibration_file',
+    'world_frame': 'world', 'extrinsics_source': 'calibration_file', 'tf_timeout': 0.05,
     'intrinsics_source': 'camera_info', 'calibration_file': '', 'detector': 'mediapipe',
-    'onnx_model_path': '', 'multi_person': False, 'detector_max_side': 0, 'slop': 0.02,
+    'onnx_model_path': '', 'model_path': '', 'detector_num_poses': 3,
+    'detector_tracking': False, 'multi_person': True,
+    'detector_max_side': 0, 'slop': 0.02,
     'max_wait': 0.1, 'min_views': 2, 'image_qos': 'sensor_data', 'device': 'auto',
     'skeleton': 'coco17', 'publish_markers': True, 'publish_points': True, 'publish_tf': True,
     'publish_covariance_ellipsoids': False, 'marker_lifetime': 0.5, 'input_timeout': 1.0,
     'diagnostics_period': 1.0, 'smoothing_lag': 0,
+    # ROS4HRI (REP-155), issue 18.
+    'frame_style': 'ros4hri', 'model_frames_by': 'node', 'publish_hri': True,
+    'hri_grace_period': 10.0,
 }
 NUMERIC = sorted(name for name, field in {**NODE_FIELDS, **CONFIG_FIELDS}.items()
                  if field.metadata['kind'] in (int, float))

@@ -6,8 +6,10 @@ import ast
 import pathlib
 import threading
 
+from builtin_interfaces.msg import Time
 import numpy as np
 import pytest
+from rclpy.serialization import deserialize_message, serialize_message
 from skelsplat_ros import settings
 from skelsplat_ros.body_frames import body_frame, joints_in_body_frame, quaternion_from_matrix
 from skelsplat_ros.cameras import CalibrationError, make_camera, rotation_from_quaternion
@@ -15,12 +17,15 @@ from skelsplat_ros.live import FusionEngine, person_from_estimate
 from skelsplat_ros.live import resolve_device
 from skelsplat_ros.pacing import KeyedThrottle, LatestMailbox
 from skelsplat_ros.ros import conversions
+from skelsplat_ros.ros.camera_states import CameraStates
+from skelsplat_ros.ros.launch_arguments import arguments
 from skelsplat_ros.ros.params import camera_info_topic_for, config_from_values, make_engine
 from skelsplat_ros.ros.params import ParameterError, PARAMETERS, validate_update
 from skelsplat_ros.ros.runner import check_params_file, default_params_file
 from skelsplat_ros.skeletons import BLAZEPOSE33, COCO17_JOINTS, get_format, HALPE26
 from skelsplat_ros.solver import PoseEstimate, SolverConfig
 from skelsplat_ros.tracking import TrackerConfig
+from std_msgs.msg import Header
 
 J = {name: i for i, name in enumerate(COCO17_JOINTS)}
 
@@ -143,6 +148,51 @@ def test_keypoints_message_round_trip():
         conversions.keypoints_msg_to_skeleton(msg)
 
 
+def test_flat_keypoints_message_reads_as_the_per_joint_one():
+    rng = np.random.default_rng(2)
+    body25b = np.concatenate([rng.uniform(0, 1000, (3, 25, 2)), rng.uniform(0, 1, (3, 25, 1))],
+                             axis=2)
+    stamp = conversions.Header().stamp
+    flat = conversions.keypoints_msg(body25b, 'body25b', stamp, 'cam', flat=True)
+    assert not flat.people and flat.num_joints == 25 and len(flat.xy) == 3 * 25 * 2
+    # As received (rclpy's own serialisation: float32 on the wire, arrays as array.array).
+    per_joint, flat = (deserialize_message(serialize_message(msg), type(msg)) for msg in (
+        conversions.keypoints_msg(body25b, 'body25b', stamp, 'cam'), flat))
+    coco = conversions.keypoints_msg_to_skeleton(flat)
+    np.testing.assert_array_equal(coco, conversions.keypoints_msg_to_skeleton(per_joint))
+    np.testing.assert_allclose(coco, body25b[:, :17].astype(np.float32), rtol=1e-7)
+    # By joint name as well, and nobody in view.
+    flat.skeleton_format = ''
+    flat.joint_names = list(get_format('body25b').joint_names)
+    np.testing.assert_array_equal(conversions.keypoints_msg_to_skeleton(flat), coco)
+    empty = conversions.keypoints_msg(np.zeros((0, 25, 3)), 'body25b', stamp, 'cam', flat=True)
+    assert conversions.keypoints_msg_to_skeleton(empty).shape == (0, 17, 3)
+
+
+def test_flat_keypoints_of_another_layout_are_refused_not_misread():
+    # 17 people of BODY_25B sent as COCO-17 hold 25 people's worth of COCO-17 values: only
+    # num_joints tells them apart.
+    body25b = np.random.default_rng(3).uniform(0, 1, (17, 25, 3))
+    msg = conversions.keypoints_msg(body25b, 'body25b', conversions.Header().stamp, 'cam',
+                                    flat=True)
+    msg.skeleton_format = 'coco17'
+    with pytest.raises(conversions.KeypointsMessageError,
+                       match='num_joints is 25, the message names 17 joints'):
+        conversions.keypoints_msg_to_skeleton(msg)
+    msg.skeleton_format, msg.num_joints = 'body25b', 25
+    msg.confidence = msg.confidence[:-1]
+    with pytest.raises(conversions.KeypointsMessageError, match='are not 2 \\* P \\* 25'):
+        conversions.keypoints_msg_to_skeleton(msg)
+    msg.confidence.append(0.5)
+    msg.xy = msg.xy[:-2]
+    with pytest.raises(conversions.KeypointsMessageError, match='are not 2 \\* P \\* 25'):
+        conversions.keypoints_msg_to_skeleton(msg)
+    both = conversions.keypoints_msg(body25b[:1], 'body25b', conversions.Header().stamp, 'cam')
+    both.num_joints, both.xy, both.confidence = 25, msg.xy[:50], msg.confidence[:25]
+    with pytest.raises(conversions.KeypointsMessageError, match='use one form'):
+        conversions.keypoints_msg_to_skeleton(both)
+
+
 def test_keypoints_message_is_mapped_by_joint_name():
     rng = np.random.default_rng(1)
     body25b = np.concatenate([rng.uniform(0, 1000, (1, 25, 2)), rng.uniform(0, 1, (1, 25, 1))],
@@ -211,13 +261,20 @@ def test_parameter_validation(tmp_path):
              'device': 'tpu', 'world_frame': '/world', 'image_qos': 'fast',
              'camera_names': ['a', 'a'], 'calibration_file': '/does/not/exist.toml',
              'publish_tf': 'yes', 'detector_max_side': 8, 'solver_objective': 'fastest',
-             'solver_temporal': 1, 'solver_accel_sigma': 0.0,
-             'multi_person': True}     # with the default detector, single-person MediaPipe
+             'solver_temporal': 1, 'solver_accel_sigma': 0.0, 'detector_num_poses': 0,
+             'model_path': str(tmp_path / 'missing.task')}
     for name, value in cases.items():
         with pytest.raises(ParameterError, match=name):
             config_from_values(_values(tmp_path, **{name: value}))
     with pytest.raises(ParameterError, match='onnx_model_path'):
         config_from_values(_values(tmp_path, detector='onnx'))
+    (tmp_path / 'broken.task').write_bytes(b'PK not a zip')
+    with pytest.raises(ParameterError, match=r'model_path: not a MediaPipe \.task bundle .*'
+                       r'broken\.task: build the bundle with `bash scripts/setup.sh`'):
+        config_from_values(_values(tmp_path, model_path=str(tmp_path / 'broken.task')))
+    # Several people by default, with every detector (MediaPipe's Tasks API finds several).
+    assert config.multi_person and config.detector == 'mediapipe'
+    assert not config_from_values(_values(tmp_path, multi_person=False)).multi_person
     assert config_from_values(_values(tmp_path, detector='keypoints_topic',
                                       multi_person=True)).multi_person
     with pytest.raises(ParameterError, match='solver_accel_sigma'):
@@ -336,7 +393,34 @@ def test_resolve_device():
 def test_launch_file_declares_its_arguments():
     path = pathlib.Path(__file__).resolve().parents[1] / 'launch' / 'multiview.launch.py'
     tree = ast.parse(path.read_text(), str(path))
-    declared = {node.args[0].value for node in ast.walk(tree) if isinstance(node, ast.Call)
-                and getattr(node.func, 'id', '') == 'DeclareLaunchArgument'}
-    assert declared == {'params_file', 'namespace', 'use_sim_time', 'rviz'}
+    # Declared from launch_arguments.arguments() only, which the in-process runner uses too.
+    declarations = [node for node in ast.walk(tree) if isinstance(node, ast.Call)
+                    and getattr(node.func, 'id', '') == 'DeclareLaunchArgument']
+    assert [ast.unparse(node) for node in declarations] == [
+        'DeclareLaunchArgument(name, default_value=default, description=description)']
+    assert 'in arguments().items()' in ast.unparse(tree)
+    used = {node.args[0].value for node in ast.walk(tree) if isinstance(node, ast.Call)
+            and getattr(node.func, 'id', '') == 'LaunchConfiguration'}
+    assert used == set(arguments()) == {'params_file', 'namespace', 'use_sim_time', 'rviz'}
     assert 'skelsplat.rviz' in path.read_text() and 'skelsplat_node' in path.read_text()
+
+
+def test_keypoints_not_from_their_cameras_images_are_refused(tmp_path):
+    config = config_from_values(_values(tmp_path, detector='keypoints_topic',
+                                        extrinsics_source='tf'))
+    states = CameraStates(config, FusionEngine(config.camera_names, detector=None), {})
+    stamp = Time(sec=100, nanosec=5)
+    # Before any CameraInfo, the camera's frame is not known: any frame_id is taken.
+    assert states.keypoints_origin('cam_a', Header(stamp=stamp, frame_id='anything')) == ''
+    camera = make_camera('cam_a', [[1500, 0, 540], [0, 1500, 960], [0, 0, 1]], [], 'none',
+                         1080, 1920)
+    assert states.camera_info('cam_a', conversions.camera_info_msg(camera, stamp,
+                                                                   'cam_a_optical')) == ''
+    assert states.keypoints_origin('cam_a', Header(stamp=stamp, frame_id='cam_a_optical')) == ''
+    assert states.keypoints_origin('cam_a', Header(stamp=stamp, frame_id='cam_b_optical')) == (
+        "their frame_id 'cam_b_optical' is not the camera's ('cam_a_optical', from its "
+        "CameraInfo): another camera's keypoints on this topic?")
+    assert 'stamp is zero' in states.keypoints_origin(
+        'cam_a', Header(stamp=Time(), frame_id='cam_a_optical'))
+    # The other camera has no CameraInfo yet.
+    assert states.keypoints_origin('cam_b', Header(stamp=stamp, frame_id='cam_a_optical')) == ''

@@ -9,7 +9,8 @@ from skelsplat_ros.cameras import CameraRig, load_calibration, make_camera
 from skelsplat_ros.fileio.openpose import list_openpose_files, read_openpose_json
 from skelsplat_ros.fileio.trc import read_trc
 from skelsplat_ros.skeletons import to_coco17, trc_correspondence
-from skelsplat_ros.triangulation import reprojection_errors, triangulate_dlt, triangulate_ransac
+from skelsplat_ros.triangulation import hypothesis_views, ransac_consensus, reprojection_errors
+from skelsplat_ros.triangulation import triangulate_dlt, triangulate_ransac
 
 DEMO = 'pose2sim-0.4.15/Pose2Sim/Demo'
 
@@ -86,6 +87,53 @@ def test_ransac_rejects_a_confident_outlier_view():
     expected = np.ones((5, len(X)), dtype=bool)
     expected[2, :8] = False
     np.testing.assert_array_equal(inliers, expected)
+
+
+def test_ransac_of_many_views_takes_its_hypotheses_from_the_most_confident():
+    # Sixteen views; six of them see another person's joints, each somewhere else, more
+    # confidently than the ten that agree.  Only the pairs of each joint's eight most confident
+    # views are triangulated (six outliers and two good views), and every view scores them:
+    # the two good views' pair wins, as it does among all 120 pairs.
+    P = _ring_of_cameras(16)
+    X = _skeleton()
+    points = _project(P, X)
+    rng = np.random.default_rng(8)
+    wrong = [1, 4, 6, 9, 12, 14]
+    points[wrong] += rng.uniform(80.0, 200.0, (len(wrong), len(X), 2)) * rng.choice(
+        [-1, 1], (len(wrong), len(X), 2))
+    weights = np.full((16, len(X)), 0.7)
+    weights[wrong] = 1.0
+    weights[3, :5] = 0.9                    # one good view more confident on a few joints
+    views = hypothesis_views(weights)
+    assert views.shape == (8, len(X))
+    np.testing.assert_array_equal(views[:, 0], [0, 1, 3, 4, 6, 9, 12, 14])
+    np.testing.assert_array_equal(views[:, 10], [0, 1, 2, 4, 6, 9, 12, 14])   # ties: lowest
+    positions, inliers = triangulate_ransac(P, points, weights, threshold_px=10.0)
+    np.testing.assert_allclose(positions, X, atol=1e-9)
+    expected = np.ones((16, len(X)), dtype=bool)
+    expected[wrong] = False
+    np.testing.assert_array_equal(inliers, expected)
+    every_pair = triangulate_ransac(P, points, weights, threshold_px=10.0, max_views=16)
+    np.testing.assert_allclose(positions, every_pair[0], atol=1e-9)
+    np.testing.assert_array_equal(inliers, every_pair[1])
+
+
+def test_a_ransac_consensus_is_reused_only_for_its_own_input():
+    P = _ring_of_cameras(5)
+    X = _skeleton()
+    points = _project(P, X)
+    points[3, 2] = np.nan
+    weights = np.ones((5, len(X)))
+    first = ransac_consensus(P, points, weights, 10.0)
+    np.testing.assert_allclose(first.positions, X, atol=1e-9)
+    assert ransac_consensus(P, points.copy(), weights.copy(), 10.0, first) is first
+    moved = points.copy()
+    moved[0, 0] += 300.0
+    for other in (ransac_consensus(P, moved, weights, 10.0, first),
+                  ransac_consensus(P, points, weights * 0.5, 10.0, first),
+                  ransac_consensus(P, points, weights, 20.0, first)):
+        assert other is not first
+    assert not ransac_consensus(P, moved, weights, 10.0, first).inliers[0, 0]
 
 
 def test_ransac_falls_back_without_consensus():

@@ -8,9 +8,11 @@ from PIL import Image
 import pytest
 from skelsplat_ros.body_frames import body_frame
 from skelsplat_ros.cameras import make_camera
+from skelsplat_ros.live import id_rgb
 from skelsplat_ros.skeletons import COCO17, HALPE26
 from skelsplat_ros.visualize import DETECTION_BGR, OverlayFrame, REPROJECTION_BGR
-from skelsplat_ros.visualize import draw_overlay, project_skeleton, render_summary_png
+from skelsplat_ros.visualize import draw_overlay, draw_people, people_grid, project_skeleton
+from skelsplat_ros.visualize import render_summary_png
 from skelsplat_ros.visualize import write_animation
 
 WIDTH, HEIGHT = 320, 480
@@ -194,3 +196,26 @@ def test_body_frame_is_found_by_joint_name_in_any_skeleton(rig):
     origin, rotation = body_frame(skeleton, np.ones(17, bool), names)
     np.testing.assert_allclose(origin, skeleton.mean(axis=0))
     np.testing.assert_array_equal(rotation, np.eye(3))
+
+
+def test_people_are_drawn_each_in_its_id_colour_where_they_project():
+    camera = make_camera('cam', [[500.0, 0, 320], [0, 500.0, 240], [0, 0, 1]], None, 'none',
+                         640, 480)
+    # Two upright skeletons 3 m in front of the camera, 0.8 m left and right of its axis.
+    template = np.zeros((17, 3))
+    template[:, 1] = np.linspace(-0.8, 0.8, 17)
+    template[:, 0] = np.where(np.arange(17) % 2, 0.1, -0.1)
+    people = {3: template + [-0.8, 0, 3.0], 8: template + [0.8, 0, 3.0]}
+    projected = {i: project_skeleton(camera, joints) for i, joints in people.items()}
+    image = draw_people(np.zeros((480, 640, 3), np.uint8), projected,
+                        {i: id_rgb(i) for i in people})
+    for person_id, points in projected.items():
+        r, g, b = id_rgb(person_id)
+        colour = np.array([round(255 * b), round(255 * g), round(255 * r)])
+        painted = np.all(np.abs(image.astype(int) - colour) <= 2, axis=-1)
+        ys, xs = np.nonzero(painted)
+        # The colour is where that person projects, not on the other side.
+        assert len(xs) > 200, person_id
+        assert abs(np.median(xs) - np.median(points[:, 0])) < 30
+    grid = people_grid([[image, image], [image]])
+    assert grid.shape == (960, 1280, 3) and not grid[480:, 640:].any()

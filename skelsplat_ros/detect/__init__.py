@@ -10,15 +10,40 @@ skeleton's by name, and a joint the model lacks has confidence 0.  Detectors kee
 state (MediaPipe tracks between frames), so create one per camera with
 :func:`create_detector`.
 
+:func:`detect_people` gives the same keypoints with what a detector knows about them
+(:class:`Detections`): which people may be two merged into one (``doubtful``) and whether the
+detector's people limit was reached (``capped``), and passes the frame's capture stamp to
+detectors that track (MediaPipe's VIDEO mode).
+
 The ROS layer has a third source, keypoints arriving on a topic, which needs no detector.
 """
 
-from typing import Callable, Dict, Protocol
+import dataclasses
+from typing import Callable, Dict, Optional, Protocol
 
 import numpy as np
 from skelsplat_ros.skeletons import COCO17, Skeleton
 
-__all__ = ['DETECTORS', 'Detector', 'create_detector']
+__all__ = ['DETECTORS', 'Detections', 'Detector', 'create_detector', 'detect_people']
+
+
+@dataclasses.dataclass
+class Detections:
+    """The people a detector found in one image.
+
+    Attributes:
+        keypoints: ``(P, J, 3)`` x px, y px, confidence.
+        doubtful: ``(P,)`` bool: person ``p``'s detection may hold two people (MediaPipe merges
+            overlapping people into one; see
+            :mod:`skelsplat_ros.detect.mediapipe_detector`).  Its view should not decide who
+            that person is: leave it to the other views.
+        capped: as many people were found as the detector may report (MediaPipe's
+            ``num_poses``): more may be in view.
+    """
+
+    keypoints: np.ndarray
+    doubtful: np.ndarray
+    capped: bool = False
 
 
 class Detector(Protocol):
@@ -26,6 +51,23 @@ class Detector(Protocol):
 
     def detect(self, bgr: np.ndarray) -> np.ndarray:
         """Return ``(P, J, 3)`` keypoints (x px, y px, confidence) of a BGR image."""
+
+
+def detect_people(detector: Detector, bgr: np.ndarray,
+                  stamp: Optional[float] = None) -> Detections:
+    """Detect the people in ``bgr`` with any detector, and what it knows about them.
+
+    Args:
+        detector: a :class:`Detector`; one that has ``detect_people`` (MediaPipe) gets the
+            stamp and reports doubtful people and its cap, any other is asked ``detect(bgr)``
+            and nobody is doubtful.
+        bgr: ``(H, W, 3) uint8`` BGR image.
+        stamp: the image's capture time, seconds (for tracking detectors), or None.
+    """
+    if hasattr(detector, 'detect_people'):
+        return detector.detect_people(bgr, stamp)
+    keypoints = np.asarray(detector.detect(bgr), dtype=float)
+    return Detections(keypoints, np.zeros(len(keypoints), bool))
 
 
 def _mediapipe(**options):

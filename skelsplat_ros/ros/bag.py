@@ -47,7 +47,7 @@ def _absolute(topic):
 # Output topic -> type: the node's outputs (absolute, as the node has no namespace here).
 OUTPUT_TYPES = {
     **{_absolute(topic): outputs.type_name(kind)
-       for topic, kind in outputs.OUTPUT_TOPICS.items()},
+       for topic, kind in {**outputs.OUTPUT_TOPICS, **outputs.STATIC_TOPICS}.items()},
     '/diagnostics': 'diagnostic_msgs/msg/DiagnosticArray',
 }
 _INPUT_TYPES = {'image': 'sensor_msgs/msg/Image', 'compressed': 'sensor_msgs/msg/CompressedImage',
@@ -139,15 +139,20 @@ class _Processor:
             self._warned.add(key)
             self.log(f'warning: {conversions.capped(message)} (reported once)')
 
-    def camera_info(self, name, msg):
+    def camera_info(self, name, msg, log_time_ns):
         """Register a camera from its CameraInfo and the calibration file's pose."""
         error = self.cameras.camera_info(name, msg)
         if error:
             self.warn(('info', name), f'{name}: CameraInfo rejected, camera ignored: {error}')
+        self._camera_frames(stamp_ns(msg.header.stamp), log_time_ns)
 
     def frame(self, name, msg, log_time_ns):
         """Add one image or keypoints message; fuse and write the groups it completes."""
         self.stats.frames_in[name] += 1
+        state = self.cameras.states[name]
+        if msg.header.frame_id and msg.header.frame_id != state.frame_id:
+            state.frame_id = msg.header.frame_id
+            self._camera_frames(stamp_ns(msg.header.stamp), log_time_ns)
         camera = self.engine.camera(name)
         if camera is None:
             self.stats.frames_dropped[name] += 1
@@ -202,16 +207,25 @@ class _Processor:
     def _flush_smoothing(self, log_time_ns):
         """Write the poses held for smoothing (the timeline ends)."""
         for stamp, estimate in self.engine.flush_smoothing():
-            self._publish(people_of(estimate), stamp, log_time_ns)
+            self._publish(people_of(estimate, camera_names=self.engine.ready_cameras()),
+                          stamp, log_time_ns)
 
     def _publish(self, people, stamp, log_time_ns):
         for topic, msg in self._outputs.messages(people, stamp, self.config):
             self._write(_absolute(topic), msg, log_time_ns)
         self.stats.groups_with_person += bool(people)
 
+    def _camera_frames(self, stamp, log_time_ns):
+        """Write the cameras' frames on /tf_static when a frame_id became known or changed."""
+        for topic, msg in self._outputs.camera_frames(self.cameras.fixed_frames(), stamp,
+                                                      self.config.world_frame):
+            self._write(topic, msg, log_time_ns)
+
     def _write(self, topic, msg, log_time_ns):
+        # The per-body ROS4HRI topics appear with their bodies (a no-op for known topics).
+        self.bag.add_topic(topic, outputs.type_name(type(msg)))
         self.bag.write_serialized(topic, serialize_message(msg), log_time_ns)
-        self.stats.written[topic] += 1
+        self.stats.written[topic] = self.stats.written.get(topic, 0) + 1
 
     def _diagnostics(self, log_time_ns, stamp_ns, force=False):
         """Write /diagnostics every diagnostics_period of stamp time (and at the end)."""
@@ -321,7 +335,7 @@ def process_bag(input_path, config, output_path,
                 last_log_ns = log_time_ns
                 name, kind = topics[topic]
                 if kind == 'info':
-                    processor.camera_info(name, msg)
+                    processor.camera_info(name, msg, log_time_ns)
                     continue
                 groups_before = processor.stats.groups
                 processor.frame(name, msg, log_time_ns)

@@ -14,26 +14,29 @@ The functions that build input messages (:func:`camera_info_msg`, :func:`keypoin
 the tests, the demo and bridges from other detectors.
 """
 
+import array
 from typing import Iterable, List, Optional, Sequence, Tuple
 
 from builtin_interfaces.msg import Duration
-from geometry_msgs.msg import Point, TransformStamped
+from geometry_msgs.msg import Point, TransformStamped, Vector3
 import numpy as np
 from sensor_msgs.msg import CameraInfo, PointCloud2, PointField
 from skelsplat_ros import imaging
-from skelsplat_ros.body_frames import body_frame, joints_in_body_frame, quaternion_from_matrix
-from skelsplat_ros.cameras import camera_from_camera_info, rotation_from_quaternion
-from skelsplat_ros.live import PersonPose
+from skelsplat_ros.body_frames import body_frame, body_id, joints_in_body_frame
+from skelsplat_ros.body_frames import quaternion_from_matrix
+from skelsplat_ros.cameras import CalibrationError, camera_from_camera_info
+from skelsplat_ros.cameras import rotation_from_quaternion
+from skelsplat_ros.live import id_rgb, PersonPose
 from skelsplat_ros.msg import HumanPose3D, HumanPose3DArray, Keypoint2D, Keypoints2D, Person2D
 from skelsplat_ros.skeletons import COCO17, get_format, Skeleton
 from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker
 
 __all__ = [
-    'ECHO_LIMIT', 'KeypointsMessageError', 'camera_from_info_msg', 'camera_info_msg',
-    'capped', 'compressed_msg_to_bgr', 'delete_markers', 'image_msg_to_bgr', 'keypoints_msg',
-    'keypoints_msg_to_skeleton', 'person_markers', 'person_msg', 'person_transforms',
-    'points_msg', 'pose_array_msg', 'transform_to_matrix',
+    'ECHO_LIMIT', 'KeypointsMessageError', 'camera_from_info_msg', 'camera_info_key',
+    'camera_info_msg', 'camera_transform', 'capped', 'compressed_msg_to_bgr', 'delete_markers',
+    'image_msg_to_bgr', 'keypoints_msg', 'keypoints_msg_to_skeleton', 'person_markers',
+    'person_msg', 'person_transforms', 'points_msg', 'pose_array_msg', 'transform_to_matrix',
 ]
 
 # Most characters of one log line or /diagnostics value: they may quote input (a frame_id, a
@@ -55,9 +58,6 @@ _JOINT_DIAMETER = 0.05   # metres
 _BONE_WIDTH = 0.02       # metres
 _TEXT_HEIGHT = 0.12      # metres
 _TEXT_OFFSET = 0.25      # metres above the highest joint
-# One label colour per person id (Okabe-Ito, told apart by colour-blind viewers too), cycled.
-_ID_COLOURS = ((0.90, 0.62, 0.0), (0.34, 0.71, 0.91), (0.0, 0.62, 0.45), (0.94, 0.89, 0.26),
-               (0.0, 0.45, 0.70), (0.84, 0.37, 0.0), (0.80, 0.47, 0.65))
 
 
 class KeypointsMessageError(ValueError):
@@ -95,7 +95,8 @@ def frame_keypoints(engine, name: str, msg) -> np.ndarray:
     decoded from a recording (which has the same fields, so the type is told by its fields).
     ``engine`` is the :class:`skelsplat_ros.live.FusionEngine` that detects and knows the
     camera's calibrated size; a compressed image that declares another size is refused before
-    it is decoded.
+    it is decoded.  The header stamp goes to the detector, which tracks people from frame to
+    frame.
     """
     if hasattr(msg, 'people'):
         return keypoints_msg_to_skeleton(msg, engine.skeleton)
@@ -105,24 +106,66 @@ def frame_keypoints(engine, name: str, msg) -> np.ndarray:
         bgr = compressed_msg_to_bgr(msg, size)
     else:
         bgr = image_msg_to_bgr(msg)
-    return engine.detect(name, bgr)
+    stamp = msg.header.stamp
+    return engine.detect(name, bgr, stamp=stamp.sec + stamp.nanosec * 1e-9)
 
 
-def camera_from_info_msg(msg, name: str, R=None, t=None):
-    """Build a :class:`skelsplat_ros.cameras.Camera` from a ``sensor_msgs/CameraInfo``.
+def camera_info_key(msg) -> tuple:
+    """Return what a ``sensor_msgs/CameraInfo``'s camera model depends on (to skip repeats)."""
+    roi = msg.roi
+    return (tuple(msg.k), tuple(msg.d), tuple(msg.p), msg.distortion_model, msg.width,
+            msg.height, msg.binning_x, msg.binning_y, roi.x_offset, roi.y_offset, roi.width,
+            roi.height)
+
+
+def camera_from_info_msg(msg, name: str, rectified: bool = False):
+    """Build the :class:`skelsplat_ros.cameras.Camera` of the images a ``CameraInfo`` describes.
+
+    The calibration (K, D, P) is that of the full-resolution image (``width`` x ``height``);
+    the images (and so the keypoints) may be binned and cut to a region of interest.  As
+    image_geometry's ``PinholeCameraModel`` does, the model is scaled to the images:
+    ``fx' = fx / binning_x``, ``cx' = (cx - roi.x_offset) / binning_x`` (the same in y), and
+    the image size is ``roi.width // binning_x`` by ``roi.height // binning_y`` (a binning of
+    0 is 1; a ROI of all zeros is the full image).  Distortion acts on normalised
+    coordinates, so D is unchanged.
 
     Args:
-        msg: the CameraInfo (K, D, distortion_model, width, height are used).
+        msg: the CameraInfo.
         name: the camera's name.
-        R: (3, 3) world-to-camera rotation, or None for identity.
-        t: (3,) world-to-camera translation in metres, or None for zero.
+        rectified: the images are rectified (``image_rect``): the model is ``P[:, :3]`` with
+            no distortion, instead of K and D.  ``P[:, 3]`` (a stereo right camera's
+            ``Tx = -fx' B``) places the camera centre relative to the message's frame: the
+            returned camera's ``t`` is that offset (``R`` the identity), which the camera's
+            pose in the world is composed with.
 
     Raises:
-        skelsplat_ros.cameras.CalibrationError: for K all zeros, an unsupported model, etc.
+        skelsplat_ros.cameras.CalibrationError: for K (or P) all zeros, an unsupported model,
+            a ROI outside the image, etc.
     """
-    return camera_from_camera_info(np.asarray(msg.k, dtype=float), np.asarray(msg.d, dtype=float),
-                                   msg.distortion_model, msg.width, msg.height, name=name,
-                                   R=R, t=t)
+    if rectified:
+        P = np.asarray(msg.p, dtype=float).reshape(3, 4)
+        full = camera_from_camera_info(P[:, :3], [], 'none', msg.width, msg.height, name=name)
+        # P = K' [I | K'^-1 P[:, 3]]: the camera sits at -K'^-1 P[:, 3] in the message's frame.
+        offset = np.linalg.solve(full.K, P[:, 3])
+    else:
+        full = camera_from_camera_info(np.asarray(msg.k, dtype=float),
+                                       np.asarray(msg.d, dtype=float), msg.distortion_model,
+                                       msg.width, msg.height, name=name)
+        offset = None
+    roi, binning_x, binning_y = msg.roi, max(1, msg.binning_x), max(1, msg.binning_y)
+    x, y, width, height = roi.x_offset, roi.y_offset, roi.width, roi.height
+    if not (x or y or width or height):
+        width, height = full.width, full.height
+    if x + width > full.width or y + height > full.height:
+        raise CalibrationError(f'camera {name!r}: roi {width}x{height}+{x}+{y} is not inside '
+                               f'the calibrated image {full.width}x{full.height}')
+    K = full.K.copy()
+    K[0] /= binning_x    # fx, skew, cx - x
+    K[1] /= binning_y
+    K[0, 2] = (full.K[0, 2] - x) / binning_x
+    K[1, 2] = (full.K[1, 2] - y) / binning_y
+    return camera_from_camera_info(K, full.dist, full.distortion_model, width // binning_x,
+                                   height // binning_y, name=name, t=offset)
 
 
 def camera_info_msg(camera, stamp, frame_id: str, width: Optional[int] = None,
@@ -153,13 +196,16 @@ def keypoints_msg_to_skeleton(msg, skeleton: Skeleton = COCO17) -> np.ndarray:
 
     The message's joints are its ``joint_names``, or those of its ``skeleton_format`` when it
     names none; they are mapped to the skeleton's joints by name, and a skeleton joint the
-    message lacks gets confidence 0.  Keypoints with a non-finite coordinate or confidence get
-    confidence 0; confidences are clipped to [0, 1].
+    message lacks gets confidence 0.  The keypoints are read from ``people`` or from the flat
+    arrays (``num_joints``, ``xy``, ``confidence``), whichever the message fills.  Keypoints
+    with a non-finite coordinate or confidence get confidence 0; confidences are clipped to
+    [0, 1].
 
     Raises:
         KeypointsMessageError: for an unknown format, joint names that contradict it, no
-            joint in common with the skeleton, or a person whose keypoint count differs from
-            the number of joint names.
+            joint in common with the skeleton, a person whose keypoint count differs from
+            the number of joint names, or flat arrays of another joint count or inconsistent
+            lengths (or filled together with ``people``).
     """
     joint_names = tuple(msg.joint_names)
     if msg.skeleton_format or not joint_names:
@@ -174,20 +220,50 @@ def keypoints_msg_to_skeleton(msg, skeleton: Skeleton = COCO17) -> np.ndarray:
     if not (skeleton.index_in(joint_names) >= 0).any():
         raise KeypointsMessageError(f'no joint of the message is one of the {skeleton.name} '
                                     f'joints ({", ".join(skeleton.joint_names[:3])}, ...)')
-    people = np.zeros((len(msg.people), len(joint_names), 3))
-    for p, person in enumerate(msg.people):
-        if len(person.keypoints) != len(joint_names):
-            raise KeypointsMessageError(f'person {p} has {len(person.keypoints)} keypoints, '
-                                        f'the message names {len(joint_names)} joints')
-        people[p] = [(k.x, k.y, k.confidence) for k in person.keypoints]
+    flat = _flat_keypoints(msg, len(joint_names))
+    if flat is not None:
+        people = flat
+    else:
+        people = np.zeros((len(msg.people), len(joint_names), 3))
+        for p, person in enumerate(msg.people):
+            if len(person.keypoints) != len(joint_names):
+                raise KeypointsMessageError(f'person {p} has {len(person.keypoints)} keypoints, '
+                                            f'the message names {len(joint_names)} joints')
+            people[p] = [(k.x, k.y, k.confidence) for k in person.keypoints]
     bad = ~np.isfinite(people).all(axis=2)
     people[bad] = 0.0
     people[..., 2] = np.clip(people[..., 2], 0.0, 1.0)
     return skeleton.from_keypoints(people, joint_names)
 
 
+def _flat_keypoints(msg, num_names: int) -> Optional[np.ndarray]:
+    """(P, K, 3) of a message's flat arrays, or None when it uses ``people`` (see above)."""
+    # A recording decoded without the flat fields (written before they existed) has none.
+    xy, confidence = getattr(msg, 'xy', ()), getattr(msg, 'confidence', ())
+    num_joints = int(getattr(msg, 'num_joints', 0))
+    if not (len(xy) or len(confidence) or num_joints):
+        return None
+    if len(msg.people):
+        raise KeypointsMessageError('the message fills both people and the flat arrays '
+                                    '(num_joints, xy, confidence): use one form')
+    if num_joints != num_names:
+        raise KeypointsMessageError(f'num_joints is {num_joints}, the message names '
+                                    f'{num_names} joints')
+    # float32 arrays arrive as array.array('f'): numpy reads their buffer, no per-joint object.
+    xy = np.asarray(xy, dtype=np.float32)
+    confidence = np.asarray(confidence, dtype=np.float32)
+    if len(confidence) % num_joints or len(xy) != 2 * len(confidence):
+        raise KeypointsMessageError(
+            f'flat arrays of {len(xy)} xy and {len(confidence)} confidence values are not '
+            f'2 * P * {num_joints} and P * {num_joints} for {num_joints} joints per person')
+    people = np.empty((len(confidence) // num_joints, num_joints, 3))
+    people[..., :2] = xy.reshape(-1, num_joints, 2)
+    people[..., 2] = confidence.reshape(-1, num_joints)
+    return people
+
+
 def keypoints_msg(people, skeleton_format: str, stamp, frame_id: str, image_width: int = 0,
-                  image_height: int = 0) -> Keypoints2D:
+                  image_height: int = 0, flat: bool = False) -> Keypoints2D:
     """Build a ``skelsplat_ros/Keypoints2D`` from ``(P, K, 3)`` keypoints (x px, y px, conf).
 
     Args:
@@ -197,11 +273,19 @@ def keypoints_msg(people, skeleton_format: str, stamp, frame_id: str, image_widt
         frame_id: the camera's optical frame.
         image_width: pixels, 0 when unknown.
         image_height: pixels, 0 when unknown.
+        flat: fill the flat arrays (``num_joints``, ``xy``, ``confidence``) instead of
+            ``people``: cheaper to build, send and read.
     """
     fmt = get_format(skeleton_format)
     people = np.asarray(people, dtype=float).reshape(-1, fmt.num_joints, 3)
     msg = Keypoints2D(header=Header(stamp=stamp, frame_id=frame_id), skeleton_format=fmt.name,
                       image_width=int(image_width), image_height=int(image_height))
+    if flat:
+        msg.num_joints = fmt.num_joints
+        # array.array from the bytes: what rclpy keeps, without a Python float per value.
+        msg.xy = array.array('f', people[..., :2].astype(np.float32).tobytes())
+        msg.confidence = array.array('f', people[..., 2].astype(np.float32).tobytes())
+        return msg
     msg.people = [
         Person2D(id=p, score=-1.0, keypoints=[
             Keypoint2D(x=float(x), y=float(y), confidence=float(c)) for x, y, c in person])
@@ -220,7 +304,22 @@ def transform_to_matrix(transform) -> np.ndarray:
 
 # ---------------------------------------------------------------------------------- outputs
 def person_msg(person: PersonPose, skeleton: Skeleton = COCO17) -> HumanPose3D:
-    """Build a ``skelsplat_ros/HumanPose3D`` of ``skeleton``'s joints (9 * J covariance)."""
+    """Build a ``skelsplat_ros/HumanPose3D`` of ``skeleton``'s joints (9 * J covariance).
+
+    A joint without a finite velocity claim gets velocity 0, covariance identity and
+    ``velocity_valid`` false: nothing non-finite is published.
+    """
+    joints = len(person.positions)
+    velocities = (np.full((joints, 3), np.nan) if person.velocities is None
+                  else np.asarray(person.velocities, dtype=float))
+    valid = np.isfinite(velocities).all(axis=1)
+    if person.velocity_covariance is not None:
+        velocity_covariance = np.asarray(person.velocity_covariance, dtype=float)
+        valid &= np.isfinite(velocity_covariance).all(axis=(1, 2))
+    else:
+        velocity_covariance = np.tile(np.eye(3), (joints, 1, 1))
+    velocities = np.where(valid[:, None], velocities, 0.0)
+    velocity_covariance = np.where(valid[:, None, None], velocity_covariance, np.eye(3))
     return HumanPose3D(
         id=int(person.person_id), skeleton_format=skeleton.name,
         joint_names=list(skeleton.joint_names),
@@ -228,7 +327,12 @@ def person_msg(person: PersonPose, skeleton: Skeleton = COCO17) -> HumanPose3D:
         confidence=[float(c) for c in person.confidence],
         covariance=np.asarray(person.covariance, dtype=float).reshape(-1).tolist(),
         num_views=[int(n) for n in person.num_views],
-        mean_reprojection_error=float(person.mean_reprojection_error))
+        mean_reprojection_error=float(person.mean_reprojection_error),
+        body_id=body_id(person.person_id),
+        velocities=[Vector3(x=float(x), y=float(y), z=float(z)) for x, y, z in velocities],
+        velocity_covariance=velocity_covariance.reshape(-1).tolist(),
+        velocity_valid=[bool(v) for v in valid],
+        cameras=list(person.cameras))
 
 
 def pose_array_msg(people: Iterable[PersonPose], stamp, frame_id: str,
@@ -240,7 +344,7 @@ def pose_array_msg(people: Iterable[PersonPose], stamp, frame_id: str,
 
 def id_colour(person_id: int) -> ColorRGBA:
     """Return the label colour of person ``person_id`` (seven colours, cycled by id)."""
-    r, g, b = _ID_COLOURS[int(person_id) % len(_ID_COLOURS)]
+    r, g, b = id_rgb(person_id)
     return ColorRGBA(r=r, g=g, b=b, a=1.0)
 
 
@@ -339,15 +443,28 @@ def person_transforms(person: PersonPose, stamp, world_frame: str,
     origin, rotation = body_frame(person.positions, person.known, joint_names)
     pid = person.person_id
     body = f'body_{pid}'
-    transforms = [_transform(stamp, world_frame, body, origin, quaternion_from_matrix(rotation))]
+    transforms = [transform(stamp, world_frame, body, origin, quaternion_from_matrix(rotation))]
     local = joints_in_body_frame(person.positions, origin, rotation)
     identity = (0.0, 0.0, 0.0, 1.0)
     for j in np.flatnonzero(person.known):
-        transforms.append(_transform(stamp, body, f'{joint_names[j]}_{pid}', local[j], identity))
+        transforms.append(transform(stamp, body, f'{joint_names[j]}_{pid}', local[j], identity))
     return transforms
 
 
-def _transform(stamp, parent, child, translation, quaternion):
+def camera_transform(stamp, world_frame: str, frame_id: str, R, t) -> TransformStamped:
+    """Return the pose of a camera's optical frame in the world (``world_frame -> frame_id``).
+
+    ``R``, ``t`` map world points into the camera (``x_cam = R x_world + t``); the transform
+    is the inverse, the camera centre and axes in the world (REP-103 optical frame: z
+    forward, x right, y down), as :func:`skelsplat_ros.cameras.optical_frame_extrinsics`
+    reads it back from TF.
+    """
+    R, t = np.asarray(R, dtype=float), np.asarray(t, dtype=float)
+    return transform(stamp, world_frame, frame_id, -R.T @ t, quaternion_from_matrix(R.T))
+
+
+def transform(stamp, parent, child, translation, quaternion):
+    """Build a ``geometry_msgs/TransformStamped`` (quaternion in ROS order x, y, z, w)."""
     msg = TransformStamped(header=Header(stamp=stamp, frame_id=parent), child_frame_id=child)
     msg.transform.translation.x, msg.transform.translation.y, msg.transform.translation.z = (
         float(v) for v in translation)

@@ -28,11 +28,19 @@ The node does not publish its 2D detections, so the demo runs MediaPipe itself o
 frames, in the same order and mode (the node tests check that both agree), for the pictures:
 ``demo.png`` (camera overlays and a 3D view for four frames spread across the trial),
 ``demo.gif`` (every sixth frame) and ``rviz.png`` (what RViz shows, from the recording).
+
+``--trial multi`` replays pose2sim 0.10.49's ``Demo_MultiPerson`` videos instead (the same
+rig: the participant, a second, computer-rendered person and a bystander).  It has no ground
+truth: the demo reports people per frame, id switches, each person's median reprojection
+error per camera and the frames where a camera's detection lay over two people
+(:mod:`skelsplat_ros.track_report`, also written as ``demo_multi.json``), and draws
+``demo_multi.png``: the views of four frames with each person's id in its own colour.
 """
 
 import array
 import contextlib
 import dataclasses
+import json
 import os
 import pathlib
 import queue
@@ -45,17 +53,19 @@ import time
 from typing import Dict, List, Optional
 
 from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import TwistStamped
+from hri_msgs.msg import IdsList
 import numpy as np
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import QoSProfile, QoSReliabilityPolicy
 from rclpy.serialization import deserialize_message
-from sensor_msgs.msg import CameraInfo, Image
+from sensor_msgs.msg import CameraInfo, Image, JointState
 from skelsplat_ros.cameras import load_calibration, make_camera
 from skelsplat_ros.fileio.mcap_io import McapBagWriter
 from skelsplat_ros.fileio.trc import read_trc
 from skelsplat_ros.msg import HumanPose3DArray
-from skelsplat_ros.ros import outputs
+from skelsplat_ros.ros import hri, outputs
 from skelsplat_ros.ros.bag import load_config
 from skelsplat_ros.ros.conversions import camera_info_msg
 from skelsplat_ros.ros.runner import default_params_file
@@ -63,8 +73,8 @@ from skelsplat_ros.skeletons import trc_correspondence
 from skelsplat_ros.sync import stamp_ns
 from std_msgs.msg import Header
 
-__all__ = ['DemoError', 'DemoResult', 'OUTPUT_TOPICS', 'TRIAL', 'default_data_root',
-           'pose_arrays', 'run_demo']
+__all__ = ['DemoError', 'DemoResult', 'MULTI_TRIAL', 'OUTPUT_TOPICS', 'TRIAL', 'TRIALS',
+           'default_data_root', 'people_by_id', 'pose_arrays', 'run_demo']
 
 # The trial, relative to the data cache (scripts/setup.sh downloads it).
 TRIAL = {
@@ -73,6 +83,14 @@ TRIAL = {
                for v in range(1, 5)],
     'reference': 'pose2sim-0.4.15/Pose2Sim/Demo/opensim/Balancing_for_IK.trc',
 }
+# Several people in the same rig (its Calib.qca.txt is Demo_SinglePerson's); no reference.
+MULTI_TRIAL = {
+    'calibration': TRIAL['calibration'],
+    'videos': [f'pose2sim-0.10.49/Pose2Sim/Demo_MultiPerson/videos/cam0{v}.mp4'
+               for v in range(1, 5)],
+    'reference': None,
+}
+TRIALS = {'single': TRIAL, 'multi': MULTI_TRIAL}
 RATE_HZ = 60.0
 # Recorded topic -> (type name, type): the node's outputs (no namespace) and diagnostics.
 OUTPUT_TOPICS = {
@@ -85,6 +103,7 @@ OUTPUT_TIMEOUT_S = 30.0        # one frame group; ~1 s is usual on a 2-core CPU
 MAX_WAIT_S = 5.0               # the node's wait for a group's missing images
 GIF_STRIDE = 6                 # 60 Hz trial -> 10 fps animation
 SUMMARY_FRAMES = 4
+PEOPLE_ROW_PX = 360     # height of a view in demo_multi.png (the README shows it)
 PNG_DPI = 90
 # A video at most this much smaller than its calibrated size (fraction of a side) was cropped
 # by the encoder at the right and bottom (cam01/02: 1080 px for a 1088 px calibration).
@@ -116,6 +135,8 @@ class DemoResult:
         wall_s: seconds the demo took, start to end.
         node_cpu_s: CPU seconds the node process used.
         demo_cpu_s: CPU seconds the demo process used.
+        people: the multi-person report (:func:`skelsplat_ros.track_report.summarize`), or
+            None for the single-person trial.
     """
 
     frames_in: int
@@ -132,11 +153,14 @@ class DemoResult:
     wall_s: float
     node_cpu_s: float
     demo_cpu_s: float
+    people: Optional[dict] = None
 
     def summary_lines(self) -> List[str]:
         """Return the demo's printed summary, line by line."""
         busy = self.node_stats.get('groups_dropped_busy', '?')
         incomplete = self.node_stats.get('groups_dropped_incomplete', '?')
+        if self.people is not None:
+            return self._people_lines(busy, incomplete)
         return [
             f'frames in: {self.frames_in} groups of 4 images; frames out: {self.frames_out} '
             f'({self.frames_with_person} with a person; the node dropped {busy} groups when '
@@ -152,6 +176,34 @@ class DemoResult:
         ] + [f'{name}: {path}' for name, path in self.files.items()] + [
             f'took {self.wall_s:.0f} s (CPU time: node {self.node_cpu_s:.0f} s, demo '
             f'{self.demo_cpu_s:.0f} s)']
+
+    def _people_lines(self, busy, incomplete):
+        people = self.people
+        counts = ', '.join(f'{n} people: {frames} frames'
+                           for n, frames in people['frames_with_n_people'].items())
+        lines = [
+            f'frames in: {self.frames_in} groups of 4 images; frames out: {self.frames_out} '
+            f'(the node dropped {busy} groups when busy, {incomplete} incomplete)',
+            f'people per frame: {counts}',
+            f"ids: {', '.join(f'{i} ({n} frames)' for i, n in people['ids'].items())}; "
+            f"id switches: {len(people['id_switches'])}",
+        ]
+        for person_id, by_camera in people.get('reprojection_median_px', {}).items():
+            values = ', '.join(f'{name} {"-" if px is None else f"{px:.1f}"}'
+                               for name, px in by_camera.items())
+            lines.append(f'id {person_id}: median reprojection error per camera, px: {values}')
+        merged = {name: frames for name, frames in people.get('merged_frames', {}).items()
+                  if frames}
+        lines.append('frames where a camera merged two people: ' + (
+            '; '.join(f'{name}: {len(frames)} ({frames[0]}..{frames[-1]})'
+                      for name, frames in merged.items()) or 'none'))
+        lines += [
+            f'output rate: {self.output_rate_hz:.2f} Hz (lockstep replay; solver on '
+            f'{self.node_stats.get("solver_device", "?")}), median latency '
+            f'{1000 * self.latency_median_s:.0f} ms']
+        lines += [f'{name}: {path}' for name, path in self.files.items()]
+        return lines + [f'took {self.wall_s:.0f} s (CPU time: node {self.node_cpu_s:.0f} s, '
+                        f'demo {self.demo_cpu_s:.0f} s)']
 
 
 def default_data_root() -> pathlib.Path:
@@ -186,6 +238,22 @@ def pose_arrays(messages, num_joints):
     return positions, confidence, reprojection
 
 
+def people_by_id(messages, num_joints, min_views=1):
+    """Return every person of ``HumanPose3DArray`` messages: per message, id -> (J, 3).
+
+    NaN where a joint is unknown or located by fewer than ``min_views`` views.
+    """
+    frames = []
+    for msg in messages:
+        persons = {}
+        for person in msg.people:
+            known = np.array(list(person.num_views)) >= min_views
+            xyz = np.array([[p.x, p.y, p.z] for p in person.positions]).reshape(num_joints, 3)
+            persons[int(person.id)] = np.where(known[:, None], xyz, np.nan)
+        frames.append(persons)
+    return frames
+
+
 def reference_positions(path, num_frames, skeleton):
     """Read the trial's .trc as ``skeleton``'s joints in the calibration world (Z up).
 
@@ -214,13 +282,14 @@ class _Trial:
         frames: how many frame groups to read (at most the videos' length).
     """
 
-    def __init__(self, data_root, frames):
+    def __init__(self, data_root, frames, spec=TRIAL):
         import cv2
 
-        self.calibration = data_root / TRIAL['calibration']
-        self.reference = data_root / TRIAL['reference']
-        paths = [data_root / video for video in TRIAL['videos']]
-        missing = [p for p in [self.calibration, self.reference, *paths] if not p.is_file()]
+        self.calibration = data_root / spec['calibration']
+        self.reference = data_root / spec['reference'] if spec['reference'] else None
+        paths = [data_root / video for video in spec['videos']]
+        needed = [self.calibration, *paths] + ([self.reference] if self.reference else [])
+        missing = [p for p in needed if not p.is_file()]
         if missing:
             raise DemoError(f'{missing[0]}: missing; run `make setup` (scripts/setup.sh) to '
                             'download the pose2sim demo data')
@@ -315,7 +384,9 @@ class _Recorder:
     """Subscribes to the node's outputs, writes them to the MCAP, and keeps the poses."""
 
     def __init__(self, node, bag):
+        self._node = node
         self._bag = bag
+        self._bodies = set()  # body ids whose ROS4HRI topics are recorded
         self._condition = threading.Condition()
         self.poses: Dict[int, tuple] = {}     # stamp ns -> (receive wall ns, message)
         self.counts = dict.fromkeys(OUTPUT_TOPICS, 0)
@@ -333,13 +404,26 @@ class _Recorder:
         with self._condition:
             self._bag.write_serialized(topic, data, now)
             self.counts[topic] += 1
-            if topic == '/human_pose_3d':
+            if topic == outputs.TRACKED:
+                self._follow(deserialize_message(data, IdsList).ids)
+            elif topic == '/human_pose_3d':
                 msg = deserialize_message(data, HumanPose3DArray)
                 self.poses[stamp_ns(msg.header.stamp)] = (now, msg)
             elif topic == '/diagnostics':
                 self.diagnostics = deserialize_message(data, DiagnosticArray)
                 self.diagnostics_received += 1
             self._condition.notify_all()
+
+    def _follow(self, body_ids):
+        """Record the per-body joint states and velocity of bodies seen for the first time."""
+        for body_id in set(body_ids) - self._bodies:
+            self._bodies.add(body_id)
+            for leaf, kind in ((hri.JOINT_STATES, JointState), (hri.VELOCITY, TwistStamped)):
+                topic = hri.body_topic(body_id, leaf)
+                self._bag.add_topic(topic, outputs.type_name(kind))
+                self.counts[topic] = 0
+                self._node.create_subscription(
+                    kind, topic, lambda data, t=topic: self._keep(t, data), RELIABLE, raw=True)
 
     def wait(self, predicate, timeout_s, check=None):
         """Wait until ``predicate()`` (called under the lock) holds; return whether it did."""
@@ -420,8 +504,11 @@ class _Progress:
 
 
 def run_demo(output_dir, frames: int = 100, data_root=None, params_file=None,
-             progress: bool = True, pictures: bool = True) -> DemoResult:
+             progress: bool = True, pictures: bool = True, trial: str = 'single') -> DemoResult:
     """Replay the trial through the node and write ``demo.mcap``, ``demo.png``, ``demo.gif``.
+
+    With ``trial='multi'``: the multi-person videos, ``demo_multi.json`` and ``demo_multi.png``
+    (see the module's description).
 
     Args:
         output_dir: directory for the outputs (made if needed).
@@ -430,6 +517,8 @@ def run_demo(output_dir, frames: int = 100, data_root=None, params_file=None,
         params_file: the node's parameter file (default: the installed multiview.yaml).
         progress: show progress on stderr.
         pictures: also write the PNG, GIF and RViz-style pictures.
+        trial: ``single`` (Demo_SinglePerson, scored against its .trc) or ``multi``
+            (Demo_MultiPerson, several people, no reference).
 
     Returns:
         The :class:`DemoResult`.
@@ -444,7 +533,10 @@ def run_demo(output_dir, frames: int = 100, data_root=None, params_file=None,
     data_root = pathlib.Path(data_root) if data_root is not None else default_data_root()
     params_file = params_file or default_params_file()
     show = _Progress(progress)
-    trial = _Trial(data_root, frames)
+    if trial not in TRIALS:
+        raise DemoError(f"unknown trial {trial!r}: one of {', '.join(TRIALS)}")
+    multi = trial == 'multi'
+    trial = _Trial(data_root, frames, TRIALS['multi' if multi else 'single'])
     # Reliable images and a long max_wait: every frame reaches the node even when a loaded CPU
     # delivers a group's four 6 MB images further apart than a live rig's 0.1 s.
     overrides = {'calibration_file': str(trial.calibration), 'detector': 'mediapipe',
@@ -472,6 +564,10 @@ def run_demo(output_dir, frames: int = 100, data_root=None, params_file=None,
     frame_index = np.array([index_of[stamp] for stamp in stamps if stamp in index_of])
     if not len(frame_index):
         raise DemoError(f'the node published no /human_pose_3d (log: {output / "node.log"})')
+    if multi:
+        return _multi_result(output, trial, skeleton, published, recorder, stamps, messages,
+                             frame_index, detections, keep, latencies, pictures, started,
+                             node_cpu_s, _cpu_s(resource.RUSAGE_SELF) - self_before)
     positions, confidence, reprojection = pose_arrays(
         [m for s, m in zip(stamps, messages) if s in index_of], skeleton.num_joints)
     reference, joints = reference_positions(trial.reference, trial.frames, skeleton)
@@ -634,6 +730,65 @@ def _replay(node, recorder, node_process, trial, summary, show, skeleton):
     return published, detections, keep, latencies
 
 
+def _multi_result(output, trial, skeleton, published, recorder, stamps, messages, frame_index,
+                  detections, keep, latencies, pictures, started, node_cpu_s, demo_cpu_s):
+    """Build the multi-person trial's :class:`DemoResult`; write its JSON and picture."""
+    from skelsplat_ros import track_report
+
+    index_of = {stamp: index for index, stamp in enumerate(published)}
+    replayed = [m for s, m in zip(stamps, messages) if s in index_of]
+    by_frame = [{} for _ in range(len(published))]
+    triangulated = [{} for _ in range(len(published))]
+    for frame, persons, located in zip(frame_index,
+                                       people_by_id(replayed, skeleton.num_joints),
+                                       people_by_id(replayed, skeleton.num_joints, 2)):
+        by_frame[frame], triangulated[frame] = persons, located
+    report = track_report.summarize(by_frame, trial.cameras,
+                                    [detections[frame] for frame in range(len(by_frame))],
+                                    triangulated=triangulated)
+    files = {'recording': output / 'demo.mcap', 'report': output / 'demo_multi.json'}
+    files['report'].write_text(json.dumps(report, indent=1) + '\n')
+    if pictures:
+        files['picture'] = _people_picture(output / 'demo_multi.png', trial.cameras, by_frame,
+                                           detections, keep, skeleton)
+    files['node log'] = output / 'node.log'
+    first_publish = min(published.values())
+    last_output = max(recorder.poses[s][0] for s in stamps) * 1e-9
+    return DemoResult(
+        frames_in=len(published), frames_out=len(messages),
+        frames_with_person=int(sum(bool(m.people) for m in messages)),
+        output_rate_hz=len(messages) / max(last_output - first_publish, 1e-9),
+        latency_median_s=float(np.median(latencies)) if latencies else float('nan'),
+        reprojection_median_px=float('nan'), mpjpe_mm=float('nan'), mpjpe_joints=0,
+        counts=dict(recorder.counts), node_stats=recorder.status_values(': fusion'),
+        files=files, wall_s=time.monotonic() - started, node_cpu_s=node_cpu_s,
+        demo_cpu_s=demo_cpu_s, people=report)
+
+
+def _people_picture(path, cameras, by_frame, detections, keep, skeleton):
+    """Draw the views of the summary frames, each person in its id's colour; return path."""
+    from skelsplat_ros.live import id_rgb
+    from skelsplat_ros.visualize import draw_people, people_grid, project_skeleton, shrink
+
+    rows = []
+    frames = [frame for frame in sorted(keep) if keep[frame][0][0].shape[0] > 400]
+    for frame in frames:
+        images, scale = keep[frame]
+        row = []
+        for camera, image, people in zip(cameras, images, detections[frame]):
+            projected = {person_id: project_skeleton(camera, positions) * scale
+                         for person_id, positions in by_frame[frame].items()}
+            small = np.asarray(people, dtype=float).copy()
+            small[..., :2] *= scale
+            row.append(draw_people(image, projected,
+                                   {person_id: id_rgb(person_id) for person_id in projected},
+                                   keypoints_2d=small, skeleton=skeleton,
+                                   title=f'{camera.name} frame {frame}'))
+        rows.append([shrink(image, PEOPLE_ROW_PX)[0] for image in row])
+    people_grid(rows, path)
+    return _palette_png(path)
+
+
 def _palette_png(path):
     """Rewrite a PNG with a 256-colour palette: a third of the size, fit for a README."""
     from PIL import Image
@@ -675,4 +830,8 @@ def _pictures(output, cameras, frame_index, positions, confidence, reference, de
     files['animation'] = animation.path
     from skelsplat_ros.rviz_render import render_rviz_png
     files['rviz rendering'] = render_rviz_png(output / 'demo.mcap', output / 'rviz.png')
+    # README's ROS4HRI picture: one body's frames, every frame named.
+    files['ROS4HRI frames'] = render_rviz_png(output / 'demo.mcap', output / 'ros4hri.png',
+                                              fraction=0.6, size=(8.5, 7.5), label_all=True,
+                                              zoom=1.6)
     return files

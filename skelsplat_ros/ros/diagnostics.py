@@ -107,7 +107,7 @@ class NodeDiagnostics:
             config: the node's :class:`skelsplat_ros.ros.params.NodeConfig`.
             cameras: name -> the node's state of that camera (``frame_id``, ``not_ready``,
                 ``last_arrival``, ``last_stamp_ns``, ``last_error``, ``people_in_view``,
-                ``outvoted``, ``too_fast``).
+                ``outvoted``, ``merged``, ``lone``, ``poses_capped``, ``too_fast``).
             engine: the :class:`skelsplat_ros.live.FusionEngine`.
             sync: the synchroniser's counters (``SyncStats`` fields).
             dropped_busy: groups replaced by newer ones while the worker was busy.
@@ -121,7 +121,8 @@ class NodeDiagnostics:
             'groups_dropped_busy': dropped_busy, **sync_values(sync),
             'sync_resets': sync['resets'], 'views_in_last_group': ' '.join(last_views),
             'latency_clock': 'sim time (/clock)' if sim_time else 'system time',
-            **engine_values(engine, config.detector)}, sync['emitted']))
+            **engine_values(engine, config.detector)}, sync['emitted'],
+            _why_nobody(cameras)))
         return DiagnosticArray(header=Header(stamp=stamp), status=statuses)
 
     def _camera_statuses(self, config, cameras, ready, window, counts):
@@ -143,6 +144,14 @@ class NodeDiagnostics:
                                              bool(grouped_any - {name}))
             if state.outvoted:
                 message += '; it sees another person than the other cameras (left out)'
+            if state.merged:
+                message += (f'; {state.merged} detections over two people (merged?), left '
+                            'out')
+            if state.lone:
+                message += f'; {state.lone} people seen by this camera only (not located)'
+            if state.poses_capped:
+                message += (f'; {state.people_in_view} people found, the limit of its detector '
+                            '(detector_num_poses): more may be in view')
             offset = offsets.get(name)
             yield status(f'{self.node_name}: camera {name}', LEVELS[level], message, {
                 'input_rate_hz': f'{frames / max(window, 1e-9):.2f}',
@@ -153,11 +162,15 @@ class NodeDiagnostics:
                 'stamp_offset_s': '' if offset is None else f'{offset:+.4f}',
                 'people_in_view': state.people_in_view,
                 'sees_another_person': state.outvoted,
+                'detections_over_two_people': state.merged,
+                'people_seen_by_this_camera_only': state.lone,
+                'poses_capped': state.poses_capped,
                 'frame_id': state.frame_id,
                 'calibrated': name in ready,
             }, self.hardware_id)
 
-    def _fusion_status(self, config, ready, window, counts, latencies, values, emitted):
+    def _fusion_status(self, config, ready, window, counts, latencies, values, emitted,
+                       why_nobody):
         published = counts.get('published', 0)
         latency = {}
         if latencies.size:
@@ -175,7 +188,7 @@ class NodeDiagnostics:
         else:
             level, message = DiagnosticStatus.OK, f'{published / max(window, 1e-9):.1f} Hz'
             if not counts.get('people'):
-                message += ', nobody in view'
+                message += f', nobody located: {why_nobody}'
         return status(f'{self.node_name}: fusion', level, message, {
             'output_rate_hz': f'{published / max(window, 1e-9):.2f}',
             'groups_emitted': emitted,
@@ -187,6 +200,18 @@ class NodeDiagnostics:
             'outputs_ahead_of_clock': self.totals['ahead_of_clock'],
             **latency,
         }, self.hardware_id)
+
+
+def _why_nobody(cameras: Mapping[str, object]) -> str:
+    """Say why a period published nobody, from the cameras' last detections."""
+    detected = {name: state.people_in_view for name, state in cameras.items()
+                if state.people_in_view}
+    if not detected:
+        return 'no camera detects a person'
+    if len(detected) == 1:
+        return f'only {next(iter(detected))} detects someone (two cameras are needed)'
+    return ('the cameras that detect people do not see the same person '
+            f"({', '.join(sorted(detected))})")
 
 
 def bag_statuses(camera_names: Iterable[str], stats, ready: Sequence[str],

@@ -16,7 +16,8 @@ Topics (relative names, so a namespace applies; ``/tf`` and ``/diagnostics`` are
   ``detector:=keypoints_topic`` (mapped by joint name to the ``skeleton`` parameter's joints);
 - out: ``human_pose_3d`` (``skelsplat_ros/HumanPose3DArray``), ``human_pose_3d/markers``
   (``visualization_msgs/MarkerArray``), ``human_pose_3d/points`` (``sensor_msgs/PointCloud2``),
-  ``/tf`` (``tf2_msgs/TFMessage``, REP-155 frames) and ``/diagnostics``.
+  ``/tf`` (``tf2_msgs/TFMessage``, REP-155 frames), ``/diagnostics`` and ROS4HRI's
+  ``/humans/bodies/tracked`` and per-body topics (:mod:`skelsplat_ros.ros.hri`).
 
 Input faults (bad encoding, size mismatch, uncalibrated CameraInfo, undecodable data, detector
 errors) are logged at most once per camera and fault kind every few seconds, reported on
@@ -38,13 +39,12 @@ from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from rclpy.qos import QoSDurabilityPolicy, QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy
-from rclpy.time import Time
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
-from skelsplat_ros.cameras import CalibrationError, optical_frame_extrinsics
-from skelsplat_ros.live import fuse_group
+from skelsplat_ros.detect.mediapipe_detector import ModelError
+from skelsplat_ros.live import fuse_group, nobody_message
 from skelsplat_ros.msg import Keypoints2D
 from skelsplat_ros.pacing import fault_kind, KeyedThrottle, LatestMailbox
-from skelsplat_ros.ros import conversions, outputs
+from skelsplat_ros.ros import conversions, hri, outputs
 from skelsplat_ros.ros.camera_states import CameraStates
 from skelsplat_ros.ros.diagnostics import NodeDiagnostics
 from skelsplat_ros.ros.params import load_calibrated_cameras, make_engine, ParameterError
@@ -56,7 +56,8 @@ __all__ = ['SkelSplatNode', 'main']
 NODE_NAME = 'skelsplat_node'
 LOG_PERIOD_S = 5.0        # rate limit of repeated log lines, per camera and fault kind
 POLL_PERIOD_S = 0.02      # how often the synchroniser checks for timed-out groups
-TF_REFRESH_PERIOD_S = 1.0
+PARAMS_HINT = ('ros2 launch skelsplat_ros multiview.launch.py params_file:=<your parameter '
+               'file>, e.g. a copy of config/multiview.yaml with your cameras and calibration')
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")  # what !r quotes
 
 # tf2_ros.TransformBroadcaster's QoS, so that tf2 listeners see our frames as usual.
@@ -98,8 +99,18 @@ class SkelSplatNode(Node):
         if 'calibration_file' in (config.extrinsics_source, config.intrinsics_source):
             file_cameras = load_calibrated_cameras(config)
         self._engine = make_engine(config, notify=self.get_logger().info)
-        self._engine.prepare()  # load the detectors now, not on the first frames
-        self._cameras = CameraStates(config, self._engine, file_cameras)
+        try:
+            self._engine.prepare()  # load the detectors now, not on the first frames
+        except ModelError as error:  # a bundle that passed the file check but does not load
+            raise ParameterError(f'model_path: {error}') from None
+        except ImportError as error:  # the detector's package is not installed
+            raise ParameterError(f'detector: {error}') from None
+        pose_source = None
+        if config.extrinsics_source == 'tf':
+            from skelsplat_ros.ros.tf_poses import TfPoseSource  # needs tf2_ros
+            pose_source = TfPoseSource(self, config.world_frame)
+        self._cameras = CameraStates(config, self._engine, file_cameras, pose_source,
+                                     config.tf_timeout)
         self._states = self._cameras.states
 
         self._sync_lock = threading.Lock()
@@ -115,6 +126,9 @@ class SkelSplatNode(Node):
             topic: self.create_publisher(kind, topic, TF_QOS if topic == outputs.TF
                                          else RELIABLE_QOS)
             for topic, kind in outputs.OUTPUT_TOPICS.items()}
+        self._tf_static_pub = self.create_publisher(outputs.STATIC_TOPICS[outputs.TF_STATIC],
+                                                    outputs.TF_STATIC, outputs.TF_STATIC_QOS)
+        self._body_publishers = hri.BodyPublishers(self)  # ROS4HRI's per-body topics
         self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', RELIABLE_QOS)
         self._subscribe(config)
         # Steady clock: with use_sim_time a paused or looping /clock must not stop the
@@ -123,8 +137,6 @@ class SkelSplatNode(Node):
         self._poll_timer = self.create_timer(POLL_PERIOD_S, self._poll, clock=steady)
         self._diag_timer = self.create_timer(config.diagnostics_period, self._publish_diagnostics,
                                              clock=steady)
-        if config.extrinsics_source == 'tf':
-            self._start_tf_listener()
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self._worker = threading.Thread(target=self._work, name='skelsplat_fusion', daemon=True)
         self._worker.start()
@@ -157,13 +169,6 @@ class SkelSplatNode(Node):
         else:
             handler(name, msg)
 
-    def _start_tf_listener(self):
-        import tf2_ros  # only in this mode: a PyPI-only ROS has no tf2_ros
-        self._tf2 = tf2_ros
-        self._tf_buffer = tf2_ros.Buffer()
-        self._tf_listener = tf2_ros.TransformListener(self._tf_buffer, self)
-        self._tf_timer = self.create_timer(TF_REFRESH_PERIOD_S, self._refresh_tf_extrinsics)
-
     # ----------------------------------------------------------------------------- logging
     def _warn(self, key, message, camera=None):
         """Log ``message`` at most once per key and LOG_PERIOD_S; count it for diagnostics."""
@@ -184,30 +189,10 @@ class SkelSplatNode(Node):
     # ------------------------------------------------------------------------------ cameras
     def _on_camera_info(self, name, msg):
         error = self._cameras.camera_info(name, msg)
+        self._publish_camera_frames()
         if error:
             self._warn(('info', name, _fault_key(error)),
                        f'{name}: CameraInfo rejected, camera ignored: {error}', camera=name)
-
-    def _refresh_tf_extrinsics(self):
-        for name, state in self._states.items():
-            if not state.frame_id:
-                continue
-            # TransformException is the base of every tf2 error, InvalidArgumentException (a
-            # frame_id starting with '/') included: a bad frame costs its camera, not the node.
-            try:
-                transform = self._tf_buffer.lookup_transform(
-                    self.config.world_frame, state.frame_id, Time())
-            except self._tf2.TransformException as error:
-                self._warn(('tf', name), f'{name}: no transform {self.config.world_frame} -> '
-                           f'{state.frame_id}: {error}', camera=name)
-                continue
-            try:
-                R, t = optical_frame_extrinsics(
-                    conversions.transform_to_matrix(transform.transform))
-            except CalibrationError as error:
-                self._warn(('tf', name), f'{name}: bad camera pose from TF: {error}', camera=name)
-                continue
-            self._cameras.set_extrinsics(name, R, t)
 
     # ------------------------------------------------------------------------------- frames
     def _accept(self, name, header, width, height, what):
@@ -216,8 +201,10 @@ class SkelSplatNode(Node):
         state.last_arrival = time.monotonic()
         self._stats.count(f'frames/{name}')
         # The latest frame's, not the first's: one bad frame must not set it for good.
-        state.frame_id = header.frame_id or state.frame_id
-        camera = self._engine.camera(name)
+        if header.frame_id and header.frame_id != state.frame_id:
+            state.frame_id = header.frame_id
+            self._publish_camera_frames()
+        camera = self._cameras.ready(name)
         if camera is None:
             self._warn(('not_ready', name), f'{name}: {what} ignored, camera not ready '
                        f'({state.not_ready})', camera=name)
@@ -234,6 +221,10 @@ class SkelSplatNode(Node):
             self._add_frame(name, msg)
 
     def _on_keypoints(self, name, msg):
+        refused = self._cameras.keypoints_origin(name, msg.header)
+        if refused:
+            self._warn(('origin', name), f'{name}: keypoints ignored: {refused}', camera=name)
+            return
         if self._accept(name, msg.header, msg.image_width, msg.image_height,
                         'keypoints') is not None:
             self._add_frame(name, msg)
@@ -285,7 +276,14 @@ class SkelSplatNode(Node):
                 f'time jumped back from {(self._last_published_ns or 0) * 1e-9:.3f} s to '
                 f'{group.stamp_ns * 1e-9:.3f} s (bag loop or restarted cameras): the solver '
                 'and TF output start over')
-        frames = {name: msg for name, (_, msg) in group.frames.items()}
+        # Each camera where it was at its frame's stamp (extrinsics from TF); off the executor
+        # thread, so that waiting for a transform stalls no message intake.
+        unplaced = self._cameras.update_poses({
+            name: (msg.header.frame_id, stamp) for name, (stamp, msg) in group.frames.items()})
+        for name, error in unplaced.items():
+            self._warn(('tf', name), f'{name}: frame dropped, its camera pose is unknown at '
+                       f'its stamp: {error}', camera=name)
+        frames = {name: msg for name, (_, msg) in group.frames.items() if name not in unplaced}
         result = fuse_group(self._engine, frames,
                             partial(conversions.frame_keypoints, self._engine),
                             stamp=group.stamp_ns * 1e-9, stamp_ns=group.stamp_ns)
@@ -295,6 +293,15 @@ class SkelSplatNode(Node):
         for name, views in result.keypoints.items():
             self._states[name].people_in_view = len(views)
             self._states[name].outvoted = name in result.outvoted
+            detections = self._engine.last_detections.get(name)
+            self._states[name].poses_capped = detections is not None and detections.capped
+            self._states[name].merged = result.merged.get(name, 0)
+            self._states[name].lone = result.lone.get(name, 0)
+        for name, count in result.merged.items():
+            if count:
+                self._note(('merged', name), f'{name}: {count} detections lie over two tracked '
+                           'people (merged by the detector?): left out, the other cameras '
+                           'decide')
         for name in result.outvoted:
             self._note(('outvoted', name), f'{name}: its person is not the one the other '
                        'cameras see, so it is left out of the fit (more than one person in '
@@ -314,13 +321,18 @@ class SkelSplatNode(Node):
         if result.stamp_ns is None:  # the first groups are held for smoothing_lag
             return
         if not result.people:
-            self._note('nobody', 'nobody located: fewer than two cameras see a person '
-                       '(publishing empty pose arrays)')
+            self._note('nobody', nobody_message(result, self.config.multi_person,
+                                                self.config.tracker.birth_frames))
         self._publish(result.people, result.stamp_ns)
 
     def _publish(self, people, stamp_ns):
         for topic, msg in self._outputs.messages(people, stamp_ns, self.config):
-            self._publishers_by_topic[topic].publish(msg)
+            if topic in self._publishers_by_topic:
+                self._publishers_by_topic[topic].publish(msg)
+            else:
+                self._body_publishers.publish(topic, msg)
+        self._body_publishers.expire(self.config.hri_grace_period,
+                                     [body.body_id for body in self._outputs.bodies])
         self._last_published_ns = stamp_ns
         clock = self.get_clock()
         latency = (clock.now().nanoseconds - stamp_ns) * 1e-9
@@ -331,12 +343,22 @@ class SkelSplatNode(Node):
                        '): its latency is not counted (camera clocks ahead, or /clock paused '
                        'or behind the stamps?)')
 
+    def _publish_camera_frames(self):
+        for _, msg in self._outputs.camera_frames(self._cameras.fixed_frames(),
+                                                  self.get_clock().now().nanoseconds,
+                                                  self.config.world_frame):
+            self._tf_static_pub.publish(msg)
+
     def _publish_diagnostics(self):
         with self._sync_lock:
             sync = dataclasses.asdict(self._sync.stats)
-        self._diag_pub.publish(self._diagnostics.report(
+        report = self._diagnostics.report(
             self.get_clock().now().to_msg(), self.config, self._states, self._engine, sync,
-            self._mailbox.dropped, self._last_views, self.get_clock().ros_time_is_active))
+            self._mailbox.dropped, self._last_views, self.get_clock().ros_time_is_active)
+        if self.config.publish_hri:
+            report.status.append(hri.diagnostic_status(self._outputs.bodies, self.get_name(),
+                                                       len(self._body_publishers)))
+        self._diag_pub.publish(report)
 
     # --------------------------------------------------------------------------- parameters
     def _on_set_parameters(self, parameters):
@@ -387,9 +409,12 @@ def _startup_lines(config):
            f'{config.skeleton.name} joints, output in {config.world_frame!r}')
     if config.multi_person:
         yield 'tracking every person in view, each under a stable id'
+        if config.detector == 'mediapipe':
+            yield ('MediaPipe may merge two overlapping people into one detection: such a '
+                   'view is left out of both people, the other cameras decide')
     elif config.detector == 'mediapipe':
-        yield ('MediaPipe finds one person per camera: with several people in view, cameras '
-               'that track another person than the rest are left out of the fit')
+        yield (f'MediaPipe finds up to {config.detector_num_poses} people per camera; '
+               'multi_person:=false fuses the one the cameras agree on')
 
 
 def main(args=None):
@@ -405,13 +430,14 @@ def main(args=None):
 def spin(make_node) -> int:
     """Create the node with ``make_node()`` and spin it until shutdown; returns the exit status.
 
-    rclpy must be initialised.  Invalid parameters print one line and give status 2.
+    rclpy must be initialised.  Invalid parameters print one line, which says what to pass,
+    and give status 2.
     """
     try:
         node = make_node()
     except ParameterError as error:
-        print(f'{NODE_NAME}: invalid parameters: {conversions.capped(error)}', file=sys.stderr,
-              flush=True)
+        print(f'{NODE_NAME}: invalid parameters: {conversions.capped(error)} ({PARAMS_HINT})',
+              file=sys.stderr, flush=True)
         rclpy.try_shutdown()
         return 2
     try:

@@ -11,6 +11,7 @@ one parameter namespace per camera (``config/multiview.yaml`` is the documented 
         image_topic: /cam_01/image_raw               # .../compressed: sensor_msgs/CompressedImage
         camera_info_topic: /cam_01/camera_info       # '' = the image topic's sibling camera_info
         keypoints_topic: /cam_01/keypoints           # only for detector:=keypoints_topic
+        rectified: false                             # true: image_rect, CameraInfo P, no D
 
 Every other parameter is listed in :data:`PARAMETERS`, generated from fields that each
 declare one parameter with its default, description and bounds (:mod:`skelsplat_ros.settings`):
@@ -32,6 +33,9 @@ import re
 from typing import Callable, Dict, Mapping, Optional, Tuple
 
 from skelsplat_ros import settings
+from skelsplat_ros.detect.mediapipe_detector import check_model, DEFAULT_NUM_POSES, \
+    MAX_NUM_POSES, ModelError
+from skelsplat_ros.detect.pose_bundle import default_model_path
 from skelsplat_ros.live import FusionEngine
 from skelsplat_ros.skeletons import get_skeleton, Skeleton, SKELETON_NAMES
 from skelsplat_ros.solver import SolverConfig
@@ -47,6 +51,8 @@ DETECTORS = ('mediapipe', 'onnx', 'keypoints_topic')
 EXTRINSICS_SOURCES = ('calibration_file', 'tf')
 INTRINSICS_SOURCES = ('camera_info', 'calibration_file')
 IMAGE_QOS = ('sensor_data', 'reliable')
+FRAME_STYLES = ('ros4hri', 'skelsplat')
+MODEL_FRAMES_BY = ('node', 'robot_state_publisher')
 _DEVICE = re.compile(r'^(auto|cpu|cuda(:\d+)?)$')
 _CAMERA_NAME = re.compile(r'^[A-Za-z][A-Za-z0-9_]*$')
 
@@ -58,21 +64,30 @@ CONFIG_FIELDS: Dict[str, dataclasses.Field] = {
     f'{part}_{field.name}': field
     for part, config_class in CONFIG_CLASSES.items() for field in settings.exposed(config_class)}
 
-CAMERA_PARAMETERS = ('image_topic', 'camera_info_topic', 'keypoints_topic')
-
 
 class ParameterError(ValueError):
     """A parameter value (or parameter file) the node cannot run with."""
 
 
+setting = settings.setting
+
+
 @dataclasses.dataclass(frozen=True)
 class CameraConfig:
-    """One camera's topics."""
+    """One camera's topics and options: the parameters ``cameras.<name>.<field>``.
+
+    A topic parameter left empty takes its default, built from the name or the image topic.
+    """
 
     name: str
-    image_topic: str
-    camera_info_topic: str
-    keypoints_topic: str
+    image_topic: str = setting('', 'image topic; default <name>/image_raw, a topic ending in '
+                               '/compressed carries sensor_msgs/CompressedImage')
+    camera_info_topic: str = setting('', "CameraInfo topic; '' = the image topic's sibling "
+                                     'camera_info')
+    keypoints_topic: str = setting('', 'skelsplat_ros/Keypoints2D topic (detector:='
+                                   'keypoints_topic); default <name>/keypoints')
+    rectified: bool = setting(False, 'the images are rectified (image_rect): use CameraInfo P '
+                              'with no distortion instead of K and D')
 
     @property
     def compressed(self) -> bool:
@@ -80,10 +95,15 @@ class CameraConfig:
         return self.image_topic.rstrip('/').endswith('/compressed')
 
 
+# Field name -> its field, for the per-camera parameters cameras.<name>.<field>.
+CAMERA_FIELDS: Dict[str, dataclasses.Field] = {
+    field.name: field for field in settings.exposed(CameraConfig)}
+CAMERA_PARAMETERS = tuple(CAMERA_FIELDS)
+
+
 # Longest marker lifetime, a day: Marker.lifetime is a Duration whose int32 seconds would wrap
 # beyond 2**31 - 1 (a negative lifetime).
 MARKER_LIFETIME_MAX_S = 86400.0
-setting = settings.setting
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,15 +126,28 @@ class NodeConfig:
                                '(Z up)')
     extrinsics_source: str = setting('calibration_file', 'camera poses from',
                                      choices=EXTRINSICS_SOURCES)
+    tf_timeout: float = setting(0.05, 'extrinsics_source tf: longest wait for the camera '
+                                'transforms at the stamps of a frame group, seconds (static '
+                                'frames are found at once)', low=0.0, high=10.0)
     intrinsics_source: str = setting('camera_info', 'K, D and image size from',
                                      choices=INTRINSICS_SOURCES)
     calibration_file: str = setting('', 'anipose/pose2sim TOML or camera YAML, cameras named '
                                     'as in camera_names')
     detector: str = setting('mediapipe', '2D keypoints from', choices=DETECTORS)
     onnx_model_path: str = setting('', 'RTMPose/RTMO-style ONNX model (detector:=onnx)')
-    multi_person: bool = setting(False, 'fuse and track every person in view, each under a '
-                                 'stable id (detector:=onnx or keypoints_topic; MediaPipe '
-                                 'finds one person)')
+    model_path: str = setting('', 'MediaPipe PoseLandmarker .task bundle (detector:=mediapipe, '
+                              'e.g. an official pose_landmarker_heavy.task); empty: the one '
+                              'scripts/setup.sh builds')
+    detector_num_poses: int = setting(DEFAULT_NUM_POSES, 'mediapipe: most people found per '
+                                      'image (each costs one landmark pass; /diagnostics says '
+                                      'when a camera reaches it)', low=1, high=MAX_NUM_POSES)
+    detector_tracking: bool = setting(False, 'mediapipe: VIDEO mode, people followed from '
+                                      'frame to frame (measured no faster, and it can merge '
+                                      'two people into one track: bench/detector.py); false: '
+                                      'each image afresh')
+    multi_person: bool = setting(True, 'fuse and track every person in view, each under a '
+                                 'stable id (one person is the case N = 1); false: one '
+                                 'person, the one the cameras agree on')
     detector_max_side: int = setting(0, 'mediapipe: images whose longer side exceeds this '
                                      'many pixels are shrunk to it before detection (faster; '
                                      'for people who fill a good part of the image); 0 keeps '
@@ -129,8 +162,18 @@ class NodeConfig:
     device: str = setting('auto', 'solver device: auto | cpu | cuda | cuda:N')
     publish_markers: bool = setting(True, 'publish visualization_msgs/MarkerArray on ~markers')
     publish_points: bool = setting(True, 'publish sensor_msgs/PointCloud2 of the joints')
-    publish_tf: bool = setting(True, 'publish REP-155 body_<id> and <joint>_<id> frames on '
-                               '/tf')
+    publish_tf: bool = setting(True, 'publish REP-155 body frames on /tf (frame_style names '
+                               'them)')
+    frame_style: str = setting('ros4hri', 'TF frame names: ros4hri (human_description links, '
+                               'l_wrist_<body id>) or skelsplat (left_wrist_<id>)',
+                               choices=FRAME_STYLES)
+    model_frames_by: str = setting('node', 'ros4hri link frames below body_<body id> come from '
+                                   'this node, or from one robot_state_publisher per body',
+                                   choices=MODEL_FRAMES_BY)
+    publish_hri: bool = setting(True, 'publish the ROS4HRI topics: /humans/bodies/tracked and '
+                                'per body joint_states, velocity, urdf')
+    hri_grace_period: float = setting(10.0, "a lost body's per-body publishers are destroyed "
+                                      'after this long, seconds', low=0.0, high=3600.0)
     publish_covariance_ellipsoids: bool = setting(False, 'add one 1-sigma ellipsoid per joint '
                                                   'to the markers')
     marker_lifetime: float = setting(0.5, 'marker lifetime, seconds', low=0.0, low_open=True,
@@ -167,7 +210,8 @@ PARAMETERS: Dict[str, Tuple[object, str]] = {
     for name, field in {**NODE_FIELDS, **CONFIG_FIELDS}.items()}
 DYNAMIC = frozenset({'slop', 'max_wait', 'min_views', 'publish_markers', 'publish_points',
                      'publish_tf', 'publish_covariance_ellipsoids', 'marker_lifetime',
-                     'input_timeout'})
+                     'input_timeout', 'frame_style', 'model_frames_by', 'publish_hri',
+                     'hri_grace_period'})
 
 
 def camera_info_topic_for(image_topic: str) -> str:
@@ -227,11 +271,18 @@ def config_from_values(values: Mapping[str, object]) -> NodeConfig:
         image_topic = _topic(values.get(prefix + 'image_topic') or f'{name}/image_raw',
                              prefix + 'image_topic')
         info_topic = values.get(prefix + 'camera_info_topic') or camera_info_topic_for(image_topic)
+        try:
+            rectified = settings.check_value(CAMERA_FIELDS['rectified'],
+                                             values.get(prefix + 'rectified', False),
+                                             prefix + 'rectified')
+        except ValueError as error:
+            raise ParameterError(str(error)) from None
         cameras.append(CameraConfig(
             name=name, image_topic=image_topic,
             camera_info_topic=_topic(info_topic, prefix + 'camera_info_topic'),
             keypoints_topic=_topic(values.get(prefix + 'keypoints_topic') or f'{name}/keypoints',
-                                   prefix + 'keypoints_topic')))
+                                   prefix + 'keypoints_topic'),
+            rectified=rectified))
 
     checked = {}
     for name, field in NODE_FIELDS.items():
@@ -243,7 +294,7 @@ def config_from_values(values: Mapping[str, object]) -> NodeConfig:
     if not world_frame or world_frame.startswith('/') or ' ' in world_frame:
         raise ParameterError(f'world_frame: {world_frame!r} is not a TF frame name (no leading '
                              '/, no spaces)')
-    for name in ('calibration_file', 'onnx_model_path'):
+    for name in ('calibration_file', 'onnx_model_path', 'model_path'):
         checked[name] = _path(checked[name], name)
     if 'calibration_file' in (checked['extrinsics_source'], checked['intrinsics_source']):
         if not checked['calibration_file']:
@@ -255,9 +306,11 @@ def config_from_values(values: Mapping[str, object]) -> NodeConfig:
     if checked['detector'] == 'onnx' and not os.path.isfile(checked['onnx_model_path']):
         raise ParameterError(f"onnx_model_path: {checked['onnx_model_path']!r} is not a file "
                              '(needed by detector:=onnx)')
-    if checked['multi_person'] and checked['detector'] == 'mediapipe':
-        raise ParameterError('multi_person: MediaPipe finds one person per camera; use '
-                             'detector:=onnx or keypoints_topic to track several')
+    if checked['detector'] == 'mediapipe':
+        try:
+            check_model(checked['model_path'] or default_model_path())
+        except ModelError as error:
+            raise ParameterError(f'model_path: {error}') from None
     if not _DEVICE.match(checked['device']):
         raise ParameterError(f"device: {checked['device']!r} is not one of auto, cpu, cuda, "
                              'cuda:N')
@@ -285,8 +338,12 @@ def make_engine(config: NodeConfig, notify: Callable[[str], None],
     if detector == 'onnx':
         options = {'model_path': config.onnx_model_path,
                    'device': 'cpu' if config.device == 'cpu' else 'auto'}
-    if detector == 'mediapipe' and config.detector_max_side:
-        options['max_side'] = config.detector_max_side
+    if detector == 'mediapipe':
+        options = {'model_path': config.model_path or None,
+                   'num_poses': config.detector_num_poses,
+                   'static_image_mode': not config.detector_tracking}
+        if config.detector_max_side:
+            options['max_side'] = config.detector_max_side
     return FusionEngine(config.camera_names, detector=detector, detector_options=options,
                         device=config.device, solver_config=config.solver,
                         multi_person=config.multi_person, tracker_config=config.tracker,
@@ -432,9 +489,10 @@ def read_config(node) -> NodeConfig:
     for camera in config_names:
         if not isinstance(camera, str) or not _CAMERA_NAME.match(camera):
             continue  # config_from_values reports it
-        for field in CAMERA_PARAMETERS:
-            key = f'cameras.{camera}.{field}'
-            values[key] = declare(key, '', f'camera {camera}: {field} (see config/multiview.yaml)')
+        for field_name, field in CAMERA_FIELDS.items():
+            key = f'cameras.{camera}.{field_name}'
+            values[key] = declare(key, field.default,
+                                  f'camera {camera}: {settings.describe(field)}')
     unknown = unknown_parameters(getattr(node, '_parameter_overrides', {}), config_names)
     if unknown:
         node.get_logger().warning(unknown)

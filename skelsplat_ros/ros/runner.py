@@ -13,28 +13,17 @@ Tests build the node inside their own rclpy context with :func:`create_node`.
 
 import argparse
 import os
-import pathlib
 import sys
 from typing import Mapping, Optional
 
+from skelsplat_ros.ros.launch_arguments import arguments, default_params_file
 from skelsplat_ros.ros.params import ParameterError
 import yaml
 
-__all__ = ['check_params_file', 'create_node', 'default_params_file', 'main']
+__all__ = ['check_params_file', 'create_node', 'default_params_file', 'main',
+           'node_from_arguments']
 
 NODE_NAME = 'skelsplat_node'
-
-
-def default_params_file() -> pathlib.Path:
-    """Return ``config/multiview.yaml`` of the installed package, else of the source tree."""
-    try:
-        from ament_index_python.packages import get_package_share_directory
-        share = pathlib.Path(get_package_share_directory('skelsplat_ros'))
-        if (share / 'config' / 'multiview.yaml').is_file():
-            return share / 'config' / 'multiview.yaml'
-    except (ImportError, LookupError, ValueError):
-        pass
-    return pathlib.Path(__file__).resolve().parents[2] / 'config' / 'multiview.yaml'
 
 
 def _matches(key, node_name):
@@ -110,6 +99,25 @@ def create_node(params_file=None, overrides: Optional[Mapping[str, object]] = No
                          parameter_overrides=parameters)
 
 
+def node_from_arguments(params_file=None, namespace=None, use_sim_time=None,
+                        overrides: Optional[Mapping[str, object]] = None, context=None):
+    """Create the node as ``ros2 launch skelsplat_ros multiview.launch.py`` does.
+
+    Each argument left None takes the launch file's default
+    (:func:`skelsplat_ros.ros.launch_arguments.arguments`); ``overrides`` are ``-p`` values.
+
+    Raises:
+        ParameterError: for a bad file or bad parameters.
+    """
+    defaults = {name: default for name, (default, _) in arguments().items()}
+    params_file = params_file or defaults['params_file']
+    namespace = defaults['namespace'] if namespace is None else namespace
+    use_sim_time = yaml.safe_load(defaults['use_sim_time'] if use_sim_time is None
+                                  else use_sim_time)
+    return create_node(params_file, {'use_sim_time': use_sim_time, **(overrides or {})},
+                       context=context, namespace=namespace or None)
+
+
 def _parse_override(text):
     name, sep, value = text.partition(':=')
     if not sep or not name:
@@ -133,15 +141,17 @@ def main(argv=None) -> int:
     parser.add_argument('-p', '--param', action='append', default=[], metavar='NAME:=VALUE',
                         help='override one parameter (YAML value); repeatable')
     parser.add_argument('--namespace', default=None, help='node namespace')
+    parser.add_argument('--use-sim-time', default=None, choices=('true', 'false'),
+                        help='use /clock (bag replay)')
     args = parser.parse_args(argv)
-    params_file = args.params_file or default_params_file()
     try:
         overrides = dict(_parse_override(text) for text in args.param)
         rclpy.init(args=[])
     except ParameterError as error:
         print(f'{NODE_NAME}: {error}', file=sys.stderr)
         return 2
-    return spin(lambda: create_node(params_file, overrides, namespace=args.namespace))
+    return spin(lambda: node_from_arguments(args.params_file, args.namespace,
+                                            args.use_sim_time, overrides))
 
 
 if __name__ == '__main__':

@@ -166,6 +166,9 @@ class PoseEstimate:
         outvoted: (V,) bool, views left out whole because the other views contradict their
             skeleton almost everywhere (another person: a one-person detector locked onto a
             bystander); None when not computed.
+        velocities: (J, 3) joint velocities in m/s, world frame, from the motion filter
+            (causal mode only, else None); not meaningful where ``num_views`` is 0.
+        velocity_covariance: (J, 3, 3) their covariance in (m/s)^2, or None.
         motion: the motion filter's record of the frame, for smoothing; None in per-frame
             mode.
 
@@ -181,6 +184,8 @@ class PoseEstimate:
     iterations: int = 0
     loss: float = float('nan')
     outvoted: Optional[np.ndarray] = None
+    velocities: Optional[np.ndarray] = None
+    velocity_covariance: Optional[np.ndarray] = None
     motion: Optional[MotionRecord] = None
 
     @property

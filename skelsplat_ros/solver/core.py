@@ -21,6 +21,7 @@ from skelsplat_ros.solver import geometry, observations, uncertainty
 from skelsplat_ros.solver.config import MotionRecord, PoseEstimate, SolverConfig
 from skelsplat_ros.solver.objectives import objective_fit
 from skelsplat_ros.solver.problem import Fit, Problem
+from skelsplat_ros.triangulation import Consensus
 import torch
 
 
@@ -74,6 +75,16 @@ class SkelSplatSolver:
         """Number of cameras V."""
         return self.rig.num_views
 
+    def set_cameras(self, cameras):
+        """Move the V cameras (new poses, same views); the temporal state is kept.
+
+        The motion state is in world coordinates, so a camera on a moving base leaves it valid.
+        """
+        rig = CameraRig(cameras)
+        if rig.num_views != self.rig.num_views:
+            raise ValueError(f'got {rig.num_views} cameras, the solver has {self.rig.num_views}')
+        self.rig = rig
+
     def reset(self):
         """Forget the temporal state (a new sequence, or a lost person)."""
         self._state = None
@@ -111,12 +122,15 @@ class SkelSplatSolver:
         fit = objective_fit(self.config.objective, self.config.device)([problem])[0]
         return self.finish(problem, fit)
 
-    def prepare(self, keypoints, stamp: Optional[float] = None) -> Optional[Problem]:
+    def prepare(self, keypoints, stamp: Optional[float] = None,
+                earlier: Optional[Consensus] = None) -> Optional[Problem]:
         """Move the motion state to ``stamp`` and set up the frame's fit (see :meth:`solve`).
 
         Picks the person in each view and triangulates the start.  Returns None, after ageing
         the temporal state, when too little is seen to fit; otherwise hand the problem to an
-        objective and its fit to :meth:`finish`.
+        objective and its fit to :meth:`finish`.  ``earlier``: a RANSAC of this person's
+        detections already run this frame (:func:`skelsplat_ros.triangulation.ransac_consensus`),
+        reused where the start triangulates the same input.
         """
         self._predict(stamp)
         candidates = self._observe(keypoints)
@@ -133,7 +147,7 @@ class SkelSplatSolver:
             points, weights = observations.unswap_by_prediction(
                 self.rig, points, weights, prediction.positions, self.skeleton, threshold)
         init, inliers, outvoted = observations.initial_positions(
-            self.rig, points, weights, prediction, self.config, self.skeleton)
+            self.rig, points, weights, prediction, self.config, self.skeleton, earlier)
         known = np.isfinite(init).all(axis=1)
         if known.sum() < 2:
             self._age_state()
@@ -197,6 +211,9 @@ class SkelSplatSolver:
                                            weights=weights * problem.inliers,
                                            agreement_px=cfg.agreement_px)
         self._update_state(joints, estimate.num_views, fit.log_scales, fit.quats)
+        if joints is not None:  # after the update, which slows joints without a depth
+            estimate.velocities = joints.mean[:, 3:].copy()
+            estimate.velocity_covariance = joints.cov[:, 3:, 3:].copy()
         # A joint no view has seen for a while is only a guess: report it unknown.
         if self._state is not None:
             stale = self._state.unseen > cfg.coast_frames
@@ -274,7 +291,9 @@ class SkelSplatSolver:
 
 
 def solve_people(solvers: Sequence[SkelSplatSolver], keypoints: Sequence,
-                 stamp: Optional[float] = None) -> List[Optional[PoseEstimate]]:
+                 stamp: Optional[float] = None,
+                 earlier: Optional[Sequence[Optional[Consensus]]] = None
+                 ) -> List[Optional[PoseEstimate]]:
     """Fuse one frame group for several people at once, each person with its own solver.
 
     Gives what ``[solver.solve(k) for solver, k in zip(solvers, keypoints)]`` gives.  The
@@ -290,6 +309,8 @@ def solve_people(solvers: Sequence[SkelSplatSolver], keypoints: Sequence,
             view that does not see a person gives that person's fit nothing.
         keypoints: per person, what its solver's :meth:`SkelSplatSolver.solve` takes.
         stamp: capture time in seconds (see :meth:`SkelSplatSolver.solve`).
+        earlier: per person, a RANSAC of its detections already run this frame, or None
+            (see :meth:`SkelSplatSolver.prepare`).
 
     Returns:
         Per person, its estimate, or None when fewer than two views see it.
@@ -300,7 +321,9 @@ def solve_people(solvers: Sequence[SkelSplatSolver], keypoints: Sequence,
     """
     if len(solvers) != len(keypoints):
         raise ValueError(f'got {len(keypoints)} keypoint sets for {len(solvers)} solvers')
-    problems = [solver.prepare(people, stamp) for solver, people in zip(solvers, keypoints)]
+    earlier = [None] * len(solvers) if earlier is None else earlier
+    problems = [solver.prepare(people, stamp, consensus)
+                for solver, people, consensus in zip(solvers, keypoints, earlier)]
     fitted = [n for n, problem in enumerate(problems) if problem is not None]
     estimates: List[Optional[PoseEstimate]] = [None] * len(solvers)
     if not fitted:

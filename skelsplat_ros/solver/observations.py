@@ -17,7 +17,7 @@ from typing import Optional
 
 import numpy as np
 from skelsplat_ros.solver.geometry import back_project, project, reprojection_residuals
-from skelsplat_ros.triangulation import triangulate_ransac
+from skelsplat_ros.triangulation import Consensus, ransac_consensus, triangulate_ransac
 
 
 @dataclass
@@ -155,19 +155,19 @@ def outvoted_views(inliers, seen, min_joints=6, min_support=0.25, consensus=0.5)
     return enough & (support < min_support)
 
 
-def robust_start(rig, points, weights, threshold_px):
+def robust_start(rig, points, weights, threshold_px, earlier: Optional[Consensus] = None):
     """RANSAC-DLT of every joint, without the views that the others outvote whole.
 
     A view whose skeleton the others contradict almost everywhere shows someone else (a
     one-person detector locked onto a bystander): the few joints where it happens to agree
-    would otherwise pull, so the whole view goes (see :func:`outvoted_views`).
+    would otherwise pull, so the whole view goes (see :func:`outvoted_views`).  ``earlier`` is
+    a RANSAC of this frame already run (by the tracker), used if it had the same input.
 
     Returns positions (J, 3), NaN where fewer than two views agree, inliers (V, J), the
     weights (V, J) without the outvoted views, and those views (V,).
     """
-    positions, inliers = triangulate_ransac(rig.projections, points, weights,
-                                            threshold_px=threshold_px)
-    inliers = inliers & (weights > 0)
+    consensus = ransac_consensus(rig.projections, points, weights, threshold_px, earlier)
+    positions, inliers = consensus.positions.copy(), consensus.inliers & (weights > 0)
     outvoted = outvoted_views(inliers, weights > 0)
     if outvoted.any():
         weights = np.where(outvoted[:, None], 0.0, weights)
@@ -262,17 +262,18 @@ def break_ties_by_skeleton(P, positions, inliers, points, weights, bones, thresh
 
 
 def initial_positions(rig, points, weights, prediction: Optional[Prediction], config,
-                      skeleton):
+                      skeleton, earlier: Optional[Consensus] = None):
     """Start the fit: robust triangulation, checked by the prediction or the skeleton.
 
     Joints that no two views agree on take the motion prediction where there is one, and a
     joint seen in one view only lies on its ray at the depth of the rest of the body.
+    ``earlier``: see :func:`robust_start`.
 
     Returns positions (J, 3) with NaN where nothing is known, inliers (V, J), and the views
     left out whole (V,).
     """
     positions, inliers, weights, outvoted = robust_start(rig, points, weights,
-                                                         config.ransac_threshold_px)
+                                                         config.ransac_threshold_px, earlier)
     if prediction is not None:
         positions, inliers, weights = gate_by_prediction(rig, positions, inliers, points,
                                                          weights, prediction, config)

@@ -8,8 +8,8 @@ smoother (:func:`skelsplat_ros.motion.rts_smooth`) then runs backwards over thos
 :func:`smooth_estimates` over a whole recording (fixed interval), :class:`FixedLagSmoother`
 over a window of the last ``lag`` frame groups, releasing each group ``lag`` groups late
 (fixed lag, for the live node).  A smoothed estimate keeps which joints were located and by
-which views; its positions, covariance and confidence are the smoothed ones (the confidence
-from the smoothed positions' reprojection errors, as the solver computes it).
+which views; its positions, covariance, velocities and confidence are the smoothed ones (the
+confidence from the smoothed positions' reprojection errors, as the solver computes it).
 """
 
 from collections import deque
@@ -102,6 +102,14 @@ def _revised(estimate: PoseEstimate, state: motion.JointFilter) -> PoseEstimate:
                                      record.agreement_px)
     confidence = np.where(np.isfinite(estimate.positions).all(axis=1),
                           described.confidence, estimate.confidence)
+    motion_fields = {}
+    if estimate.velocities is not None:
+        motion_fields['velocities'] = np.where(located[:, None], state.mean[:, 3:],
+                                               estimate.velocities)
+    if estimate.velocity_covariance is not None:
+        motion_fields['velocity_covariance'] = np.where(
+            located[:, None, None], state.cov[:, 3:, 3:], estimate.velocity_covariance)
     return dataclasses.replace(estimate, positions=positions, covariance=covariance,
                                confidence=confidence,
-                               reprojection_error=described.reprojection_error)
+                               reprojection_error=described.reprojection_error,
+                               **motion_fields)

@@ -29,6 +29,7 @@ from typing import Optional, Sequence
 import numpy as np
 from skelsplat_ros.cameras import CameraRig
 from skelsplat_ros.skeletons import COCO17, Skeleton
+from skelsplat_ros.triangulation import HYPOTHESIS_VIEWS
 import torch
 
 __all__ = ['dlt', 'project', 'truncated_cost', 'triangulate_ransac', 'reprojection_residuals',
@@ -37,7 +38,7 @@ __all__ = ['dlt', 'project', 'truncated_cost', 'triangulate_ransac', 'reprojecti
 
 
 def dlt(P, points, weights):
-    """Weighted homogeneous DLT (the SVD's least singular vector), batched.
+    """Weighted homogeneous DLT (the least singular vector), batched.
 
     ``P`` (..., V, 3, 4), ``points`` (..., V, J, 2), ``weights`` (..., V, J) already zero for
     unusable views (leading dims broadcast).  Returns (..., J, 3), NaN where fewer than two
@@ -55,7 +56,8 @@ def dlt(P, points, weights):
     finite = rows.isfinite().all(dim=-1).all(dim=-1)                    # (..., V, J)
     rows = torch.where(finite[..., None, None], rows, torch.zeros_like(rows))
     system = rows.movedim(-4, -3).flatten(-3, -2)                        # (..., J, 2V, 4)
-    homogeneous = torch.linalg.svd(system)[2][..., -1, :]
+    # As the reference: the least eigenvector of system^T system.
+    homogeneous = torch.linalg.eigh(system.transpose(-1, -2) @ system)[1][..., :, 0]
     positions = homogeneous[..., :3] / homogeneous[..., 3:]
     enough = ((weights > 0) & finite).sum(dim=-2) >= 2
     return torch.where(enough[..., None] & positions.isfinite(), positions,
@@ -77,16 +79,16 @@ def truncated_cost(P, positions, points, threshold_px):
     return torch.where(depth > 0, cost, torch.ones_like(cost))
 
 
-def triangulate_ransac(P, points, weights, threshold_px=40.0, refinements=2):
+def triangulate_ransac(P, points, weights, threshold_px=40.0, refinements=2,
+                       max_views=HYPOTHESIS_VIEWS):
     """MSAC over view pairs, then refits of the inliers, batched over B (``min_views`` 2).
 
     ``P`` (V, 3, 4), ``points`` (B, V, J, 2), ``weights`` (B, V, J) already zero for unusable
-    views.  Returns positions (B, J, 3), NaN where fewer than two views see the joint, and
-    inliers (B, V, J) (none where fewer than two views agree).
+    views.  The hypotheses are the pairs of each joint's ``max_views`` most confident views.
+    Returns positions (B, J, 3), NaN where fewer than two views see the joint, and inliers
+    (B, V, J) (none where fewer than two views agree).
     """
-    num_views = P.shape[0]
-    pairs = torch.tensor(list(itertools.combinations(range(num_views), 2)), device=P.device)
-    candidates = dlt(P[pairs], points[:, pairs], weights[:, pairs])        # (B, S, J, 3)
+    candidates = _pair_candidates(P, points, weights, max_views)           # (B, S, J, 3)
     cost = (weights[:, None] * truncated_cost(P, candidates, points[:, None],
                                               threshold_px)).sum(dim=2)   # (B, S, J)
     cost = torch.where(candidates.isfinite().all(dim=-1), cost, torch.full_like(cost, np.inf))
@@ -100,6 +102,26 @@ def triangulate_ransac(P, points, weights, threshold_px=40.0, refinements=2):
         agreed = inliers.sum(dim=1) >= 2                                   # (B, J)
         positions = torch.where(agreed[..., None], dlt(P, points, weights * inliers), fallback)
     return positions, inliers & agreed[:, None]
+
+
+def _pair_candidates(P, points, weights, max_views):
+    """(B, S, J, 3) DLT of each joint's pairs of its ``max_views`` most confident views."""
+    num_views, num_joints = weights.shape[-2:]
+    if num_views <= max_views:
+        pairs = torch.tensor(list(itertools.combinations(range(num_views), 2)),
+                             device=P.device)
+        return dlt(P[pairs], points[:, pairs], weights[:, pairs])
+    # The twin of triangulation.hypothesis_views: a stable sort, ties to the lower index.
+    best = torch.sort(-weights, dim=1, stable=True)[1][:, :max_views]      # (B, K, J)
+    views = torch.sort(best, dim=1)[0]
+    ranks = torch.tensor(list(itertools.combinations(range(max_views), 2)), device=P.device)
+    pairs = views[:, ranks].movedim(-1, 2)                                  # (B, S, J, 2)
+    joint = torch.arange(num_joints, device=P.device)[None, None, :, None]
+    batch = torch.arange(points.shape[0], device=P.device)[:, None, None, None]
+    # One two-view system per pair and joint: the joint is a leading dim of its own.
+    candidates = dlt(P[pairs], points[batch, pairs, joint][..., None, :],
+                     weights[batch, pairs, joint][..., None])              # (B, S, J, 1, 3)
+    return candidates[..., 0, :]
 
 
 def reprojection_residuals(P, X, points):

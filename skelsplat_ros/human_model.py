@@ -1,0 +1,403 @@
+# Copyright 2026 The skelsplat_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""The ROS4HRI human kinematic model (REP-155, ``human_description``) without ROS.
+
+The model is the one of ``ros4hri/human_description`` (``urdf/human-tpl.xacro``): links and
+joints suffixed with the body id, proportions in units of ``height / 7.5``, one waist pitch,
+head roll-yaw-pitch, shoulders yaw-pitch-roll and a one-axis elbow, hips yaw-pitch-roll and a
+one-axis knee.  Its joint table (:data:`JOINTS`) is written here once and gives:
+
+- :func:`urdf`: the URDF text of one body, for ``robot_state_publisher``;
+- :func:`forward_kinematics`: every link's pose in ``body_<id>`` for given joint angles;
+- :func:`inverse_kinematics`: the joint angles that point the model's limbs, torso and head
+  like a fused skeleton's (:class:`Solution`), within the joint limits; a pose the limits
+  forbid is clamped and its error reported in degrees;
+- :func:`measured_height`: the model height that best fits a skeleton's segment lengths.
+
+The skeleton's geometry (which way a bone, the torso and the head point) comes from
+:mod:`skelsplat_ros.body_frames`, which also names and places the TF link frames.
+"""
+
+import dataclasses
+import functools
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+from scipy.optimize import least_squares
+from skelsplat_ros import body_frames
+
+__all__ = ['DEFAULT_HEIGHT', 'forward_kinematics', 'inverse_kinematics', 'JOINTS', 'Joint',
+           'JOINTS_BY_NAME', 'LINKS', 'MOVING', 'measured_height', 'Solution', 'urdf']
+
+DEFAULT_HEIGHT = 1.65  # metres, the model's default
+HEIGHT_RANGE = (1.0, 2.3)  # metres: a measured height is clamped to a human one
+TOLERANCE_DEG = 3.0  # a limb pointed worse than this after IK is reported as clamped
+
+# Proportions of human-tpl.xacro, in units of height / 7.5.
+_UNITS = {'head_radius': 0.5, 'neck': 0.25, 'neck_shoulder': 0.8, 'upperarm': 1.6,
+          'forearm': 1.0, 'torso': 2.75, 'waist': 1.2, 'thigh': 1.5, 'tibia': 2.0}
+
+
+@dataclasses.dataclass(frozen=True)
+class Joint:
+    """One joint of the model; names without the ``_<id>`` suffix.
+
+    Attributes:
+        name: joint name (the model names a fixed joint after its child link).
+        parent: parent link.
+        child: child link.
+        origin: (x, y, z) of the child in the parent at zero angle, in height units
+            (:data:`_UNITS` names or numbers times ``height / 7.5``).
+        axis: rotation axis in the child frame, None for a fixed joint.
+        limits: (lower, upper) radians, None for a fixed joint.
+    """
+
+    name: str
+    parent: str
+    child: str
+    origin: Tuple[tuple, tuple, tuple]
+    axis: Optional[Tuple[float, float, float]] = None
+    limits: Optional[Tuple[float, float]] = None
+
+
+def _side_joints(side, reflect):
+    k = reflect
+    s = side
+    return [
+        Joint(f'{s}_y_shoulder', 'torso', f'{s}_y_shoulder', (0, (k, 'neck_shoulder'), 0),
+              (0, 0, -k), (-1.1, 1.9)),
+        Joint(f'{s}_p_shoulder', f'{s}_y_shoulder', f'{s}_p_shoulder', (0, 0, 0), (k, 0, 0),
+              (-0.4, 3.3)),
+        Joint(f'{s}_r_shoulder', f'{s}_p_shoulder', f'{s}_shoulder', (0, 0, 0), (0, 0, k),
+              (-1.7, 1.5)),
+        Joint(f'{s}_elbow', f'{s}_shoulder', f'{s}_elbow', (0, 0, (-1, 'upperarm')),
+              (0, -1, 0), (0.0, 2.5)),
+        Joint(f'{s}_wrist', f'{s}_elbow', f'{s}_wrist', (0, 0, (-1, 'forearm'))),
+        Joint(f'{s}_y_hip', 'body', f'{s}_y_hip', (0, (k / 2, 'waist'), 0), (0, 0, -1),
+              (-0.1, 0.6)),
+        Joint(f'{s}_p_hip', f'{s}_y_hip', f'{s}_p_hip', (0, 0, 0), (k, 0, 0), (-0.4, 3.3)),
+        Joint(f'{s}_r_hip', f'{s}_p_hip', f'{s}_hip', (0, 0, 0), (0, -1, 0), (-0.4, 0.7)),
+        Joint(f'{s}_knee', f'{s}_hip', f'{s}_knee', (0, 0, (-1, 'thigh')), (0, -1, 0),
+              (-2.5, 0.0)),
+        Joint(f'{s}_ankle', f'{s}_knee', f'{s}_ankle', (0, 0, (-1, 'tibia'))),
+    ]
+
+
+# Parents before children, as human-tpl.xacro declares them.
+JOINTS: Tuple[Joint, ...] = tuple([
+    Joint('waist', 'body', 'waist', (0, 0, 0), (0, 1, 0), (-0.2, 1.0)),
+    Joint('torso', 'waist', 'torso', (0, 0, (1, 'torso'))),
+    Joint('r_head', 'torso', 'r_head', (0, 0, (1, 'neck')), (1, 0, 0), (-1.0, 1.0)),
+    Joint('y_head', 'r_head', 'y_head', (0, 0, 0), (0, 0, 1), (-1.4, 1.4)),
+    Joint('p_head', 'y_head', 'p_head', (0, 0, 0), (0, -1, 0), (-1.5, 1.5)),
+    Joint('head', 'p_head', 'head', ((0.5, 'head_radius'), 0, (1, 'head_radius'))),
+] + _side_joints('l', 1) + _side_joints('r', -1))
+LINKS: Tuple[str, ...] = ('body',) + tuple(joint.child for joint in JOINTS)
+MOVING = tuple(joint.name for joint in JOINTS if joint.axis is not None)
+JOINTS_BY_NAME = {joint.name: joint for joint in JOINTS}
+# Joints each part of the skeleton drives, in the chain's order.
+ARM = ('y_shoulder', 'p_shoulder', 'r_shoulder', 'elbow')
+LEG = ('y_hip', 'p_hip', 'r_hip', 'knee')
+HEAD = ('r_head', 'y_head', 'p_head')
+
+
+def _length(value, unit):
+    if isinstance(value, tuple):
+        factor, name = value
+        return factor * _UNITS[name] * unit
+    return float(value)
+
+
+def joint_origin(joint: Joint, height: float) -> np.ndarray:
+    """Return the (3,) offset of ``joint``'s child in its parent at zero angle, metres."""
+    unit = height / 7.5
+    return np.array([_length(value, unit) for value in joint.origin])
+
+
+@functools.lru_cache(maxsize=None)
+def _skew(axis):
+    """(K, K @ K) of a unit axis given as a tuple (the model has a dozen axes)."""
+    x, y, z = axis
+    skew = np.array([[0.0, -z, y], [z, 0.0, -x], [-y, x, 0.0]])
+    return skew, skew @ skew
+
+
+def _rotation(axis, angle):
+    """Rodrigues: the (3, 3) rotation of ``angle`` radians about the unit ``axis``."""
+    skew, square = _skew(tuple(float(v) for v in axis))
+    return np.eye(3) + np.sin(angle) * skew + (1.0 - np.cos(angle)) * square
+
+
+def forward_kinematics(angles: Dict[str, float], height: float = DEFAULT_HEIGHT
+                       ) -> Dict[str, Tuple[np.ndarray, np.ndarray]]:
+    """Return every link's ``(origin (3,), rotation (3, 3))`` in ``body_<id>``.
+
+    Args:
+        angles: joint name -> radians; a moving joint not given is at zero.
+        height: the model's height, metres.
+    """
+    poses = {'body': (np.zeros(3), np.eye(3))}
+    for joint in JOINTS:
+        origin, rotation = poses[joint.parent]
+        child_origin = origin + rotation @ joint_origin(joint, height)
+        if joint.axis is not None:
+            rotation = rotation @ _rotation(joint.axis, angles.get(joint.name, 0.0))
+        poses[joint.child] = (child_origin, rotation)
+    return poses
+
+
+def urdf(body_id: str, height: float = DEFAULT_HEIGHT) -> str:
+    """Return the URDF text of body ``body_id`` with the model's proportions for ``height``.
+
+    Links and joints are named as human_description names them (``l_elbow_<id>``); each limb
+    segment gets a cylinder and the head a sphere, so that RViz's RobotModel draws the body.
+    """
+    unit = height / 7.5
+    radius = 0.03
+    segments = {'shoulder': 'upperarm', 'elbow': 'forearm', 'hip': 'thigh', 'knee': 'tibia'}
+    lines = ['<?xml version="1.0"?>', f'<robot name="human_{body_id}">']
+    for link in LINKS:
+        visual = ''
+        part = link.split('_', 1)[-1]
+        if link[:2] in ('l_', 'r_') and part in segments:
+            length = _UNITS[segments[part]] * unit
+            visual = (f'<visual><origin xyz="0 0 {-length / 2:.4f}"/><geometry><cylinder '
+                      f'length="{length:.4f}" radius="{radius}"/></geometry></visual>')
+        elif link == 'head':
+            visual = (f'<visual><origin xyz="{-0.25 * unit:.4f} 0 0"/><geometry><sphere '
+                      f'radius="{0.5 * unit:.4f}"/></geometry></visual>')
+        elif link == 'torso':
+            length = _UNITS['torso'] * unit
+            visual = (f'<visual><origin xyz="0 0 {-length / 2:.4f}"/><geometry><cylinder '
+                      f'length="{length:.4f}" radius="{radius}"/></geometry></visual>')
+        lines.append(f'  <link name="{link}_{body_id}">{visual}</link>')
+    for joint in JOINTS:
+        x, y, z = joint_origin(joint, height)
+        kind = 'fixed' if joint.axis is None else 'revolute'
+        lines.append(f'  <joint name="{joint.name}_{body_id}" type="{kind}">')
+        lines.append(f'    <parent link="{joint.parent}_{body_id}"/>')
+        lines.append(f'    <child link="{joint.child}_{body_id}"/>')
+        lines.append(f'    <origin xyz="{x:.4f} {y:.4f} {z:.4f}" rpy="0 0 0"/>')
+        if joint.axis is not None:
+            lines.append('    <axis xyz="{} {} {}"/>'.format(*joint.axis))
+            lower, upper = joint.limits
+            lines.append(f'    <limit lower="{lower}" upper="{upper}" effort="1000" '
+                         'velocity="0.5"/>')
+        lines.append('  </joint>')
+    lines.append('</robot>')
+    return '\n'.join(lines) + '\n'
+
+
+# --------------------------------------------------------------------------- measured height
+# Skeleton segments and their length in height units (human_description's proportions).
+_SEGMENTS = (('left_shoulder', 'left_elbow', 'upperarm'), ('right_shoulder', 'right_elbow',
+             'upperarm'), ('left_elbow', 'left_wrist', 'forearm'),
+             ('right_elbow', 'right_wrist', 'forearm'), ('left_hip', 'left_knee', 'thigh'),
+             ('right_hip', 'right_knee', 'thigh'), ('left_knee', 'left_ankle', 'tibia'),
+             ('right_knee', 'right_ankle', 'tibia'), ('left_hip', 'right_hip', 'waist'),
+             ('left_shoulder', 'right_shoulder', 'neck_shoulder'))
+
+
+def measured_height(positions, known, joint_names) -> Optional[float]:
+    """Return the model height (metres) whose proportions best fit the located segments.
+
+    The median over segments of ``7.5 * length / model units`` (shoulder width counts as two
+    neck-to-shoulder lengths), clamped to :data:`HEIGHT_RANGE`; None with no segment located.
+    """
+    index = {name: i for i, name in enumerate(joint_names)}
+    positions = np.asarray(positions, dtype=float)
+    estimates = []
+    for a, b, unit in _SEGMENTS:
+        i, j = index.get(a), index.get(b)
+        if i is None or j is None or not (known[i] and known[j]):
+            continue
+        units = _UNITS[unit] * (2 if unit == 'neck_shoulder' else 1)
+        estimates.append(7.5 * np.linalg.norm(positions[i] - positions[j]) / units)
+    if not estimates:
+        return None
+    return float(np.clip(np.median(estimates), *HEIGHT_RANGE))
+
+
+# ------------------------------------------------------------------------ inverse kinematics
+@dataclasses.dataclass
+class Solution:
+    """Joint angles of one body and how well they reproduce its skeleton.
+
+    Attributes:
+        angles: joint name (no id) -> radians, only for joints the skeleton supports; always
+            within the model's limits.
+        errors_deg: part ('waist', 'head', 'l_arm', 'r_arm', 'l_leg', 'r_leg') -> the largest
+            angle in degrees between a measured direction and the model's after IK.
+        unsupported: moving joints left out: their limbs are not located.
+    """
+
+    angles: Dict[str, float]
+    errors_deg: Dict[str, float]
+    unsupported: List[str]
+
+    @property
+    def clamped(self) -> List[str]:
+        """Parts whose pose the joint limits forbid (error above :data:`TOLERANCE_DEG`)."""
+        return [part for part, error in self.errors_deg.items() if error > TOLERANCE_DEG]
+
+
+def _angle_deg(a, b):
+    cos = np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b))
+    return float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
+
+
+def _wrap(angle):
+    return float((angle + np.pi) % (2 * np.pi) - np.pi)
+
+
+def _limits(names):
+    lower = np.array([JOINTS_BY_NAME[name].limits[0] for name in names])
+    upper = np.array([JOINTS_BY_NAME[name].limits[1] for name in names])
+    return lower, upper
+
+
+def _chain_directions(names, values):
+    """Directions of a limb's two segments in its root's frame (arm: torso, leg: body)."""
+    rotations = [np.eye(3)]
+    for name, value in zip(names, values):
+        rotations.append(rotations[-1] @ _rotation(JOINTS_BY_NAME[name].axis, value))
+    down = np.array([0.0, 0.0, -1.0])
+    return rotations[3] @ down, rotations[4] @ down
+
+
+def _chain_error(names, values, upper, lower_segment):
+    first, second = _chain_directions(names, values)
+    return max(_angle_deg(first, upper), _angle_deg(second, lower_segment))
+
+
+def _solve_chain(names, candidates, upper, lower_segment):
+    """Best of the analytic candidates, clamped; refined within the limits when clamping hurt.
+
+    Returns ``(values (4,), error in degrees)``.
+    """
+    lower, high = _limits(names)
+    best, best_error = None, np.inf
+    for candidate in candidates:
+        values = np.clip([_wrap(v) for v in candidate], lower, high)
+        error = _chain_error(names, values, upper, lower_segment)
+        if error < best_error:
+            best, best_error = values, error
+    if best_error > TOLERANCE_DEG / 3:
+        # The limits forbid the pose: the nearest pose they allow, in direction error.
+        def residual(values):
+            first, second = _chain_directions(names, values)
+            return np.concatenate([first - upper, second - lower_segment])
+        start = np.clip(best, lower + 1e-9, high - 1e-9)
+        fit = least_squares(residual, start, bounds=(lower, high))
+        error = _chain_error(names, fit.x, upper, lower_segment)
+        if error < best_error:
+            best, best_error = np.clip(fit.x, lower, high), error
+    return best, best_error
+
+
+def _arm_candidates(reflect, upper, forearm):
+    """(y, p, r, elbow) candidates pointing an arm along ``upper`` then ``forearm``.
+
+    In the torso frame the upper arm is ``(sin p sin y, k sin p cos y, -cos p)`` (k: +1 left,
+    -1 right); the same direction with ``-p, y + pi``.  The forearm, in the frame after yaw
+    and pitch, is ``(sin e cos kr, sin e sin kr, -cos e)``.
+    """
+    k = reflect
+    pitch = np.arccos(np.clip(-upper[2], -1.0, 1.0))
+    yaw = np.arctan2(upper[0], k * upper[1]) if np.sin(pitch) > 1e-9 else 0.0
+    candidates = []
+    for y, p in ((yaw, pitch), (yaw + np.pi, -pitch)):
+        rotation = _rotation((0, 0, -k), y) @ _rotation((k, 0, 0), p)
+        local = rotation.T @ forearm
+        elbow = np.arccos(np.clip(-local[2], -1.0, 1.0))
+        roll = k * np.arctan2(local[1], local[0]) if np.sin(elbow) > 1e-9 else 0.0
+        candidates.append((y, p, roll, elbow))
+    return candidates
+
+
+def _leg_candidates(reflect, thigh, shin, body_left):
+    """(y, p, r, knee) candidates pointing a leg along ``thigh`` then ``shin`` (body frame).
+
+    Hip roll and knee turn about the same axis, the knee's hinge: ``thigh x shin`` for a bent
+    knee (it bends backwards), the body's left axis made orthogonal to the thigh for a straight
+    one.  Hip yaw and pitch turn the hinge: ``(cos p sin y, cos p cos y, k sin p)``.
+    """
+    k = reflect
+    hinge = np.cross(thigh, shin)
+    if np.linalg.norm(hinge) < 1e-3:
+        hinge = body_left - np.dot(body_left, thigh) * thigh
+    hinge = hinge / np.linalg.norm(hinge)
+    pitch = k * np.arcsin(np.clip(hinge[2], -1.0, 1.0))
+    yaw = np.arctan2(hinge[0], hinge[1])
+    candidates = []
+    for y, p in ((yaw, pitch), (yaw + np.pi, np.pi - pitch)):
+        rotation = _rotation((0, 0, -1), y) @ _rotation((k, 0, 0), p)
+        t, s = rotation.T @ thigh, rotation.T @ shin
+        roll = np.arctan2(t[0], -t[2])
+        knee = _wrap(np.arctan2(s[0], -s[2]) - roll)
+        candidates.append((y, p, roll, knee))
+    return candidates
+
+
+def _head_angles(relative):
+    """(r, y, p) with ``relative = Rx(r) Rz(y) Ry(-p)``, each clamped; and the error."""
+    roll = np.arctan2(relative[2, 1], relative[1, 1])
+    yaw = np.arcsin(np.clip(-relative[0, 1], -1.0, 1.0))
+    pitch = -np.arctan2(relative[0, 2], relative[0, 0])
+    values = np.clip([roll, yaw, pitch], *_limits(['r_head', 'y_head', 'p_head']))
+    model = (_rotation((1, 0, 0), values[0]) @ _rotation((0, 0, 1), values[1])
+             @ _rotation((0, -1, 0), values[2]))
+    residual = model.T @ relative
+    error = np.degrees(np.arccos(np.clip((np.trace(residual) - 1) / 2, -1.0, 1.0)))
+    return values, float(error)
+
+
+def inverse_kinematics(positions, known, joint_names, world_up=(0.0, 0.0, 1.0)) -> Solution:
+    """Joint angles of the human_description model for a fused skeleton (see :class:`Solution`).
+
+    Directions only: the angles do not depend on the body's size.  The waist pitches the torso
+    (hip midpoint to shoulder midpoint) forward or back in ``body_<id>``; the head turns from
+    the torso to the face's frame; arms and legs point their two segments along the bones.
+
+    Args:
+        positions: (J, 3) world positions, metres.
+        known: (J,) bool, which joints are located.
+        joint_names: the J joint names (``left_elbow`` ...).
+        world_up: (3,) the world's up direction.
+    """
+    geometry = body_frames.SkeletonGeometry(positions, known, joint_names, world_up)
+    angles, errors = {}, {}
+    body = geometry.body_rotation()
+    spine = geometry.spine()
+    if body is not None and spine is not None:
+        local = body.T @ spine
+        waist = float(np.clip(np.arctan2(local[0], local[2]), *JOINTS_BY_NAME['waist'].limits))
+        angles['waist'] = waist
+        errors['waist'] = _angle_deg(local, [np.sin(waist), 0.0, np.cos(waist)])
+        torso = body @ _rotation((0, 1, 0), waist)
+        face = geometry.face_rotation()
+        if face is not None:
+            values, errors['head'] = _head_angles(torso.T @ face)
+            angles.update(zip(HEAD, (float(v) for v in values)))
+        for side, reflect in (('l', 1), ('r', -1)):
+            bones = geometry.limb(side, 'arm')
+            if bones is None:
+                continue
+            upper, forearm = (torso.T @ bone for bone in bones)
+            names = [f'{side}_{name}' for name in ARM]
+            values, errors[f'{side}_arm'] = _solve_chain(
+                names, _arm_candidates(reflect, upper, forearm), upper, forearm)
+            angles.update(zip(names, (float(v) for v in values)))
+    if body is not None:
+        for side, reflect in (('l', 1), ('r', -1)):
+            bones = geometry.limb(side, 'leg')
+            if bones is None:
+                continue
+            thigh, shin = (body.T @ bone for bone in bones)
+            names = [f'{side}_{name}' for name in LEG]
+            values, errors[f'{side}_leg'] = _solve_chain(
+                names, _leg_candidates(reflect, thigh, shin, np.array([0.0, 1.0, 0.0])),
+                thigh, shin)
+            angles.update(zip(names, (float(v) for v in values)))
+    unsupported = [name for name in MOVING if name not in angles]
+    return Solution(angles=angles, errors_deg=errors, unsupported=unsupported)

@@ -1,0 +1,260 @@
+# Copyright 2026 The skelsplat_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""The ROS4HRI human model: link names, URDF, IK -> FK, frames, heights, body ids, velocity.
+
+Known skeletons are made by the model itself (forward kinematics of known joint angles,
+placed in the world at a known heading), so that every direction the inverse kinematics
+should reproduce is known exactly.
+"""
+
+import xml.etree.ElementTree as ElementTree
+
+import numpy as np
+import pytest
+from skelsplat_ros import body_frames, human_model
+from skelsplat_ros.hri_bodies import body_twist, HriBodies
+from skelsplat_ros.live import PersonPose
+from skelsplat_ros.skeletons import COCO17
+
+NAMES = COCO17.joint_names
+
+# Link names of ros4hri/human_description urdf/human-tpl.xacro (main branch, commit a0fcf79),
+# without the _${id} suffix, with their parent link (read once from the file; test data).
+UPSTREAM_LINK_PARENTS = {
+    'body': None, 'waist': 'body', 'torso': 'waist',
+    'r_head': 'torso', 'y_head': 'r_head', 'p_head': 'y_head', 'head': 'p_head',
+    **{f'{s}_{link}': f'{s}_{parent}' if parent != 'torso' else 'torso'
+       for s in 'lr' for link, parent in (
+           ('y_shoulder', 'torso'), ('p_shoulder', 'y_shoulder'), ('shoulder', 'p_shoulder'),
+           ('elbow', 'shoulder'), ('wrist', 'elbow'))},
+    **{f'{s}_{link}': f'{s}_{parent}' if parent != 'body' else 'body'
+       for s in 'lr' for link, parent in (
+           ('y_hip', 'body'), ('p_hip', 'y_hip'), ('hip', 'p_hip'), ('knee', 'hip'),
+           ('ankle', 'knee'))},
+}
+# Frames the skeleton places (issue 18): every one must be an upstream link.
+PLACED = ['body', 'waist', 'torso', 'head'] + [
+    f'{s}_{part}' for s in 'lr'
+    for part in ('shoulder', 'elbow', 'wrist', 'hip', 'knee', 'ankle')]
+SEGMENTS = [('left_shoulder', 'left_elbow'), ('left_elbow', 'left_wrist'),
+            ('right_shoulder', 'right_elbow'), ('right_elbow', 'right_wrist'),
+            ('left_hip', 'left_knee'), ('left_knee', 'left_ankle'),
+            ('right_hip', 'right_knee'), ('right_knee', 'right_ankle')]
+
+
+def _world(yaw, shift):
+    c, s = np.cos(yaw), np.sin(yaw)
+    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]]), np.asarray(shift, float)
+
+
+def _skeleton(angles, height, yaw=0.4, shift=(1.0, -2.0, 0.95)):
+    """COCO-17 positions (world) of the model posed at ``angles``; and the link world poses."""
+    rotation, shift = _world(yaw, shift)
+    links = {name: (shift + rotation @ origin, rotation @ axes)
+             for name, (origin, axes) in human_model.forward_kinematics(angles, height).items()}
+    points = {}
+    for side, prefix in (('l', 'left'), ('r', 'right')):
+        for part in ('shoulder', 'elbow', 'wrist', 'hip', 'knee', 'ankle'):
+            points[f'{prefix}_{part}'] = links[f'{side}_{part}'][0]
+    head, axes = links['head']
+    offsets = {'nose': (0.1, 0.0, 0.0), 'left_ear': (0.0, 0.07, 0.0),
+               'right_ear': (0.0, -0.07, 0.0), 'left_eye': (0.08, 0.03, 0.03),
+               'right_eye': (0.08, -0.03, 0.03)}
+    for name, offset in offsets.items():
+        points[name] = head + axes @ np.array(offset)
+    return np.array([points[name] for name in NAMES]), links
+
+
+def _random_angles(rng, margin=0.15):
+    angles = {}
+    for joint in human_model.JOINTS:
+        if joint.limits is not None:
+            lower, upper = joint.limits
+            span = upper - lower
+            angles[joint.name] = rng.uniform(lower + margin * span, upper - margin * span)
+    return angles
+
+
+def _angle_deg(a, b):
+    cos = np.dot(a, b) / np.linalg.norm(a) / np.linalg.norm(b)
+    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+
+
+def _segment_errors(positions, other):
+    index = {name: i for i, name in enumerate(NAMES)}
+    return [_angle_deg(positions[index[b]] - positions[index[a]],
+                       other[index[b]] - other[index[a]]) for a, b in SEGMENTS]
+
+
+def test_the_model_has_human_descriptions_links_and_tree():
+    parents = {joint.child: joint.parent for joint in human_model.JOINTS}
+    parents['body'] = None
+    assert parents == UPSTREAM_LINK_PARENTS
+    assert set(human_model.LINKS) == set(UPSTREAM_LINK_PARENTS)
+    # The frames the node publishes are model links, parented below a model ancestor.
+    positions, _ = _skeleton(_random_angles(np.random.default_rng(1)), 1.7)
+    frames = body_frames.model_frames(body_frames.SkeletonGeometry(positions, np.ones(17, bool)))
+    assert [link for link, *_ in frames] == PLACED
+    for link, parent, _, _ in frames[1:]:
+        ancestor = UPSTREAM_LINK_PARENTS[link]
+        while ancestor != parent:
+            assert ancestor is not None, f'{parent} is not an ancestor of {link}'
+            ancestor = UPSTREAM_LINK_PARENTS[ancestor]
+
+
+def test_urdf_names_every_link_and_joint_with_the_body_id_and_scales_with_height():
+    root = ElementTree.fromstring(human_model.urdf('kq3zt', height=1.875))
+    assert {link.get('name') for link in root.iter('link')} == {
+        f'{name}_kq3zt' for name in UPSTREAM_LINK_PARENTS}
+    joints = {joint.get('name'): joint for joint in root.iter('joint')}
+    assert len(joints) == len(UPSTREAM_LINK_PARENTS) - 1
+    elbow = joints['l_elbow_kq3zt']
+    assert elbow.get('type') == 'revolute'
+    assert elbow.find('limit').get('lower') == '0.0' and elbow.find('limit').get('upper') == '2.5'
+    # Upper arm: 1.6 units of height / 7.5 -> 0.4 m at 1.875 m.
+    assert elbow.find('origin').get('xyz') == '0.0000 0.0000 -0.4000'
+    assert joints['torso_kq3zt'].get('type') == 'fixed'
+
+
+@pytest.mark.parametrize('height', [1.5, 1.9])
+def test_ik_then_fk_reproduces_poses_the_limits_allow(height):
+    rng = np.random.default_rng(7)
+    for _ in range(40):
+        angles = _random_angles(rng)
+        positions, links = _skeleton(angles, height)
+        known = np.ones(len(NAMES), bool)
+        assert human_model.measured_height(positions, known, NAMES) == pytest.approx(height)
+        solution = human_model.inverse_kinematics(positions, known, NAMES)
+        assert solution.unsupported == [] and solution.clamped == []
+        for name, value in solution.angles.items():
+            lower, upper = human_model.JOINTS_BY_NAME[name].limits
+            assert lower <= value <= upper
+        again, relinks = _skeleton(solution.angles, height)
+        assert max(_segment_errors(positions, again)) < 3.0
+        # The torso and head turn as the skeleton's do.
+        for link in ('torso', 'head'):
+            assert _angle_deg(links[link][1][:, 2], relinks[link][1][:, 2]) < 3.0
+            assert _angle_deg(links[link][1][:, 0], relinks[link][1][:, 0]) < 3.0
+
+
+def test_a_pose_the_limits_forbid_is_clamped_and_its_error_reported():
+    # Sitting: thighs forward and level, shins down.  The model's hip flexion stops at 0.7 rad.
+    positions, _ = _skeleton({}, 1.7, yaw=0.0, shift=(0.0, 0.0, 0.0))
+    index = {name: i for i, name in enumerate(NAMES)}
+    for side in ('left', 'right'):
+        hip = positions[index[f'{side}_hip']]
+        positions[index[f'{side}_knee']] = hip + [0.45, 0.0, 0.0]
+        positions[index[f'{side}_ankle']] = hip + [0.45, 0.0, -0.45]
+    solution = human_model.inverse_kinematics(positions, np.ones(17, bool), NAMES)
+    assert set(solution.clamped) == {'l_leg', 'r_leg'}
+    assert solution.errors_deg['l_leg'] > 3.0
+    for name, value in solution.angles.items():
+        lower, upper = human_model.JOINTS_BY_NAME[name].limits
+        assert lower <= value <= upper
+    assert solution.angles['l_r_hip'] == pytest.approx(0.7)  # as far forward as allowed
+    # The reported error is the one of the clamped pose's own FK.
+    again, _ = _skeleton(solution.angles, 1.7, yaw=0.0, shift=(0.0, 0.0, 0.0))
+    thigh = _segment_errors(positions, again)[4]
+    assert thigh <= solution.errors_deg['l_leg'] + 1e-6
+    assert max(_segment_errors(positions, again)[:4]) < 3.0  # the arms are unaffected
+
+
+def test_limbs_not_located_get_no_joint_angles():
+    positions, _ = _skeleton(_random_angles(np.random.default_rng(3)), 1.7)
+    known = np.ones(17, bool)
+    known[NAMES.index('left_wrist')] = False
+    known[NAMES.index('nose')] = False
+    solution = human_model.inverse_kinematics(positions, known, NAMES)
+    assert set(solution.unsupported) == {'l_y_shoulder', 'l_p_shoulder', 'l_r_shoulder',
+                                         'l_elbow', 'r_head', 'y_head', 'p_head'}
+    assert 'r_elbow' in solution.angles and 'l_knee' in solution.angles
+    # One hip only: no body heading, nothing but the right arm... nothing at all.
+    known[NAMES.index('right_hip')] = False
+    known[NAMES.index('right_shoulder')] = False
+    assert human_model.inverse_kinematics(positions, known, NAMES).angles == {}
+
+
+def test_frames_from_the_skeleton_are_the_models_links():
+    """Each placed frame has the pose FK gives its link: bones along -z, hinges along y."""
+    for seed in range(10):
+        angles = _random_angles(np.random.default_rng(seed))
+        positions, links = _skeleton(angles, 1.7)
+        frames = body_frames.model_frames(body_frames.SkeletonGeometry(positions,
+                                                                       np.ones(17, bool)))
+        world = {}
+        for link, parent, origin, rotation in frames:
+            if parent is None:
+                world[link] = (origin, rotation)
+            else:
+                base, axes = world[parent]
+                world[link] = (base + axes @ origin, axes @ rotation)
+        for link, (origin, rotation) in world.items():
+            np.testing.assert_allclose(origin, links[link][0], atol=1e-9, err_msg=link)
+            np.testing.assert_allclose(rotation, links[link][1], atol=1e-9, err_msg=link)
+            assert not np.allclose(rotation, np.eye(3)), link
+
+
+def test_body_ids_are_short_unique_identifiers():
+    ids = [body_frames.body_id(n) for n in range(200_000)]
+    assert len(set(ids)) == len(ids)
+    assert all(len(i) == 5 and i[0].isalpha() and i.isalnum() and i.islower() for i in ids)
+
+
+def test_body_velocity_of_a_turning_walk():
+    positions, _ = _skeleton({}, 1.7, yaw=0.0, shift=(0.0, 0.0, 0.9))
+    known = np.ones(17, bool)
+    geometry = body_frames.SkeletonGeometry(positions, known)
+    # Walking forward (+x) at 1.2 m/s while turning left at 0.5 rad/s about the hip midpoint.
+    centre = geometry.origin()
+    omega = np.array([0.0, 0.0, 0.5])
+    velocities = np.array([[1.2, 0.0, 0.0] + np.cross(omega, p - centre) for p in positions])
+    linear, angular = body_twist(geometry, velocities)
+    np.testing.assert_allclose(linear, [1.2, 0.0, 0.0], atol=1e-9)
+    np.testing.assert_allclose(angular, [0.0, 0.0, 0.5], atol=1e-9)
+    velocities[NAMES.index('left_hip')] = np.nan  # no claim: no velocity at all
+    assert body_twist(geometry, velocities) is None
+
+
+def test_urdf_is_sent_for_a_new_body_and_again_when_its_height_moves():
+    positions, _ = _skeleton({}, 1.7)
+    person = PersonPose(person_id=4, positions=positions, known=np.ones(17, bool),
+                        confidence=np.ones(17), covariance=np.tile(np.eye(3), (17, 1, 1)),
+                        num_views=np.full(17, 3), mean_reprojection_error=1.0)
+    bodies = HriBodies()
+    first, = bodies.update([person], NAMES)
+    assert first.body_id == body_frames.body_id(4) and first.urdf_due
+    assert first.height == pytest.approx(1.7) and first.twist is None
+    assert not bodies.update([person], NAMES)[0].urdf_due
+    taller, _ = _skeleton({}, 1.9)
+    grown = PersonPose(**{**person.__dict__, 'positions': taller})
+    assert bodies.update([grown], NAMES)[0].urdf_due  # mean 1.77 m: moved by 7 cm
+    assert bodies.update([], NAMES) == []
+    assert bodies.update([person], NAMES)[0].urdf_due  # seen again after being lost
+
+
+def test_any_skeleton_gives_finite_frames_and_angles_within_the_limits():
+    """Random, partial and degenerate skeletons (joints on top of each other): no NaN, no error."""
+    rng = np.random.default_rng(11)
+    bodies = HriBodies()
+    for trial in range(300):
+        positions = rng.normal(0.0, 0.5, (17, 3))
+        if trial % 3 == 0:
+            positions[rng.integers(0, 17, 8)] = positions[0]  # coincident joints
+        num_views = rng.integers(0, 5, 17)
+        velocities = np.where(rng.random((17, 1)) < 0.8, rng.normal(0, 1, (17, 3)), np.nan)
+        person = PersonPose(person_id=trial, positions=positions, known=num_views > 0,
+                            confidence=np.ones(17), covariance=np.tile(np.eye(3), (17, 1, 1)),
+                            num_views=num_views, mean_reprojection_error=1.0,
+                            velocities=velocities,
+                            velocity_covariance=np.tile(np.eye(3), (17, 1, 1)))
+        body, = bodies.update([person], NAMES)
+        for _, _, origin, rotation in body.frames:
+            assert np.isfinite(origin).all() and np.isfinite(rotation).all()
+            np.testing.assert_allclose(rotation @ rotation.T, np.eye(3), atol=1e-9)
+            assert np.linalg.det(rotation) == pytest.approx(1.0)
+        for name, value in body.solution.angles.items():
+            lower, upper = human_model.JOINTS_BY_NAME[name].limits
+            assert np.isfinite(value) and lower <= value <= upper
+        assert all(np.isfinite(error) for error in body.solution.errors_deg.values())
+        assert body.twist is None or all(np.isfinite(part).all() for part in body.twist)
+        assert human_model.HEIGHT_RANGE[0] <= body.height <= human_model.HEIGHT_RANGE[1]
