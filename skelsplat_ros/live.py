@@ -577,9 +577,9 @@ class GroupResult:
         crowded: camera name -> number of people, for views with more than one person (only
             single-person engines fill it: for them several people in view is worth a note).
         diverged: why the fit was rejected, '' when it was not.
-        outvoted: cameras whose detected person the other views contradict: with a detector
-            that finds one person per image (MediaPipe), a camera that sees several people
-            may have picked another person than the rest (single-person engines only).
+        outvoted: cameras whose detected person the other views contradict: with
+            ``detector_num_poses: 1``, a camera that sees several people may have picked
+            another person than the rest (single-person engines only).
         merged: camera name -> detections left out as lying over two tracked people
             (multi-person engines only; :class:`skelsplat_ros.tracking.FrameNotes`).
         lone: camera name -> detections that no other camera confirms and no tracked
@@ -613,8 +613,9 @@ def nobody_message(result: GroupResult, multi_person: bool, birth_frames: int) -
                 'a person (publishing empty pose arrays)')
     if multi_person:
         return (f'nobody published yet: {seeing} cameras see people, whose tracks are not '
-                f'confirmed (a person gets an id after {birth_frames} consecutive fused groups) '
-                'or whose views do not agree (publishing empty pose arrays)')
+                'confirmed (a person whose association is ambiguous gets an id after '
+                f'{birth_frames} consecutive fused groups) or whose views do not agree '
+                '(publishing empty pose arrays)')
     return (f'nobody located: {seeing} cameras see a person, but their views do not agree on '
             'one (calibration, or different people?) (publishing empty pose arrays)')
 

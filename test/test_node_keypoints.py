@@ -51,8 +51,10 @@ def demo(data_root):
 
 
 def _node_overrides(calibration, **extra):
+    # Single-person fusion, as the reference (`skelsplat solve` without --multi-person).
     return {'calibration_file': str(calibration), 'detector': 'keypoints_topic',
-            'image_qos': 'reliable', 'device': 'cpu', 'diagnostics_period': 0.2, **extra}
+            'multi_person': False, 'image_qos': 'reliable', 'device': 'cpu',
+            'diagnostics_period': 0.2, **extra}
 
 
 def _publish_group(probe, cameras, index, views, names=CAMERAS, flat=False):

@@ -305,9 +305,7 @@ class SkelSplatNode(Node):
         for name in result.outvoted:
             self._note(('outvoted', name), f'{name}: its person is not the one the other '
                        'cameras see, so it is left out of the fit (more than one person in '
-                       f'view? the {self.config.detector} detector follows one person per '
-                       'image; multi_person:=true with an onnx or keypoints_topic detector '
-                       'tracks them all)')
+                       'view? multi_person:=true tracks them all)')
         for name, count in result.crowded.items():
             self._note(('crowded', name), f'{name}: {count} people in view; the fit follows '
                        'the one the cameras agree on (multi_person:=true tracks them all)')
