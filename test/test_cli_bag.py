@@ -189,10 +189,15 @@ def test_smoothed_poses_keep_their_stamps(bag, trial, tmp_path, how):
     config = yaml.safe_load(_write_config(tmp_path / 'config.yaml',
                                           trial['calibration']).read_text())
     extra = ['--smooth'] if how == '--smooth' else []
+    parameters = config['/**/skelsplat_node']['ros__parameters']
+    parameters['multi_person'] = False    # smoothing follows one person
     if how == 'smoothing_lag':
-        config['/**/skelsplat_node']['ros__parameters']['smoothing_lag'] = 2
+        parameters['smoothing_lag'] = 2
     (tmp_path / 'config.yaml').write_text(yaml.safe_dump(config))
-    assert _run(bag, tmp_path / 'causal.mcap', None, '--quiet') == 0
+    causal_config = yaml.safe_load(yaml.safe_dump(config))
+    causal_config['/**/skelsplat_node']['ros__parameters'].pop('smoothing_lag', None)
+    (tmp_path / 'causal.yaml').write_text(yaml.safe_dump(causal_config))
+    assert _run(bag, tmp_path / 'causal.mcap', tmp_path / 'causal.yaml', '--quiet') == 0
     assert _run(bag, tmp_path / 'smooth.mcap', tmp_path / 'config.yaml', '--quiet',
                 *extra) == 0
     stamps, positions, lag = _poses(tmp_path / 'smooth.mcap')
