@@ -27,12 +27,12 @@ from skelsplat_ros import skeletons
 from skelsplat_ros.cameras import Camera
 from skelsplat_ros.solver import (PoseEstimate, resolve_objective, SkelSplatSolver,
                                   SolverConfig, SolverDiverged)
-from skelsplat_ros.solver.smoothing import FixedLagSmoother
+from skelsplat_ros.solver.smoothing import FixedLagPeopleSmoother, FixedLagSmoother
 from skelsplat_ros.tracking import MultiPersonTracker, TrackerConfig
 
 __all__ = ['CameraHealth', 'FusionEngine', 'GroupResult', 'PERSON_ID', 'PersonPose',
            'SolverDiverged', 'diagnose_camera', 'fuse_group', 'people_of',
-           'person_from_estimate', 'resolve_device', 'stamp_offsets']
+           'person_from_estimate', 'resolve_device', 'stamp_offsets', 'tracked_people']
 
 PERSON_ID = 1   # the id of the one person a single-person engine fuses (REP-155 body_1)
 
@@ -102,8 +102,8 @@ class FusionEngine:
         tracker_config: tracking parameters of the multi-person tracker.
         skeleton: the joint set that detectors give and the solver fits (J joints).
         smoothing_lag: release each group's pose this many groups late, smoothed with the
-            groups after it (fixed-lag smoothing; one person only: ignored with
-            ``multi_person``); 0: at once; None: hold every group until
+            groups after it (fixed-lag smoothing; with ``multi_person``, each person along
+            its track); 0: at once; None: hold every group until
             :meth:`flush_smoothing` (fixed-interval smoothing of a recording).  When
             smoothing, the motion filter runs with the solver's ``smoothing_accel_sigma``.
     """
@@ -153,11 +153,9 @@ class FusionEngine:
         self._moved = False   # set_pose moved a camera since the last fit
         self._solver = None   # SkelSplatSolver, or MultiPersonTracker with multi_person
         self._solver_key = None
-        if self.multi_person and smoothing_lag != 0:
-            notify(f'smoothing_lag {smoothing_lag} is ignored: smoothing follows one person '
-                   '(multi_person:=false)')
-            smoothing_lag = 0
-        self._smoother = FixedLagSmoother(smoothing_lag)
+        # Several people: each along its own track.
+        self._smoother = (FixedLagPeopleSmoother if self.multi_person
+                          else FixedLagSmoother)(smoothing_lag)
         if smoothing_lag != 0:
             self._solver_config = self._solver_config.for_smoothing()
 
@@ -392,12 +390,12 @@ class FusionEngine:
         if self._solver is not None:
             self._solver.reset()
 
-    def smooth(self, stamp_ns: Optional[int], estimate: Optional[PoseEstimate]
-               ) -> List[Tuple[Optional[int], Optional[PoseEstimate]]]:
+    def smooth(self, stamp_ns: Optional[int], estimate) -> List[Tuple[Optional[int], object]]:
         """Hand the newest group's estimate to the smoother; return ``[(stamp_ns, estimate)]``.
 
         The groups released: none while the first ``smoothing_lag`` groups are held, then one
         per group, each smoothed with the groups after it (``smoothing_lag`` 0: this one).
+        A multi-person engine's estimates are ``{track_id: estimate}``.
         """
         return self._smoother.push(stamp_ns, estimate)
 
@@ -669,14 +667,17 @@ def fuse_group(engine: FusionEngine, frames: Mapping[str, object],
             estimate, names = engine.solve(keypoints, stamp)
     except SolverDiverged as error:
         # A group held before it is still released; the diverged one has no pose.
-        released = engine.smooth(stamp_ns, None)
+        released = engine.smooth(stamp_ns, {} if engine.multi_person else None)
         stamp_ns, estimate = released[0] if released else (None, None)
+        if engine.multi_person:
+            return GroupResult(tracked_people(estimate or {}), None, keypoints, faults,
+                               crowded, diverged=str(error), stamp_ns=stamp_ns)
         return GroupResult(people_of(estimate, person_id), estimate, keypoints, faults,
                            crowded, diverged=str(error), stamp_ns=stamp_ns)
     if engine.multi_person:
-        people = [person_from_estimate(estimate, track_id, camera_names=names)
-                  for track_id, estimate in tracked]
-        people = [person for person in people if person is not None]
+        released = engine.smooth(stamp_ns, dict(tracked))
+        stamp_ns, tracked = released[0] if released else (None, {})
+        people = tracked_people(tracked, names)
         notes = engine.notes
         merged = {name: n for name, n in zip(names, notes.merged) if n} if notes else {}
         lone = {name: n for name, n in zip(names, notes.lone) if n} if notes else {}
@@ -688,6 +689,14 @@ def fuse_group(engine: FusionEngine, frames: Mapping[str, object],
     stamp_ns, estimate = released[0] if released else (None, None)
     return GroupResult(people_of(estimate, person_id, names), estimate, keypoints, faults,
                        crowded, outvoted=outvoted, stamp_ns=stamp_ns)
+
+
+def tracked_people(tracked: Mapping[int, PoseEstimate], camera_names: Sequence[str] = ()
+                   ) -> List[PersonPose]:
+    """Return the people of ``{track_id: estimate}`` located, ready to publish, by id."""
+    people = [person_from_estimate(estimate, track_id, camera_names=camera_names)
+              for track_id, estimate in sorted(tracked.items(), key=lambda item: item[0])]
+    return [person for person in people if person is not None]
 
 
 def people_of(estimate: Optional[PoseEstimate], person_id: int = PERSON_ID,

@@ -183,14 +183,15 @@ def _poses(output):
     return stamps, positions, lag
 
 
+@pytest.mark.parametrize('people', ['one', 'several'])
 @pytest.mark.parametrize('how', ['--smooth', 'smoothing_lag'])
-def test_smoothed_poses_keep_their_stamps(bag, trial, tmp_path, how):
+def test_smoothed_poses_keep_their_stamps(bag, trial, tmp_path, how, people):
     path, _ = bag
     config = yaml.safe_load(_write_config(tmp_path / 'config.yaml',
                                           trial['calibration']).read_text())
     extra = ['--smooth'] if how == '--smooth' else []
     parameters = config['/**/skelsplat_node']['ros__parameters']
-    parameters['multi_person'] = False    # smoothing follows one person
+    parameters['multi_person'] = people == 'several'   # each person along its track
     if how == 'smoothing_lag':
         parameters['smoothing_lag'] = 2
     (tmp_path / 'config.yaml').write_text(yaml.safe_dump(config))

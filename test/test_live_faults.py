@@ -8,6 +8,7 @@ comes out NaN, a detector that raises), to test the code that must survive them.
 """
 
 import dataclasses
+
 import numpy as np
 import pytest
 from skelsplat_ros.cameras import CameraRig, load_calibration

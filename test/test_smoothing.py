@@ -13,7 +13,8 @@ import pytest
 from skelsplat_ros.estimators import make_estimator
 from skelsplat_ros.live import fuse_group, FusionEngine
 from skelsplat_ros.solver import SkelSplatSolver, SolverConfig
-from skelsplat_ros.solver.smoothing import FixedLagSmoother, smooth_estimates
+from skelsplat_ros.solver.smoothing import FixedLagPeopleSmoother, FixedLagSmoother
+from skelsplat_ros.solver.smoothing import smooth_estimates
 from solver_helpers import demo_rig, observe
 
 RATE_HZ = 60.0
@@ -151,3 +152,26 @@ def test_the_engine_publishes_each_group_lag_groups_late_with_its_stamp(noisy):
     assert [stamp for stamp, _ in released] == stamps[-lag:]
     for (_, estimate), expected in zip(released, offline[-lag:]):
         np.testing.assert_allclose(estimate.positions, expected.positions, atol=1e-12)
+
+
+def test_several_people_are_smoothed_each_along_its_track(noisy):
+    cameras, _, frames = noisy
+    lag = 3
+    # Two tracks: one from the first group, one from group 5 on (its own solver).
+    first, second = SkelSplatSolver(cameras, _config()), SkelSplatSolver(cameras, _config())
+    tracks = [{1: first.solve(frame), **({2: second.solve(frame)} if n >= 5 else {})}
+              for n, frame in enumerate(frames)]
+    smoother, released = FixedLagPeopleSmoother(lag), []
+    for n, people in enumerate(tracks):
+        released += smoother.push(n, people)
+    released += smoother.flush()
+    assert [n for n, _ in released] == list(range(len(frames)))
+    for key, start in ((1, 0), (2, 5)):
+        alone = [people[key] for people in tracks[start:]]
+        expected = FixedLagSmoother(lag)
+        singles = [e for n, estimate in enumerate(alone) for _, e in expected.push(n, estimate)]
+        singles += [e for _, e in expected.flush()]
+        for n, people in released[start:]:
+            np.testing.assert_allclose(people[key].positions, singles[n - start].positions,
+                                       atol=1e-12)
+        assert all(key not in people for _, people in released[:start])

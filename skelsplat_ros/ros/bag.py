@@ -27,7 +27,7 @@ from rclpy.serialization import serialize_message
 from rclpy.time import Time
 from skelsplat_ros.cameras import CalibrationError
 from skelsplat_ros.fileio.mcap_io import McapBagWriter, read_messages, read_summary
-from skelsplat_ros.live import fuse_group, people_of
+from skelsplat_ros.live import fuse_group, people_of, tracked_people
 from skelsplat_ros.ros import conversions, outputs
 from skelsplat_ros.ros.camera_states import CameraStates
 from skelsplat_ros.ros.diagnostics import bag_statuses
@@ -206,9 +206,11 @@ class _Processor:
 
     def _flush_smoothing(self, log_time_ns):
         """Write the poses held for smoothing (the timeline ends)."""
+        names = self.engine.ready_cameras()
         for stamp, estimate in self.engine.flush_smoothing():
-            self._publish(people_of(estimate, camera_names=self.engine.ready_cameras()),
-                          stamp, log_time_ns)
+            people = tracked_people(estimate, names) if self.engine.multi_person else \
+                people_of(estimate, camera_names=names)
+            self._publish(people, stamp, log_time_ns)
 
     def _publish(self, people, stamp, log_time_ns):
         for topic, msg in self._outputs.messages(people, stamp, self.config):

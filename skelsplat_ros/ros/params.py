@@ -184,7 +184,8 @@ class NodeConfig:
                                         low_open=True, high=3600.0)
     smoothing_lag: int = setting(0, 'publish each pose this many frame groups late, with its '
                                  'own stamp, smoothed with the groups after it (fixed-lag '
-                                 'smoother, one person); 0 publishes at once', low=0, high=1000)
+                                 'smoother, each person along its track); 0 publishes at once',
+                                 low=0, high=1000)
 
     @property
     def camera_names(self) -> Tuple[str, ...]:

@@ -21,7 +21,7 @@ from skelsplat_ros import motion
 from skelsplat_ros.solver import uncertainty
 from skelsplat_ros.solver.config import PoseEstimate
 
-__all__ = ['FixedLagSmoother', 'smooth_estimates']
+__all__ = ['FixedLagPeopleSmoother', 'FixedLagSmoother', 'smooth_estimates']
 
 
 def smooth_estimates(estimates: Sequence[Optional[PoseEstimate]]
@@ -82,12 +82,48 @@ class FixedLagSmoother:
 
     def _release(self):
         item, estimate = self._window[0]
-        if self.lag != 0 and estimate is not None and estimate.motion is not None:
-            steps = [e.motion.step for _, e in self._window
-                     if e is not None and e.motion is not None]
-            estimate = _revised(estimate, motion.rts_smooth(steps)[0])
+        if self.lag != 0:
+            estimate = _revised_by(estimate, [e for _, e in self._window])
         self._window.popleft()
         return item, estimate
+
+
+class FixedLagPeopleSmoother(FixedLagSmoother):
+    """:class:`FixedLagSmoother` of several people per group, each along its own track.
+
+    :meth:`push` takes ``{track_id: estimate}`` per group (one solver per track, as
+    :class:`skelsplat_ros.tracking.MultiPersonTracker` keeps them) and releases
+    ``(item, {track_id: estimate})``, each estimate smoothed with the same track's later ones.
+    """
+
+    def flush(self):
+        """Release every group held, each person smoothed with its later estimates."""
+        items = [item for item, _ in self._window]
+        groups = [dict(people) for _, people in self._window]
+        self._window.clear()
+        if self.lag != 0:
+            for key in {key for people in groups for key in people}:
+                indexes = [n for n, people in enumerate(groups) if key in people]
+                revised = smooth_estimates([groups[n][key] for n in indexes])
+                for n, estimate in zip(indexes, revised):
+                    groups[n][key] = estimate
+        return list(zip(items, groups))
+
+    def _release(self):
+        item, people = self._window[0]
+        if self.lag != 0:
+            people = {key: _revised_by(estimate, [later.get(key) for _, later in self._window])
+                      for key, estimate in people.items()}
+        self._window.popleft()
+        return item, people
+
+
+def _revised_by(estimate, estimates):
+    """``estimate`` (the first of ``estimates``, one solver's) smoothed with the others."""
+    if estimate is None or estimate.motion is None:
+        return estimate
+    steps = [e.motion.step for e in estimates if e is not None and e.motion is not None]
+    return _revised(estimate, motion.rts_smooth(steps)[0])
 
 
 def _revised(estimate: PoseEstimate, state: motion.JointFilter) -> PoseEstimate:
