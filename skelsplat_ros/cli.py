@@ -452,6 +452,9 @@ def command_videos(args):
     from skelsplat_ros.cameras import CalibrationError, load_calibration
     from skelsplat_ros.visualize import AnimationWriter, render_summary_png
 
+    if args.smooth and args.multi_person:
+        raise CliError('--smooth needs --method skelsplat and its motion filter (not '
+                       '--per-frame or --multi-person)')
     try:
         cameras = load_calibration(args.calibration)
     except (CalibrationError, OSError) as error:
