@@ -191,10 +191,12 @@ def test_video_node_matches_offline_and_survives_bad_input(video):
     assert len(kinds['skelsplat/joints'].points) == 17
     assert kinds['skelsplat/joints'].type == kinds['skelsplat/joints'].SPHERE_LIST
     assert len(kinds['skelsplat/bones'].points) == 2 * 16
-    assert kinds['skelsplat/id'].text == 'person 1'
+    person_id = outputs[0].people[0].id  # several people by default: the tracker's id
+    assert all(msg.people[0].id == person_id for msg in outputs)
+    assert kinds['skelsplat/id'].text == f'person {person_id}'
     assert 'skelsplat/covariance' in kinds
     children = {t.child_frame_id: t.header.frame_id for t in transforms}
-    body = body_id(1)  # ROS4HRI frames (frame_style ros4hri, the default)
+    body = body_id(person_id)  # ROS4HRI frames (frame_style ros4hri, the default)
     assert children[f'body_{body}'] == 'world'
     assert children[f'l_wrist_{body}'] == f'l_elbow_{body}'
     assert children[f'r_ankle_{body}'] == f'r_knee_{body}'
