@@ -238,7 +238,7 @@ def run(processes, cameras, frames, output_topic, output_kind, duration_s, rate_
 
 
 def detector_alone(workdir, params, cameras, frames, duration_s, rate_hz):
-    """The detector node on one camera, pinned to one core."""
+    """Plot the rate and latency of each run as bars."""
     from skelsplat_ros.msg import Keypoints2D
     core = DETECTOR_CORE if DETECTOR_CORE < os.cpu_count() else 0
     processes = [_start(['--distributed', '--params-file', str(params), '--start-fusion',

@@ -11,15 +11,20 @@ keypoints carry their image's header; each detector node reports its camera on
 cameras and its ``/diagnostics`` names the stalled one.
 """
 
+import cv2
 from diagnostic_msgs.msg import DiagnosticStatus
 from node_helpers import Probe, stamp_ns, stamp_of
 import numpy as np
 import pytest
+from rclpy.parameter import Parameter
 from ros_helpers import RosContext, spin_until
+from sensor_msgs.msg import Image
+from skelsplat_ros.imaging import bgr_to_image_fields
 from skelsplat_ros.msg import HumanPose3DArray, Keypoints2D
+from skelsplat_ros.ros import runner
 from skelsplat_ros.ros.conversions import camera_info_msg
+from skelsplat_ros.ros.detector_node import DetectorNode
 from skelsplat_ros.ros.launch_arguments import distributed_nodes, node_parameters
-from skelsplat_ros.ros.runner import compose_from_arguments, create_node
 from test_node_keypoints import OUTPUT_TIMEOUT_S, PARAMS
 from test_node_video import _message, CAMERAS, KINDS, video  # noqa: F401 - the fixture
 import yaml
@@ -64,11 +69,11 @@ def test_split_rig_matches_single_node_and_survives_a_dead_detector(video, tmp_p
     messages = [{name: _message(name, frames[name][i], stamp_of(i)) for name in CAMERAS}
                 for i in range(NUM_FRAMES)]
     with RosContext() as ros:
-        single = create_node(PARAMS, {**OVERRIDES, 'calibration_file': str(calibration),
-                                      'cameras.cam_03.image_topic':
-                                      '/cam_03/image_raw/compressed'},
-                             context=ros.context, namespace='single')
-        split = compose_from_arguments(params_file, namespace='split', context=ros.context)
+        single = runner.create_node(
+            PARAMS, {**OVERRIDES, 'calibration_file': str(calibration),
+                     'cameras.cam_03.image_topic': '/cam_03/image_raw/compressed'},
+            context=ros.context, namespace='single')
+        split = runner.compose_from_arguments(params_file, namespace='split', context=ros.context)
         assert [node.get_name() for node in split] == [
             f'skelsplat_detector_{name}' for name in CAMERAS] + ['skelsplat_node']
         for node in [single, *split]:
@@ -168,3 +173,63 @@ def test_distributed_nodes_split_by_host():
     assert fusion_host[0].parameters['camera_names'] == list(CAMERAS)
     with pytest.raises(ValueError, match='cam_09 not in the camera_names'):
         distributed_nodes(PARAMS, 'cam_09')
+
+
+def test_detector_node_refuses_bad_frames_and_keeps_detecting(video):  # noqa: F811
+    _, cameras, frames = video
+    bgr = frames['cam_01'][0]
+    with RosContext() as ros:
+        node = DetectorNode(context=ros.context, parameter_overrides=[
+            Parameter('camera_names', value=['cam_01']), Parameter('image_qos', value='reliable'),
+            Parameter('diagnostics_period', value=0.2)])
+        ros.executor.add_node(node)
+        ros.nodes.append(node)
+        probe = Probe(ros.node('probe'), {'cam_01': 'image'})
+        probe.listen('/cam_01/keypoints', Keypoints2D)
+        assert spin_until(ros.executor, probe.connected)
+        probe.info['cam_01'].publish(camera_info_msg(cameras['cam_01'], stamp_of(0),
+                                                     'cam_01_optical_frame'))
+        status_name = 'skelsplat_detector_node: camera cam_01'
+
+        def values():
+            status = _status(probe, status_name)
+            return {} if status is None else {kv.key: kv.value for kv in status.values}
+
+        assert spin_until(ros.executor, lambda: values().get('camera_info') == 'ok')
+        bad = _message('cam_01', bgr, stamp_of(0))
+        bad.encoding = 'bogus16'
+        probe.inputs['cam_01'].publish(bad)
+        assert spin_until(ros.executor, lambda: any(
+            'bogus16' in line for line in probe.logs('skelsplat_detector_node')))
+        encoding, width, height, step, data = bgr_to_image_fields(cv2.resize(bgr, (540, 960)))
+        small = Image(encoding=encoding, width=width, height=height, step=step, data=data)
+        small.header.stamp, small.header.frame_id = stamp_of(1), 'cam_01_optical_frame'
+        probe.inputs['cam_01'].publish(small)
+        probe.inputs['cam_01'].publish(_message('cam_01', bgr, stamp_of(2)))
+        assert spin_until(ros.executor, lambda: probe.count('/cam_01/keypoints') >= 1,
+                          timeout_s=OUTPUT_TIMEOUT_S)
+        assert spin_until(ros.executor, lambda: 'size 540x960' in '\n'.join(
+            probe.logs('skelsplat_detector_node')))
+
+        def faults():
+            return [status for array in probe.messages('/diagnostics')
+                    for status in array.status
+                    if status.name == status_name and status.level == DiagnosticStatus.WARN]
+
+        assert spin_until(ros.executor, faults)
+        logs = '\n'.join(probe.logs('skelsplat_detector_node'))
+        warned = faults()[0]
+        keypoints = probe.messages('/cam_01/keypoints')
+
+    assert "cam_01: frame dropped: unsupported image encoding 'bogus16'" in logs
+    assert 'cam_01: image refused, its size 540x960 differs from CameraInfo 1080x1920' in logs
+    assert 'frames dropped: cam_01: ' in warned.message
+    # Only the good frame was detected: nothing published for the refused ones.
+    assert [stamp_ns(msg.header.stamp) for msg in keypoints] == [stamp_ns(stamp_of(2))]
+    assert len(keypoints[0].confidence) == 17 and np.isfinite(keypoints[0].xy).all()
+
+
+def test_runner_distributed_refuses_an_unknown_camera(capsys):
+    assert runner.main(['--distributed', '--params-file', str(PARAMS), '--cameras',
+                        'cam_09']) == 2
+    assert 'cam_09 not in the camera_names' in capsys.readouterr().err

@@ -412,10 +412,10 @@ def make_engine(config, notify: Callable[[str], None], smooth_all: bool = False)
     of ``smoothing_lag`` groups.
     """
     detector = None if config.detector == 'keypoints_topic' else config.detector
-    if isinstance(config, DetectorNodeConfig):  # detection only: the solver is never built
+    if isinstance(config, DetectorNodeConfig):  # detection only: no solver, nothing to say
         return FusionEngine(config.camera_names, detector=detector,
                             detector_options=detector_options(config), device=config.device,
-                            skeleton=config.skeleton, notify=notify)
+                            skeleton=config.skeleton, notify=lambda _: None)
     return FusionEngine(config.camera_names, detector=detector,
                         detector_options=detector_options(config), device=config.device,
                         solver_config=config.solver, multi_person=config.multi_person,
