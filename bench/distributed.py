@@ -238,7 +238,7 @@ def run(processes, cameras, frames, output_topic, output_kind, duration_s, rate_
 
 
 def detector_alone(workdir, params, cameras, frames, duration_s, rate_hz):
-    """Plot the rate and latency of each run as bars."""
+    """Run the detector node on one camera, pinned to one core; its figures."""
     from skelsplat_ros.msg import Keypoints2D
     core = DETECTOR_CORE if DETECTOR_CORE < os.cpu_count() else 0
     processes = [_start(['--distributed', '--params-file', str(params), '--start-fusion',
@@ -272,7 +272,7 @@ def pipeline(workdir, params, cameras, frames, duration_s, rate_hz, split):
 
 
 def plot(report, path):
-    """Bars: rate and latency of each run."""
+    """Plot the rate and latency of each run as bars."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
