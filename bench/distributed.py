@@ -228,7 +228,7 @@ def run(processes, cameras, frames, output_topic, output_kind, duration_s, rate_
                        if steady else None},
         'cpu_percent_per_process': cpu,
         'diagnostics': {name: {key: values.get(key) for key in (
-            'output_rate_hz', 'frames_dropped_busy', 'detection_median_ms',
+            'input_rate_hz', 'output_rate_hz', 'frames_dropped_busy', 'detection_median_ms',
             'latency_median_ms', 'groups_dropped_busy', 'groups_dropped_incomplete')
             if key in values} for name, values in counters.items()
             if 'camera' in name or 'fusion' in name},

@@ -11,11 +11,15 @@ keypoints carry their image's header; each detector node reports its camera on
 cameras and its ``/diagnostics`` names the stalled one.
 """
 
+import threading
+import time
+
 import cv2
 from diagnostic_msgs.msg import DiagnosticStatus
 from node_helpers import Probe, stamp_ns, stamp_of
 import numpy as np
 import pytest
+import rclpy
 from rclpy.parameter import Parameter
 from ros_helpers import RosContext, spin_until
 from sensor_msgs.msg import Image
@@ -233,3 +237,27 @@ def test_runner_distributed_refuses_an_unknown_camera(capsys):
     assert runner.main(['--distributed', '--params-file', str(PARAMS), '--cameras',
                         'cam_09']) == 2
     assert 'cam_09 not in the camera_names' in capsys.readouterr().err
+
+
+def test_spin_composed_spins_both_halves_in_one_process_until_shutdown(data_root):
+    context, probe_context = rclpy.Context(), rclpy.Context()
+    rclpy.init(context=context)
+    rclpy.init(context=probe_context)
+    nodes = runner.compose_from_arguments(PARAMS, context=context, cameras='cam_02')
+    status = []
+    spinner = threading.Thread(target=lambda: status.append(runner.spin_composed(nodes,
+                                                                                 context)))
+    spinner.start()
+    probe = rclpy.create_node('probe', context=probe_context)
+    try:
+        expected = {'skelsplat_detector_cam_02', 'skelsplat_node'}
+        deadline = time.monotonic() + 10.0
+        while not expected <= set(probe.get_node_names()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert expected <= set(probe.get_node_names())
+    finally:
+        rclpy.shutdown(context=context)
+        spinner.join(timeout=20.0)
+        probe.destroy_node()
+        rclpy.shutdown(context=probe_context)
+    assert status == [0] and not spinner.is_alive()
