@@ -11,6 +11,7 @@ keypoints carry their image's header; each detector node reports its camera on
 cameras and its ``/diagnostics`` names the stalled one.
 """
 
+import ast
 import threading
 import time
 
@@ -28,7 +29,8 @@ from skelsplat_ros.msg import HumanPose3DArray, Keypoints2D
 from skelsplat_ros.ros import runner
 from skelsplat_ros.ros.conversions import camera_info_msg
 from skelsplat_ros.ros.detector_node import DetectorNode
-from skelsplat_ros.ros.launch_arguments import distributed_nodes, node_parameters
+from skelsplat_ros.ros.launch_arguments import distributed_arguments, distributed_nodes, \
+    node_parameters
 from test_node_keypoints import OUTPUT_TIMEOUT_S, PARAMS
 from test_node_video import _message, CAMERAS, KINDS, video  # noqa: F401 - the fixture
 import yaml
@@ -261,3 +263,15 @@ def test_spin_composed_spins_both_halves_in_one_process_until_shutdown(data_root
         probe.destroy_node()
         rclpy.shutdown(context=probe_context)
     assert status == [0] and not spinner.is_alive()
+
+
+def test_distributed_launch_file_builds_the_runners_composition():
+    # launch_ros is not installable here: read the launch file instead of running it.
+    path = PARAMS.parents[1] / 'launch' / 'distributed.launch.py'
+    source = ast.unparse(ast.parse(path.read_text(), str(path)))
+    assert 'in distributed_arguments().items()' in source
+    assert 'OpaqueFunction(function=_nodes)' in source
+    # The nodes, and each node's parameter file, come from the functions the runner uses.
+    assert 'nodes = distributed_nodes(' in source and 'parameter_file(node, directory)' in source
+    for name in distributed_arguments():
+        assert f"'{name}'" in source, f'launch argument {name} is not read'
