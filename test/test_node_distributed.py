@@ -26,7 +26,7 @@ from ros_helpers import RosContext, spin_until
 from sensor_msgs.msg import Image
 from skelsplat_ros.imaging import bgr_to_image_fields
 from skelsplat_ros.msg import HumanPose3DArray, Keypoints2D
-from skelsplat_ros.ros import runner
+from skelsplat_ros.ros import detector_node, runner
 from skelsplat_ros.ros.conversions import camera_info_msg
 from skelsplat_ros.ros.detector_node import DetectorNode
 from skelsplat_ros.ros.launch_arguments import distributed_arguments, distributed_nodes, \
@@ -239,6 +239,11 @@ def test_runner_distributed_refuses_an_unknown_camera(capsys):
     assert runner.main(['--distributed', '--params-file', str(PARAMS), '--cameras',
                         'cam_09']) == 2
     assert 'cam_09 not in the camera_names' in capsys.readouterr().err
+    # A detector node started without the rig's file says how to start it.
+    assert detector_node.main([]) == 2
+    error = capsys.readouterr().err
+    assert 'camera_names: give the list of cameras' in error
+    assert 'distributed.launch.py' in error and 'start_fusion:=false' in error
 
 
 def test_spin_composed_spins_both_halves_in_one_process_until_shutdown(data_root):

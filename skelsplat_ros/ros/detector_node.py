@@ -47,6 +47,8 @@ from skelsplat_ros.ros.params import make_engine, ParameterError, read_detector_
 __all__ = ['DetectorNode', 'main']
 
 NODE_NAME = 'skelsplat_detector_node'
+PARAMS_HINT = ('ros2 launch skelsplat_ros distributed.launch.py params_file:=<the fusion '
+               "node's parameter file> start_fusion:=false cameras:=<this host's cameras>")
 
 
 class DetectorNode(Node):
@@ -155,4 +157,4 @@ def main(args=None):
     except Exception as error:  # noqa: B902 - rcl raises its own types for bad arguments
         print(f'{NODE_NAME}: cannot start: {error}', file=sys.stderr, flush=True)
         return 2
-    return spin(DetectorNode, NODE_NAME)
+    return spin(DetectorNode, NODE_NAME, PARAMS_HINT)

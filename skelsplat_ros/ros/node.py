@@ -409,7 +409,7 @@ def main(args=None):
     return spin(SkelSplatNode)
 
 
-def spin(make_node, node_name: str = NODE_NAME) -> int:
+def spin(make_node, node_name: str = NODE_NAME, hint: str = PARAMS_HINT) -> int:
     """Create the node with ``make_node()`` and spin it until shutdown; returns the exit status.
 
     rclpy must be initialised.  Invalid parameters print one line, which says what to pass,
@@ -418,7 +418,7 @@ def spin(make_node, node_name: str = NODE_NAME) -> int:
     try:
         node = make_node()
     except ParameterError as error:
-        print(f'{node_name}: invalid parameters: {conversions.capped(error)} ({PARAMS_HINT})',
+        print(f'{node_name}: invalid parameters: {conversions.capped(error)} ({hint})',
               file=sys.stderr, flush=True)
         rclpy.try_shutdown()
         return 2
