@@ -18,8 +18,8 @@ from skelsplat_ros.pacing import WindowStats
 from skelsplat_ros.ros.conversions import capped
 from std_msgs.msg import Header
 
-__all__ = ['LEVELS', 'NodeDiagnostics', 'bag_statuses', 'engine_values', 'status',
-           'sync_values']
+__all__ = ['LEVELS', 'NodeDiagnostics', 'bag_statuses', 'detector_statuses', 'engine_values',
+           'status', 'sync_values']
 
 LEVELS = {'OK': DiagnosticStatus.OK, 'WARN': DiagnosticStatus.WARN,
           'ERROR': DiagnosticStatus.ERROR}
@@ -243,3 +243,56 @@ def bag_statuses(camera_names: Iterable[str], stats, ready: Sequence[str],
         'groups_without_person': stats.groups - stats.groups_with_person,
         **sync_values(sync), **engine_values(engine, detector)}, 'skelsplat_bag'))
     return statuses
+
+
+def _milliseconds(values, quantile):
+    return f'{np.quantile(values, quantile) * 1e3:.1f}' if len(values) else ''
+
+
+def detector_statuses(stamp, node_name: str, config, cameras: Mapping[str, object],
+                      detections: Mapping[str, object], stats, now: float) -> DiagnosticArray:
+    """Build the detector node's report (one status per camera) and start the next window.
+
+    Args:
+        stamp: ``builtin_interfaces/Time`` of the report.
+        node_name: the node's name, the prefix of the status names.
+        config: its :class:`skelsplat_ros.ros.params.DetectorNodeConfig`.
+        cameras: name -> its state (``last_arrival``, ``last_error``, ``frame_id``,
+            ``not_ready``).
+        detections: name -> its :class:`skelsplat_ros.ros.detection.CameraDetection`.
+        stats: the node's window counters (``frames/``, ``detected/``, ``errors/<camera>``).
+        now: monotonic seconds.
+    """
+    window, counts, _ = stats.take()
+    window = max(window, 1e-9)
+    statuses = []
+    for name, state in cameras.items():
+        detection = detections[name]
+        _, _, latencies = detection.latencies.take()
+        _, _, durations = detection.durations.take()
+        frames = counts.get(f'frames/{name}', 0)
+        faults = counts.get(f'errors/{name}', 0)
+        since = None if state.last_arrival is None else now - state.last_arrival
+        if since is None:
+            level, message = 'ERROR', 'no image received yet'
+        elif since > config.input_timeout:
+            level, message = 'ERROR', f'stalled: no image for {since:.1f} s'
+        elif faults:
+            level, message = 'WARN', f'{faults} frames dropped: {state.last_error}'
+        else:
+            level, message = 'OK', 'detecting'
+        statuses.append(status(f'{node_name}: camera {name}', LEVELS[level], message, {
+            'input_rate_hz': f'{frames / window:.2f}',
+            'output_rate_hz': f"{counts.get(f'detected/{name}', 0) / window:.2f}",
+            'frames_dropped_busy': detection.mailbox.dropped,
+            'latency_median_ms': _milliseconds(latencies, 0.5),
+            'latency_p95_ms': _milliseconds(latencies, 0.95),
+            'detection_median_ms': _milliseconds(durations, 0.5),
+            'faults_in_window': faults,
+            'last_fault': state.last_error,
+            'people_in_view': detection.people_in_view,
+            'frame_id': state.frame_id,
+            'camera_info': state.not_ready or 'ok',
+            'detector': config.detector,
+        }, node_name))
+    return DiagnosticArray(header=Header(stamp=stamp), status=statuses)

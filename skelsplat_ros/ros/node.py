@@ -26,7 +26,6 @@ errors) are logged at most once per camera and fault kind every few seconds, rep
 
 import dataclasses
 from functools import partial
-import re
 import sys
 import threading
 import time
@@ -43,22 +42,21 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from skelsplat_ros.detect.mediapipe_detector import ModelError
 from skelsplat_ros.live import fuse_group, nobody_message
 from skelsplat_ros.msg import Keypoints2D
-from skelsplat_ros.pacing import fault_kind, KeyedThrottle, LatestMailbox
+from skelsplat_ros.pacing import LatestMailbox
 from skelsplat_ros.ros import conversions, hri, outputs
 from skelsplat_ros.ros.camera_states import CameraStates
 from skelsplat_ros.ros.diagnostics import NodeDiagnostics
+from skelsplat_ros.ros.faults import fault_key as _fault_key, FaultLog
 from skelsplat_ros.ros.params import load_calibrated_cameras, make_engine, ParameterError
 from skelsplat_ros.ros.params import parameter_names, read_config, validate_update
 from skelsplat_ros.sync import DROP_REASONS, FrameSynchronizer, stamp_ns
 
-__all__ = ['SkelSplatNode', 'main']
+__all__ = ['SkelSplatNode', 'input_qos', 'main', 'spin']
 
 NODE_NAME = 'skelsplat_node'
-LOG_PERIOD_S = 5.0        # rate limit of repeated log lines, per camera and fault kind
 POLL_PERIOD_S = 0.02      # how often the synchroniser checks for timed-out groups
 PARAMS_HINT = ('ros2 launch skelsplat_ros multiview.launch.py params_file:=<your parameter '
                'file>, e.g. a copy of config/multiview.yaml with your cameras and calibration')
-_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")  # what !r quotes
 
 # tf2_ros.TransformBroadcaster's QoS, so that tf2 listeners see our frames as usual.
 TF_QOS = QoSProfile(depth=100, history=QoSHistoryPolicy.KEEP_LAST,
@@ -91,7 +89,6 @@ class SkelSplatNode(Node):
     # --------------------------------------------------------------------------------- set-up
     def _setup(self):
         self.config = config = read_config(self)
-        self._log_throttle = KeyedThrottle(LOG_PERIOD_S)
         self._diagnostics = NodeDiagnostics(self.get_name(), NODE_NAME)
         self._stats = self._diagnostics.stats
         self._totals = self._diagnostics.totals
@@ -112,6 +109,7 @@ class SkelSplatNode(Node):
         self._cameras = CameraStates(config, self._engine, file_cameras, pose_source,
                                      config.tf_timeout)
         self._states = self._cameras.states
+        self._faults = FaultLog(self.get_logger(), self._stats, self._states)
 
         self._sync_lock = threading.Lock()
         self._sync = FrameSynchronizer(config.camera_names, slop_s=config.slop,
@@ -144,7 +142,7 @@ class SkelSplatNode(Node):
             self.get_logger().info(line)
 
     def _subscribe(self, config):
-        qos = qos_profile_sensor_data if config.image_qos == 'sensor_data' else RELIABLE_QOS
+        qos = input_qos(config)
         self._subscriptions_by_camera = {}
         for camera in config.cameras:
             name = camera.name
@@ -171,20 +169,10 @@ class SkelSplatNode(Node):
 
     # ----------------------------------------------------------------------------- logging
     def _warn(self, key, message, camera=None):
-        """Log ``message`` at most once per key and LOG_PERIOD_S; count it for diagnostics."""
-        message = conversions.capped(message)
-        if camera is not None:
-            self._states[camera].last_error = message
-            self._stats.count(f'errors/{camera}')
-        allowed, suppressed = self._log_throttle.allow(key)
-        if allowed:
-            more = f' ({suppressed} more like this since the last report)' if suppressed else ''
-            self.get_logger().warning(message + more)
+        self._faults.warn(key, message, camera)
 
     def _note(self, key, message):
-        """Log an expected, non-fault event at most once per key and LOG_PERIOD_S."""
-        if self._log_throttle.allow(key)[0]:
-            self.get_logger().info(conversions.capped(message))
+        self._faults.note(key, message)
 
     # ------------------------------------------------------------------------------ cameras
     def _on_camera_info(self, name, msg):
@@ -391,13 +379,9 @@ class SkelSplatNode(Node):
         return super().destroy_node()
 
 
-def _fault_key(error: str) -> str:
-    """Return the rate-limiting key of a fault: its kind, without the input it quotes.
-
-    A sender controls quoted input (an encoding, a distortion model): with it in the key, each
-    new value would get a log line of its own and a throttle entry that is never freed.
-    """
-    return fault_kind(_QUOTED.sub("'...'", error))
+def input_qos(config):
+    """Return the QoS of the camera input subscriptions (the ``image_qos`` parameter)."""
+    return qos_profile_sensor_data if config.image_qos == 'sensor_data' else RELIABLE_QOS
 
 
 def _startup_lines(config):
@@ -425,7 +409,7 @@ def main(args=None):
     return spin(SkelSplatNode)
 
 
-def spin(make_node) -> int:
+def spin(make_node, node_name: str = NODE_NAME, hint: str = PARAMS_HINT) -> int:
     """Create the node with ``make_node()`` and spin it until shutdown; returns the exit status.
 
     rclpy must be initialised.  Invalid parameters print one line, which says what to pass,
@@ -434,7 +418,7 @@ def spin(make_node) -> int:
     try:
         node = make_node()
     except ParameterError as error:
-        print(f'{NODE_NAME}: invalid parameters: {conversions.capped(error)} ({PARAMS_HINT})',
+        print(f'{node_name}: invalid parameters: {conversions.capped(error)} ({hint})',
               file=sys.stderr, flush=True)
         rclpy.try_shutdown()
         return 2

@@ -42,9 +42,11 @@ from skelsplat_ros.solver import SolverConfig
 from skelsplat_ros.tracking import TrackerConfig
 
 __all__ = [
-    'CameraConfig', 'DYNAMIC', 'NODE_FIELDS', 'NodeConfig', 'PARAMETERS', 'ParameterError',
-    'camera_info_topic_for', 'config_from_values', 'load_calibrated_cameras', 'make_engine',
-    'parameter_names', 'parameter_values', 'read_config', 'validate_update',
+    'CameraConfig', 'DETECTOR_FIELDS', 'DETECTOR_PARAMETERS', 'DYNAMIC', 'DetectorNodeConfig',
+    'NODE_FIELDS', 'NodeConfig', 'PARAMETERS', 'ParameterError', 'camera_info_topic_for',
+    'config_from_values', 'detector_config_from_values', 'detector_options',
+    'load_calibrated_cameras', 'make_engine', 'parameter_names', 'parameter_values',
+    'read_config', 'read_detector_config', 'validate_update',
 ]
 
 DETECTORS = ('mediapipe', 'onnx', 'keypoints_topic')
@@ -215,6 +217,33 @@ DYNAMIC = frozenset({'slop', 'max_wait', 'min_views', 'publish_markers', 'publis
                      'hri_grace_period'})
 
 
+# The parameters of skelsplat_detector_node: NodeConfig's detector fields, shared (not
+# redeclared), so that one parameter file configures both halves of a split rig alike.
+DETECTOR_FIELDS = ('skeleton', 'detector', 'onnx_model_path', 'model_path', 'detector_num_poses',
+                   'detector_tracking', 'detector_max_side', 'device', 'image_qos',
+                   'input_timeout', 'diagnostics_period')
+DETECTOR_PARAMETERS: Dict[str, Tuple[object, str]] = {
+    name: PARAMETERS[name] for name in DETECTOR_FIELDS}
+
+
+def _shared_field(name):
+    field = NODE_FIELDS[name]
+    return name, field.type, dataclasses.field(default=field.default, metadata=field.metadata)
+
+
+DetectorNodeConfig = dataclasses.make_dataclass(
+    'DetectorNodeConfig',
+    [('cameras', Tuple[CameraConfig, ...]), ('skeleton', Skeleton),
+     *(_shared_field(name) for name in DETECTOR_FIELDS if name != 'skeleton')],
+    frozen=True, namespace={'camera_names': NodeConfig.camera_names,
+                            '__module__': __name__})
+DetectorNodeConfig.__doc__ = """The validated parameters of skelsplat_detector_node.
+
+Its fields are :class:`NodeConfig`'s of the same name (:data:`DETECTOR_FIELDS`: the same
+defaults, descriptions and bounds), plus the cameras (whose ``keypoints_topic`` it publishes).
+"""
+
+
 def camera_info_topic_for(image_topic: str) -> str:
     """Return the ``camera_info`` topic beside an image topic (image_transport's convention).
 
@@ -241,21 +270,8 @@ def _topic(value, name):
     return value.strip()
 
 
-def config_from_values(values: Mapping[str, object]) -> NodeConfig:
-    """Validate parameter values and return the configuration.
-
-    Args:
-        values: every name of :data:`PARAMETERS` plus ``camera_names`` (list of str) and, per
-            camera, ``cameras.<name>.<image_topic|camera_info_topic|keypoints_topic>`` (missing
-            per-camera entries take their defaults: ``<name>/image_raw``, the image topic's
-            sibling ``camera_info``, ``<name>/keypoints``).
-
-    Returns:
-        The configuration.
-
-    Raises:
-        ParameterError: naming the first bad parameter and why.
-    """
+def _camera_configs(values: Mapping[str, object]) -> Tuple[CameraConfig, ...]:
+    """Return the cameras of ``camera_names`` and ``cameras.<name>.*`` (see config_from_values)."""
     names = values.get('camera_names')
     if not names or isinstance(names, str) or not all(isinstance(n, str) for n in names):
         raise ParameterError('camera_names: give the list of cameras, e.g. [cam_01, cam_02]')
@@ -284,19 +300,31 @@ def config_from_values(values: Mapping[str, object]) -> NodeConfig:
             keypoints_topic=_topic(values.get(prefix + 'keypoints_topic') or f'{name}/keypoints',
                                    prefix + 'keypoints_topic'),
             rectified=rectified))
+    return tuple(cameras)
 
-    checked = {}
-    for name, field in NODE_FIELDS.items():
-        try:
-            checked[name] = settings.check_value(field, values[name], name)
-        except ValueError as error:
-            raise ParameterError(str(error)) from None
+
+def config_from_values(values: Mapping[str, object]) -> NodeConfig:
+    """Validate parameter values and return the configuration.
+
+    Args:
+        values: every name of :data:`PARAMETERS` plus ``camera_names`` (list of str) and, per
+            camera, ``cameras.<name>.<image_topic|camera_info_topic|keypoints_topic>`` (missing
+            per-camera entries take their defaults: ``<name>/image_raw``, the image topic's
+            sibling ``camera_info``, ``<name>/keypoints``).
+
+    Returns:
+        The configuration.
+
+    Raises:
+        ParameterError: naming the first bad parameter and why.
+    """
+    cameras = _camera_configs(values)
+    checked = _checked(values, NODE_FIELDS)
     world_frame = checked['world_frame']
     if not world_frame or world_frame.startswith('/') or ' ' in world_frame:
         raise ParameterError(f'world_frame: {world_frame!r} is not a TF frame name (no leading '
                              '/, no spaces)')
-    for name in ('calibration_file', 'onnx_model_path', 'model_path'):
-        checked[name] = _path(checked[name], name)
+    checked['calibration_file'] = _path(checked['calibration_file'], 'calibration_file')
     if 'calibration_file' in (checked['extrinsics_source'], checked['intrinsics_source']):
         if not checked['calibration_file']:
             raise ParameterError('calibration_file: required with extrinsics_source or '
@@ -304,6 +332,31 @@ def config_from_values(values: Mapping[str, object]) -> NodeConfig:
         if not os.path.isfile(checked['calibration_file']):
             raise ParameterError(f"calibration_file: {checked['calibration_file']} does not "
                                  'exist')
+    _check_detector(checked)
+    if checked['min_views'] > len(cameras):
+        raise ParameterError(f'min_views: must be an integer from 1 to the number of cameras '
+                             f"({len(cameras)}), got {checked['min_views']!r}")
+    return NodeConfig(cameras=cameras, **checked,
+                      **{part: _settings(part, values) for part in CONFIG_CLASSES})
+
+
+def _checked(values, fields: Mapping[str, dataclasses.Field]) -> Dict[str, object]:
+    """Return each of ``fields``' value checked against its bounds (ParameterError if not)."""
+    checked = {}
+    for name, field in fields.items():
+        try:
+            checked[name] = settings.check_value(field, values[name], name)
+        except ValueError as error:
+            raise ParameterError(str(error)) from None
+    if 'skeleton' in checked:
+        checked['skeleton'] = get_skeleton(checked['skeleton'])
+    return checked
+
+
+def _check_detector(checked):
+    """Check the detector parameters of ``checked`` in place (model paths expanded)."""
+    for name in ('onnx_model_path', 'model_path'):
+        checked[name] = _path(checked[name], name)
     if checked['detector'] == 'onnx' and not os.path.isfile(checked['onnx_model_path']):
         raise ParameterError(f"onnx_model_path: {checked['onnx_model_path']!r} is not a file "
                              '(needed by detector:=onnx)')
@@ -318,37 +371,55 @@ def config_from_values(values: Mapping[str, object]) -> NodeConfig:
     if 0 < checked['detector_max_side'] < 32:
         raise ParameterError(f'detector_max_side: must be 0 (full size) or an integer of at '
                              f"least 32 pixels, got {checked['detector_max_side']!r}")
-    if checked['min_views'] > len(cameras):
-        raise ParameterError(f'min_views: must be an integer from 1 to the number of cameras '
-                             f"({len(cameras)}), got {checked['min_views']!r}")
-    checked['skeleton'] = get_skeleton(checked['skeleton'])
-    return NodeConfig(cameras=tuple(cameras), **checked,
-                      **{part: _settings(part, values) for part in CONFIG_CLASSES})
 
 
-def make_engine(config: NodeConfig, notify: Callable[[str], None],
-                smooth_all: bool = False) -> FusionEngine:
-    """Return the fusion engine that ``config`` describes (detector, device, solver, skeleton).
+def detector_config_from_values(values: Mapping[str, object]) -> DetectorNodeConfig:
+    """Validate a detector node's parameter values (as :func:`config_from_values` does).
 
-    The engine sets the solver's device, and resolves its objective for it.  With
-    ``smooth_all`` (a recording) it holds every group until its ``flush_smoothing`` instead
-    of ``smoothing_lag`` groups.
+    Raises:
+        ParameterError: naming the first bad parameter and why.
     """
-    detector = None if config.detector == 'keypoints_topic' else config.detector
-    options = {}
-    if detector == 'onnx':
-        options = {'model_path': config.onnx_model_path,
-                   'device': 'cpu' if config.device == 'cpu' else 'auto'}
-    if detector == 'mediapipe':
+    cameras = _camera_configs(values)
+    checked = _checked(values, {name: NODE_FIELDS[name] for name in DETECTOR_FIELDS})
+    if checked['detector'] == 'keypoints_topic':
+        raise ParameterError('detector: keypoints_topic is what the fusion node reads; a '
+                             'detector node runs mediapipe or onnx')
+    _check_detector(checked)
+    return DetectorNodeConfig(cameras=cameras, **checked)
+
+
+def detector_options(config) -> Dict[str, object]:
+    """Return the keyword options of the detector that ``config`` (either config) describes."""
+    if config.detector == 'onnx':
+        return {'model_path': config.onnx_model_path,
+                'device': 'cpu' if config.device == 'cpu' else 'auto'}
+    if config.detector == 'mediapipe':
         options = {'model_path': config.model_path or None,
                    'num_poses': config.detector_num_poses,
                    'static_image_mode': not config.detector_tracking}
         if config.detector_max_side:
             options['max_side'] = config.detector_max_side
-    return FusionEngine(config.camera_names, detector=detector, detector_options=options,
-                        device=config.device, solver_config=config.solver,
-                        multi_person=config.multi_person, tracker_config=config.tracker,
-                        skeleton=config.skeleton, notify=notify,
+        return options
+    return {}
+
+
+def make_engine(config, notify: Callable[[str], None], smooth_all: bool = False) -> FusionEngine:
+    """Return the fusion engine that ``config`` describes (detector, device, solver, skeleton).
+
+    ``config`` is a :class:`NodeConfig`, or a :class:`DetectorNodeConfig` (detection only).
+    The engine sets the solver's device, and resolves its objective for it.  With
+    ``smooth_all`` (a recording) it holds every group until its ``flush_smoothing`` instead
+    of ``smoothing_lag`` groups.
+    """
+    detector = None if config.detector == 'keypoints_topic' else config.detector
+    if isinstance(config, DetectorNodeConfig):  # detection only: no solver, nothing to say
+        return FusionEngine(config.camera_names, detector=detector,
+                            detector_options=detector_options(config), device=config.device,
+                            skeleton=config.skeleton, notify=lambda _: None)
+    return FusionEngine(config.camera_names, detector=detector,
+                        detector_options=detector_options(config), device=config.device,
+                        solver_config=config.solver, multi_person=config.multi_person,
+                        tracker_config=config.tracker, skeleton=config.skeleton, notify=notify,
                         smoothing_lag=None if smooth_all else config.smoothing_lag)
 
 
@@ -466,12 +537,26 @@ def read_config(node) -> NodeConfig:
         ParameterError: for a missing, mistyped or invalid parameter (an unknown one is
             logged as a warning).
     """
+    return config_from_values(_declare(node, PARAMETERS, DYNAMIC))
+
+
+def read_detector_config(node) -> DetectorNodeConfig:
+    """Declare a detector node's parameters (all read-only) and return its configuration.
+
+    Raises:
+        ParameterError: as :func:`read_config`.
+    """
+    return detector_config_from_values(_declare(node, DETECTOR_PARAMETERS, frozenset()))
+
+
+def _declare(node, parameters, dynamic) -> Dict[str, object]:
+    """Declare ``camera_names``, ``parameters`` and the per-camera ones; return their values."""
     from rcl_interfaces.msg import ParameterDescriptor
     from rclpy.exceptions import InvalidParameterTypeException, ParameterUninitializedException
     from rclpy.parameter import Parameter
 
     def declare(name, default, description):
-        descriptor = ParameterDescriptor(description=description, read_only=name not in DYNAMIC)
+        descriptor = ParameterDescriptor(description=description, read_only=name not in dynamic)
         try:
             return node.declare_parameter(name, default, descriptor).value
         except InvalidParameterTypeException as error:
@@ -485,7 +570,7 @@ def read_config(node) -> NodeConfig:
     except ParameterUninitializedException:
         values['camera_names'] = None
     config_names = values['camera_names'] or []
-    for name, (default, description) in PARAMETERS.items():
+    for name, (default, description) in parameters.items():
         values[name] = declare(name, default, description)
     for camera in config_names:
         if not isinstance(camera, str) or not _CAMERA_NAME.match(camera):
@@ -494,7 +579,8 @@ def read_config(node) -> NodeConfig:
             key = f'cameras.{camera}.{field_name}'
             values[key] = declare(key, field.default,
                                   f'camera {camera}: {settings.describe(field)}')
+    # The fusion node's parameters are known to a detector node too: both read one file.
     unknown = unknown_parameters(getattr(node, '_parameter_overrides', {}), config_names)
     if unknown:
         node.get_logger().warning(unknown)
-    return config_from_values(values)
+    return values
