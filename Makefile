@@ -22,7 +22,8 @@ CORE_TESTS := test/test_cameras.py test/test_skeletons.py test/test_triangulatio
 	test/test_solver.py test/test_analytic_torch.py test/test_batch.py test/test_motion.py \
 	test/test_multiperson.py test/test_render.py test/test_detect_onnx.py test/test_io.py \
 	test/test_cli_solve.py test/test_live_faults.py test/test_sync.py test/test_imaging.py \
-	test/test_solver_plausibility.py test/test_pacing.py test/test_human_model.py
+	test/test_solver_plausibility.py test/test_pacing.py test/test_human_model.py \
+	test/test_smoothing.py
 
 test: export ROS_DOMAIN_ID := 61
 test: export SKELSPLAT_REQUIRE_DATA := 1
