@@ -76,77 +76,54 @@ link_if_missing() {
   log "linked $link -> $target"
 }
 
-# --- 3. tf2_msgs, when the distribution (or PyPI) does not provide it -------------------------
-setup_tf2_msgs_source() {
-  local src="$ROOT/build/extra_src/tf2_msgs"
-  if "$PY" -c "import tf2_msgs.msg" 2>/dev/null; then return; fi
-  [ -f "$src/msg/TFMessage.msg" ] && return
-  log "writing tf2_msgs interface package (upstream TFMessage definition) to $src"
+# --- 3. message packages the distribution has and PyPI lacks -----------------------------------
+# interface_package NAME VERSION LICENSE DEPENDENCY MESSAGE LINE...: an ament_cmake interface
+# package with one message, its definition LINEs re-typed from upstream; skipped when NAME
+# already imports (a distribution or a wheel provides it) or was written before.
+interface_package() {
+  local name=$1 version=$2 license=$3 dependency=$4 message=$5
+  shift 5
+  local src="$ROOT/build/extra_src/$name"
+  if "$PY" -c "import $name.msg" 2>/dev/null; then return; fi
+  [ -f "$src/msg/$message.msg" ] && return
+  log "writing $name interface package (upstream $message definition) to $src"
   mkdir -p "$src/msg"
-  echo "geometry_msgs/TransformStamped[] transforms" > "$src/msg/TFMessage.msg"
-  cat > "$src/package.xml" <<'XML'
+  printf '%s\n' "$@" > "$src/msg/$message.msg"
+  cat > "$src/package.xml" <<XML
 <?xml version="1.0"?>
 <package format="3">
-  <name>tf2_msgs</name>
-  <version>0.36.0</version>
-  <description>TFMessage only, built locally because no tf2_msgs wheel exists.</description>
+  <name>$name</name>
+  <version>$version</version>
+  <description>$message only, built locally because no $name wheel exists.</description>
   <maintainer email="maintainers@skelsplat-ros.dev">skelsplat_ros maintainers</maintainer>
-  <license>BSD-3-Clause</license>
+  <license>$license</license>
   <buildtool_depend>ament_cmake</buildtool_depend>
   <buildtool_depend>rosidl_default_generators</buildtool_depend>
-  <depend>geometry_msgs</depend>
+  <depend>$dependency</depend>
   <exec_depend>rosidl_default_runtime</exec_depend>
   <member_of_group>rosidl_interface_packages</member_of_group>
   <export><build_type>ament_cmake</build_type></export>
 </package>
 XML
-  cat > "$src/CMakeLists.txt" <<'CMAKE'
+  cat > "$src/CMakeLists.txt" <<CMAKE
 cmake_minimum_required(VERSION 3.8)
-project(tf2_msgs)
+project($name)
 find_package(ament_cmake REQUIRED)
 find_package(rosidl_default_generators REQUIRED)
-find_package(geometry_msgs REQUIRED)
-rosidl_generate_interfaces(${PROJECT_NAME} "msg/TFMessage.msg" DEPENDENCIES geometry_msgs)
+find_package($dependency REQUIRED)
+rosidl_generate_interfaces(\${PROJECT_NAME} "msg/$message.msg" DEPENDENCIES $dependency)
 ament_export_dependencies(rosidl_default_runtime)
 ament_package()
 CMAKE
 }
 
-# --- 3b. hri_msgs (ROS4HRI, REP-155): released on Humble and Jazzy, no wheel on PyPI ----------
-# Only IdsList, re-typed from ros4hri/hri_msgs msg/IdsList.msg (a header and the ids).
-setup_hri_msgs_source() {
-  local src="$ROOT/build/extra_src/hri_msgs"
-  if "$PY" -c "import hri_msgs.msg" 2>/dev/null; then return; fi
-  [ -f "$src/msg/IdsList.msg" ] && return
-  log "writing hri_msgs interface package (upstream IdsList definition) to $src"
-  mkdir -p "$src/msg"
-  printf '%s\n' "std_msgs/Header header" "string[] ids" > "$src/msg/IdsList.msg"
-  cat > "$src/package.xml" <<'XML'
-<?xml version="1.0"?>
-<package format="3">
-  <name>hri_msgs</name>
-  <version>2.0.0</version>
-  <description>IdsList only, built locally because no hri_msgs wheel exists.</description>
-  <maintainer email="maintainers@skelsplat-ros.dev">skelsplat_ros maintainers</maintainer>
-  <license>Apache-2.0</license>
-  <buildtool_depend>ament_cmake</buildtool_depend>
-  <buildtool_depend>rosidl_default_generators</buildtool_depend>
-  <depend>std_msgs</depend>
-  <exec_depend>rosidl_default_runtime</exec_depend>
-  <member_of_group>rosidl_interface_packages</member_of_group>
-  <export><build_type>ament_cmake</build_type></export>
-</package>
-XML
-  cat > "$src/CMakeLists.txt" <<'CMAKE'
-cmake_minimum_required(VERSION 3.8)
-project(hri_msgs)
-find_package(ament_cmake REQUIRED)
-find_package(rosidl_default_generators REQUIRED)
-find_package(std_msgs REQUIRED)
-rosidl_generate_interfaces(${PROJECT_NAME} "msg/IdsList.msg" DEPENDENCIES std_msgs)
-ament_export_dependencies(rosidl_default_runtime)
-ament_package()
-CMAKE
+setup_message_sources() {
+  # tf2_msgs (ros2/geometry2 msg/TFMessage.msg), for /tf and /tf_static.
+  interface_package tf2_msgs 0.36.0 BSD-3-Clause geometry_msgs TFMessage \
+    "geometry_msgs/TransformStamped[] transforms"
+  # hri_msgs (ROS4HRI, REP-155; ros4hri/hri_msgs msg/IdsList.msg), for /humans/bodies/tracked.
+  interface_package hri_msgs 2.0.0 Apache-2.0 std_msgs IdsList \
+    "std_msgs/Header header" "string[] ids"
 }
 
 # --- 4. colcon build ------------------------------------------------------------------------
@@ -276,8 +253,7 @@ fi
 
 setup_venv
 setup_wheel_paths
-setup_tf2_msgs_source
-setup_hri_msgs_source
+setup_message_sources
 setup_build
 setup_data
 setup_models
