@@ -600,7 +600,7 @@ class GroupResult:
 
 
 def nobody_message(result: GroupResult, multi_person: bool, birth_frames: int) -> str:
-    """Say why a group that gave nobody to publish gave nobody (a log line).
+    """Say why a group that gave nobody to publish gave nobody (the log and /diagnostics).
 
     Fewer than two cameras seeing anyone is one cause; with two or more, the views did not
     agree on a person, or (several people) the people's tracks are not confirmed yet.
@@ -608,14 +608,13 @@ def nobody_message(result: GroupResult, multi_person: bool, birth_frames: int) -
     seeing = sum(1 for views in result.keypoints.values() if len(views))
     if seeing < 2:
         return (f'nobody located: {"no camera sees" if not seeing else "only one camera sees"} '
-                'a person (publishing empty pose arrays)')
+                'a person')
     if multi_person:
         return (f'nobody published yet: {seeing} cameras see people, whose tracks are not '
                 'confirmed (a person whose association is ambiguous gets an id after '
-                f'{birth_frames} consecutive fused groups) or whose views do not agree '
-                '(publishing empty pose arrays)')
+                f'{birth_frames} consecutive fused groups) or whose views do not agree')
     return (f'nobody located: {seeing} cameras see a person, but their views do not agree on '
-            'one (calibration, or different people?) (publishing empty pose arrays)')
+            'one (calibration, or different people?)')
 
 
 def fuse_group(engine: FusionEngine, frames: Mapping[str, object],

@@ -237,4 +237,4 @@ def test_default_node_publishes_people_at_once_and_says_why_nobody(trial):
     assert len(outputs) > 3 and all(not output.people for output in outputs[3:])
     assert reported, 'no diagnostics period said why nobody was located'
     assert all(status.level in (0, b'\x00') for status in reported)
-    assert 'no camera detects a person' in reported[-1].message
+    assert 'nobody located: no camera sees a person' in reported[-1].message

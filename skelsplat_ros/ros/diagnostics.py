@@ -99,7 +99,7 @@ class NodeDiagnostics:
 
     def report(self, stamp, config, cameras: Mapping[str, object], engine,
                sync: Mapping[str, int], dropped_busy: int, last_views: Sequence[str],
-               sim_time: bool = False) -> DiagnosticArray:
+               sim_time: bool = False, why_nobody: str = '') -> DiagnosticArray:
         """Build the report of the window that ends now, and start the next window.
 
         Args:
@@ -113,6 +113,8 @@ class NodeDiagnostics:
             dropped_busy: groups replaced by newer ones while the worker was busy.
             last_views: the cameras of the last fused group.
             sim_time: whether the node's clock is ``/clock`` (``use_sim_time``).
+            why_nobody: why the last group that published nobody did
+                (:func:`skelsplat_ros.live.nobody_message`).
         """
         window, counts, latencies = self.stats.take()
         ready = engine.ready_cameras()
@@ -122,7 +124,7 @@ class NodeDiagnostics:
             'sync_resets': sync['resets'], 'views_in_last_group': ' '.join(last_views),
             'latency_clock': 'sim time (/clock)' if sim_time else 'system time',
             **engine_values(engine, config.detector)}, sync['emitted'],
-            _why_nobody(cameras)))
+            why_nobody))
         return DiagnosticArray(header=Header(stamp=stamp), status=statuses)
 
     def _camera_statuses(self, config, cameras, ready, window, counts):
@@ -188,7 +190,7 @@ class NodeDiagnostics:
         else:
             level, message = DiagnosticStatus.OK, f'{published / max(window, 1e-9):.1f} Hz'
             if not counts.get('people'):
-                message += f', nobody located: {why_nobody}'
+                message += f', {why_nobody}'
         return status(f'{self.node_name}: fusion', level, message, {
             'output_rate_hz': f'{published / max(window, 1e-9):.2f}',
             'groups_emitted': emitted,
@@ -200,18 +202,6 @@ class NodeDiagnostics:
             'outputs_ahead_of_clock': self.totals['ahead_of_clock'],
             **latency,
         }, self.hardware_id)
-
-
-def _why_nobody(cameras: Mapping[str, object]) -> str:
-    """Say why a period published nobody, from the cameras' last detections."""
-    detected = {name: state.people_in_view for name, state in cameras.items()
-                if state.people_in_view}
-    if not detected:
-        return 'no camera detects a person'
-    if len(detected) == 1:
-        return f'only {next(iter(detected))} detects someone (two cameras are needed)'
-    return ('the cameras that detect people do not see the same person '
-            f"({', '.join(sorted(detected))})")
 
 
 def bag_statuses(camera_names: Iterable[str], stats, ready: Sequence[str],

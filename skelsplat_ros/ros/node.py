@@ -119,6 +119,7 @@ class SkelSplatNode(Node):
         self._epoch = 0           # the synchroniser's timeline of the last group processed
         self._outputs = outputs.Outputs(config.skeleton)
         self._last_views = ()
+        self._why_nobody = ''  # the last empty group's reason, for /diagnostics
 
         self._publishers_by_topic = {
             topic: self.create_publisher(kind, topic, TF_QOS if topic == outputs.TF
@@ -307,8 +308,9 @@ class SkelSplatNode(Node):
         if result.stamp_ns is None:  # the first groups are held for smoothing_lag
             return
         if not result.people:
-            self._note('nobody', nobody_message(result, self.config.multi_person,
-                                                self.config.tracker.birth_frames))
+            self._why_nobody = nobody_message(result, self.config.multi_person,
+                                              self.config.tracker.birth_frames)
+            self._note('nobody', f'{self._why_nobody} (publishing empty pose arrays)')
         self._publish(result.people, result.stamp_ns)
 
     def _publish(self, people, stamp_ns):
@@ -340,7 +342,8 @@ class SkelSplatNode(Node):
             sync = dataclasses.asdict(self._sync.stats)
         report = self._diagnostics.report(
             self.get_clock().now().to_msg(), self.config, self._states, self._engine, sync,
-            self._mailbox.dropped, self._last_views, self.get_clock().ros_time_is_active)
+            self._mailbox.dropped, self._last_views, self.get_clock().ros_time_is_active,
+            self._why_nobody)
         if self.config.publish_hri:
             report.status.append(hri.diagnostic_status(self._outputs.bodies, self.get_name(),
                                                        len(self._body_publishers)))
