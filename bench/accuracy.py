@@ -124,7 +124,7 @@ class Runner:
             return np.stack([estimate(frame)[0] for frame in frames])
         return peers.run_anipose(method, self._anipose_group(), frames, len(COCO17_JOINTS))
 
-    def _shared_run(self, method, frames, rate_hz):
+    def _shared_run(self, method, frames, rate_hz, pose2sim_input=None):
         group = 'skelsplat' if method in peers.SKELSPLAT_METHODS else 'pose2sim'
         key = (group, id(frames))
         if key not in self._shared:
@@ -136,19 +136,25 @@ class Runner:
                 outputs = peers.run_skelsplat_smoothing(self.cameras, frames, rate_hz)
             else:
                 start = time.perf_counter()
+                native, pose_model = pose2sim_input or (frames, peers.POSE2SIM_COCO17)
                 with tempfile.TemporaryDirectory(prefix='pose2sim-') as workdir:
-                    columns = peers.run_pose2sim({0: frames}, self.calibration, rate_hz,
-                                                 workdir)[0]
+                    columns = peers.run_pose2sim({0: native}, self.calibration, rate_hz,
+                                                 workdir, pose_model)[0]
                 # Its whole run, Python start-up included, for each column.
                 ms = 1000.0 * (time.perf_counter() - start) / len(frames)
                 outputs = {name: (positions, ms, None) for name, positions in columns.items()}
             self._shared[key] = (frames, outputs)
         return self._shared[key][1][method]
 
-    def run(self, method, frames, rate_hz):
-        """Return positions (F, 17, 3) and milliseconds per frame of ``method``."""
+    def run(self, method, frames, rate_hz, pose2sim_input=None):
+        """Return positions (F, 17, 3) and milliseconds per frame of ``method``.
+
+        ``pose2sim_input``: ``(frames, pose_model)``, the same frames in a Pose2Sim skeleton
+        model that Pose2Sim is given instead of ``frames`` (COCO-17, its ``COCO_17``).
+        """
         if method in peers.SKELSPLAT_METHODS or method in peers.POSE2SIM_METHODS:
-            positions, ms_per_frame, _ = self._shared_run(method, frames, rate_hz)
+            positions, ms_per_frame, _ = self._shared_run(method, frames, rate_hz,
+                                                          pose2sim_input)
             return positions, ms_per_frame
         if method not in self._warm:
             self._estimate(method, frames[:1], rate_hz)
@@ -364,14 +370,19 @@ def main(argv=None):
     results = {}
     started = time.perf_counter()
     for dataset in datasets:
+        pose2sim_input = None
         if dataset == 'real':
             frames = protocols.real_frames(args.data_root, len(truth))
+            # Pose2Sim reads the OpenPose files as its own pipeline did for that .trc: BODY_25B.
+            pose2sim_input = (peers.read_openpose_frames(
+                protocols.demo_paths(args.data_root)['keypoints'], len(truth)), 'BODY_25B')
         else:
             frames = protocols.make_protocol(dataset, cameras, motion, seed=args.seed)
         expected = protocols.protocol_truth(dataset, truth)[:len(frames)]
         results[dataset], estimates = {}, {}
         for method in args.methods:
-            estimates[method], ms_per_frame = runner.run(method, frames, protocols.RATE_HZ)
+            estimates[method], ms_per_frame = runner.run(method, frames, protocols.RATE_HZ,
+                                                         pose2sim_input)
             entry = metrics.mpjpe_summary(estimates[method], expected, COCO17_JOINTS)
             entry['ms_per_frame'] = ms_per_frame
             if method in ('skelsplat_smooth', 'skelsplat_lag6'):
@@ -404,7 +415,8 @@ def main(argv=None):
                     'with its pipeline, not accuracy)',
             'pose2sim': {'package': 'pose2sim==0.10.49', 'venv': str(peers.POSE2SIM_VENV),
                          'steps': 'personAssociation, triangulation, filtering (defaults of '
-                                  'Demo_SinglePerson/Config.toml, pose_model COCO_17)',
+                                  'Demo_SinglePerson/Config.toml; pose_model BODY_25B on '
+                                  'real, COCO_17 on the protocols)',
                          'handle_LR_swap': False, 'undistort_points': False},
             'smoothing_lag': peers.SMOOTHING_LAG,
             'load_average': list(os.getloadavg()),

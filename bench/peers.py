@@ -20,7 +20,11 @@ raw (distorted) pixels, which aniposelib undistorts itself.
   torso and face bones weak.
 
 Pose2Sim (``pose2sim==0.10.49``, its own code in its own venv, :func:`run_pose2sim`): the
-bench writes a project folder per input (the calibration, OpenPose JSON of the 2D) and runs
+bench writes a project folder per input (the calibration, OpenPose JSON of the 2D in one of
+Pose2Sim's own skeleton models: the controlled protocols' COCO-17 as ``COCO_17``, the real
+row's OpenPose output as the ``BODY_25B`` its files hold, as Pose2Sim's pipeline reads them;
+given COCO-17, which has no neck, its person association tracks the nose instead of the neck
+and drops about two of the four views per frame) and runs
 ``personAssociation``, ``triangulation`` and ``filtering`` with the package's default
 configuration (bench/pose2sim_driver.py), giving three columns: ``pose2sim_per_frame`` (no
 interpolation, rejected points missing), ``pose2sim_interpolated`` (its defaults: gaps under 20
@@ -29,7 +33,10 @@ frames interpolated linearly, longer ones filled with the last value) and
 4th-order 6 Hz Butterworth).  Its defaults ``handle_LR_swap`` and ``undistort_points`` are both
 false.  Its .trc is Y-up: trc (X, Y, Z) = world (Y, Z, X).  Its filtering drops the last frame
 (0.10.49), and its triangulation trims frames outside its longest well-triangulated sections:
-those frames are missing in its columns.
+those frames are missing in its columns.  On the real row its filtered column matches the
+demo's .trc (Pose2Sim 0.4's own output) to 0.5 mm median, 2.2 mm mean; the mean is 0.10.49's
+default Hampel outlier rejection, which 0.4 did not have (0.47 mm mean without it, with 0.4's
+cubic interpolation of gaps under 10 frames).
 
 Several people (the multi-person benchmark): :class:`GreedyMultiPerson`, a plain per-frame
 baseline of greedy epipolar matching to a reference view, weighted DLT, and nearest-centre
@@ -49,6 +56,7 @@ import numpy as np
 from skelsplat_ros.association import epipolar_costs, fundamental_matrix
 from skelsplat_ros.cameras import CameraRig
 from skelsplat_ros.estimators import make_estimator
+from skelsplat_ros.fileio.openpose import list_openpose_files, read_openpose_json
 from skelsplat_ros.skeletons import COCO17_BONES, trc_correspondence
 from skelsplat_ros.solver import SkelSplatSolver, SolverConfig
 from skelsplat_ros.solver.smoothing import FixedLagSmoother, smooth_estimates
@@ -60,6 +68,7 @@ SKELSPLAT_METHODS = ('skelsplat', 'skelsplat_smooth', 'skelsplat_lag6')
 SMOOTHING_LAG = 6
 MIN_CONFIDENCE = 0.1
 
+POSE2SIM_COCO17 = 'COCO_17'
 POSE2SIM_METHODS = ('pose2sim_per_frame', 'pose2sim_interpolated', 'pose2sim_filtered')
 METHODS = ('skelsplat', 'skelsplat_smooth', 'skelsplat_lag6', 'skelsplat_per_frame', 'dlt',
            'weighted_dlt', 'ransac_dlt', 'anipose_triangulate', 'anipose_ransac',
@@ -138,16 +147,29 @@ def pose2sim_available():
     return (POSE2SIM_VENV / 'bin' / 'python').is_file()
 
 
-def write_pose2sim_project(project, calibration, frames, mode):
+def read_openpose_frames(directories, num_frames=None):
+    """Read OpenPose JSON directories (one per view) as their files hold them, for Pose2Sim.
+
+    Returns F frames (the first ``num_frames``; None: all) of V arrays (P_v, K, 3) in the
+    files' own keypoint layout.
+    """
+    per_view = [list_openpose_files(directory)[:num_frames] for directory in directories]
+    return [[read_openpose_json(path) for path in paths] for paths in zip(*per_view)]
+
+
+def write_pose2sim_project(project, calibration, frames, mode, pose_model=POSE2SIM_COCO17):
     """Write a Pose2Sim project folder: its calibration, OpenPose JSON per view and frame.
 
-    ``frames`` are F frames of V arrays (P_v, 17, 3) of raw pixels and confidence (COCO-17;
-    a missing joint is (0, 0, 0)); ``mode`` is ``per_frame`` or ``default`` (the driver's).
+    ``frames`` are F frames of V arrays (P_v, K, 3) of raw pixels and confidence in the
+    keypoint order of Pose2Sim's skeleton model ``pose_model`` (``COCO_17``: our COCO-17;
+    ``BODY_25B``: OpenPose's; a missing joint is (0, 0, 0)); ``mode`` is ``per_frame`` or
+    ``default`` (the driver's).
     """
     shutil.rmtree(project, ignore_errors=True)
     (project / 'calibration').mkdir(parents=True)
     shutil.copy(calibration, project / 'calibration' / 'Calib.toml')
     (project / 'mode').write_text(mode + '\n')
+    (project / 'pose_model').write_text(pose_model + '\n')
     for v in range(len(frames[0])):
         folder = project / 'pose' / f'cam{v + 1}_json'
         folder.mkdir(parents=True)
@@ -179,7 +201,7 @@ def read_pose2sim_trc(path, num_frames, num_joints):
     return positions
 
 
-def run_pose2sim(inputs, calibration, rate_hz, workdir):
+def run_pose2sim(inputs, calibration, rate_hz, workdir, pose_model=POSE2SIM_COCO17):
     """Pose2Sim's three columns for each input, in one run of its venv's Python.
 
     Args:
@@ -187,6 +209,7 @@ def run_pose2sim(inputs, calibration, rate_hz, workdir):
         calibration: the Pose2Sim calibration .toml of the frames' cameras.
         rate_hz: the frames' rate.
         workdir: a directory for the project folders (replaced).
+        pose_model: Pose2Sim's skeleton model of the frames' keypoints.
 
     Returns:
         ``{key: {method: positions (F, 17, 3)}}`` for :data:`POSE2SIM_METHODS`.
@@ -196,7 +219,7 @@ def run_pose2sim(inputs, calibration, rate_hz, workdir):
     for n, frames in enumerate(inputs.values()):
         for mode in ('per_frame', 'default'):
             projects.append(workdir / f'{n:03d}_{mode}')
-            write_pose2sim_project(projects[-1], calibration, frames, mode)
+            write_pose2sim_project(projects[-1], calibration, frames, mode, pose_model)
     subprocess.run([str(POSE2SIM_VENV / 'bin' / 'python'), str(_DRIVER), repr(float(rate_hz))]
                    + [str(p) for p in projects], check=True, stdout=subprocess.DEVNULL,
                    stderr=subprocess.PIPE)

@@ -4,14 +4,15 @@
 
     python pose2sim_driver.py RATE_HZ PROJECT_DIR...
 
-Each PROJECT_DIR holds ``calibration/``, ``pose/camN_json`` (OpenPose JSON, COCO-17) and a
-``mode`` file: ``per_frame`` (no interpolation, rejected points left missing) or
-``default`` (Pose2Sim's defaults: gaps interpolated, then filtered).  The configuration is the
-package's own ``Demo_SinglePerson/Config.toml``, copied into the project, with only these
-overrides: the project folder, the frame rate (no video to read
-it from), the pose model, the per-frame mode's two gap settings, and no figures, plots or .c3d
-(outputs only).  personAssociation picks the person in each view, as Pose2Sim.runAll does
-before triangulation.  Only this file imports Pose2Sim (see bench/peers.py).
+Each PROJECT_DIR holds ``calibration/``, ``pose/camN_json`` (OpenPose JSON), a ``pose_model``
+file (the Pose2Sim skeleton model of that JSON: ``COCO_17``, ``BODY_25B``) and a ``mode``
+file: ``per_frame`` (no interpolation, rejected points left missing) or ``default`` (Pose2Sim's
+defaults: gaps interpolated, then filtered).  The configuration is the package's own
+``Demo_SinglePerson/Config.toml``, copied into the project, with only these overrides: the
+project folder, the frame rate (no video to read it from), the pose model, the per-frame
+mode's two gap settings, and no figures, plots or .c3d (outputs only).  personAssociation
+picks the person in each view, as Pose2Sim.runAll does before triangulation.  Only this file
+imports Pose2Sim (see bench/peers.py).
 """
 
 import pathlib
@@ -27,6 +28,7 @@ TEMPLATE = pathlib.Path(package.__file__).parent / 'Demo_SinglePerson' / 'Config
 def run(project, rate_hz):
     """Run personAssociation, triangulation and (default mode) filtering on ``project``."""
     mode = (project / 'mode').read_text().strip()
+    pose_model = (project / 'pose_model').read_text().strip()
     # Its steps find the calibration folder next to a Config.toml.
     shutil.copy(TEMPLATE, project / 'Config.toml')
     triangulation = {'make_c3d': False}
@@ -34,7 +36,7 @@ def run(project, rate_hz):
         triangulation.update(interpolation='none', fill_large_gaps_with='nan')
     config = {
         'project': {'project_dir': str(project), 'frame_rate': rate_hz},
-        'pose': {'pose_model': 'COCO_17'},
+        'pose': {'pose_model': pose_model},
         'triangulation': triangulation,
         'filtering': {'display_figures': False, 'save_filt_plots': False, 'make_c3d': False},
     }

@@ -17,6 +17,7 @@ from skelsplat_ros.triangulation import triangulate_dlt
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / 'bench'))
 metrics = importlib.import_module('metrics')
+peers = importlib.import_module('peers')
 protocols = importlib.import_module('protocols')
 
 FRAMES = 5
@@ -130,6 +131,26 @@ def test_mpjpe_summary_counts_gaps_in_coverage():
     assert summary['per_joint_mean_mm'] == {'a': pytest.approx(2.5), 'b': pytest.approx(0.0)}
     common = metrics.common_means({'gappy': estimate, 'full': np.zeros((2, 3, 3))}, truth)
     assert common == {'gappy': pytest.approx(5.0 / 3), 'full': pytest.approx(0.0)}
+
+
+def test_pose2sim_gets_the_real_openpose_files_in_their_own_body_25b_layout(data_root, tmp_path):
+    # Pose2Sim tracks the neck to pick each view's person; COCO-17 has none (it then tracks the
+    # nose and drops about half the views), so the real row's BODY_25B must reach it intact.
+    paths = protocols.demo_paths(data_root)
+    frames = peers.read_openpose_frames(paths['keypoints'], 3)
+    peers.write_pose2sim_project(tmp_path, paths['calibration'], frames, 'default', 'BODY_25B')
+    assert (tmp_path / 'pose_model').read_text().strip() == 'BODY_25B'
+    for v, directory in enumerate(paths['keypoints']):
+        originals = sorted(directory.glob('*.json'))[:3]
+        written = sorted((tmp_path / 'pose' / f'cam{v + 1}_json').glob('*.json'))
+        assert len(written) == 3
+        for original, copy in zip(originals, written):
+            people = [p['pose_keypoints_2d'] for p in json.loads(original.read_text())['people']]
+            ours = [p['pose_keypoints_2d'] for p in json.loads(copy.read_text())['people']]
+            assert [len(p) for p in ours] == [75] * len(people)
+            np.testing.assert_allclose(ours, people, atol=1e-3)
+    # The bystander in cam 1 is there for Pose2Sim's person association to reject.
+    assert max(len(views[0]) for views in frames) >= 2
 
 
 @pytest.fixture(scope='module')
