@@ -33,7 +33,6 @@ from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from skelsplat_ros.cameras import CalibrationError
-from skelsplat_ros.detect.mediapipe_detector import ModelError
 from skelsplat_ros.msg import Keypoints2D
 from skelsplat_ros.pacing import WindowStats
 from skelsplat_ros.ros import conversions
@@ -42,7 +41,7 @@ from skelsplat_ros.ros.detection import CameraDetection
 from skelsplat_ros.ros.diagnostics import detector_statuses
 from skelsplat_ros.ros.faults import fault_key, FaultLog
 from skelsplat_ros.ros.node import input_qos, RELIABLE_QOS, spin
-from skelsplat_ros.ros.params import make_engine, ParameterError, read_detector_config
+from skelsplat_ros.ros.params import prepared_engine, read_detector_config
 
 __all__ = ['DetectorNode', 'main']
 
@@ -73,13 +72,7 @@ class DetectorNode(Node):
 
     def _setup(self):
         self.config = config = read_detector_config(self)
-        self._engine = make_engine(config, notify=self.get_logger().info)
-        try:
-            self._engine.prepare()  # load the detectors now, not on the first frames
-        except ModelError as error:
-            raise ParameterError(f'model_path: {error}') from None
-        except ImportError as error:
-            raise ParameterError(f'detector: {error}') from None
+        self._engine = prepared_engine(config, notify=self.get_logger().info)
         self._stats = WindowStats()
         self._states = {name: CameraState() for name in config.camera_names}
         self._faults = FaultLog(self.get_logger(), self._stats, self._states)

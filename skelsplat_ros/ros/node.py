@@ -39,7 +39,6 @@ from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from rclpy.qos import QoSDurabilityPolicy, QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
-from skelsplat_ros.detect.mediapipe_detector import ModelError
 from skelsplat_ros.live import fuse_group, nobody_message
 from skelsplat_ros.msg import Keypoints2D
 from skelsplat_ros.pacing import LatestMailbox
@@ -47,7 +46,7 @@ from skelsplat_ros.ros import conversions, hri, outputs
 from skelsplat_ros.ros.camera_states import CameraStates
 from skelsplat_ros.ros.diagnostics import NodeDiagnostics
 from skelsplat_ros.ros.faults import fault_key as _fault_key, FaultLog
-from skelsplat_ros.ros.params import load_calibrated_cameras, make_engine, ParameterError
+from skelsplat_ros.ros.params import load_calibrated_cameras, ParameterError, prepared_engine
 from skelsplat_ros.ros.params import parameter_names, read_config, validate_update
 from skelsplat_ros.sync import DROP_REASONS, FrameSynchronizer, stamp_ns
 
@@ -95,13 +94,7 @@ class SkelSplatNode(Node):
         file_cameras = {}
         if 'calibration_file' in (config.extrinsics_source, config.intrinsics_source):
             file_cameras = load_calibrated_cameras(config)
-        self._engine = make_engine(config, notify=self.get_logger().info)
-        try:
-            self._engine.prepare()  # load the detectors now, not on the first frames
-        except ModelError as error:  # a bundle that passed the file check but does not load
-            raise ParameterError(f'model_path: {error}') from None
-        except ImportError as error:  # the detector's package is not installed
-            raise ParameterError(f'detector: {error}') from None
+        self._engine = prepared_engine(config, notify=self.get_logger().info)
         pose_source = None
         if config.extrinsics_source == 'tf':
             from skelsplat_ros.ros.tf_poses import TfPoseSource  # needs tf2_ros

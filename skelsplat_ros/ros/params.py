@@ -42,12 +42,11 @@ from skelsplat_ros.solver import SolverConfig
 from skelsplat_ros.tracking import TrackerConfig
 
 __all__ = [
-    'CameraConfig', 'DETECTOR_FIELDS', 'DETECTOR_PARAMETERS', 'DYNAMIC', 'DetectorNodeConfig',
-    'NODE_FIELDS', 'NodeConfig', 'PARAMETERS', 'ParameterError', 'camera_info_topic_for',
-    'config_from_values', 'detector_config_from_values', 'detector_options',
-    'load_calibrated_cameras', 'make_engine', 'parameter_names', 'parameter_values',
-    'read_config', 'read_detector_config', 'validate_update',
-]
+    'camera_info_topic_for', 'CameraConfig', 'config_from_values', 'detector_config_from_values',
+    'DETECTOR_FIELDS', 'detector_options', 'DETECTOR_PARAMETERS', 'DetectorNodeConfig', 'DYNAMIC',
+    'load_calibrated_cameras', 'make_engine', 'NODE_FIELDS', 'NodeConfig', 'parameter_names',
+    'parameter_values', 'ParameterError', 'PARAMETERS', 'prepared_engine', 'read_config',
+    'read_detector_config', 'validate_update']
 
 DETECTORS = ('mediapipe', 'onnx', 'keypoints_topic')
 EXTRINSICS_SOURCES = ('calibration_file', 'tf')
@@ -421,6 +420,23 @@ def make_engine(config, notify: Callable[[str], None], smooth_all: bool = False)
                         solver_config=config.solver, multi_person=config.multi_person,
                         tracker_config=config.tracker, skeleton=config.skeleton, notify=notify,
                         smoothing_lag=None if smooth_all else config.smoothing_lag)
+
+
+def prepared_engine(config, notify: Callable[[str], None]) -> FusionEngine:
+    """Return :func:`make_engine`'s engine with its detector loaded now, not on the first frames.
+
+    Raises:
+        ParameterError: the model passed the file check but does not load, or the detector's
+            package is not installed.
+    """
+    engine = make_engine(config, notify)
+    try:
+        engine.prepare()
+    except ModelError as error:
+        raise ParameterError(f'model_path: {error}') from None
+    except ImportError as error:
+        raise ParameterError(f'detector: {error}') from None
+    return engine
 
 
 def _settings(part, values):
