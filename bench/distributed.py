@@ -35,7 +35,7 @@ os.environ.setdefault('ROS_DOMAIN_ID', '65')
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 from report import default_data_root, log, write_report  # noqa: E402
-from soak import ProcessMonitor  # noqa: E402
+from soak import Pacer, ProcessMonitor, Spinner  # noqa: E402
 import yaml  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -147,15 +147,7 @@ def run(processes, cameras, frames, output_topic, output_kind, duration_s, rate_
 
     node.create_subscription(output_kind, output_topic, on_output, reliable)
     node.create_subscription(DiagnosticArray, '/diagnostics', on_diagnostics, reliable)
-    spinning = threading.Event()
-    spinning.set()
-
-    def spin():
-        while spinning.is_set():
-            executor.spin_once(timeout_sec=0.05)
-
-    spinner = threading.Thread(target=spin, daemon=True)
-    spinner.start()
+    spinner = Spinner(executor)
 
     def publish_info():
         for name in names:
@@ -177,17 +169,8 @@ def run(processes, cameras, frames, output_topic, output_kind, duration_s, rate_
     start = time.monotonic()
     monitors = [ProcessMonitor(process.pid, start) for process, _ in processes]
     playing.set()
-    period, tick, sent = 1.0 / rate_hz, 0, 0
-    while True:
-        target = start + tick * period
-        now = time.monotonic()
-        if target - start >= duration_s:
-            break
-        if target > now:
-            time.sleep(target - now)
-        elif now - target > period:
-            tick += int((now - target) / period)  # a camera does not catch up
-            continue
+    sent = 0
+    for tick in Pacer(start, rate_hz, duration_s):
         stamp_ns = time.time_ns()
         stamp = Time(sec=stamp_ns // 10**9, nanosec=stamp_ns % 10**9)
         phase = tick % (2 * FRAMES - 2)
@@ -199,14 +182,12 @@ def run(processes, cameras, frames, output_topic, output_kind, duration_s, rate_
         if tick % int(rate_hz) == 0:
             publish_info()
         sent += int(start + WARMUP_S <= time.monotonic())
-        tick += 1
     playing.clear()
     time.sleep(2.0)
     load_after = os.getloadavg()
     for monitor in monitors:
         monitor.stop()
-    spinning.clear()
-    spinner.join()
+    spinner.stop()
     executor.shutdown()
     node.destroy_node()
     rclpy.shutdown(context=context)

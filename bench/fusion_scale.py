@@ -48,7 +48,7 @@ import protocols  # noqa: E402
 from report import default_data_root, log, write_report  # noqa: E402
 import scenes  # noqa: E402
 from skelsplat_ros.cameras import make_camera  # noqa: E402
-from soak import ProcessMonitor  # noqa: E402
+from soak import Pacer, ProcessMonitor, Spinner  # noqa: E402
 import yaml  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -183,15 +183,7 @@ def run_case(cameras, frames, num_people, duration_s, rate_hz, flat):
     with open(log_path, 'w') as log_file:
         process = start_node(workdir, workdir / 'params.yaml', workdir / 'calibration.toml',
                              log_file)
-    spinning = threading.Event()
-    spinning.set()
-
-    def spin():
-        while spinning.is_set():
-            executor.spin_once(timeout_sec=0.05)
-
-    spinner = threading.Thread(target=spin, daemon=True)
-    spinner.start()
+    spinner = Spinner(executor)
     deadline = time.monotonic() + 120.0
     while time.monotonic() < deadline and process.poll() is None:
         with lock:
@@ -206,27 +198,15 @@ def run_case(cameras, frames, num_people, duration_s, rate_hz, flat):
     load_before = os.getloadavg()
     start = time.monotonic()
     monitor = ProcessMonitor(process.pid, start)
-    period = 1.0 / rate_hz
-    published, missed_ticks, tick = [], 0, 0
-    while True:
-        target = start + tick * period
-        now = time.monotonic()
-        if target - start >= duration_s:
-            break
-        if target > now:
-            time.sleep(target - now)
-        elif now - target > period:
-            skipped = int((now - target) / period)
-            missed_ticks += skipped
-            tick += skipped      # a camera does not catch up: the frames it missed are lost
-            continue
+    pacer = Pacer(start, rate_hz, duration_s)
+    published = []
+    for tick in pacer:
         stamp_ns = time.time_ns()
         stamp = Time(sec=stamp_ns // 10**9, nanosec=stamp_ns % 10**9)
         for publisher, msg in zip(publishers, messages[playback_index(tick)]):
             msg.header.stamp = stamp
             publisher.publish(msg)
         published.append(time.monotonic() - start)
-        tick += 1
     time.sleep(1.5)      # the last groups
     monitor.stop()
     load_after = os.getloadavg()
@@ -236,8 +216,7 @@ def run_case(cameras, frames, num_people, duration_s, rate_hz, flat):
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
-    spinning.clear()
-    spinner.join()
+    spinner.stop()
     executor.shutdown()
     node.destroy_node()
     rclpy.shutdown(context=context)
@@ -257,7 +236,7 @@ def run_case(cameras, frames, num_people, duration_s, rate_hz, flat):
     steady_s = max(duration_s - WARMUP_S, 1e-9)
     lat = latency[steady]
     return {
-        'groups_published': len(published), 'publisher_missed_ticks': missed_ticks,
+        'groups_published': len(published), 'publisher_missed_ticks': pacer.missed,
         'output_rate_hz': round(float(steady.sum()) / steady_s, 2),
         'latency_ms': {'median': round(float(np.median(lat)) * 1e3, 1) if lat.size else None,
                        'p95': round(float(np.percentile(lat, 95)) * 1e3, 1)

@@ -80,6 +80,53 @@ def _load_frames(data_root, count):
     return frames
 
 
+class Spinner:
+    """Spin an executor on a background thread until :meth:`stop` (the benches' subscribers)."""
+
+    def __init__(self, executor):
+        self._running = threading.Event()
+        self._running.set()
+        self._thread = threading.Thread(target=self._spin, args=(executor,), daemon=True)
+        self._thread.start()
+
+    def _spin(self, executor):
+        while self._running.is_set():
+            executor.spin_once(timeout_sec=0.05)
+
+    def stop(self):
+        """Stop spinning and wait for the thread."""
+        self._running.clear()
+        self._thread.join()
+
+
+class Pacer:
+    """Ticks of a camera sending at ``rate_hz`` from ``start`` (monotonic s) for ``duration_s``.
+
+    Iterating sleeps until each tick's time and yields its index.  A tick more than a period
+    late is skipped with every tick it missed, counted in :attr:`missed`: a camera does not
+    catch up, the frames it missed are lost.
+    """
+
+    def __init__(self, start: float, rate_hz: float, duration_s: float):
+        self.start, self.period, self.duration_s = start, 1.0 / rate_hz, duration_s
+        self.missed = 0
+
+    def __iter__(self):
+        tick = 0
+        while tick * self.period < self.duration_s:
+            target = self.start + tick * self.period
+            now = time.monotonic()
+            if target > now:
+                time.sleep(target - now)
+            elif now - target > self.period:
+                skipped = int((now - target) / self.period)
+                self.missed += skipped
+                tick += skipped
+                continue
+            yield tick
+            tick += 1
+
+
 class ProcessMonitor:
     """Samples a process's CPU time and resident memory from /proc every SAMPLE_PERIOD_S."""
 
@@ -203,15 +250,7 @@ def run_soak(duration_s=60.0, rate_hz=30.0, output_dir=None, warmup_s=None, dist
 
     with open(log_path, 'w') as log:
         process = _start_node(workdir, log)
-    spinning = threading.Event()
-    spinning.set()
-
-    def spin():
-        while spinning.is_set():
-            executor.spin_once(timeout_sec=0.05)
-
-    spinner = threading.Thread(target=spin, daemon=True)
-    spinner.start()
+    spinner = Spinner(executor)
 
     def publish_info():
         for name in CAMERAS:
@@ -233,23 +272,10 @@ def run_soak(duration_s=60.0, rate_hz=30.0, output_dir=None, warmup_s=None, dist
 
     start = time.monotonic()
     monitor = ProcessMonitor(process.pid, start)
-    period = 1.0 / rate_hz
+    pacer = Pacer(start, rate_hz, duration_s)
     published = []  # (monotonic s since start, stamp ns)
-    missed_ticks = 0
-    tick = 0
     next_info = start
-    while True:
-        target = start + tick * period
-        now = time.monotonic()
-        if target - start >= duration_s:
-            break
-        if target > now:
-            time.sleep(target - now)
-        elif now - target > period:
-            skipped = int((now - target) / period)
-            missed_ticks += skipped
-            tick += skipped  # the camera does not catch up: frames it missed are lost
-            continue
+    for tick in pacer:
         stamp_ns = time.time_ns()
         stamp = Time(sec=stamp_ns // 10**9, nanosec=stamp_ns % 10**9)
         for name in CAMERAS:
@@ -260,7 +286,6 @@ def run_soak(duration_s=60.0, rate_hz=30.0, output_dir=None, warmup_s=None, dist
         if time.monotonic() >= next_info:
             publish_info()
             next_info += 1.0
-        tick += 1
     time.sleep(2.0)  # let the last groups through
     alive = process.poll() is None
     monitor.stop()
@@ -270,13 +295,12 @@ def run_soak(duration_s=60.0, rate_hz=30.0, output_dir=None, warmup_s=None, dist
     except subprocess.TimeoutExpired:
         process.kill()
         exit_code = process.wait()
-    spinning.clear()
-    spinner.join()
+    spinner.stop()
     executor.shutdown()
     node.destroy_node()
     rclpy.shutdown(context=context)
 
-    report = _report(duration_s, rate_hz, warmup_s, start, published, missed_ticks, outputs,
+    report = _report(duration_s, rate_hz, warmup_s, start, published, pacer.missed, outputs,
                      diagnostics, monitor.samples, alive, exit_code, size)
     report['node_log_tail'] = log_path.read_text()[-1500:].splitlines()[-8:]
     if output_dir is not None:
