@@ -56,10 +56,16 @@ def _fundamental_matrices(projections: bytes, num_views: int):
     return F
 
 
-def _line_distance(lines, points):
-    """Pixel distance of points (..., 2) to image lines (..., 3)."""
-    norm = np.maximum(np.hypot(lines[..., 0], lines[..., 1]), 1e-12)
-    return np.abs((lines[..., :2] * points).sum(axis=-1) + lines[..., 2]) / norm
+def _unit_lines(lines):
+    """Image lines (..., 3) as (3, ...) scaled so that ``l0 x + l1 y + l2`` is in pixels."""
+    lines = np.moveaxis(lines, -1, 0)
+    return lines / np.maximum(np.hypot(lines[0], lines[1]), 1e-12)
+
+
+def _line_distance(unit_lines, coordinates):
+    """Pixel distance of points, ``coordinates`` (2, ...) x and y, to ``unit_lines`` (3, ...)."""
+    return np.abs(unit_lines[0] * coordinates[0] + unit_lines[1] * coordinates[1]
+                  + unit_lines[2])
 
 
 def epipolar_costs(F, points_a, conf_a, points_b, conf_b):
@@ -77,25 +83,45 @@ def epipolar_costs(F, points_a, conf_a, points_b, conf_b):
         hold; inf where fewer than :data:`MIN_SHARED_JOINTS` are shared.
 
     """
-    return _paired_costs(F, points_a[:, None], conf_a[:, None], points_b[None], conf_b[None])
+    lines_in_b = _unit_lines(_homogeneous(points_a)[:, None] @ F.T)           # (3, P_a, 1, J)
+    lines_in_a = _unit_lines(_homogeneous(points_b)[None] @ F)               # (3, 1, P_b, J)
+    distance = 0.5 * (_line_distance(lines_in_b, np.moveaxis(points_b, -1, 0)[:, None])
+                      + _line_distance(lines_in_a, np.moveaxis(points_a, -1, 0)[:, :, None]))
+    return _costs(distance, conf_a[:, None], conf_b[None])
 
 
-def _paired_costs(F, points_a, conf_a, points_b, conf_b):
-    """Return :func:`epipolar_costs` (...) of detections paired by broadcasting.
+def _homogeneous(points):
+    return np.concatenate([points, np.ones(points.shape[:-1] + (1,))], axis=-1)
 
-    ``F`` (..., 3, 3), and each side's ``points`` (..., J, 2) and ``conf`` (..., J).
+
+def _costs(distance, conf_a, conf_b):
+    """Confidence-weighted mean of joints' symmetric epipolar ``distance`` (..., J): (...).
+
+    inf where fewer than :data:`MIN_SHARED_JOINTS` joints are confident in both detections.
     """
-    homogeneous_a = np.concatenate([points_a, np.ones(points_a.shape[:-1] + (1,))], axis=-1)
-    homogeneous_b = np.concatenate([points_b, np.ones(points_b.shape[:-1] + (1,))], axis=-1)
-    lines_in_b = homogeneous_a @ np.swapaxes(F, -1, -2)                  # (..., J, 3)
-    lines_in_a = homogeneous_b @ F
-    distance = 0.5 * (_line_distance(lines_in_b, points_b)
-                      + _line_distance(lines_in_a, points_a))            # (..., J)
     weight = np.minimum(conf_a, conf_b)
     shared = (weight > 0).sum(axis=-1)
     with np.errstate(invalid='ignore', divide='ignore'):
         cost = (np.nan_to_num(distance) * weight).sum(axis=-1) / weight.sum(axis=-1)
     return np.where(shared >= MIN_SHARED_JOINTS, cost, np.inf)
+
+
+def _epipolar_lines(F, points, view_of):
+    """(3, N, V, J) unit lines (:func:`_unit_lines`) of N detections' joints in every view.
+
+    ``points`` (N, J, 2), ``view_of`` (N,) each detection's view, ``F`` (V, V, 3, 3).  One
+    matrix product per view: a line per detection and view, not per pair of detections.
+    """
+    num_views = len(F)
+    homogeneous = _homogeneous(points)
+    lines = np.empty((len(points), num_views) + homogeneous.shape[1:])
+    for view in np.unique(view_of):
+        mine = view_of == view
+        # Columns (w, l) of F[view, w][l, :]: x @ F[view, w].T for every w at once.
+        to_views = F[view].transpose(2, 0, 1).reshape(3, -1)
+        product = homogeneous[mine] @ to_views                        # (P, J, V * 3)
+        lines[mine] = np.moveaxis(product.reshape(product.shape[:2] + (num_views, 3)), 2, 1)
+    return np.ascontiguousarray(_unit_lines(lines))
 
 
 def associate(cameras, views, threshold_px=40.0, min_views=2, min_confidence=0.1,
@@ -121,7 +147,17 @@ def associate(cameras, views, threshold_px=40.0, min_views=2, min_confidence=0.1
 
     """
     rig = CameraRig(cameras)
-    detections = rig.observe_people(views, min_confidence)
+    return associate_detections(rig, rig.observe_people(views, min_confidence), threshold_px,
+                                min_views, contested)
+
+
+def associate_detections(rig, detections, threshold_px=40.0, min_views=2, contested=False):
+    """:func:`associate` of detections already observed by ``rig``.
+
+    ``detections``: per view ``(points (P_v, J, 2), confidence (P_v, J))`` as
+    :meth:`skelsplat_ros.cameras.CameraRig.observe_people` gives them, for a caller that has
+    them anyway (the tracker undistorts each frame's detections once).
+    """
     nodes = [(v, i) for v, (_, conf) in enumerate(detections) for i in range(len(conf))]
     cost = np.full((len(nodes), len(nodes)), np.inf)
     if nodes:
@@ -131,40 +167,51 @@ def associate(cameras, views, threshold_px=40.0, min_views=2, min_confidence=0.1
         points = np.concatenate([pts for pts, _ in seen])
         conf = np.concatenate([c for _, c in seen])
         view_of = np.array([v for v, _ in nodes])
+        lines = _epipolar_lines(fundamental_matrices(rig.projections), points, view_of)
+        coordinates = np.ascontiguousarray(np.moveaxis(points, -1, 0))       # (2, N, J)
         first, second = np.nonzero(view_of[:, None] < view_of[None])
-        F = fundamental_matrices(rig.projections)[view_of[first], view_of[second]]
-        cost[first, second] = _paired_costs(F, points[first], conf[first], points[second],
-                                            conf[second])
+        distance = 0.5 * (
+            _line_distance(lines[:, first, view_of[second]], coordinates[:, second])
+            + _line_distance(lines[:, second, view_of[first]], coordinates[:, first]))
+        cost[first, second] = _costs(distance, conf[first], conf[second])
         cost[second, first] = cost[first, second]
 
     groups = [[n] for n in range(len(nodes))]
     group_of = list(range(len(nodes)))
+    views_of = [{v} for v, _ in nodes]
+    # Sum and count of the finite costs between every two groups (a group is indexed by its
+    # first node), kept up to date as groups merge: their ratio is the average linkage.
+    finite = np.isfinite(cost)
+    total, count = np.where(finite, cost, 0.0), finite.astype(float)
     first, second = np.nonzero(np.triu(cost < threshold_px, k=1))
     for n, m in sorted(zip(first, second), key=lambda edge: cost[edge]):
         g, h = group_of[n], group_of[m]
-        if g == h:
-            continue
-        if {nodes[k][0] for k in groups[g]} & {nodes[k][0] for k in groups[h]}:
+        if g == h or views_of[g] & views_of[h]:
             continue                                       # one detection per view per person
-        between = cost[np.ix_(groups[g], groups[h])]
-        if not np.isfinite(between).any() or between[np.isfinite(between)].mean() >= threshold_px:
+        if not count[g, h] or total[g, h] / count[g, h] >= threshold_px:
             continue
         groups[g] += groups[h]
+        views_of[g] |= views_of[h]
         for k in groups[h]:
             group_of[k] = g
         groups[h] = []
+        for table in (total, count):
+            table[g] += table[h]
+            table[:, g] += table[:, h]
 
+    close = cost < threshold_px
     people = []
     for group in groups:
         if len(group) < min_views:
             continue
-        row = np.full(len(cameras), -1)
+        row = np.full(rig.num_views, -1)
         for k in group:
             row[nodes[k][0]] = nodes[k][1]
-        others = np.setdiff1d(np.arange(len(nodes)), group)
-        people.append((row, bool((cost[np.ix_(group, others)] < threshold_px).any())))
+        outside = np.ones(len(nodes), dtype=bool)
+        outside[group] = False
+        people.append((row, bool(close[group][:, outside].any())))
     people.sort(key=lambda person: -(person[0] >= 0).sum())
-    assignment = np.array([row for row, _ in people], dtype=int).reshape(-1, len(cameras))
+    assignment = np.array([row for row, _ in people], dtype=int).reshape(-1, rig.num_views)
     if contested:
         return assignment, np.array([doubt for _, doubt in people], dtype=bool)
     return assignment

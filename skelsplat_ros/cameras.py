@@ -153,6 +153,7 @@ class CameraRig:
         intrinsics: (V, 3, 3) ``K``.
         viewmats: (V, 4, 4) world-to-camera transforms.
         centres: (V, 3) camera centres in world coordinates, metres.
+        sizes: (V, 2) image width and height, pixels.
 
     """
 
@@ -163,11 +164,32 @@ class CameraRig:
         self.intrinsics = np.stack([np.asarray(cam.K, float) for cam in self.cameras])
         self.viewmats = np.stack([cam.viewmat for cam in self.cameras])
         self.centres = np.stack([cam.center for cam in self.cameras])
+        self.sizes = np.array([[cam.width, cam.height] for cam in self.cameras], dtype=float)
+        # Views without lens distortion project as one batched product; the others need
+        # OpenCV's model, one call each.
+        self._distorted = [v for v, cam in enumerate(self.cameras)
+                           if cam.distortion_model != 'none']
 
     @property
     def num_views(self):
         """Number of cameras V."""
         return len(self.cameras)
+
+    def project(self, points_world):
+        """Raw (distorted) pixels (V, N, 2) and depths (V, N) of world points (N, 3) in every view.
+
+        As :meth:`Camera.project` per view: points behind a camera are projected through the
+        same formula; their depth is not positive.
+        """
+        points = np.asarray(points_world, dtype=float).reshape(-1, 3)
+        in_cameras = np.einsum('vij,nj->vni', self.viewmats[:, :3, :3], points) \
+            + self.viewmats[:, None, :3, 3]                                    # (V, N, 3)
+        homogeneous = np.einsum('vij,vnj->vni', self.intrinsics, in_cameras)
+        pixels = homogeneous[..., :2] / homogeneous[..., 2:]
+        for v in self._distorted:
+            if len(points):
+                pixels[v] = self.cameras[v].project(points)
+        return pixels, in_cameras[..., 2]
 
     def observe(self, view, keypoints, min_confidence):
         """Undistorted pixels and gated confidences of raw detections in one view.

@@ -44,13 +44,13 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 from skelsplat_ros import settings
-from skelsplat_ros.association import associate, split_people
+from skelsplat_ros.association import associate_detections, split_people
 from skelsplat_ros.cameras import CameraRig
 from skelsplat_ros.settings import setting
 from skelsplat_ros.skeletons import COCO17, Skeleton
 from skelsplat_ros.solver import PoseEstimate, SkelSplatSolver, solve_people, SolverConfig
 from skelsplat_ros.solver import uncertainty
-from skelsplat_ros.triangulation import ransac_consensus
+from skelsplat_ros.triangulation import Consensus, project, triangulate_ransac
 
 
 @dataclass
@@ -191,14 +191,18 @@ class MultiPersonTracker:
 
         """
         views, originals = self._most_confident(views)
-        flagged = self._doubtful(views, originals, doubtful)
+        # Each detection is undistorted once, here, for every stage of the frame.
+        observed = self.rig.observe_people(views, self.solver_config.min_confidence,
+                                           self.skeleton.num_joints)
+        flagged = self._doubtful(observed, originals, doubtful)
         # A doubtful detection keeps its place (indexes) but no usable joint.
-        screened = [np.where(flag[:, None, None] & (np.arange(3) == 2), 0.0, people)
-                    for flag, people in zip(flagged, views)]
-        assignment, contested = associate(
-            self.cameras, screened, self.config.association_px, self.config.min_views,
-            self.solver_config.min_confidence, contested=True)
-        people = split_people(screened, assignment)
+        screened = [(points, np.where(flag[:, None], 0.0, conf))
+                    for flag, (points, conf) in zip(flagged, observed)]
+        assignment, contested = associate_detections(
+            self.rig, screened, self.config.association_px, self.config.min_views,
+            contested=True)
+        people = [[(points[i:i + 1], conf[i:i + 1]) if i >= 0 else (points[:0], conf[:0])
+                   for i, (points, conf) in zip(row, screened)] for row in assignment]
         consensuses = self._triangulate(people)
         located = (np.stack([c.positions for c in consensuses]) if consensuses
                    else np.zeros((0, 0, 3)))
@@ -215,8 +219,11 @@ class MultiPersonTracker:
                    if track_index is None
                    else self._tracks[track_index].solver for _, track_index in fits]
         # Each person's solver starts from the RANSAC run here when it sees the same input.
-        estimates = solve_people(solvers, [people[person] for person, _ in fits], stamp,
-                                 [consensuses[person] for person, _ in fits])
+        # The solvers take the detections as observed here (the raw ones say the same).
+        keypoints = split_people(views, assignment)
+        estimates = solve_people(solvers, [keypoints[person] for person, _ in fits], stamp,
+                                 [consensuses[person] for person, _ in fits],
+                                 [people[person] for person, _ in fits])
         matched_tracks = set(matches.values())
         known_tracks = len(self._tracks)
         results = []
@@ -244,7 +251,7 @@ class MultiPersonTracker:
                 results.append((track.track_id, estimate))
         used = [set(assignment[:, v][assignment[:, v] >= 0].tolist())
                 for v in range(len(views))]
-        single, lone = self._single_view(views, flagged, used, matched_tracks, originals)
+        single, lone = self._single_view(observed, flagged, used, matched_tracks, originals)
         for track_index, estimate in single:
             track = self._tracks[track_index]
             track.solver.miss(stamp)   # no two-view fit this frame: the motion state ages
@@ -276,19 +283,24 @@ class MultiPersonTracker:
         return kept, originals
 
     def _triangulate(self, people):
-        """RANSAC triangulation of each associated person (positions NaN where unknown)."""
-        located = []
-        for person in people:
-            detections = self.rig.observe_people(person, self.solver_config.min_confidence,
-                                                 self.skeleton.num_joints)
-            points = np.zeros((self.rig.num_views, self.skeleton.num_joints, 2))
-            weights = np.zeros((self.rig.num_views, self.skeleton.num_joints))
-            for v, (pts, conf) in enumerate(detections):
+        """RANSAC triangulation of the associated people, all at once: a Consensus each.
+
+        ``people``: per person, per view its observed detection (points (1, J, 2), confidence
+        (1, J)) or none (0 rows).
+        """
+        if not people:
+            return []
+        shape = (len(people), self.rig.num_views, self.skeleton.num_joints)
+        points, weights = np.zeros(shape + (2,)), np.zeros(shape)
+        for n, person in enumerate(people):
+            for v, (pts, conf) in enumerate(person):
                 if len(conf):
-                    points[v], weights[v] = pts[0], conf[0]
-            located.append(ransac_consensus(self.rig.projections, points, weights,
-                                            self.solver_config.ransac_threshold_px))
-        return located
+                    points[n, v], weights[n, v] = pts[0], conf[0]
+        threshold = self.solver_config.ransac_threshold_px
+        positions, inliers = triangulate_ransac(self.rig.projections, points, weights,
+                                                threshold_px=threshold)
+        return [Consensus(points[n], weights[n], threshold, positions[n], inliers[n])
+                for n in range(len(people))]
 
     def _match(self, located):
         """Assign people (N, J, 3) to tracks: {person index: track index}."""
@@ -328,23 +340,21 @@ class MultiPersonTracker:
                           for t in self._tracks[:count]])
         return bool((_distance(positions[None], predicted)[0] <= 2.0 * gates).any())
 
-    def _projections(self, view):
-        """Undistorted pixels (T, J, 2) of each track's prediction in ``view``, NaN unknown."""
+    def _projections(self):
+        """Undistorted pixels (V, T, J, 2) of each track's prediction in each view, NaN unknown."""
         if not self._tracks:
-            return np.zeros((0, self.skeleton.num_joints, 2))
+            return np.zeros((self.rig.num_views, 0, self.skeleton.num_joints, 2))
         predicted = np.stack([t.predicted() for t in self._tracks])
-        homogeneous = np.concatenate([predicted, np.ones(predicted.shape[:-1] + (1,))], -1)
-        pixels = homogeneous @ self.rig.projections[view].T
-        with np.errstate(invalid='ignore', divide='ignore'):
-            points = pixels[..., :2] / pixels[..., 2:]
-        return np.where(pixels[..., 2:] > 0, points, np.nan)
+        pixels, depths = project(self.rig.projections, predicted)              # (T, V, J, .)
+        pixels = np.where((depths > 0)[..., None], pixels, np.nan)
+        return np.swapaxes(pixels, 0, 1)
 
     def _candidates(self, matched):
         """Return the confirmed tracks seen lately and not matched this frame (for one view)."""
         return [t for t, track in enumerate(self._tracks)
                 if track.track_id >= 0 and track.missed < _RECENT_FRAMES and t not in matched]
 
-    def _doubtful(self, views, originals, flags):
+    def _doubtful(self, observed, originals, flags):
         """Per view, (P_v,) bool: detections that may be two people merged into one.
 
         A detection is doubtful when the detector flags it, or when it lies over two or more
@@ -353,35 +363,31 @@ class MultiPersonTracker:
         the view explain fewer than all but one of them.
         """
         result = []
-        observed = self.rig.observe_people(views, self.solver_config.min_confidence,
-                                           self.skeleton.num_joints)
         recent = [t for t, track in enumerate(self._tracks)
                   if track.track_id >= 0 and track.missed < _RECENT_FRAMES]
+        projected = self._projections()[:, recent] if len(recent) >= 2 else None
         for v, (points, conf) in enumerate(observed):
             flag = np.zeros(len(conf), dtype=bool)
             if flags is not None and flags[v] is not None and len(flags[v]):
                 flag |= np.asarray(flags[v], dtype=bool)[originals[v]]
             if len(recent) >= 2:
-                flag |= over_two_people(points, conf, self._projections(v)[recent],
-                                        self.config.association_px)
+                flag |= over_two_people(points, conf, projected[v], self.config.association_px)
             result.append(flag)
         return result
 
-    def _single_view(self, views, flagged, used, matched, originals):
+    def _single_view(self, observed, flagged, used, matched, originals):
         """People seen by one camera only: unambiguous single-view fits of confirmed tracks.
 
         Returns ``([(track index, estimate)], lone detections per view)``.
         """
-        observed = self.rig.observe_people(views, self.solver_config.min_confidence,
-                                           self.skeleton.num_joints)
         candidates = self._candidates(matched)
+        projections = self._projections()
         found, taken, lone = [], set(), []
         for v, (points, conf) in enumerate(observed):
             free = [d for d in range(len(conf)) if d not in used[v] and not flagged[v][d]
                     and (conf[d] > 0).sum() >= _MIN_SHARED_JOINTS]
             count = 0
-            projected = self._projections(v)
-            near = _pixel_distance(points, conf, projected) < self.config.association_px
+            near = _pixel_distance(points, conf, projections[v]) < self.config.association_px
             for d in free:
                 tracks = [t for t in candidates if near[d, t] and t not in taken]
                 rivals = [e for e in range(len(conf)) if e != d and tracks
@@ -499,15 +505,10 @@ def _original_index(row, originals):
 
 def _boxes(points, known):
     """(N, 4) x0, y0, x1, y1 of points (N, J, 2) where known (N, J); NaN where none is."""
-    with np.errstate(invalid='ignore'):
-        x = np.where(known, points[..., 0], np.nan)
-        y = np.where(known, points[..., 1], np.nan)
-    boxes = np.full((len(points), 4), np.nan)
-    some = known.any(axis=1)
-    if some.any():
-        boxes[some] = np.stack([np.nanmin(x[some], 1), np.nanmin(y[some], 1),
-                                np.nanmax(x[some], 1), np.nanmax(y[some], 1)], axis=1)
-    return boxes
+    known = known[..., None]
+    boxes = np.concatenate([np.where(known, points, np.inf).min(axis=1),
+                            np.where(known, points, -np.inf).max(axis=1)], axis=1)
+    return np.where(known.any(axis=1), boxes, np.nan)
 
 
 def _covered(points, conf, projected):

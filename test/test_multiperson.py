@@ -17,7 +17,7 @@ import sys
 import numpy as np
 import pytest
 from skelsplat_ros import tracking
-from skelsplat_ros.association import associate, split_people
+from skelsplat_ros.association import associate, associate_detections, split_people
 from skelsplat_ros.cameras import load_calibration
 from skelsplat_ros.cli import load_keypoint_frames, main
 from skelsplat_ros.live import FusionEngine
@@ -121,11 +121,11 @@ def test_a_crowded_view_costs_bounded_time_and_keeps_the_confident_people(scene,
     cameras = scene.cameras
     sizes = []
 
-    def association_spy(cameras, views, *args, **options):
-        sizes.append(max(len(people) for people in views))
-        return associate(cameras, views, *args, **options)
+    def association_spy(rig, detections, *args, **options):
+        sizes.append(max(len(conf) for _, conf in detections))
+        return associate_detections(rig, detections, *args, **options)
 
-    monkeypatch.setattr(tracking, 'associate', association_spy)
+    monkeypatch.setattr(tracking, 'associate_detections', association_spy)
     rng = np.random.default_rng(5)
     config = tracking.TrackerConfig(max_people_per_view=3)
     capped = MultiPersonTracker(cameras, SolverConfig(objective='analytic'), config)
@@ -243,7 +243,8 @@ def test_cli_multi_person_writes_one_track_per_person(trial, data_root, tmp_path
 def test_fitting_the_people_together_changes_no_id_and_no_position(scene, monkeypatch):
     # The rendered fits of a frame's people share one batched render per step; each person's
     # fit must come out as it would alone (the tracker fitted one person after the other), and
-    # each solver's start, taken from the tracker's RANSAC, as the solver's own RANSAC.
+    # each solver's start, taken from the tracker's RANSAC, as the solver's own RANSAC; the
+    # detections the tracker observed once, as each solver's own observation of them.
     def track():
         rng = np.random.default_rng(6)
         tracker = MultiPersonTracker(scene.cameras, SolverConfig(objective='rendered'))
@@ -251,7 +252,7 @@ def test_fitting_the_people_together_changes_no_id_and_no_position(scene, monkey
 
     together = track()
     monkeypatch.setattr(tracking, 'solve_people',
-                        lambda solvers, keypoints, stamp=None, earlier=None: [
+                        lambda solvers, keypoints, stamp=None, earlier=None, observed=None: [
                             solver.solve(people) for solver, people in zip(solvers, keypoints)])
     alone = track()
     # Three people apart: each association is unambiguous, so each is reported at once.

@@ -123,17 +123,21 @@ class SkelSplatSolver:
         return self.finish(problem, fit)
 
     def prepare(self, keypoints, stamp: Optional[float] = None,
-                earlier: Optional[Consensus] = None) -> Optional[Problem]:
+                earlier: Optional[Consensus] = None,
+                observed: Optional[Sequence] = None) -> Optional[Problem]:
         """Move the motion state to ``stamp`` and set up the frame's fit (see :meth:`solve`).
 
         Picks the person in each view and triangulates the start.  Returns None, after ageing
         the temporal state, when too little is seen to fit; otherwise hand the problem to an
         objective and its fit to :meth:`finish`.  ``earlier``: a RANSAC of this person's
         detections already run this frame (:func:`skelsplat_ros.triangulation.ransac_consensus`),
-        reused where the start triangulates the same input.
+        reused where the start triangulates the same input.  ``observed``: the keypoints as
+        this solver's rig observes them (per view ``(points, confidence)``,
+        :meth:`skelsplat_ros.cameras.CameraRig.observe_people`), for a caller that has them
+        already; ``keypoints`` is then not read.
         """
         self._predict(stamp)
-        candidates = self._observe(keypoints)
+        candidates = self._observe(keypoints) if observed is None else observed
         reference = (self._prior.positions if self._prior is not None
                      and self._prior.known.any() else None)
         threshold = self.config.ransac_threshold_px
@@ -292,7 +296,8 @@ class SkelSplatSolver:
 
 def solve_people(solvers: Sequence[SkelSplatSolver], keypoints: Sequence,
                  stamp: Optional[float] = None,
-                 earlier: Optional[Sequence[Optional[Consensus]]] = None
+                 earlier: Optional[Sequence[Optional[Consensus]]] = None,
+                 observed: Optional[Sequence[Sequence]] = None
                  ) -> List[Optional[PoseEstimate]]:
     """Fuse one frame group for several people at once, each person with its own solver.
 
@@ -311,6 +316,8 @@ def solve_people(solvers: Sequence[SkelSplatSolver], keypoints: Sequence,
         stamp: capture time in seconds (see :meth:`SkelSplatSolver.solve`).
         earlier: per person, a RANSAC of its detections already run this frame, or None
             (see :meth:`SkelSplatSolver.prepare`).
+        observed: per person, its keypoints as observed by the rig, or None (see
+            :meth:`SkelSplatSolver.prepare`).
 
     Returns:
         Per person, its estimate, or None when fewer than two views see it.
@@ -322,8 +329,9 @@ def solve_people(solvers: Sequence[SkelSplatSolver], keypoints: Sequence,
     if len(solvers) != len(keypoints):
         raise ValueError(f'got {len(keypoints)} keypoint sets for {len(solvers)} solvers')
     earlier = [None] * len(solvers) if earlier is None else earlier
-    problems = [solver.prepare(people, stamp, consensus)
-                for solver, people, consensus in zip(solvers, keypoints, earlier)]
+    observed = [None] * len(solvers) if observed is None else observed
+    problems = [solver.prepare(people, stamp, consensus, seen) for solver, people, consensus, seen
+                in zip(solvers, keypoints, earlier, observed)]
     fitted = [n for n, problem in enumerate(problems) if problem is not None]
     estimates: List[Optional[PoseEstimate]] = [None] * len(solvers)
     if not fitted:

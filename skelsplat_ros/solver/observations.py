@@ -18,6 +18,7 @@ from typing import Optional
 import numpy as np
 from skelsplat_ros.solver.geometry import back_project, project, reprojection_residuals
 from skelsplat_ros.triangulation import Consensus, ransac_consensus, triangulate_ransac
+from skelsplat_ros.triangulation import project as project_all
 
 
 @dataclass
@@ -126,17 +127,19 @@ def unswap_by_prediction(rig, points, weights, predicted, skeleton, threshold_px
     if not known.any():
         return points, weights
     left, right = left[known], right[known]
-    for v, P in enumerate(rig.projections):
-        expect_left, expect_right = project(P, predicted[left]), project(P, predicted[right])
-        seen = (weights[v, left] > 0) & (weights[v, right] > 0)
-        kept = (np.linalg.norm(points[v, left] - expect_left, axis=1)
-                + np.linalg.norm(points[v, right] - expect_right, axis=1))
-        crossed = (np.linalg.norm(points[v, left] - expect_right, axis=1)
-                   + np.linalg.norm(points[v, right] - expect_left, axis=1))
-        swap = seen & (crossed < 0.5 * kept) & (kept > threshold_px)
-        for a, b in zip(left[swap], right[swap]):
-            points[v, [a, b]] = points[v, [b, a]]
-            weights[v, [a, b]] = weights[v, [b, a]]
+    projected, _ = project_all(rig.projections, predicted)                     # (V, J, 2)
+    expect_left, expect_right = projected[:, left], projected[:, right]
+    seen = (weights[:, left] > 0) & (weights[:, right] > 0)                  # (V, pairs)
+    kept = (np.linalg.norm(points[:, left] - expect_left, axis=-1)
+            + np.linalg.norm(points[:, right] - expect_right, axis=-1))
+    crossed = (np.linalg.norm(points[:, left] - expect_right, axis=-1)
+               + np.linalg.norm(points[:, right] - expect_left, axis=-1))
+    swap = seen & (crossed < 0.5 * kept) & (kept > threshold_px)
+    views, pair = np.nonzero(swap)
+    a, b = left[pair], right[pair]
+    # The pairs are disjoint, so every swap of a view can be done at once.
+    points[views, a], points[views, b] = points[views, b], points[views, a]
+    weights[views, a], weights[views, b] = weights[views, b], weights[views, a]
     return points, weights
 
 
@@ -199,7 +202,7 @@ def gate_by_prediction(rig, positions, inliers, points, weights, prediction: Pre
     known = np.isfinite(predicted).all(axis=1)
     projected, jac = reprojection_residuals(
         rig.projections, np.where(known[:, None], predicted, 0.0), np.zeros_like(points))
-    spread = np.einsum('vjki,jil,vjkl->vj', jac, prediction.covariance, jac)
+    spread = ((jac @ prediction.covariance) * jac).sum(axis=(-2, -1))        # (V, J)
     distance = np.linalg.norm(points - projected, axis=-1)
     detected = weights > 0
     outvoted = detected & (distance > threshold) & (spread < (threshold / 4) ** 2)

@@ -4,7 +4,7 @@
 
 import numpy as np
 from skelsplat_ros.solver.config import PoseEstimate
-from skelsplat_ros.solver.geometry import on_ray, reprojection_residuals
+from skelsplat_ros.solver.geometry import normal_equations, on_ray, reprojection_residuals
 from skelsplat_ros.triangulation import reprojection_errors
 
 
@@ -104,7 +104,7 @@ def information(rig, positions, points, weights, sigma_px, config):
     else:
         inverse_variance = 1.0 / np.asarray(sigma_px) ** 2
     scaled = np.where(used, weights * inverse_variance[:, None], 0.0)
-    info = np.einsum('vj,vjki,vjkl->jil', scaled, jac, jac)
+    info, _ = normal_equations(jac, scaled)
     for j in np.flatnonzero(known & (counts == 1)):
         ray = positions[j] - rig.centres[int(np.argmax(weights[:, j]))]
         ray /= np.linalg.norm(ray)

@@ -17,7 +17,7 @@ term, and solves each joint's 3x3 system directly.  People are fitted one after 
 from typing import List, Sequence
 
 import numpy as np
-from skelsplat_ros.solver.geometry import crops, reprojection_residuals
+from skelsplat_ros.solver.geometry import crops, normal_equations, reprojection_residuals
 from skelsplat_ros.solver.problem import Fit, Problem
 
 
@@ -80,9 +80,8 @@ def fit_analytic(P, init, points, weights, sigma_px, iterations=10, tolerance=1e
         jac = np.where(used[..., None, None], jac, 0.0)
         kernel = np.where(used, w * np.exp(-(residual ** 2).sum(axis=-1) / width) / width,
                           0.0)                                                # (V, J)
-        hessian = np.einsum('vj,vjki,vjkl->jil', kernel, jac, jac) \
-            + prior_weight[:, None, None] * np.eye(3) + damping
-        gradient = np.einsum('vj,vjki,vjk->ji', kernel, jac, residual)
+        hessian, gradient = normal_equations(jac, kernel, residual)
+        hessian = hessian + prior_weight[:, None, None] * np.eye(3) + damping
         if prior is not None:
             gradient += prior_weight[:, None] * (positions - prior)
         step = np.linalg.solve(hessian, gradient[..., None])[..., 0]
