@@ -20,6 +20,7 @@ The skeleton's geometry (which way a bone, the torso and the head point) comes f
 
 import dataclasses
 import functools
+import math
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
@@ -114,6 +115,9 @@ def joint_origin(joint: Joint, height: float) -> np.ndarray:
     return np.array([_length(value, unit) for value in joint.origin])
 
 
+_IDENTITY = np.eye(3)
+
+
 @functools.lru_cache(maxsize=None)
 def _skew(axis):
     """(K, K @ K) of a unit axis given as a tuple (the model has a dozen axes)."""
@@ -124,8 +128,8 @@ def _skew(axis):
 
 def _rotation(axis, angle):
     """Rodrigues: the (3, 3) rotation of ``angle`` radians about the unit ``axis``."""
-    skew, square = _skew(tuple(float(v) for v in axis))
-    return np.eye(3) + np.sin(angle) * skew + (1.0 - np.cos(angle)) * square
+    skew, square = _skew(tuple(axis))
+    return _IDENTITY + math.sin(angle) * skew + (1.0 - math.cos(angle)) * square
 
 
 def forward_kinematics(angles: Dict[str, float], height: float = DEFAULT_HEIGHT
@@ -256,13 +260,37 @@ def _limits(names):
     return lower, upper
 
 
-def _chain_directions(names, values):
-    """Directions of a limb's two segments in its root's frame (arm: torso, leg: body)."""
-    rotations = [np.eye(3)]
+def _cross_matrix(columns, direction):
+    """Cross products (3, N) of the ``columns`` (3, N) with ``direction`` (3,)."""
+    x, y, z = direction
+    return np.array([[0.0, z, -y], [-z, 0.0, x], [y, -x, 0.0]]) @ columns
+
+
+def _chain_directions(names, values, with_axes=False):
+    """Directions of a limb's two segments in its root's frame (arm: torso, leg: body).
+
+    With ``with_axes``, also the four joints' axes (4, 3) in that frame.
+    """
+    rotations, axes = [_IDENTITY], []
     for name, value in zip(names, values):
-        rotations.append(rotations[-1] @ _rotation(JOINTS_BY_NAME[name].axis, value))
-    down = np.array([0.0, 0.0, -1.0])
-    return rotations[3] @ down, rotations[4] @ down
+        axis = JOINTS_BY_NAME[name].axis
+        axes.append(rotations[-1] @ axis)
+        rotations.append(rotations[-1] @ _rotation(axis, value))
+    # The segments hang down their links' -z at zero angles.
+    first, second = -rotations[3][:, 2], -rotations[4][:, 2]
+    if with_axes:
+        return first, second, np.array(axes)
+    return first, second
+
+
+def _chain_jacobian(names, values):
+    """(6, 4) derivatives of both segments' directions (:func:`_chain_directions`) by angle."""
+    # Turning joint i moves a direction d after it by (its axis) x d; the first segment hangs
+    # before the last joint.
+    first, second, axes = _chain_directions(names, values, with_axes=True)
+    upper_rows = _cross_matrix(axes.T, first)
+    upper_rows[:, 3] = 0.0
+    return np.concatenate([upper_rows, _cross_matrix(axes.T, second)])
 
 
 def _chain_error(names, values, upper, lower_segment):
@@ -287,8 +315,10 @@ def _solve_chain(names, candidates, upper, lower_segment):
         def residual(values):
             first, second = _chain_directions(names, values)
             return np.concatenate([first - upper, second - lower_segment])
+
         start = np.clip(best, lower + 1e-9, high - 1e-9)
-        fit = least_squares(residual, start, bounds=(lower, high))
+        fit = least_squares(residual, start, jac=lambda values: _chain_jacobian(names, values),
+                            bounds=(lower, high))
         error = _chain_error(names, fit.x, upper, lower_segment)
         if error < best_error:
             best, best_error = np.clip(fit.x, lower, high), error

@@ -159,6 +159,22 @@ def test_a_pose_the_limits_forbid_is_clamped_and_its_error_reported():
     assert max(_segment_errors(positions, again)[:4]) < 3.0  # the arms are unaffected
 
 
+@pytest.mark.parametrize('limb', [human_model.ARM, human_model.LEG])
+def test_the_limb_jacobian_is_the_derivative_of_its_directions(limb):
+    # The clamped IK's least squares takes this Jacobian: central differences must agree.
+    rng = np.random.default_rng(3)
+    for side in ('l', 'r'):
+        names = [f'{side}_{name}' for name in limb]
+        values = rng.uniform(-1.5, 1.5, 4)
+        step = 1e-6
+        numeric = np.stack([
+            np.concatenate(human_model._chain_directions(names, values + step * e))
+            - np.concatenate(human_model._chain_directions(names, values - step * e))
+            for e in np.eye(4)], axis=1) / (2 * step)
+        np.testing.assert_allclose(human_model._chain_jacobian(names, values), numeric,
+                                   atol=1e-8)
+
+
 def test_limbs_not_located_get_no_joint_angles():
     positions, _ = _skeleton(_random_angles(np.random.default_rng(3)), 1.7)
     known = np.ones(17, bool)
