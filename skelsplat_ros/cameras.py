@@ -182,9 +182,9 @@ class CameraRig:
         same formula; their depth is not positive.
         """
         points = np.asarray(points_world, dtype=float).reshape(-1, 3)
-        in_cameras = np.einsum('vij,nj->vni', self.viewmats[:, :3, :3], points) \
+        in_cameras = points @ np.swapaxes(self.viewmats[:, :3, :3], 1, 2) \
             + self.viewmats[:, None, :3, 3]                                    # (V, N, 3)
-        homogeneous = np.einsum('vij,vnj->vni', self.intrinsics, in_cameras)
+        homogeneous = in_cameras @ np.swapaxes(self.intrinsics, 1, 2)
         pixels = homogeneous[..., :2] / homogeneous[..., 2:]
         for v in self._distorted:
             if len(points):

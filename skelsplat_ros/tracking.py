@@ -362,16 +362,23 @@ class MultiPersonTracker:
         its joints on one's projection and some on another's) while the other detections of
         the view explain fewer than all but one of them.
         """
-        result = []
         recent = [t for t, track in enumerate(self._tracks)
                   if track.track_id >= 0 and track.missed < _RECENT_FRAMES]
-        projected = self._projections()[:, recent] if len(recent) >= 2 else None
-        for v, (points, conf) in enumerate(observed):
-            flag = np.zeros(len(conf), dtype=bool)
+        counts = [len(conf) for _, conf in observed]
+        merged = np.zeros((len(observed), max(counts, default=0)), dtype=bool)
+        if len(recent) >= 2 and merged.size:
+            # Every view at once: the views' detections padded to one count with confidence 0.
+            points = np.zeros(merged.shape + (self.skeleton.num_joints, 2))
+            conf = np.zeros(merged.shape + (self.skeleton.num_joints,))
+            for v, (pts, c) in enumerate(observed):
+                points[v, :len(c)], conf[v, :len(c)] = pts, c
+            merged = over_two_people(points, conf, self._projections()[:, recent],
+                                     self.config.association_px)
+        result = []
+        for v, count in enumerate(counts):
+            flag = merged[v, :count].copy()
             if flags is not None and flags[v] is not None and len(flags[v]):
                 flag |= np.asarray(flags[v], dtype=bool)[originals[v]]
-            if len(recent) >= 2:
-                flag |= over_two_people(points, conf, projected[v], self.config.association_px)
             result.append(flag)
         return result
 
@@ -471,30 +478,32 @@ def over_two_people(points, conf, projected, threshold_px):
     more than one person.
 
     Args:
-        points: (P, J, 2) undistorted pixels of the view's detections.
-        conf: (P, J) their confidence, 0 where unusable.
-        projected: (T, J, 2) the people's joints projected into the view (undistorted
+        points: (..., P, J, 2) undistorted pixels of the view's detections; leading dims are
+            views, judged each on its own.
+        conf: (..., P, J) their confidence, 0 where unusable.
+        projected: (..., T, J, 2) the people's joints projected into the view (undistorted
             pixels), NaN where unknown.
         threshold_px: pixel distance within which a joint or a detection explains a person.
 
     Returns:
-        (P,) bool.
+        (..., P) bool.
     """
-    flag = np.zeros(len(conf), dtype=bool)
-    if len(projected) < 2 or not len(conf):
+    flag = np.zeros(conf.shape[:-1], dtype=bool)
+    if projected.shape[-3] < 2 or not conf.shape[-2]:
         return flag
-    boxed = _covered(points, conf, projected)                                   # (P, T)
-    mixed = _mixed(points, conf, projected, threshold_px)                       # (P, T)
-    explains = _pixel_distance(points, conf, projected) < threshold_px         # (P, T)
+    boxed = _covered(points, conf, projected)                              # (..., P, T)
+    mixed = _mixed(points, conf, projected, threshold_px)
+    explains = _pixel_distance(points, conf, projected) < threshold_px
     # A detection that follows one person's projection and merely covers another's box is
     # that person's, with the other hidden behind: only mixed joints, or a box over people
     # it follows none of, make it doubtful.
-    covered = np.where((mixed.sum(axis=1) >= 2)[:, None], mixed | boxed,
-                       np.where(explains.any(axis=1)[:, None], False, boxed))
-    for d in np.flatnonzero(covered.sum(axis=1) >= 2):
-        under = covered[d]
-        helpers = np.delete(explains, d, axis=0)[:, under].any(axis=1).sum()
-        flag[d] = under.sum() > 1 + helpers
+    covered = np.where((mixed.sum(axis=-1) >= 2)[..., None], mixed | boxed,
+                       np.where(explains.any(axis=-1)[..., None], False, boxed))
+    for index in np.argwhere(covered.sum(axis=-1) >= 2):
+        view, d = tuple(index[:-1]), index[-1]
+        under = covered[view][d]
+        helpers = np.delete(explains[view], d, axis=0)[:, under].any(axis=1).sum()
+        flag[view][d] = under.sum() > 1 + helpers
     return flag
 
 
@@ -504,45 +513,52 @@ def _original_index(row, originals):
 
 
 def _boxes(points, known):
-    """(N, 4) x0, y0, x1, y1 of points (N, J, 2) where known (N, J); NaN where none is."""
+    """(..., N, 4) x0, y0, x1, y1 of points (..., N, J, 2) where known (..., N, J), else NaN."""
     known = known[..., None]
-    boxes = np.concatenate([np.where(known, points, np.inf).min(axis=1),
-                            np.where(known, points, -np.inf).max(axis=1)], axis=1)
-    return np.where(known.any(axis=1), boxes, np.nan)
+    boxes = np.concatenate([np.where(known, points, np.inf).min(axis=-2),
+                            np.where(known, points, -np.inf).max(axis=-2)], axis=-1)
+    return np.where(known.any(axis=-2), boxes, np.nan)
 
 
 def _covered(points, conf, projected):
-    """(P, T): which tracks' projections (T, J, 2) lie mostly inside each detection's box."""
-    detections = _boxes(points, conf > 0)
-    tracks = _boxes(projected, np.isfinite(projected).all(axis=-1))
-    low = np.maximum(detections[:, None, :2], tracks[None, :, :2])
-    high = np.minimum(detections[:, None, 2:], tracks[None, :, 2:])
+    """(..., P, T): which tracks' projections (..., T, J, 2) lie mostly inside each box."""
+    detections = _boxes(points, conf > 0)[..., :, None, :]
+    tracks = _boxes(projected, np.isfinite(projected).all(axis=-1))[..., None, :, :]
+    low = np.maximum(detections[..., :2], tracks[..., :2])
+    high = np.minimum(detections[..., 2:], tracks[..., 2:])
     overlap = np.clip(high - low, 0.0, None).prod(axis=-1)
-    area = np.clip(tracks[:, 2:] - tracks[:, :2], 1.0, None).prod(axis=-1)
-    return np.nan_to_num(overlap / area[None]) >= _COVERED_FRACTION
+    area = np.clip(tracks[..., 2:] - tracks[..., :2], 1.0, None).prod(axis=-1)
+    return np.nan_to_num(overlap / area) >= _COVERED_FRACTION
+
+
+def _gaps(points, projected):
+    """(..., P, T, J) pixel distance of each detection's joints to each track's."""
+    return np.linalg.norm(points[..., :, None, :, :] - projected[..., None, :, :, :], axis=-1)
 
 
 def _mixed(points, conf, projected, threshold_px):
-    """(P, T): tracks that each own several joints of a detection (nearest, within threshold)."""
-    if not len(points) or not len(projected):
-        return np.zeros((len(points), len(projected)), dtype=bool)
-    gaps = np.nan_to_num(np.linalg.norm(points[:, None] - projected[None], axis=-1),
-                         nan=np.inf)                                          # (P, T, J)
-    nearest = np.argmin(gaps, axis=1)                                         # (P, J)
-    close = (np.min(gaps, axis=1) < threshold_px) & (conf > 0)
-    owned = (nearest[:, None] == np.arange(len(projected))[None, :, None]) & close[:, None]
+    """(..., P, T): tracks that each own several joints of a detection (nearest, in reach)."""
+    num_tracks = projected.shape[-3]
+    if not points.shape[-3] or not num_tracks:
+        return np.zeros(conf.shape[:-1] + (num_tracks,), dtype=bool)
+    gaps = np.nan_to_num(_gaps(points, projected), nan=np.inf)               # (..., P, T, J)
+    nearest = np.argmin(gaps, axis=-2)                                        # (..., P, J)
+    close = (np.min(gaps, axis=-2) < threshold_px) & (conf > 0)
+    owned = ((nearest[..., None, :] == np.arange(num_tracks)[:, None])
+             & close[..., None, :])
     return owned.sum(axis=-1) >= _MIN_SHARED_JOINTS
 
 
 def _pixel_distance(points, conf, projected):
-    """(P, T) mean pixel distance of detections to projected tracks over the joints both have.
+    """(..., P, T) mean pixel distance of detections to projected tracks over their joints.
 
     inf where they share fewer than :data:`_MIN_SHARED_JOINTS`.
     """
-    if not len(points) or not len(projected):
-        return np.full((len(points), len(projected)), np.inf)
-    gaps = np.linalg.norm(points[:, None] - projected[None], axis=-1)        # (P, T, J)
-    shared = (conf[:, None] > 0) & np.isfinite(gaps)
+    num_tracks = projected.shape[-3]
+    if not points.shape[-3] or not num_tracks:
+        return np.full(conf.shape[:-1] + (num_tracks,), np.inf)
+    gaps = _gaps(points, projected)                                           # (..., P, T, J)
+    shared = (conf[..., None, :] > 0) & np.isfinite(gaps)
     with np.errstate(invalid='ignore'):
         mean = np.where(shared, gaps, 0.0).sum(axis=-1) / shared.sum(axis=-1)
     return np.where(shared.sum(axis=-1) >= _MIN_SHARED_JOINTS, mean, np.inf)
