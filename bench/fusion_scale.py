@@ -21,9 +21,10 @@ median and p95, the fusion process's CPU (100 % = one core), groups dropped (pub
 never output) and the node's own drop counters, the fraction of outputs with everyone.  And,
 to say where the time goes, the same work in this process without DDS, in CPU time per group
 (one torch thread): reading the V messages (rclpy deserialisation, then conversion to numpy;
-flat and per-joint messages both) and the tracker's update, split into association, RANSAC,
-fit and the rest by cProfile's shares.  The machine's load average is recorded: other
-processes on a shared machine slow everything down.
+flat and per-joint messages both), the tracker's update, split into association, RANSAC,
+fit and the rest by cProfile's shares, and the outputs the node builds from it
+(``/human_pose_3d``, TF, the ROS4HRI bodies with their inverse kinematics).  The machine's
+load average is recorded: other processes on a shared machine slow everything down.
 """
 
 import argparse
@@ -121,14 +122,26 @@ def playback_index(tick):
     return phase if phase < SCENE_FRAMES else period - phase
 
 
+# The node's parameters besides its parameter file, in the subprocess and in the profile.
+NODE_OVERRIDES = {'detector': 'keypoints_topic', 'intrinsics_source': 'calibration_file',
+                  'multi_person': True, 'solver_objective': 'analytic', 'device': 'cpu',
+                  'diagnostics_period': 1.0, 'publish_markers': False, 'publish_points': False}
+
+
+def write_case(cameras):
+    """Write the case's calibration and parameter file; returns (workdir, params, calibration)."""
+    workdir = pathlib.Path(tempfile.mkdtemp(prefix='skelsplat_scale_'))
+    write_calibration(cameras, workdir / 'calibration.toml')
+    write_params([camera.name for camera in cameras], workdir / 'params.yaml')
+    return workdir, workdir / 'params.yaml', workdir / 'calibration.toml'
+
+
 def start_node(workdir, params, calibration, log_file):
     """Start the node pinned to :data:`NODE_CORE` (one torch thread); returns the Popen."""
     command = [sys.executable, '-m', 'skelsplat_ros.ros.runner', '--params-file', str(params),
-               '-p', f'calibration_file:={calibration}', '-p', 'detector:=keypoints_topic',
-               '-p', 'intrinsics_source:=calibration_file', '-p', 'multi_person:=true',
-               '-p', 'solver_objective:=analytic', '-p', 'device:=cpu',
-               '-p', 'diagnostics_period:=1.0',
-               '-p', 'publish_markers:=false', '-p', 'publish_points:=false']
+               '-p', f'calibration_file:={calibration}']
+    for name, value in NODE_OVERRIDES.items():
+        command += ['-p', f'{name}:={str(value).lower() if isinstance(value, bool) else value}']
     core = NODE_CORE if NODE_CORE < os.cpu_count() else 0
     env = dict(os.environ, OMP_NUM_THREADS='1')
     # Not from the source tree: there `skelsplat_ros` would shadow the install space.
@@ -136,8 +149,8 @@ def start_node(workdir, params, calibration, log_file):
                             env=env, preexec_fn=lambda: os.sched_setaffinity(0, {core}))
 
 
-def run_case(cameras, frames, num_people, duration_s, rate_hz, flat):
-    """Play the frames to a fresh node; return the case's live figures (a dict)."""
+def run_case(case, cameras, frames, num_people, duration_s, rate_hz, flat):
+    """Play the frames to a fresh node of ``case`` (:func:`write_case`); return its figures."""
     from builtin_interfaces.msg import Time
     from diagnostic_msgs.msg import DiagnosticArray
     import rclpy
@@ -147,9 +160,7 @@ def run_case(cameras, frames, num_people, duration_s, rate_hz, flat):
     from skelsplat_ros.ros.conversions import keypoints_msg
 
     names = [camera.name for camera in cameras]
-    workdir = pathlib.Path(tempfile.mkdtemp(prefix='skelsplat_scale_'))
-    write_calibration(cameras, workdir / 'calibration.toml')
-    write_params(names, workdir / 'params.yaml')
+    workdir, params, calibration = case
     messages = [[keypoints_msg(views[v], 'coco17', Time(), f'{name}_optical_frame', flat=flat)
                  for v, name in enumerate(names)] for views in frames]
 
@@ -181,8 +192,7 @@ def run_case(cameras, frames, num_people, duration_s, rate_hz, flat):
     node.create_subscription(DiagnosticArray, '/diagnostics', on_diagnostics, reliable)
     log_path = workdir / 'node.log'
     with open(log_path, 'w') as log_file:
-        process = start_node(workdir, workdir / 'params.yaml', workdir / 'calibration.toml',
-                             log_file)
+        process = start_node(workdir, params, calibration, log_file)
     spinner = Spinner(executor)
     deadline = time.monotonic() + 120.0
     while time.monotonic() < deadline and process.poll() is None:
@@ -255,12 +265,15 @@ def run_case(cameras, frames, num_people, duration_s, rate_hz, flat):
     }
 
 
-def profile_case(cameras, frames, flat):
+def profile_case(case, cameras, frames, flat):
     """Time the node's work per group in this process, without DDS: ms per group by stage."""
     from builtin_interfaces.msg import Time
     from rclpy.serialization import deserialize_message, serialize_message
+    from skelsplat_ros.live import tracked_people
     from skelsplat_ros.msg import Keypoints2D
+    from skelsplat_ros.ros.bag import load_config
     from skelsplat_ros.ros.conversions import keypoints_msg, keypoints_msg_to_skeleton
+    from skelsplat_ros.ros.outputs import Outputs
     from skelsplat_ros.solver import SolverConfig
     from skelsplat_ros.tracking import MultiPersonTracker
     import torch
@@ -287,10 +300,21 @@ def profile_case(cameras, frames, flat):
     config = SolverConfig(objective='analytic', device='cpu', frame_rate=protocols.RATE_HZ)
     tracker = MultiPersonTracker(cameras, config)
     tracker.update(views[0])                 # warm-up: first torch calls
-    started = time.process_time()
-    for group in views[1:]:
-        tracker.update(group)
-    update = time.process_time() - started
+    _, params, calibration = case
+    node_config = load_config(params, dict(NODE_OVERRIDES, calibration_file=str(calibration)))
+    outputs = Outputs(node_config.skeleton)
+    names = [camera.name for camera in cameras]
+    update = publishing = 0.0
+    for g, group in enumerate(views[1:]):
+        started = time.process_time()
+        tracked = tracker.update(group)
+        middle = time.process_time()
+        # What the node publishes of them: /human_pose_3d, TF, the ROS4HRI bodies (their
+        # joint states by inverse kinematics); the messages are built, not sent.
+        outputs.messages(tracked_people(dict(tracked), names), (g + 1) * 33_333_333,
+                         node_config)
+        update += middle - started
+        publishing += time.process_time() - middle
     tracker = MultiPersonTracker(cameras, config)
     tracker.update(views[0])
     profiler = cProfile.Profile()
@@ -305,7 +329,7 @@ def profile_case(cameras, frames, flat):
                    if name == function and path.endswith(module))
 
     count = len(views) - 1
-    association = cumulative('association.py', 'associate')
+    association = cumulative('association.py', 'associate_detections')
     ransac = cumulative('triangulation.py', 'triangulate_ransac')
     fit = cumulative('analytic.py', 'fit')
     # The profiler's shares of the unprofiled CPU time.
@@ -317,6 +341,7 @@ def profile_case(cameras, frames, flat):
         'convert_ms': read['convert_ms'],
         'reading_by_form': reading,
         'tracker_update_cpu_ms': round(update * 1e3 / count, 2),
+        'outputs_cpu_ms': round(publishing * 1e3 / count, 2),
         'profiled_ms': {'association': round(association * scale, 2),
                         'ransac': round(ransac * scale, 2),
                         'fit': round(fit * scale, 2),
@@ -352,9 +377,10 @@ def plot(report, path):
     stages = [('deserialise', lambda p: p['deserialise_ms']),
               ('convert', lambda p: p['convert_ms'])] + [
         (name, lambda p, name=name: p['profiled_ms'][name])
-        for name in ('association', 'ransac', 'fit', 'rest')]
+        for name in ('association', 'ransac', 'fit', 'rest')] + [
+        ('outputs', lambda p: p['outputs_cpu_ms'])]
     for (name, value), colour in zip(stages, ('#999999', '#56b4e9', '#e69f00', '#d55e00',
-                                              '#009e73', '#0072b2')):
+                                              '#009e73', '#0072b2', '#cc79a7')):
         heights = np.array([value(c['profile']) for c in cases])
         axes[3].bar(x, heights, bottom=bottom, label=name, color=colour)
         bottom += heights
@@ -411,15 +437,17 @@ def main(argv=None):
         cameras = ring_cameras(real[0], count, centre)
         for num_people in args.people:
             frames = make_frames(cameras, truth, motion, num_people, args.seed)
-            profile = profile_case(cameras, frames, flat)
-            live = run_case(cameras, frames, num_people, duration, args.rate, flat)
+            case = write_case(cameras)
+            profile = profile_case(case, cameras, frames, flat)
+            live = run_case(case, cameras, frames, num_people, duration, args.rate, flat)
             cases.append({'cameras': count, 'people': num_people, 'live': live,
                           'profile': profile})
             log(f'[{time.perf_counter() - started:6.1f} s] {count:2d} cameras x {num_people} '
                 f'people: {live["output_rate_hz"]:5.1f} Hz, latency '
                 f'{live["latency_ms"]["median"]} / {live["latency_ms"]["p95"]} ms, CPU '
                 f'{live["fusion_cpu_percent"]} %, dropped {live["groups_dropped"]}; '
-                f'in-process {profile["tracker_update_cpu_ms"]} ms/group '
+                f'in-process {profile["tracker_update_cpu_ms"]} + '
+                f'{profile["outputs_cpu_ms"]} ms/group '
                 f'({profile["profiled_ms"]}), read {profile["deserialise_ms"]} + '
                 f'{profile["convert_ms"]} ms; loadavg {live["loadavg_after"][0]}')
     from skelsplat_ros.tracking import TrackerConfig

@@ -73,4 +73,5 @@ def test_one_short_live_run(tmp_path):
     # The flat message holds the same keypoints in fewer bytes than the per-joint one.
     forms = profile['reading_by_form']
     assert 0 < forms['flat']['message_bytes'] < forms['per_joint']['message_bytes']
-    assert profile['tracker_update_cpu_ms'] > 0
+    assert profile['tracker_update_cpu_ms'] > 0 and profile['outputs_cpu_ms'] > 0
+    assert profile['profiled_ms']['association'] > 0
