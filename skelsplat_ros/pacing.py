@@ -3,9 +3,10 @@
 """How the live node paces its work: the newest-wins hand-over, rate-limited logs, statistics.
 
 :class:`LatestMailbox` sits between the synchroniser and the fusion worker, so that a busy
-worker drops groups instead of queueing them; :class:`KeyedThrottle` and :func:`fault_kind`
-rate-limit repeated log lines; :class:`WindowStats` collects the counts and latencies that
-``/diagnostics`` reports.  Every structure here is bounded whatever the input.
+worker drops groups instead of queueing them; :class:`StampGrid` picks the same frames in every
+camera and every node of a rig when there is no time for all of them; :class:`KeyedThrottle`
+and :func:`fault_kind` rate-limit repeated log lines; :class:`WindowStats` collects the counts
+and latencies that ``/diagnostics`` reports.  Every structure here is bounded whatever the input.
 """
 
 import collections
@@ -16,7 +17,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-__all__ = ['KeyedThrottle', 'LatestMailbox', 'WindowStats', 'fault_kind']
+__all__ = ['KeyedThrottle', 'LatestMailbox', 'StampGrid', 'WindowStats', 'fault_kind']
 
 
 class LatestMailbox:
@@ -59,6 +60,33 @@ class LatestMailbox:
     def closed(self) -> bool:
         """Whether :meth:`close` was called."""
         return self._closed
+
+
+class StampGrid:
+    """Admit the first frame of each ``period_s`` slot of the stamp timeline, and no other.
+
+    Slots are whole multiples of the period since the epoch of the stamps' clock, so every
+    camera of a rig and every node that sees its frames (detector nodes on several hosts)
+    picks the same stamps, with no message between them: cameras that stamp their frames
+    alike (hardware-synchronised, or one driver) give complete groups at the slot rate,
+    where detectors that each take whatever frame they have time for would detect different
+    stamps.  A period of 0 admits every frame.  A stamp in an earlier slot than the last one
+    admitted (a bag or a simulated clock starting over) starts the timeline afresh.
+    """
+
+    def __init__(self, period_s: float):
+        self._period_ns = int(round(float(period_s) * 1e9))
+        self._slot: Optional[int] = None
+
+    def admits(self, stamp_ns: int) -> bool:
+        """Whether the frame stamped ``stamp_ns`` is the first of a new slot (it is taken)."""
+        if self._period_ns <= 0:
+            return True
+        slot = int(stamp_ns) // self._period_ns
+        if self._slot is not None and slot == self._slot:
+            return False
+        self._slot = slot
+        return True
 
 
 class KeyedThrottle:

@@ -235,6 +235,38 @@ def test_detector_node_refuses_bad_frames_and_keeps_detecting(video):  # noqa: F
     assert len(keypoints[0].confidence) == 17 and np.isfinite(keypoints[0].xy).all()
 
 
+def test_detector_node_detects_only_the_first_frame_of_each_detection_period(video):  # noqa: F811
+    # Six 30 Hz frames with detection_period 0.1 s: frames 0 and 3 open the two slots.  Each
+    # frame is sent once the node has taken in the last one and detected what it took, so
+    # none is dropped for being busy.
+    _, cameras, frames = video
+    bgr = frames['cam_01'][0]
+    stamps = [stamp_of(k, rate_hz=30.0, start_s=1000) for k in range(6)]
+    with RosContext() as ros:
+        node = DetectorNode(context=ros.context, parameter_overrides=[
+            Parameter('camera_names', value=['cam_01']), Parameter('image_qos', value='reliable'),
+            Parameter('detection_period', value=0.1)])
+        ros.executor.add_node(node)
+        ros.nodes.append(node)
+        probe = Probe(ros.node('probe'), {'cam_01': 'image'})
+        probe.listen('/cam_01/keypoints', Keypoints2D)
+        assert spin_until(ros.executor, probe.connected)
+        probe.info['cam_01'].publish(camera_info_msg(cameras['cam_01'], stamps[0],
+                                                     'cam_01_optical_frame'))
+        state = node._states['cam_01']
+        for k, stamp in enumerate(stamps):
+            before = state.last_arrival
+            probe.inputs['cam_01'].publish(_message('cam_01', bgr, stamp))
+            assert spin_until(ros.executor, lambda: state.last_arrival != before)
+            assert spin_until(ros.executor, lambda: probe.count('/cam_01/keypoints')
+                              == (k >= 0) + (k >= 3), timeout_s=OUTPUT_TIMEOUT_S)
+        spin_until(ros.executor, lambda: probe.count('/cam_01/keypoints') > 2, timeout_s=1.0)
+        detected = [stamp_ns(msg.header.stamp) for msg in probe.messages('/cam_01/keypoints')]
+        dropped = node._detections['cam_01'].mailbox.dropped
+    assert dropped == 0
+    assert detected == [stamp_ns(stamps[0]), stamp_ns(stamps[3])]
+
+
 def test_runner_distributed_refuses_an_unknown_camera(capsys):
     assert runner.main(['--distributed', '--params-file', str(PARAMS), '--cameras',
                         'cam_09']) == 2

@@ -132,6 +132,29 @@ def test_keypoints_mode_matches_cli(demo, case):
     assert any(differs) == bool(solver_settings)
 
 
+def test_detection_period_fuses_the_first_group_of_each_period(demo):
+    # Six groups at STAMP_RATE_HZ with detection_period three frames long: groups 0 and 3 open
+    # the two periods of the stamp timeline, the others are not fused.
+    calibration, _, frames = demo
+    cameras = {camera.name: camera for camera in load_calibration(calibration)}
+    groups = [frames[index % len(frames)] for index in range(6)]
+    with RosContext() as ros:
+        node = create_node(PARAMS, _node_overrides(calibration, max_wait=5.0,
+                                                   detection_period=3 / STAMP_RATE_HZ),
+                           context=ros.context)
+        ros.executor.add_node(node)
+        ros.nodes.append(node)
+        probe = Probe(ros.node('probe'), dict.fromkeys(CAMERAS, 'keypoints'))
+        calibrate(ros, probe, cameras)
+        for index, views in enumerate(groups):
+            _publish_group(probe, cameras, index, views)
+            assert spin_until(ros.executor, lambda: probe.count('/human_pose_3d')
+                              == (index >= 0) + (index >= 3), timeout_s=OUTPUT_TIMEOUT_S)
+        spin_until(ros.executor, lambda: probe.count('/human_pose_3d') > 2, timeout_s=1.0)
+        stamps = [stamp_ns(msg.header.stamp) for msg in probe.messages('/human_pose_3d')]
+    assert stamps == [stamp_ns(stamp_of(0)), stamp_ns(stamp_of(3))]
+
+
 def _float_parameter(name, value):
     return ParameterMsg(name=name, value=ParameterValue(type=ParameterType.PARAMETER_DOUBLE,
                                                         double_value=value))

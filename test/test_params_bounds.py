@@ -25,7 +25,7 @@ OWN_DEFAULTS = {
     'max_wait': 0.1, 'min_views': 2, 'image_qos': 'sensor_data', 'device': 'auto',
     'skeleton': 'coco17', 'publish_markers': True, 'publish_points': True, 'publish_tf': True,
     'publish_covariance_ellipsoids': False, 'marker_lifetime': 0.5, 'input_timeout': 1.0,
-    'diagnostics_period': 1.0, 'smoothing_lag': 0,
+    'diagnostics_period': 1.0, 'smoothing_lag': 0, 'detection_period': 0.0,
     # ROS4HRI (REP-155), issue 18.
     'frame_style': 'ros4hri', 'model_frames_by': 'node', 'publish_hri': True,
     'hri_grace_period': 10.0,

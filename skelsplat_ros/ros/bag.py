@@ -28,6 +28,7 @@ from rclpy.time import Time
 from skelsplat_ros.cameras import CalibrationError
 from skelsplat_ros.fileio.mcap_io import McapBagWriter, read_messages, read_summary
 from skelsplat_ros.live import fuse_group, people_of, tracked_people
+from skelsplat_ros.pacing import StampGrid
 from skelsplat_ros.ros import conversions, outputs
 from skelsplat_ros.ros.camera_states import CameraStates
 from skelsplat_ros.ros.diagnostics import bag_statuses
@@ -130,6 +131,7 @@ class _Processor:
                               written=dict.fromkeys(OUTPUT_TYPES, 0))
         self._warned = set()
         self._outputs = outputs.Outputs(config.skeleton)
+        self._grid = StampGrid(config.detection_period)   # the node's choice of groups
         self._next_diagnostics_ns = None
         self._epoch = 0  # the synchroniser's timeline of the last group fused
 
@@ -173,13 +175,15 @@ class _Processor:
             self.warn(('sync', name, self.sync.last_drop), f'{name}: frame dropped: '
                       f'{DROP_REASONS[self.sync.last_drop]} (stamp {stamp * 1e-9:.3f} s)')
         for group in groups:
-            self._fuse(group, log_time_ns)
+            if self._grid.admits(group.stamp_ns):
+                self._fuse(group, log_time_ns)
 
     def finish(self, log_time_ns):
         """Fuse what the synchroniser still holds and write the last diagnostics."""
         # Far in the future: every pending group stops waiting for its missing cameras.
         for group in self.sync.poll(2 ** 62):
-            self._fuse(group, log_time_ns)
+            if self._grid.admits(group.stamp_ns):
+                self._fuse(group, log_time_ns)
         self._flush_smoothing(log_time_ns)
         self._diagnostics(log_time_ns, None, force=True)
 

@@ -14,7 +14,7 @@ import threading
 import time
 
 from skelsplat_ros import imaging
-from skelsplat_ros.pacing import LatestMailbox, WindowStats
+from skelsplat_ros.pacing import LatestMailbox, StampGrid, WindowStats
 from skelsplat_ros.ros import conversions
 from skelsplat_ros.ros.faults import fault_key
 
@@ -43,11 +43,14 @@ class CameraDetection:
         faults: the node's :class:`skelsplat_ros.ros.faults.FaultLog`.
         stats: the node's window counters (``detected/<name>``, ``people/<name>``).
         now_ns: the node clock, nanoseconds (the latency is now minus the image stamp).
+        detection_period: the node's ``detection_period``, seconds (0: every image).
     """
 
-    def __init__(self, name, engine, skeleton_format, publish, faults, stats, now_ns):
+    def __init__(self, name, engine, skeleton_format, publish, faults, stats, now_ns,
+                 detection_period=0.0):
         self.name = name
         self.mailbox = LatestMailbox()
+        self._grid = StampGrid(detection_period)
         self.latencies = WindowStats()   # image stamp -> published, on the node clock
         self.durations = WindowStats()   # arrival -> published: conversion and detection
         self.people_in_view = 0
@@ -62,8 +65,14 @@ class CameraDetection:
         self._thread.start()
 
     def put(self, msg):
-        """Leave ``msg`` (an Image or CompressedImage) for the worker; the newest wins."""
-        self.mailbox.put((msg, time.monotonic()))
+        """Leave ``msg`` (an Image or CompressedImage) for the worker; the newest wins.
+
+        With a ``detection_period``, only the first image of each period of the stamp timeline
+        (:class:`skelsplat_ros.pacing.StampGrid`); the others are not detected.
+        """
+        stamp = msg.header.stamp
+        if self._grid.admits(stamp.sec * 1_000_000_000 + stamp.nanosec):
+            self.mailbox.put((msg, time.monotonic()))
 
     def close(self):
         """Stop the worker thread (it finishes the image at hand)."""

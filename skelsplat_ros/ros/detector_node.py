@@ -83,7 +83,7 @@ class DetectorNode(Node):
             publisher = self.create_publisher(Keypoints2D, camera.keypoints_topic, RELIABLE_QOS)
             self._detections[name] = CameraDetection(
                 name, self._engine, config.skeleton.name, publisher.publish, self._faults,
-                self._stats, lambda: now_ns().nanoseconds)
+                self._stats, lambda: now_ns().nanoseconds, config.detection_period)
             kind = CompressedImage if camera.compressed else Image
             self.create_subscription(kind, camera.image_topic, partial(self._on_image, name),
                                      qos)

@@ -41,7 +41,7 @@ from rclpy.qos import QoSDurabilityPolicy, QoSHistoryPolicy, QoSProfile, QoSReli
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from skelsplat_ros.live import fuse_group, nobody_message
 from skelsplat_ros.msg import Keypoints2D
-from skelsplat_ros.pacing import LatestMailbox
+from skelsplat_ros.pacing import LatestMailbox, StampGrid
 from skelsplat_ros.ros import conversions, hri, outputs
 from skelsplat_ros.ros.camera_states import CameraStates
 from skelsplat_ros.ros.diagnostics import NodeDiagnostics
@@ -108,6 +108,7 @@ class SkelSplatNode(Node):
         self._sync = FrameSynchronizer(config.camera_names, slop_s=config.slop,
                                        max_wait_s=config.max_wait, min_views=config.min_views)
         self._mailbox = LatestMailbox()
+        self._grid = StampGrid(config.detection_period)
         self._last_published_ns = None
         self._epoch = 0           # the synchroniser's timeline of the last group processed
         self._outputs = outputs.Outputs(config.skeleton)
@@ -231,7 +232,8 @@ class SkelSplatNode(Node):
         for group in groups:
             for name in group.frames:
                 self._stats.count(f'grouped/{name}')
-            self._mailbox.put(group)
+            if self._grid.admits(group.stamp_ns):
+                self._mailbox.put(group)
 
     # ------------------------------------------------------------------------------- worker
     def _work(self):

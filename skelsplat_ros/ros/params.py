@@ -183,6 +183,10 @@ class NodeConfig:
                                    'stalled, seconds', low=0.0, low_open=True, high=3600.0)
     diagnostics_period: float = setting(1.0, 'period of /diagnostics, seconds', low=0.0,
                                         low_open=True, high=3600.0)
+    detection_period: float = setting(
+        0.0, 'detect and fuse only the first frame of each period of the stamp timeline, '
+        'seconds: every camera and every detector node of the rig then takes the same stamps '
+        '(0: every frame there is time for)', low=0.0, high=3600.0)
     smoothing_lag: int = setting(0, 'publish each pose this many frame groups late, with its '
                                  'own stamp, smoothed with the groups after it (fixed-lag '
                                  'smoother, each person along its track); 0 publishes at once',
@@ -220,7 +224,7 @@ DYNAMIC = frozenset({'slop', 'max_wait', 'min_views', 'publish_markers', 'publis
 # redeclared), so that one parameter file configures both halves of a split rig alike.
 DETECTOR_FIELDS = ('skeleton', 'detector', 'onnx_model_path', 'model_path', 'detector_num_poses',
                    'detector_tracking', 'detector_max_side', 'device', 'image_qos',
-                   'input_timeout', 'diagnostics_period')
+                   'input_timeout', 'diagnostics_period', 'detection_period')
 DETECTOR_PARAMETERS: Dict[str, Tuple[object, str]] = {
     name: PARAMETERS[name] for name in DETECTOR_FIELDS}
 
