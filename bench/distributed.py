@@ -3,7 +3,7 @@
 """The split rig measured: the detector node alone, and the whole pipeline against one node.
 
     python bench/distributed.py --output bench/results [--duration 20] [--rate 30]
-                                [--skip-pipeline]
+                                [--skip-pipeline] [--detection-period 0.125]
 
 1. **The detector node alone**, one 1080 x 1920 camera (the demo's cam01 video) sent as raw
    ``bgr8`` images at ``--rate`` over real DDS on loopback to ``skelsplat_detector_node`` in a
@@ -15,6 +15,9 @@
    the node) against the split rig (a process of four detector nodes and a process of the
    fusion node in ``keypoints_topic`` mode, as ``distributed.launch.py`` starts them on one
    host): ``/human_pose_3d`` rate and latency side by side.  Not pinned: both use the machine.
+   With ``--detection-period P``, the pair again with ``detection_period: P`` in the one
+   parameter file of both (``with_detection_period`` in the JSON): every detector node then
+   detects the same stamps.
 
 The load average is recorded: the figures of a shared machine are slowed by the others.
 """
@@ -65,14 +68,15 @@ def _load(data_root, names):
     return cameras, frames
 
 
-def _params(workdir, data_root):
+def _params(workdir, data_root, detection_period=0.0):
     """Write the demo's parameter file for the runs (CPU, the calibration file, reliable)."""
     from skelsplat_ros.ros.launch_arguments import node_parameters
     parameters = node_parameters(ROOT / 'config' / 'multiview.yaml')
     parameters.update(calibration_file=str(data_root / CALIBRATION), device='cpu',
                       image_qos='reliable', diagnostics_period=1.0, max_wait=0.5,
-                      publish_markers=False, publish_points=False)
-    path = workdir / 'params.yaml'
+                      publish_markers=False, publish_points=False,
+                      detection_period=detection_period)
+    path = workdir / f'params_{detection_period:g}.yaml'
     path.write_text(yaml.safe_dump({'/**/skelsplat_node': {'ros__parameters': parameters}}))
     return path
 
@@ -261,7 +265,12 @@ def plot(report, path):
         ('detector node\n1 camera, 1 core', 'detector_alone'),
         ('single node\n4 cameras', 'single_node'), ('split rig\n4 detectors + fusion', 'split'))
         if report.get(key)}
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    gridded = report.get('with_detection_period')
+    if gridded:
+        period = f"{gridded['detection_period']:g} s"
+        runs[f'single node\nperiod {period}'] = gridded['single_node']
+        runs[f'split rig\nperiod {period}'] = gridded['split']
+    fig, axes = plt.subplots(1, 2, figsize=(14, 4))
     labels = list(runs)
     axes[0].bar(labels, [run['output_rate_hz'] for run in runs.values()], color='#0072B2')
     axes[0].set_ylabel('output rate (Hz)')
@@ -287,6 +296,8 @@ def main(argv=None):
     parser.add_argument('--duration', type=float, default=20.0)
     parser.add_argument('--rate', type=float, default=30.0)
     parser.add_argument('--skip-pipeline', action='store_true')
+    parser.add_argument('--detection-period', type=float, default=0.0,
+                        help='also run the pipeline pair with this detection_period, seconds')
     args = parser.parse_args(argv)
     data_root = default_data_root()
     workdir = pathlib.Path(tempfile.mkdtemp(prefix='skelsplat_distributed_'))
@@ -308,6 +319,15 @@ def main(argv=None):
         log('split rig: four detector nodes and the fusion node')
         report['split'] = pipeline(workdir, params, cameras, frames, args.duration,
                                    args.rate, split=True)
+        if args.detection_period > 0:
+            gridded = _params(workdir, data_root, args.detection_period)
+            log(f'both again with detection_period {args.detection_period:g} s')
+            report['with_detection_period'] = {
+                'detection_period': args.detection_period,
+                'single_node': pipeline(workdir, gridded, cameras, frames, args.duration,
+                                        args.rate, split=False),
+                'split': pipeline(workdir, gridded, cameras, frames, args.duration,
+                                  args.rate, split=True)}
     report['config']['loadavg_end'] = [round(v, 2) for v in os.getloadavg()]
     write_report(report, args.output, 'distributed', plot)
     return 0
