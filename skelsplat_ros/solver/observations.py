@@ -202,7 +202,8 @@ def gate_by_prediction(rig, positions, inliers, points, weights, prediction: Pre
     known = np.isfinite(predicted).all(axis=1)
     projected, jac = reprojection_residuals(
         rig.projections, np.where(known[:, None], predicted, 0.0), np.zeros_like(points))
-    spread = ((jac @ prediction.covariance) * jac).sum(axis=(-2, -1))        # (V, J)
+    with np.errstate(over='ignore', invalid='ignore'):  # an absurd camera model: inf spread
+        spread = ((jac @ prediction.covariance) * jac).sum(axis=(-2, -1))    # (V, J)
     distance = np.linalg.norm(points - projected, axis=-1)
     detected = weights > 0
     outvoted = detected & (distance > threshold) & (spread < (threshold / 4) ** 2)
