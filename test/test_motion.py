@@ -86,10 +86,14 @@ def test_a_restarted_joint_takes_its_measurement_and_keeps_its_velocity():
 
 
 def _filter_steps(measurements, information, accel_sigma, dt=DT):
-    """Return the filter's steps over (F, J, 3) measurements with (J, 3, 3) information."""
+    """Return the filter's steps over (F, J, 3) measurements with (J, 3, 3) information.
+
+    ``accel_sigma``: one std, or one per frame (the first unused: nothing is predicted).
+    """
     state, steps = motion.JointFilter.empty(measurements.shape[1]), []
-    for frame in measurements:
-        step = motion.update_step(motion.predict(state, dt, accel_sigma), frame, information,
+    sigmas = np.broadcast_to(accel_sigma, len(measurements))
+    for frame, sigma in zip(measurements, sigmas):
+        step = motion.update_step(motion.predict(state, dt, sigma), frame, information,
                                   dt=dt)
         steps.append(step)
         state = step.filtered
@@ -120,8 +124,10 @@ def _batch_least_squares(measurements, information, accel_sigma, dt):
     singular, so the unknowns are the first state and the accelerations).  One stacked
     weighted least-squares problem: the filter's start prior (at rest with std
     INITIAL_SPEED_SIGMA, position free), the accelerations' prior, every measurement.
-    Returns (F, 6) states.
+    ``accel_sigma``: one std, or one per frame (the acceleration into that frame; the first
+    unused).  Returns (F, 6) states.
     """
+    sigmas = np.broadcast_to(accel_sigma, len(measurements))[1:]
     num_frames = len(measurements)
     num_unknowns = 6 + 3 * (num_frames - 1)
     transition = motion.transition_matrix(dt)
@@ -134,7 +140,7 @@ def _batch_least_squares(measurements, information, accel_sigma, dt):
     hessian = np.zeros((num_unknowns, num_unknowns))
     gradient = np.zeros(num_unknowns)
     hessian[3:6, 3:6] += np.eye(3) / motion.INITIAL_SPEED_SIGMA ** 2
-    hessian[6:, 6:] += np.eye(num_unknowns - 6) / accel_sigma ** 2
+    hessian[6:, 6:] += np.diag(np.repeat(1.0 / sigmas ** 2, 3))
     for state_map, z in zip(maps, measurements):
         position = state_map[:3]
         hessian += position.T @ information @ position
@@ -168,6 +174,30 @@ def test_the_smoother_is_the_batch_least_squares_solution_of_a_linear_gaussian_m
     assert np.abs(filtered - expected)[:-1].max() > 1e-4
 
 
+def test_the_smoother_uses_each_steps_own_process_noise():
+    # The fitted acceleration std changes from frame to frame: each step's prediction carries
+    # its own process noise, and the smoother is still the batch solution of the model with
+    # those per-frame stds.
+    rng = np.random.default_rng(8)
+    num_frames, sigma_m, dt = 60, 0.004, 1.0 / 60.0
+    sigmas = np.where(np.arange(num_frames) % 20 < 10, 10.0, 80.0)
+    information = np.eye(3) / sigma_m ** 2
+    velocity, position, truth = np.array([0.5, -0.2, 0.1]), np.array([0.1, 0.2, 1.0]), []
+    for sigma in sigmas:
+        velocity = velocity + rng.normal(0.0, 0.5 * sigma * dt, 3)
+        position = position + velocity * dt
+        truth.append(position)
+    noise = rng.normal(0.0, 0.5 * sigma_m, (num_frames, 3))
+    measured = (np.array(truth) + noise)[:, None, :]
+    steps = _filter_steps(measured, information[None], sigmas, dt)
+    smoothed = np.stack([state.mean[0] for state in motion.rts_smooth(steps)])
+    expected = _batch_least_squares(measured[:, 0], information, sigmas, dt)
+    np.testing.assert_allclose(smoothed, expected, atol=1e-7, rtol=0)
+    # One std for all frames is another model, with another answer.
+    assert np.abs(_batch_least_squares(measured[:, 0], information, 10.0, dt)
+                  - expected).max() > 1e-4
+
+
 def test_smoothing_stops_at_a_restart():
     # A joint restarted at frame 10 (taken as measured, not fused): nothing after it may pull
     # the frames before it.
@@ -198,3 +228,84 @@ def test_fixed_lag_is_the_fixed_interval_smoother_at_the_lagged_frame():
         window = motion.rts_smooth(steps[now - lag:now + 1])[0]
         np.testing.assert_allclose(window.mean, interval.mean, atol=1e-12)
         np.testing.assert_allclose(window.cov, interval.cov, atol=1e-15)
+
+
+def _white_acceleration_motion(rng, num_frames, num_joints, accel_sigma, dt=DT):
+    """Return (F, J, 3) positions of the filter's own model: white acceleration of that std."""
+    velocity = rng.normal(0.0, 1.0, (num_joints, 3))
+    position = rng.normal(0.0, 0.3, (num_joints, 3))
+    truth = []
+    for _ in range(num_frames):
+        truth.append(position)
+        acceleration = rng.normal(0.0, accel_sigma, (num_joints, 3))
+        position = position + velocity * dt + acceleration * dt ** 2 / 2
+        velocity = velocity + acceleration * dt
+    return np.stack(truth)
+
+
+def _adaptive_run(measurements, sigma_m, floor=10.0, dt=DT):
+    """Filter with the fitted acceleration std; returns (positions (F, J, 3), stds (F,), steps)."""
+    information = np.tile(np.eye(3) / sigma_m ** 2, (measurements.shape[1], 1, 1))
+    state = motion.JointFilter.empty(measurements.shape[1])
+    accel = motion.AccelEstimate.starting_at(floor)
+    positions, sigmas, steps = [], [], []
+    for frame in measurements:
+        used = accel.sigma
+        step = motion.update_step(motion.predict(state, dt, used), frame, information, dt=dt)
+        accel = accel.observe(step, used)
+        state = step.filtered
+        positions.append(state.positions)
+        sigmas.append(accel.sigma)
+        steps.append(step)
+    return np.stack(positions), np.array(sigmas), steps
+
+
+@pytest.mark.parametrize('accel_sigma', [40.0, 150.0])
+def test_the_acceleration_std_is_fitted_near_the_true_one(accel_sigma):
+    rng = np.random.default_rng(4)
+    truth = _white_acceleration_motion(rng, 90, 17, accel_sigma)
+    measured = truth + rng.normal(0.0, 0.004, truth.shape)
+    _, sigmas, _ = _adaptive_run(measured, sigma_m=0.004)
+    # Within a few frames, and then within the grid's step of the truth most of the time.
+    assert sigmas[5] > 2 * 10.0
+    settled = sigmas[20:]
+    assert 0.7 * accel_sigma < np.median(settled) < 1.4 * accel_sigma
+    assert np.all((settled > 0.5 * accel_sigma) & (settled < 2.0 * accel_sigma))
+
+
+def test_slow_motion_keeps_the_floor():
+    # A person's 17 joints circling at 1 m/s (2.5 to 5 m/s^2), 5 mm of noise: nothing asks for
+    # more than the floor, not even the start, where the velocity is not known yet.
+    truth = np.concatenate([_circle(300, radius=0.2 + 0.05 * j) for j in range(17)], axis=1)
+    rng = np.random.default_rng(5)
+    measured = truth + rng.normal(0.0, 0.005, truth.shape)
+    _, sigmas, _ = _adaptive_run(measured, sigma_m=0.005)
+    assert np.all(sigmas == 10.0)
+
+
+def test_one_gross_error_leaves_the_acceleration_std_alone():
+    # 17 joints at rest; one of them measured 30 cm off in one frame (a wrong detection that
+    # got through): the estimate stays at the floor, where an unbounded likelihood would jump.
+    rng = np.random.default_rng(6)
+    truth = np.tile(rng.normal(0.0, 0.3, (1, 17, 3)), (40, 1, 1))
+    measured = truth + rng.normal(0.0, 0.004, truth.shape)
+    measured[20, 3] += [0.3, 0.0, 0.0]
+    _, sigmas, _ = _adaptive_run(measured, sigma_m=0.004)
+    assert np.all(sigmas == 10.0)
+
+
+def test_the_fitted_std_follows_fast_motion_that_the_floor_lags():
+    # 4 m/s on a 15 cm circle (107 m/s^2, a fast hand), 4 mm of noise: the floor's
+    # prediction trails the motion by several noise stds; the fitted std follows it.
+    truth = _circle(120, radius=0.15, speed=4.0)
+    rng = np.random.default_rng(7)
+    measured = truth + rng.normal(0.0, 0.004, truth.shape)
+    raw = np.linalg.norm(measured - truth, axis=-1)[20:].mean()
+    adaptive, sigmas, _ = _adaptive_run(measured, sigma_m=0.004)
+    floor = _run(measured, sigma_m=0.004, accel_sigma=10.0)
+
+    def error(estimate):
+        return np.linalg.norm(estimate - truth, axis=-1)[20:].mean()
+
+    assert np.median(sigmas[20:]) > 50.0
+    assert error(adaptive) < raw < error(floor)

@@ -286,6 +286,28 @@ def test_causal_mode_averages_detection_noise(rig, objective):
     assert np.mean(causal_errors) < 0.9 * np.mean(per_frame_errors)
 
 
+def test_causal_mode_follows_motion_played_three_times_faster(rig):
+    # Every third frame of the real motion at 60 Hz (joints at about 60 m/s^2, the bench's
+    # 'fast' protocol): the motion filter fits a larger acceleration std than its floor and
+    # still averages noise, where a filter fixed at the floor lags behind the per-frame fit.
+    cameras, truth, joints = rig
+    rng = np.random.default_rng(3)
+    config = SolverConfig(objective='analytic', frame_rate=60.0)
+    causal = SkelSplatSolver(cameras, config)
+    per_frame = SkelSplatSolver(cameras, dataclasses.replace(config, temporal=False))
+    causal_errors, per_frame_errors, fitted = [], [], []
+    for frame, positions in enumerate(truth[::3]):
+        views = observe(cameras, positions)
+        views[..., :2] += rng.normal(0.0, 3.0, views[..., :2].shape)
+        causal_estimate, per_frame_estimate = causal.solve(views), per_frame.solve(views)
+        if frame >= 5:
+            causal_errors.append(_errors_mm(causal_estimate, positions, joints).mean())
+            per_frame_errors.append(_errors_mm(per_frame_estimate, positions, joints).mean())
+            fitted.append(causal.motion_accel_sigma)
+    assert np.median(fitted) > 2 * config.accel_sigma
+    assert np.mean(causal_errors) < np.mean(per_frame_errors)
+
+
 def test_stamps_set_the_motion_models_time_step(rig):
     # The same frames solved at 60 Hz by stamps and by frame_rate give the same skeletons.
     cameras, truth, joints = rig

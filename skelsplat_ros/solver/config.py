@@ -57,11 +57,17 @@ class SolverConfig:
                                   low=0.0, high=10.0, low_open=True)
     motion_weight: float = setting(1e-3, 'weight of that prior against the heatmap loss',
                                    low=0.0, high=1e6)
-    # Lower smooths noise more but lags real motion more (README: 'fast' protocol).
-    accel_sigma: float = setting(20.0, "the motion filter's white acceleration std, m/s^2",
+    # The filter fits a larger std per person where the innovations show faster motion
+    # (motion.AccelEstimate), so 'fast' (about 60 m/s^2) is followed from any floor; the floor
+    # sets how much slow motion is smoothed.  10 gained 0.1-0.17 mm on the synthetic protocols
+    # (white 2D noise) but lost 1.2 mm on 'real', the one row with real detections
+    # (bench/results/smoothing/adaptive_noise.json).
+    accel_sigma: float = setting(20.0, 'the least white acceleration std of the motion filter, '
+                                 'm/s^2 (it fits a larger one to fast motion)',
                                  low=0.0, high=motion.MAX_ACCEL_SIGMA, low_open=True)
     # The smoothers see the frames after a jerk, so they can trust the motion more; swept
-    # over the accuracy benchmark's protocols (README, accuracy: smoothing).
+    # over the accuracy benchmark's protocols (README, accuracy: smoothing).  A floor too, as
+    # accel_sigma.
     smoothing_accel_sigma: float = setting(
         10.0, "accel_sigma when the filter's output is smoothed (skelsplat solve --smooth, "
         'smoothing_lag > 0), m/s^2', low=0.0, high=motion.MAX_ACCEL_SIGMA, low_open=True)

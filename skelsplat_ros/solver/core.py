@@ -32,6 +32,7 @@ class SolverDiverged(RuntimeError):
 @dataclass
 class _MotionState:
     joints: motion.JointFilter                 # filtered positions and velocities
+    accel: motion.AccelEstimate                # the person's acceleration std so far
     stamp: Optional[float] = None              # seconds, of the last fitted frame
     scales: Optional[torch.Tensor] = None      # (J, 3) log-scales of the last fit
     quats: Optional[torch.Tensor] = None       # (J, 4)
@@ -64,11 +65,17 @@ class SkelSplatSolver:
         self._prior: Optional[motion.JointFilter] = None
         self._stamp: Optional[float] = None
         self._dt = 0.0                         # seconds from the motion state to the prior
+        self._accel_sigma = self.config.accel_sigma   # the prior's acceleration std
 
     @property
     def cameras(self):
         """The V cameras, in view order."""
         return self.rig.cameras
+
+    @property
+    def motion_accel_sigma(self) -> Optional[float]:
+        """The acceleration std (m/s^2) the motion filter fitted so far; None without a state."""
+        return None if self._state is None else self._state.accel.sigma
 
     @property
     def num_views(self):
@@ -199,10 +206,14 @@ class SkelSplatSolver:
             step = motion.update_step(self._prior or motion.JointFilter.empty(len(positions)),
                                       positions, information, restart=single, dt=self._dt)
             joints = step.filtered
+            accel = (state.accel if state is not None
+                     else motion.AccelEstimate.starting_at(cfg.accel_sigma))
+            accel = accel.observe(step, self._accel_sigma)
             positions = np.where(known[:, None], joints.mean[:, :3], np.nan)
             covariance = joints.position_covariance.copy()
         else:
-            step, joints, covariance = None, None, np.linalg.inv(information)
+            step, joints, accel = None, None, None
+            covariance = np.linalg.inv(information)
         covariance[~known] = np.eye(3) * cfg.prior_sigma ** 2
         estimate = uncertainty.describe(self.rig, positions, problem.points, weights,
                                         problem.inliers, problem.person_index, covariance,
@@ -214,7 +225,7 @@ class SkelSplatSolver:
             estimate.motion = MotionRecord(step=step, rig=self.rig, points=problem.points,
                                            weights=weights * problem.inliers,
                                            agreement_px=cfg.agreement_px)
-        self._update_state(joints, estimate.num_views, fit.log_scales, fit.quats)
+        self._update_state(joints, accel, estimate.num_views, fit.log_scales, fit.quats)
         if joints is not None:  # after the update, which slows joints without a depth
             estimate.velocities = joints.mean[:, 3:].copy()
             estimate.velocity_covariance = joints.cov[:, 3:, 3:].copy()
@@ -256,8 +267,8 @@ class SkelSplatSolver:
         dt = (state.missed + 1) / cfg.frame_rate
         if stamp is not None and state.stamp is not None and stamp > state.stamp:
             dt = stamp - state.stamp
-        self._dt = dt
-        self._prior = motion.predict(state.joints, dt, cfg.accel_sigma)
+        self._dt, self._accel_sigma = dt, state.accel.sigma
+        self._prior = motion.predict(state.joints, dt, self._accel_sigma)
 
     def _prediction(self) -> Optional[observations.Prediction]:
         # Only a state from the previous frame predicts this one; after a missed frame the
@@ -268,7 +279,7 @@ class SkelSplatSolver:
                                        covariance=self._prior.position_covariance,
                                        weak=self._state.weak)
 
-    def _update_state(self, joints, num_views, log_scales, quats):
+    def _update_state(self, joints, accel, num_views, log_scales, quats):
         """Keep the filtered joints (None in per-frame mode) as the next frame's motion state."""
         if not self.config.temporal:
             return
@@ -283,8 +294,8 @@ class SkelSplatSolver:
         weak[num_views >= 2] = 0
         unseen[num_views >= 1] = 0
         joints.known &= unseen <= self.config.coast_frames
-        self._state = _MotionState(joints=joints, stamp=self._stamp, scales=log_scales,
-                                   quats=quats, weak=weak, unseen=unseen)
+        self._state = _MotionState(joints=joints, accel=accel, stamp=self._stamp,
+                                   scales=log_scales, quats=quats, weak=weak, unseen=unseen)
 
     def _age_state(self):
         if self._state is None:
