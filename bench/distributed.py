@@ -263,14 +263,14 @@ def plot(report, path):
     import matplotlib.pyplot as plt
     runs = {label: report[key] for label, key in (
         ('detector node\n1 camera, 1 core', 'detector_alone'),
-        ('single node\n4 cameras', 'single_node'), ('split rig\n4 detectors + fusion', 'split'))
+        ('single node\n4 cameras', 'single_node'), ('split rig\n4 detect. + fusion', 'split'))
         if report.get(key)}
     gridded = report.get('with_detection_period')
     if gridded:
         period = f"{gridded['detection_period']:g} s"
         runs[f'single node\nperiod {period}'] = gridded['single_node']
         runs[f'split rig\nperiod {period}'] = gridded['split']
-    fig, axes = plt.subplots(1, 2, figsize=(14, 4))
+    fig, axes = plt.subplots(1, 2, figsize=(16, 4))
     labels = list(runs)
     axes[0].bar(labels, [run['output_rate_hz'] for run in runs.values()], color='#0072B2')
     axes[0].set_ylabel('output rate (Hz)')

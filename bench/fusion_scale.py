@@ -392,9 +392,10 @@ def plot(report, path):
         ax.set_xticks(x)
         ax.set_xticklabels(labels)
         ax.set_xlabel('cameras x people')
+    load = report['config']['loadavg_start'][0]
     fig.suptitle(f'fusion node on keypoint topics ({report["config"]["message"]} messages), '
-                 f'loadavg {report["config"]["loadavg_start"][0]:.1f} on '
-                 f'{report["config"]["cpus"]} cores: figures taken under load', fontsize=10)
+                 f'loadavg {load:.1f} on {report["config"]["cpus"]} cores'
+                 + (': figures taken under load' if load > 1.0 else ''), fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
