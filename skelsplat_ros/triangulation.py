@@ -96,7 +96,7 @@ def reprojection_errors(P, X, points):
 
 
 def hypothesis_views(weights, max_views=HYPOTHESIS_VIEWS):
-    """Per joint, the views whose pairs RANSAC triangulates: (K, J) indexes into V, K <= max_views.
+    """Per joint, the views whose pairs RANSAC triangulates: (..., K, J) indexes, K <= max_views.
 
     All views in order where ``weights`` (..., V, J) has at most ``max_views``; otherwise each
     joint's ``max_views`` most confident views (ties to the lower index), in increasing order,
