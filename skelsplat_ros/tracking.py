@@ -273,6 +273,8 @@ class MultiPersonTracker:
         kept, originals = [], []
         for people in views:
             people = np.asarray(people, dtype=float)
+            if not people.size:  # [] or (0,): a view without detections, as (0, J, 3)
+                people = people.reshape(0, self.skeleton.num_joints, 3)
             index = np.arange(len(people))
             if len(people) > self.config.max_people_per_view:
                 score = np.nan_to_num(people[..., 2]).sum(axis=-1)

@@ -117,6 +117,26 @@ def test_tracks_keep_their_ids_and_a_returning_person_gets_its_id_back(scene):
         assert np.mean(errors_mm[person]) < 15.0, (person, np.mean(errors_mm[person]))
 
 
+def test_a_view_without_detections_may_be_given_in_any_empty_shape(scene):
+    # With people tracked (the merged-detection check runs over every view), an empty view
+    # given as [] or as an empty 1-D array is a view that sees nobody, as (0, 17, 3) is.
+    rng = np.random.default_rng(8)
+    frames = [_views(scene, frame, [0, 1, 2], rng)[0] for frame in range(8)]
+    results = {}
+    for name, empty in (('shaped', np.zeros((0, 17, 3))), ('list', []),
+                        ('flat', np.zeros((0,)))):
+        tracker = MultiPersonTracker(scene.cameras, SolverConfig(objective='analytic'))
+        for views in frames[:6]:
+            tracker.update(views)
+        assert len(tracker.active_ids) == 3
+        results[name] = [tracker.update([empty] + list(views[1:])) for views in frames[6:]]
+    for name in ('list', 'flat'):
+        for got, expected in zip(results[name], results['shaped']):
+            assert [i for i, _ in got] == [i for i, _ in expected]
+            for (_, a), (_, b) in zip(got, expected):
+                np.testing.assert_allclose(a.positions, b.positions, atol=1e-12)
+
+
 def test_a_crowded_view_costs_bounded_time_and_keeps_the_confident_people(scene, monkeypatch):
     cameras = scene.cameras
     sizes = []
