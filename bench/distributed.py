@@ -25,7 +25,6 @@ The load average is recorded: the figures of a shared machine are slowed by the 
 import argparse
 import os
 import pathlib
-import signal
 import subprocess
 import sys
 import tempfile
@@ -38,7 +37,7 @@ os.environ.setdefault('ROS_DOMAIN_ID', '65')
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 from report import default_data_root, log, write_report  # noqa: E402
-from soak import Pacer, ProcessMonitor, Spinner  # noqa: E402
+from soak import Pacer, ProcessMonitor, Spinner, stop_process  # noqa: E402
 import yaml  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -92,15 +91,6 @@ def _start(arguments, workdir, name, core=None):
                                    stderr=subprocess.STDOUT, preexec_fn=pin,
                                    env=dict(os.environ, OMP_NUM_THREADS='1'))
     return process, log_path
-
-
-def _stop(process):
-    process.send_signal(signal.SIGINT)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def run(processes, cameras, frames, output_topic, output_kind, duration_s, rate_hz):
@@ -233,7 +223,7 @@ def detector_alone(workdir, params, cameras, frames, duration_s, rate_hz):
                    Keypoints2D, duration_s, rate_hz)
     finally:
         for process, _ in processes:
-            _stop(process)
+            stop_process(process)
 
 
 def pipeline(workdir, params, cameras, frames, duration_s, rate_hz, split):
@@ -253,7 +243,7 @@ def pipeline(workdir, params, cameras, frames, duration_s, rate_hz, split):
                    duration_s, rate_hz)
     finally:
         for process, _ in processes:
-            _stop(process)
+            stop_process(process)
 
 
 def plot(report, path):

@@ -33,7 +33,6 @@ import dataclasses
 import os
 import pathlib
 import pstats
-import signal
 import subprocess
 import sys
 import tempfile
@@ -49,7 +48,7 @@ import protocols  # noqa: E402
 from report import default_data_root, log, write_report  # noqa: E402
 import scenes  # noqa: E402
 from skelsplat_ros.cameras import make_camera  # noqa: E402
-from soak import Pacer, ProcessMonitor, Spinner  # noqa: E402
+from soak import Pacer, ProcessMonitor, Spinner, stop_process  # noqa: E402
 import yaml  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -220,12 +219,7 @@ def run_case(case, cameras, frames, num_people, duration_s, rate_hz, flat):
     time.sleep(1.5)      # the last groups
     monitor.stop()
     load_after = os.getloadavg()
-    process.send_signal(signal.SIGINT)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    stop_process(process)
     spinner.stop()
     executor.shutdown()
     node.destroy_node()

@@ -161,6 +161,16 @@ class ProcessMonitor:
         self._thread.join()
 
 
+def stop_process(process, timeout_s=30.0):
+    """Interrupt ``process`` as Ctrl-C would, kill it past ``timeout_s``; return its exit code."""
+    process.send_signal(signal.SIGINT)
+    try:
+        return process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.wait()
+
+
 def _start_node(workdir, log):
     params = ROOT / 'config' / 'multiview.yaml'
     calibration = _data_root() / CALIBRATION
@@ -289,12 +299,7 @@ def run_soak(duration_s=60.0, rate_hz=30.0, output_dir=None, warmup_s=None, dist
     time.sleep(2.0)  # let the last groups through
     alive = process.poll() is None
     monitor.stop()
-    process.send_signal(signal.SIGINT)
-    try:
-        exit_code = process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        exit_code = process.wait()
+    exit_code = stop_process(process)
     spinner.stop()
     executor.shutdown()
     node.destroy_node()

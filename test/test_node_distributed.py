@@ -181,20 +181,29 @@ def test_distributed_nodes_split_by_host():
         distributed_nodes(PARAMS, 'cam_09')
 
 
+def _camera_01_detector(ros, camera, stamp, **parameters):
+    """Start a detector node for cam_01 and a probe; return them once the CameraInfo is sent.
+
+    The node has reliable input and ``parameters``; the CameraInfo is stamped ``stamp``.
+    """
+    node = DetectorNode(context=ros.context, parameter_overrides=[
+        Parameter('camera_names', value=['cam_01']), Parameter('image_qos', value='reliable'),
+        *(Parameter(name, value=value) for name, value in parameters.items())])
+    ros.executor.add_node(node)
+    ros.nodes.append(node)
+    probe = Probe(ros.node('probe'), {'cam_01': 'image'})
+    probe.listen('/cam_01/keypoints', Keypoints2D)
+    assert spin_until(ros.executor, probe.connected)
+    probe.info['cam_01'].publish(camera_info_msg(camera, stamp, 'cam_01_optical_frame'))
+    return node, probe
+
+
 def test_detector_node_refuses_bad_frames_and_keeps_detecting(video):  # noqa: F811
     _, cameras, frames = video
     bgr = frames['cam_01'][0]
     with RosContext() as ros:
-        node = DetectorNode(context=ros.context, parameter_overrides=[
-            Parameter('camera_names', value=['cam_01']), Parameter('image_qos', value='reliable'),
-            Parameter('diagnostics_period', value=0.2)])
-        ros.executor.add_node(node)
-        ros.nodes.append(node)
-        probe = Probe(ros.node('probe'), {'cam_01': 'image'})
-        probe.listen('/cam_01/keypoints', Keypoints2D)
-        assert spin_until(ros.executor, probe.connected)
-        probe.info['cam_01'].publish(camera_info_msg(cameras['cam_01'], stamp_of(0),
-                                                     'cam_01_optical_frame'))
+        node, probe = _camera_01_detector(ros, cameras['cam_01'], stamp_of(0),
+                                          diagnostics_period=0.2)
         status_name = 'skelsplat_detector_node: camera cam_01'
 
         def values():
@@ -243,16 +252,8 @@ def test_detector_node_detects_only_the_first_frame_of_each_detection_period(vid
     bgr = frames['cam_01'][0]
     stamps = [stamp_of(k, rate_hz=30.0, start_s=1000) for k in range(6)]
     with RosContext() as ros:
-        node = DetectorNode(context=ros.context, parameter_overrides=[
-            Parameter('camera_names', value=['cam_01']), Parameter('image_qos', value='reliable'),
-            Parameter('detection_period', value=0.1)])
-        ros.executor.add_node(node)
-        ros.nodes.append(node)
-        probe = Probe(ros.node('probe'), {'cam_01': 'image'})
-        probe.listen('/cam_01/keypoints', Keypoints2D)
-        assert spin_until(ros.executor, probe.connected)
-        probe.info['cam_01'].publish(camera_info_msg(cameras['cam_01'], stamps[0],
-                                                     'cam_01_optical_frame'))
+        node, probe = _camera_01_detector(ros, cameras['cam_01'], stamps[0],
+                                          detection_period=0.1)
         state = node._states['cam_01']
         for k, stamp in enumerate(stamps):
             before = state.last_arrival
