@@ -67,6 +67,17 @@ def _publish_group(probe, cameras, index, views, names=CAMERAS, flat=False):
     return stamp
 
 
+def _lockstep_node(ros, calibration, cameras, **overrides):
+    """Start the node (max_wait 5 s, ``overrides``) and a calibrated probe; return the probe."""
+    node = create_node(PARAMS, _node_overrides(calibration, max_wait=5.0, **overrides),
+                       context=ros.context)
+    ros.executor.add_node(node)
+    ros.nodes.append(node)
+    probe = Probe(ros.node('probe'), dict.fromkeys(CAMERAS, 'keypoints'))
+    calibrate(ros, probe, cameras)
+    return probe
+
+
 def _positions(person):
     return np.array([[p.x, p.y, p.z] for p in person.positions])
 
@@ -89,12 +100,7 @@ def test_keypoints_mode_matches_cli(demo, case):
     with RosContext() as ros:
         # Lockstep publishing: a long max_wait makes every group complete even when a busy
         # machine delivers its four messages far apart, so the causal state matches the CLI's.
-        node = create_node(PARAMS, _node_overrides(calibration, max_wait=5.0, **overrides),
-                           context=ros.context)
-        ros.executor.add_node(node)
-        ros.nodes.append(node)
-        probe = Probe(ros.node('probe'), dict.fromkeys(CAMERAS, 'keypoints'))
-        calibrate(ros, probe, cameras)
+        probe = _lockstep_node(ros, calibration, cameras, **overrides)
         for index, views in enumerate(frames):
             _publish_group(probe, cameras, index, views, flat=case.endswith('flat messages'))
             assert spin_until(ros.executor, lambda: probe.count('/human_pose_3d') > index,
@@ -139,13 +145,7 @@ def test_detection_period_fuses_the_first_group_of_each_period(demo):
     cameras = {camera.name: camera for camera in load_calibration(calibration)}
     groups = [frames[index % len(frames)] for index in range(6)]
     with RosContext() as ros:
-        node = create_node(PARAMS, _node_overrides(calibration, max_wait=5.0,
-                                                   detection_period=3 / STAMP_RATE_HZ),
-                           context=ros.context)
-        ros.executor.add_node(node)
-        ros.nodes.append(node)
-        probe = Probe(ros.node('probe'), dict.fromkeys(CAMERAS, 'keypoints'))
-        calibrate(ros, probe, cameras)
+        probe = _lockstep_node(ros, calibration, cameras, detection_period=3 / STAMP_RATE_HZ)
         for index, views in enumerate(groups):
             _publish_group(probe, cameras, index, views)
             assert spin_until(ros.executor, lambda: probe.count('/human_pose_3d')
