@@ -22,6 +22,9 @@ import numpy as np
 # triangulations of 8 views' pairs), and the agreeing views a hypothesis needs are among the
 # most confident wherever at most half of them are wrong.
 HYPOTHESIS_VIEWS = 8
+# RANSAC keeps a joint's DLT of all its views when each view is within this fraction of the
+# threshold of it (see triangulate_ransac).
+EARLY_STOP_FRACTION = 0.5
 
 
 def _usable_weights(points, weights):
@@ -114,10 +117,12 @@ def triangulate_ransac(P, points, weights=None, threshold_px=40.0, min_views=2,
                        refinements=2, max_views=HYPOTHESIS_VIEWS):
     """Triangulate J joints robustly to views that disagree (wrong person, swapped limbs).
 
-    For each joint, every pair of its ``max_views`` most confident usable views (all of them
-    in a rig of that many cameras or fewer; :func:`hypothesis_views`) is triangulated, and each
-    candidate is scored
-    MSAC-style (Torr and Zisserman): every usable view costs its weight times
+    A joint whose usable views are all within half the threshold of their weighted DLT
+    (:data:`EARLY_STOP_FRACTION`) keeps that DLT: adaptive RANSAC's stopping rule, once a
+    hypothesis has every view as an inlier.  For each other joint, every pair of its
+    ``max_views`` most confident usable views (all of them in a rig of that many cameras or
+    fewer; :func:`hypothesis_views`) is triangulated, and each candidate is scored MSAC-style
+    (Torr and Zisserman): every usable view costs its weight times
     ``min((error / threshold_px)^2, 1)``, and a view that sees the point behind it costs its
     full weight.  Unlike counting inliers, this prefers the candidate that the agreeing views
     fit best, so a confident outlier just inside the threshold cannot win by its confidence.
@@ -144,21 +149,35 @@ def triangulate_ransac(P, points, weights=None, threshold_px=40.0, min_views=2,
         return (np.full(weights.shape[:-2] + (num_joints, 3), np.nan),
                 np.zeros(weights.shape, dtype=bool))
 
-    candidates = _pair_candidates(P, points, weights, max_views)       # (..., S, J, 3)
-    cost = truncated_cost(P, candidates, points[..., None, :, :, :], threshold_px)
-    cost = np.where(weights[..., None, :, :] > 0, weights[..., None, :, :] * cost,
-                    0.0).sum(axis=-2)                                        # (..., S, J)
-    cost = np.where(np.isfinite(candidates).all(axis=-1), cost, np.inf)
-    best = np.argmin(cost, axis=-2)[..., None, :, None]                     # (..., 1, J, 1)
-    positions = np.take_along_axis(candidates, best, axis=-3)[..., 0, :, :]  # (..., J, 3)
-
     fallback = dlt(P, points, weights)
-    for _ in range(refinements + 1):
-        cost = truncated_cost(P, positions, points, threshold_px)
-        inliers = (cost < 1.0) & (weights > 0)
-        agreed = inliers.sum(axis=-2) >= max(min_views, 2)
-        positions = np.where(agreed[..., None], dlt(P, points, weights * inliers), fallback)
-    return positions, inliers & agreed[..., None, :]
+    # Adaptive RANSAC stops once a hypothesis has every view as an inlier.  The DLT of all
+    # views is that hypothesis for most joints of a clean frame, so only the joints whose views
+    # disagree pay for the pairs.  Every view must be well inside the threshold, not just
+    # inside: a view near it is one the pairs' refits may drop (on pose2sim's OpenPose demo,
+    # stopping within the whole threshold cost 6 mm; within half of it, nothing).
+    usable = weights > 0
+    within = truncated_cost(P, fallback, points, threshold_px) < EARLY_STOP_FRACTION ** 2
+    agree = (within | ~usable).all(axis=-2)
+    agree &= usable.sum(axis=-2) >= max(min_views, 2)                        # (..., J)
+    # An agreeing joint's refits would keep every view, and so its DLT: it is done.
+    positions, inliers = fallback.copy(), usable & agree[..., None, :]
+    batch, joint = np.nonzero(~agree.reshape(-1, num_joints))
+    if len(batch):
+        # Each disputed joint is a problem of its own, (N, V, 1, ...), for the batched pairs.
+        one_points = points.reshape(-1, num_views, num_joints, 2)[batch, :, joint][:, :, None]
+        one_weights = weights.reshape(-1, num_views, num_joints)[batch, :, joint][:, :, None]
+        one_fallback = fallback.reshape(-1, num_joints, 3)[batch, joint][:, None]
+        disputed = _best_pair(P, one_points, one_weights, threshold_px, max_views)  # (N, 1, 3)
+        for _ in range(refinements + 1):
+            cost = truncated_cost(P, disputed, one_points, threshold_px)
+            disputed_inliers = (cost < 1.0) & (one_weights > 0)
+            agreed = disputed_inliers.sum(axis=-2) >= max(min_views, 2)
+            disputed = np.where(agreed[..., None],
+                                dlt(P, one_points, one_weights * disputed_inliers), one_fallback)
+        positions.reshape(-1, num_joints, 3)[batch, joint] = disputed[:, 0]
+        inliers.reshape(-1, num_views, num_joints)[batch, :, joint] = \
+            (disputed_inliers & agreed[..., None, :])[:, :, 0]
+    return positions, inliers
 
 
 @dataclass(frozen=True)
@@ -193,6 +212,17 @@ def ransac_consensus(P, points, weights, threshold_px,
         return earlier
     positions, inliers = triangulate_ransac(P, points, weights, threshold_px=threshold_px)
     return Consensus(points, weights, threshold_px, positions, inliers)
+
+
+def _best_pair(P, points, weights, threshold_px, max_views):
+    """(..., J, 3) the pair candidate (:func:`_pair_candidates`) of least truncated cost."""
+    candidates = _pair_candidates(P, points, weights, max_views)       # (..., S, J, 3)
+    cost = truncated_cost(P, candidates, points[..., None, :, :, :], threshold_px)
+    cost = np.where(weights[..., None, :, :] > 0, weights[..., None, :, :] * cost,
+                    0.0).sum(axis=-2)                                        # (..., S, J)
+    cost = np.where(np.isfinite(candidates).all(axis=-1), cost, np.inf)
+    best = np.argmin(cost, axis=-2)[..., None, :, None]                     # (..., 1, J, 1)
+    return np.take_along_axis(candidates, best, axis=-3)[..., 0, :, :]
 
 
 def _pair_candidates(P, points, weights, max_views):

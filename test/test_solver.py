@@ -9,7 +9,8 @@ import pytest
 from skelsplat_ros.cameras import CameraRig
 from skelsplat_ros.skeletons import COCO17, HALPE26
 from skelsplat_ros.solver import SkelSplatSolver, solve_people, SolverConfig
-from skelsplat_ros.triangulation import triangulate_ransac
+from skelsplat_ros.solver.objectives import analytic
+from skelsplat_ros.triangulation import project, triangulate_ransac
 from solver_helpers import demo_rig, observe
 
 LEFT_WRIST, RIGHT_WRIST, LEFT_HIP, LEFT_KNEE = 9, 10, 11, 13
@@ -222,6 +223,35 @@ def test_an_empty_frame_after_a_tracked_one_gives_no_pose(rig):
     assert solver.solve(observe(cameras, truth[0])) is not None
     assert solver.solve([np.zeros((0, J, 3))] * len(cameras)) is None
     assert solver.solve(observe(cameras, truth[1])) is not None
+
+
+def test_analytic_fits_of_several_people_each_stop_as_they_would_alone(rig):
+    # Three starts at different distances from the truth, one with a motion prior and one
+    # with one more unknown joint: fitted as one batch, each takes its own steps to the place
+    # it reaches alone.
+    cameras, truth, _ = rig
+    P = CameraRig(cameras).projections
+    rng = np.random.default_rng(4)
+    pixels, _ = project(P, truth[:3])                                     # (3, V, J, 2)
+    points = pixels + rng.normal(0.0, 1.5, pixels.shape)
+    weights = np.where(np.isfinite(pixels).all(axis=-1), 0.9, 0.0)
+    init = truth[:3] + rng.normal(0.0, 1.0, truth[:3].shape) * np.array(
+        [0.001, 0.02, 0.1])[:, None, None]
+    init[2, 0] = np.nan
+    sigma = rng.uniform(2.0, 4.0, (3, len(cameras)))
+    prior = np.where(np.arange(3)[:, None, None] == 1, np.nan_to_num(truth[:3]), 0.0)
+    prior_weight = np.where(np.arange(3)[:, None] == 1, 0.4, 0.0) * np.ones((3, J))
+    together, steps = analytic.fit_analytic(P, init, points, weights, sigma, prior=prior,
+                                            prior_weight=prior_weight)
+    alone = [analytic.fit_analytic(P, init[b], points[b], weights[b], sigma[b],
+                                   prior=prior[b], prior_weight=prior_weight[b])
+             for b in range(3)]
+    assert steps.tolist() == [steps_alone for _, steps_alone in alone]
+    assert len(set(steps.tolist())) > 1
+    for b in range(3):
+        np.testing.assert_allclose(together[b], alone[b][0], rtol=0, atol=1e-12,
+                                   equal_nan=True)
+    assert np.isnan(together[2, 0]).all() and np.isfinite(together[0, 0]).all()
 
 
 @pytest.mark.parametrize('config', [

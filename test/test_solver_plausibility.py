@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from skelsplat_ros.cameras import CameraRig, make_camera
 from skelsplat_ros.live import fuse_group, FusionEngine
-from skelsplat_ros.solver import SkelSplatSolver, SolverConfig
+from skelsplat_ros.solver import SkelSplatSolver, solve_people, SolverConfig
 from skelsplat_ros.solver.geometry import IMAGE_MARGIN, plausible_views
 from solver_helpers import demo_rig, observe
 
@@ -78,6 +78,29 @@ def test_support_behind_a_camera_is_dropped_and_the_rest_is_kept(rig):
         assert (estimate.num_views[joints] == 3).all(), objective
         error = np.linalg.norm(estimate.positions[joints] - truth[joints], axis=1)
         assert error.max() < 0.005, objective
+
+
+def test_people_fitted_together_are_each_checked_against_the_cameras(rig):
+    """solve_people checks everyone's fit in one projection per camera: each gets its own."""
+    cameras, truth, joints = rig
+    turned = cameras[0]
+    flip = np.diag([-1.0, 1.0, -1.0])
+    behind = make_camera('cam_01', turned.K, turned.dist, turned.distortion_model,
+                         turned.width, turned.height, flip @ turned.R, flip @ turned.t)
+    rig = [behind] + list(cameras[1:])
+    near = observe(cameras, truth)
+    near[0] = observe(rig, truth)[0]            # cam_01 cannot see this person: behind it
+    far = observe(rig, truth + np.array([300.0, 0.0, 0.0]))   # no camera can, for every joint
+    wide = SolverConfig(objective='analytic', workspace_radius_m=1e4)
+    alone = [SkelSplatSolver(rig, wide).solve(views) for views in (near, far, near)]
+    together = solve_people([SkelSplatSolver(rig, wide) for _ in range(3)], [near, far, near])
+    for estimate, expected in zip(together, alone):
+        assert (estimate is None) == (expected is None)
+        if expected is not None:
+            np.testing.assert_array_equal(estimate.inliers, expected.inliers)
+            np.testing.assert_allclose(estimate.positions, expected.positions, atol=1e-9)
+    assert not together[0].inliers[0].any() and together[0].inliers[1:, joints].all()
+    assert together[1] is None or not together[1].inliers.any()
 
 
 def test_the_engine_publishes_nobody_300_m_away(rig):

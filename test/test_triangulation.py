@@ -118,6 +118,35 @@ def test_ransac_of_many_views_takes_its_hypotheses_from_the_most_confident():
     np.testing.assert_array_equal(inliers, every_pair[1])
 
 
+def test_ransac_keeps_the_dlt_of_joints_whose_views_all_agree():
+    # Three people in one batch, noisy views; a few (person, joint)s have one view far off.
+    # Those alone go through the pairs; every other joint keeps the DLT of all its views with
+    # all of them as inliers, and the batch gives what each person gives alone.
+    P = _ring_of_cameras(6)
+    rng = np.random.default_rng(3)
+    X = np.stack([_skeleton() + [dx, 0.0, 0.0] for dx in (-1.0, 0.0, 1.0)])
+    points = np.stack([_project(P, x) for x in X]) + rng.normal(0.0, 2.0, (3, 6, len(X[0]), 2))
+    far = [(0, 1, 4), (1, 3, 0), (1, 5, 16), (2, 0, 9)]           # (person, view, joint)
+    for person, view, joint in far:
+        points[person, view, joint] += [150.0, -90.0]
+    weights = rng.uniform(0.5, 1.0, (3, 6, len(X[0])))
+    positions, inliers = triangulate_ransac(P, points, weights, threshold_px=20.0)
+    disputed = np.zeros((3, len(X[0])), dtype=bool)
+    for person, view, joint in far:
+        disputed[person, joint] = True
+        assert not inliers[person, view, joint]
+    assert np.linalg.norm(positions - X, axis=-1).max() < 0.02
+    for person in range(3):
+        alone = triangulate_ransac(P, points[person], weights[person], threshold_px=20.0)
+        np.testing.assert_allclose(positions[person], alone[0], atol=1e-12)
+        np.testing.assert_array_equal(inliers[person], alone[1])
+        agreeing = ~disputed[person]
+        np.testing.assert_allclose(positions[person, agreeing],
+                                   triangulate_dlt(P, points[person], weights[person])[agreeing],
+                                   atol=1e-12)
+        assert inliers[person][:, agreeing].all()
+
+
 def test_a_ransac_consensus_is_reused_only_for_its_own_input():
     P = _ring_of_cameras(5)
     X = _skeleton()

@@ -173,8 +173,13 @@ class SkelSplatSolver:
                        prediction=None if prediction is None else prediction.positions,
                        shapes=shapes)
 
-    def finish(self, problem: Problem, fit: Fit) -> PoseEstimate:
+    def finish(self, problem: Problem, fit: Fit,
+               plausible: Optional[np.ndarray] = None) -> PoseEstimate:
         """Describe the fitted skeleton and advance the temporal state.
+
+        ``plausible``: the (V, J) :func:`skelsplat_ros.solver.geometry.plausible_views` of the
+        fit's means (NaN where not ``problem.known``), for a caller that checked several
+        people's fits at once (:func:`solve_people`: one projection per camera for everyone).
 
         Raises:
             SolverDiverged: every joint the fit started from came out non-finite: a fault of
@@ -186,14 +191,18 @@ class SkelSplatSolver:
             raise SolverDiverged(f'all {int(problem.known.sum())} joints of the fit came out '
                                  'non-finite')
         positions, weights = self._plausible(
-            np.where(problem.known[:, None], fit.means, np.nan), problem.weights)
+            np.where(problem.known[:, None], fit.means, np.nan), problem.weights,
+            plausible=plausible)
         remembered = np.zeros(len(positions), dtype=bool)
         if cfg.temporal and state is not None and not state.missed:
             remembered = state.weak <= cfg.depth_memory_frames
+        fitted = positions
         positions = uncertainty.hold_single_view_depth(
             self.rig, self.skeleton.bones, positions, problem.init, problem.points,
             weights, remembered, None if state is None else state.joints.positions)
-        positions, weights = self._plausible(positions, weights)
+        # Only the joints given a new depth can have become implausible.
+        moved = ~((positions == fitted) | (np.isnan(positions) & np.isnan(fitted))).all(axis=1)
+        positions, weights = self._plausible(positions, weights, moved)
         known = np.isfinite(positions).all(axis=1)
         # A joint left without a depth is not supported by the view that saw it.
         weights = np.where(known[None], weights, 0.0) * problem.inliers
@@ -237,17 +246,24 @@ class SkelSplatSolver:
         return estimate
 
     # ------------------------------------------------------------------------------------------
-    def _plausible(self, positions, weights):
+    def _plausible(self, positions, weights, joints=None, plausible=None):
         """Drop the support of views that could not have seen a joint where it was fitted.
 
         Returns ``(positions, weights)``: weights (V, J) 0 for those views, and positions NaN
         (unknown) for the joints that had support and have none left
         (:func:`skelsplat_ros.solver.geometry.plausible_views`).  A joint that no view saw
-        keeps its predicted position (it coasts; it is not published).
+        keeps its predicted position (it coasts; it is not published).  ``joints`` (J,) bool:
+        check only these (the others keep their weights); all by default.  ``plausible``:
+        the check's (V, J) result, already computed by the caller.
         """
         had = (weights > 0).any(axis=0)
-        weights = weights * geometry.plausible_views(self.rig, positions,
-                                                     self.config.workspace_radius_m)
+        if plausible is None:
+            joints = np.ones(len(positions), dtype=bool) if joints is None else joints
+            plausible = np.ones(weights.shape, dtype=bool)
+            if joints.any():
+                plausible[:, joints] = geometry.plausible_views(
+                    self.rig, positions[joints], self.config.workspace_radius_m)
+        weights = weights * plausible
         lost = had & ~(weights > 0).any(axis=0)
         return np.where(lost[:, None], np.nan, positions), weights
 
@@ -349,6 +365,12 @@ def solve_people(solvers: Sequence[SkelSplatSolver], keypoints: Sequence,
         return estimates
     config = solvers[fitted[0]].config
     fits = objective_fit(config.objective, config.device)([problems[n] for n in fitted])
-    for n, fit in zip(fitted, fits):
-        estimates[n] = solvers[n].finish(problems[n], fit)
+    # Everyone's fit is checked against the cameras in one projection per camera.
+    means = np.stack([np.where(problems[n].known[:, None], fit.means, np.nan)
+                      for n, fit in zip(fitted, fits)])                          # (P, J, 3)
+    plausible = geometry.plausible_views(solvers[fitted[0]].rig, means.reshape(-1, 3),
+                                         config.workspace_radius_m)
+    plausible = plausible.reshape(-1, *means.shape[:2]).swapaxes(0, 1)           # (P, V, J)
+    for n, fit, person in zip(fitted, fits, plausible):
+        estimates[n] = solvers[n].finish(problems[n], fit, person)
     return estimates

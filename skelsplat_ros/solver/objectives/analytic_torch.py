@@ -29,7 +29,7 @@ from typing import Optional, Sequence
 import numpy as np
 from skelsplat_ros.cameras import CameraRig
 from skelsplat_ros.skeletons import COCO17, Skeleton
-from skelsplat_ros.triangulation import HYPOTHESIS_VIEWS
+from skelsplat_ros.triangulation import EARLY_STOP_FRACTION, HYPOTHESIS_VIEWS
 import torch
 
 __all__ = ['dlt', 'project', 'truncated_cost', 'triangulate_ransac', 'reprojection_residuals',
@@ -88,15 +88,22 @@ def triangulate_ransac(P, points, weights, threshold_px=40.0, refinements=2,
     Returns positions (B, J, 3), NaN where fewer than two views see the joint, and inliers
     (B, V, J) (none where fewer than two views agree).
     """
+    # Without a consensus, the weighted DLT of every usable view (which the fit then leaves
+    # as it is: it has no inlier views to pull it).
+    fallback = dlt(P, points, weights)
     candidates = _pair_candidates(P, points, weights, max_views)           # (B, S, J, 3)
     cost = (weights[:, None] * truncated_cost(P, candidates, points[:, None],
                                               threshold_px)).sum(dim=2)   # (B, S, J)
     cost = torch.where(candidates.isfinite().all(dim=-1), cost, torch.full_like(cost, np.inf))
     best = cost.argmin(dim=1)                                              # (B, J)
     positions = torch.gather(candidates, 1, best[:, None, :, None].expand(-1, 1, -1, 3))[:, 0]
-    # Without a consensus, the weighted DLT of every usable view (which the fit then leaves
-    # as it is: it has no inlier views to pull it).
-    fallback = dlt(P, points, weights)
+    # The reference's early stop: the DLT of all views where every usable view agrees with it.
+    # Every joint's pairs are still triangulated here; fixed shapes suit the GPU better.
+    usable = weights > 0
+    within = truncated_cost(P, fallback, points, threshold_px) < EARLY_STOP_FRACTION ** 2
+    agree = (within | ~usable).all(dim=1)
+    agree &= usable.sum(dim=1) >= 2                                        # (B, J)
+    positions = torch.where(agree[..., None], fallback, positions)
     for _ in range(refinements + 1):
         inliers = (truncated_cost(P, positions, points, threshold_px) < 1.0) & (weights > 0)
         agreed = inliers.sum(dim=1) >= 2                                   # (B, J)
