@@ -8,6 +8,8 @@ with chosen points, then the pose2sim rig with its motion-capture skeleton moved
 where its exact projections still agree with one another.
 """
 
+import copy
+
 import numpy as np
 import pytest
 from skelsplat_ros.cameras import CameraRig, make_camera
@@ -92,8 +94,11 @@ def test_people_fitted_together_are_each_checked_against_the_cameras(rig):
     near[0] = observe(rig, truth)[0]            # cam_01 cannot see this person: behind it
     far = observe(rig, truth + np.array([300.0, 0.0, 0.0]))   # no camera can, for every joint
     wide = SolverConfig(objective='analytic', workspace_radius_m=1e4)
-    alone = [SkelSplatSolver(rig, wide).solve(views) for views in (near, far, near)]
-    together = solve_people([SkelSplatSolver(rig, wide) for _ in range(3)], [near, far, near])
+    alone = [SkelSplatSolver(rig, wide).solve(views) for views in (near, far, near, near)]
+    # The last solver has cameras of its own (equal, not the same): it is checked on its own.
+    solvers = [SkelSplatSolver(rig, wide) for _ in range(3)] + [
+        SkelSplatSolver(copy.deepcopy(rig), wide)]
+    together = solve_people(solvers, [near, far, near, near])
     for estimate, expected in zip(together, alone):
         assert (estimate is None) == (expected is None)
         if expected is not None:

@@ -365,12 +365,16 @@ def solve_people(solvers: Sequence[SkelSplatSolver], keypoints: Sequence,
         return estimates
     config = solvers[fitted[0]].config
     fits = objective_fit(config.objective, config.device)([problems[n] for n in fitted])
-    # Everyone's fit is checked against the cameras in one projection per camera.
+    # The fits of everyone seen by the same cameras are checked in one projection per camera.
+    first = solvers[fitted[0]]
+    shared = [n for n in fitted if solvers[n].config.workspace_radius_m
+              == config.workspace_radius_m and len(solvers[n].cameras) == len(first.cameras)
+              and all(a is b for a, b in zip(solvers[n].cameras, first.cameras))]
     means = np.stack([np.where(problems[n].known[:, None], fit.means, np.nan)
-                      for n, fit in zip(fitted, fits)])                          # (P, J, 3)
-    plausible = geometry.plausible_views(solvers[fitted[0]].rig, means.reshape(-1, 3),
+                      for n, fit in zip(fitted, fits) if n in shared])          # (P, J, 3)
+    plausible = geometry.plausible_views(first.rig, means.reshape(-1, 3),
                                          config.workspace_radius_m)
-    plausible = plausible.reshape(-1, *means.shape[:2]).swapaxes(0, 1)           # (P, V, J)
-    for n, fit, person in zip(fitted, fits, plausible):
-        estimates[n] = solvers[n].finish(problems[n], fit, person)
+    plausible = dict(zip(shared, plausible.reshape(-1, *means.shape[:2]).swapaxes(0, 1)))
+    for n, fit in zip(fitted, fits):
+        estimates[n] = solvers[n].finish(problems[n], fit, plausible.get(n))
     return estimates
