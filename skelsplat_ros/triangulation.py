@@ -144,6 +144,7 @@ def triangulate_ransac(P, points, weights=None, threshold_px=40.0, min_views=2,
     P = np.asarray(P, dtype=float)
     points = np.asarray(points, dtype=float)
     weights = _usable_weights(points, weights)
+    points = np.broadcast_to(points, weights.shape + (2,))
     num_views, num_joints = weights.shape[-2:]
     if num_views < 2:
         return (np.full(weights.shape[:-2] + (num_joints, 3), np.nan),
@@ -161,12 +162,13 @@ def triangulate_ransac(P, points, weights=None, threshold_px=40.0, min_views=2,
     agree &= usable.sum(axis=-2) >= max(min_views, 2)                        # (..., J)
     # An agreeing joint's refits would keep every view, and so its DLT: it is done.
     positions, inliers = fallback.copy(), usable & agree[..., None, :]
-    batch, joint = np.nonzero(~agree.reshape(-1, num_joints))
+    count = int(np.prod(weights.shape[:-2], dtype=int))
+    batch, joint = np.nonzero(~agree.reshape(count, num_joints))
     if len(batch):
         # Each disputed joint is a problem of its own, (N, V, 1, ...), for the batched pairs.
-        one_points = points.reshape(-1, num_views, num_joints, 2)[batch, :, joint][:, :, None]
-        one_weights = weights.reshape(-1, num_views, num_joints)[batch, :, joint][:, :, None]
-        one_fallback = fallback.reshape(-1, num_joints, 3)[batch, joint][:, None]
+        one_points = points.reshape(count, num_views, num_joints, 2)[batch, :, joint][:, :, None]
+        one_weights = weights.reshape(count, num_views, num_joints)[batch, :, joint][:, :, None]
+        one_fallback = fallback.reshape(count, num_joints, 3)[batch, joint][:, None]
         disputed = _best_pair(P, one_points, one_weights, threshold_px, max_views)  # (N, 1, 3)
         for _ in range(refinements + 1):
             cost = truncated_cost(P, disputed, one_points, threshold_px)
@@ -174,8 +176,8 @@ def triangulate_ransac(P, points, weights=None, threshold_px=40.0, min_views=2,
             agreed = disputed_inliers.sum(axis=-2) >= max(min_views, 2)
             disputed = np.where(agreed[..., None],
                                 dlt(P, one_points, one_weights * disputed_inliers), one_fallback)
-        positions.reshape(-1, num_joints, 3)[batch, joint] = disputed[:, 0]
-        inliers.reshape(-1, num_views, num_joints)[batch, :, joint] = \
+        positions.reshape(count, num_joints, 3)[batch, joint] = disputed[:, 0]
+        inliers.reshape(count, num_views, num_joints)[batch, :, joint] = \
             (disputed_inliers & agreed[..., None, :])[:, :, 0]
     return positions, inliers
 

@@ -238,6 +238,7 @@ def test_analytic_fits_of_several_people_each_stop_as_they_would_alone(rig):
     init = truth[:3] + rng.normal(0.0, 1.0, truth[:3].shape) * np.array(
         [0.001, 0.02, 0.1])[:, None, None]
     init[2, 0] = np.nan
+    points[2, 2, 5] = np.nan        # a NaN keypoint with weight: its joint's steps are NaN
     sigma = rng.uniform(2.0, 4.0, (3, len(cameras)))
     prior = np.where(np.arange(3)[:, None, None] == 1, np.nan_to_num(truth[:3]), 0.0)
     prior_weight = np.where(np.arange(3)[:, None] == 1, 0.4, 0.0) * np.ones((3, J))
@@ -248,10 +249,34 @@ def test_analytic_fits_of_several_people_each_stop_as_they_would_alone(rig):
              for b in range(3)]
     assert steps.tolist() == [steps_alone for _, steps_alone in alone]
     assert len(set(steps.tolist())) > 1
+    assert steps[2] == 10                  # a NaN step is never taken for convergence
     for b in range(3):
         np.testing.assert_allclose(together[b], alone[b][0], rtol=0, atol=1e-12,
                                    equal_nan=True)
-    assert np.isnan(together[2, 0]).all() and np.isfinite(together[0, 0]).all()
+    assert np.isnan(together[2, 0]).all() and np.isfinite(together[1, 0]).all()
+    none, no_steps = analytic.fit_analytic(P, init[:0], points[:0], weights[:0], sigma[:0])
+    assert none.shape == (0, J, 3) and no_steps.shape == (0,)
+
+
+def test_people_of_different_skeletons_are_fitted_together_as_alone(rig):
+    cameras, truth, _ = rig
+    config = SolverConfig(objective='analytic')
+    halpe = np.full((HALPE26.num_joints, 3), np.nan)
+    halpe[:J] = truth[0] + [0.5, 0.0, 0.0]              # HALPE26 starts with the COCO17 joints
+    halpe_views = np.zeros((len(cameras), HALPE26.num_joints, 3))
+    for v, camera in enumerate(cameras):
+        halpe_views[v, :J, :2] = camera.project(halpe[:J])
+        halpe_views[v, :J, 2] = 0.9
+    coco_views = observe(cameras, truth[0])
+    skeletons = (COCO17, HALPE26)
+    alone = [SkelSplatSolver(cameras, config, skeleton).solve(views)
+             for skeleton, views in zip(skeletons, (coco_views, halpe_views))]
+    together = solve_people([SkelSplatSolver(cameras, config, skeleton) for skeleton in skeletons],
+                            [coco_views, halpe_views])
+    for estimate, expected in zip(together, alone):
+        np.testing.assert_allclose(estimate.positions, expected.positions, atol=1e-9,
+                                   equal_nan=True)
+    assert together[1].positions.shape == (HALPE26.num_joints, 3)
 
 
 @pytest.mark.parametrize('config', [

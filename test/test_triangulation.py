@@ -145,6 +145,11 @@ def test_ransac_keeps_the_dlt_of_joints_whose_views_all_agree():
                                    triangulate_dlt(P, points[person], weights[person])[agreeing],
                                    atol=1e-12)
         assert inliers[person][:, agreeing].all()
+    # One set of detections for all three people's weights; and no joints at all.
+    shared, _ = triangulate_ransac(P, points[1], weights, threshold_px=20.0)
+    np.testing.assert_allclose(shared[1], positions[1], atol=1e-12)
+    nothing, no_inliers = triangulate_ransac(P, points[:, :, :0], weights[:, :, :0])
+    assert nothing.shape == (3, 0, 3) and no_inliers.shape == (3, 6, 0)
 
 
 def test_a_ransac_consensus_is_reused_only_for_its_own_input():

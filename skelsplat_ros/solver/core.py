@@ -365,11 +365,14 @@ def solve_people(solvers: Sequence[SkelSplatSolver], keypoints: Sequence,
         return estimates
     config = solvers[fitted[0]].config
     fits = objective_fit(config.objective, config.device)([problems[n] for n in fitted])
-    # The fits of everyone seen by the same cameras are checked in one projection per camera.
+    # The fits of everyone seen by the same cameras (the same objects: their distortion and
+    # image sizes count too) are checked in one projection per camera.
     first = solvers[fitted[0]]
-    shared = [n for n in fitted if solvers[n].config.workspace_radius_m
-              == config.workspace_radius_m and len(solvers[n].cameras) == len(first.cameras)
-              and all(a is b for a, b in zip(solvers[n].cameras, first.cameras))]
+    shared = [n for n in fitted if solvers[n] is first or (
+        solvers[n].config.workspace_radius_m == config.workspace_radius_m
+        and solvers[n].skeleton.num_joints == first.skeleton.num_joints
+        and len(solvers[n].cameras) == len(first.cameras)
+        and all(a is b for a, b in zip(solvers[n].cameras, first.cameras)))]
     means = np.stack([np.where(problems[n].known[:, None], fit.means, np.nan)
                       for n, fit in zip(fitted, fits) if n in shared])          # (P, J, 3)
     plausible = geometry.plausible_views(first.rig, means.reshape(-1, 3),

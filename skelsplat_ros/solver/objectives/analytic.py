@@ -35,6 +35,7 @@ def fit(problems: Sequence[Problem]) -> List[Fit]:
         first = problems[remaining[0]]
         shared = [n for n in remaining
                   if np.array_equal(problems[n].rig.projections, first.rig.projections)
+                  and problems[n].init.shape == first.init.shape
                   and problems[n].config.iterations == first.config.iterations]
         for n, one_fit in zip(shared, _fit_together([problems[n] for n in shared])):
             fits[n] = one_fit
@@ -133,7 +134,9 @@ def fit_analytic(P, init, points, weights, sigma_px, iterations=10, tolerance=1e
         step = np.where(np.repeat(active, num_joints)[:, None], step, 0.0)
         positions = positions - step
         steps[active] = iteration
-        active &= np.abs(step).reshape(count, -1).max(axis=1) >= tolerance
+        # Not "max >= tolerance": a NaN step keeps its problem going, as it did alone.
+        largest = np.abs(step).reshape(count, 3 * num_joints).max(axis=1, initial=0.0)
+        active &= ~(largest < tolerance)
         if not active.any():
             break
     positions = np.where(known[:, None], positions, np.nan).reshape(init.shape)
