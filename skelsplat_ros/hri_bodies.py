@@ -5,8 +5,9 @@
 :class:`HriBodies` turns the people of a group into :class:`Body` records: the REP-155 body id
 (:func:`skelsplat_ros.body_frames.body_id`), the human_description link frames
 (:func:`skelsplat_ros.body_frames.model_frames`), the joint angles
-(:func:`skelsplat_ros.human_model.inverse_kinematics`), the body's measured height and whether
-its URDF must be (re)sent, and the body's velocity in ``body_<id>``.  Only joints that at least
+(:func:`skelsplat_ros.human_model.solve_bodies`: every body's limbs at once), the body's
+measured height and whether its URDF must be (re)sent, and the body's velocity in
+``body_<id>``.  Only joints that at least
 two views support count as located here: one view gives no depth, so no frame or angle.  It
 remembers the heights of the bodies in view only, so it does not grow over a long run.
 """
@@ -89,7 +90,7 @@ class HriBodies:
             joint_names: the people's joint names.
             world_up: the world's up direction.
         """
-        bodies, heights = [], {}
+        records, heights = [], {}
         for person in people:
             body_id = body_frames.body_id(person.person_id)
             # A joint seen by one camera takes its depth from the prior or its neighbours: no
@@ -104,11 +105,13 @@ class HriBodies:
             height = total / count if count else human_model.DEFAULT_HEIGHT
             due = sent is None or abs(height - sent) >= HEIGHT_STEP
             heights[body_id] = (height if due else sent, total, count)
-            bodies.append(Body(
-                body_id=body_id, frames=body_frames.model_frames(geometry),
-                solution=human_model.inverse_kinematics(person.positions, located,
-                                                        joint_names, world_up),
-                height=height, urdf_due=due,
-                twist=body_twist(geometry, person.velocities)))
+            records.append((person, body_id, geometry, height, due))
+        # One inverse kinematics for the group: the limbs of every body are solved together.
+        solutions = human_model.solve_bodies([record[2] for record in records])
+        bodies = [Body(body_id=body_id, frames=body_frames.model_frames(geometry),
+                       solution=solution, height=height, urdf_due=due,
+                       twist=body_twist(geometry, person.velocities))
+                  for (person, body_id, geometry, height, due), solution
+                  in zip(records, solutions)]
         self._heights = heights  # bodies out of view are forgotten: no growth
         return bodies

@@ -24,7 +24,6 @@ import math
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
-from scipy.optimize import least_squares
 from skelsplat_ros import body_frames
 
 __all__ = ['DEFAULT_HEIGHT', 'forward_kinematics', 'inverse_kinematics', 'JOINTS', 'Joint',
@@ -32,6 +31,7 @@ __all__ = ['DEFAULT_HEIGHT', 'forward_kinematics', 'inverse_kinematics', 'JOINTS
 
 DEFAULT_HEIGHT = 1.65  # metres, the model's default
 HEIGHT_RANGE = (1.0, 2.3)  # metres: a measured height is clamped to a human one
+ITERATIONS_FROM_OTHER_BRANCH = 10
 TOLERANCE_DEG = 3.0  # a limb pointed worse than this after IK is reported as clamped
 
 # Proportions of human-tpl.xacro, in units of height / 7.5.
@@ -251,7 +251,19 @@ def _angle_deg(a, b):
 
 
 def _wrap(angle):
-    return float((angle + np.pi) % (2 * np.pi) - np.pi)
+    return (angle + np.pi) % (2 * np.pi) - np.pi
+
+
+def _into_limits(values, lower, upper):
+    """Return the angles, each turned by a multiple of 2 pi into its limits (or nearest), clipped.
+
+    Some limits span more than pi (shoulder pitch -0.4 to 3.3): an angle wrapped into
+    [-pi, pi) can lie outside them while the same angle plus 2 pi lies inside.
+    """
+    turns = _wrap(np.asarray(values))[..., None] + 2 * np.pi * np.array([0.0, -1.0, 1.0])
+    outside = np.maximum(lower[..., None] - turns, turns - upper[..., None]).clip(min=0.0)
+    chosen = np.take_along_axis(turns, np.argmin(outside, axis=-1)[..., None], axis=-1)
+    return np.clip(chosen[..., 0], lower, upper)
 
 
 def _limits(names):
@@ -260,71 +272,190 @@ def _limits(names):
     return lower, upper
 
 
-def _cross_matrix(columns, direction):
-    """Cross products (3, N) of the ``columns`` (3, N) with ``direction`` (3,)."""
-    x, y, z = direction
-    return np.array([[0.0, z, -y], [-z, 0.0, x], [y, -x, 0.0]]) @ columns
+@functools.lru_cache(maxsize=None)
+def _chain(names):
+    """Return a limb's four joints as arrays: axes (4, 3), (K, K @ K) (4, 3, 3) each, limits."""
+    axes = np.array([JOINTS_BY_NAME[name].axis for name in names], dtype=float)
+    skews, squares = zip(*(_skew(tuple(axis)) for axis in axes))
+    lower, upper = _limits(names)
+    return axes, np.array(skews), np.array(squares), lower, upper
 
 
-def _chain_directions(names, values, with_axes=False):
-    """Directions of a limb's two segments in its root's frame (arm: torso, leg: body).
+def _chain_directions(axes, skews, squares, values, with_axes=False):
+    """Directions of limbs' two segments in their roots' frames (arm: torso, leg: body).
 
-    With ``with_axes``, also the four joints' axes (4, 3) in that frame.
+    Args:
+        axes, skews, squares: (N, 4, ...) the limbs' joint axes and their Rodrigues terms
+            (:func:`_chain`).
+        values: (N, 4) joint angles.
+        with_axes: also return the joints' axes in the root frame, (N, 4, 3).
+
+    Returns:
+        ``(first (N, 3), second (N, 3))``, then the axes if ``with_axes``.
     """
-    rotations, axes = [_IDENTITY], []
-    for name, value in zip(names, values):
-        axis = JOINTS_BY_NAME[name].axis
-        axes.append(rotations[-1] @ axis)
-        rotations.append(rotations[-1] @ _rotation(axis, value))
+    angles = values[..., None, None]
+    turns = np.eye(3) + np.sin(angles) * skews + (1.0 - np.cos(angles)) * squares
+    chain = [turns[:, 0]]
+    for i in range(1, 4):
+        chain.append(chain[-1] @ turns[:, i])
     # The segments hang down their links' -z at zero angles.
-    first, second = -rotations[3][:, 2], -rotations[4][:, 2]
-    if with_axes:
-        return first, second, np.array(axes)
-    return first, second
+    first, second = -chain[2][..., 2], -chain[3][..., 2]
+    if not with_axes:
+        return first, second
+    root_axes = np.stack([axes[:, 0]] + [np.einsum('nij,nj->ni', chain[i], axes[:, i + 1])
+                                         for i in range(3)], axis=1)
+    return first, second, root_axes
 
 
-def _chain_jacobian(names, values):
-    """(6, 4) derivatives of both segments' directions (:func:`_chain_directions`) by angle."""
+def _cross(a, b):
+    """Cross products along the last axis (``np.cross`` costs more on small arrays)."""
+    return np.stack([a[..., 1] * b[..., 2] - a[..., 2] * b[..., 1],
+                     a[..., 2] * b[..., 0] - a[..., 0] * b[..., 2],
+                     a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]], axis=-1)
+
+
+def _chain_residuals(axes, skews, squares, values, targets):
+    """(N, 6) segment directions minus ``targets`` (N, 6) and their (N, 6, 4) Jacobian."""
+    first, second, root_axes = _chain_directions(axes, skews, squares, values, with_axes=True)
     # Turning joint i moves a direction d after it by (its axis) x d; the first segment hangs
     # before the last joint.
-    first, second, axes = _chain_directions(names, values, with_axes=True)
-    upper_rows = _cross_matrix(axes.T, first)
+    upper_rows = _cross(root_axes, first[:, None, :])
     upper_rows[:, 3] = 0.0
-    return np.concatenate([upper_rows, _cross_matrix(axes.T, second)])
+    jacobian = np.concatenate([upper_rows, _cross(root_axes, second[:, None, :])], axis=2)
+    return np.concatenate([first, second], axis=1) - targets, np.swapaxes(jacobian, 1, 2)
 
 
-def _chain_error(names, values, upper, lower_segment):
-    first, second = _chain_directions(names, values)
-    return max(_angle_deg(first, upper), _angle_deg(second, lower_segment))
+def _angles_deg(a, b):
+    """(N,) angles in degrees between the rows of ``a`` and ``b``."""
+    cos = (a * b).sum(-1) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1))
+    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
 
 
-def _solve_chain(names, candidates, upper, lower_segment):
-    """Best of the analytic candidates, clamped; refined within the limits when clamping hurt.
+def _chain_errors(chain, values, targets):
+    """(N,) the larger angle (degrees) between a limb's segments and their targets."""
+    first, second = _chain_directions(*chain, values)
+    return np.maximum(_angles_deg(first, targets[:, :3]), _angles_deg(second, targets[:, 3:]))
 
-    Returns ``(values (4,), error in degrees)``.
+
+def _bounded_step(jacobian, residuals, values, lower, upper, damping):
+    """Return the angles (N, 4) after a damped Gauss-Newton step within the limits.
+
+    A joint on a limit that the gradient pushes further out is held there (projected Newton's
+    active set); a joint the step would carry past a limit is held on that limit and the
+    others re-solved for it, so that the step is the best one of the box, not a clipped one.
+    Also returns (N,) whether the start is already stationary: no allowed move lowers the
+    cost to first order.
     """
-    lower, high = _limits(names)
-    best, best_error = None, np.inf
-    for candidate in candidates:
-        values = np.clip([_wrap(v) for v in candidate], lower, high)
-        error = _chain_error(names, values, upper, lower_segment)
-        if error < best_error:
-            best, best_error = values, error
-    if best_error > TOLERANCE_DEG / 3:
-        # The limits forbid the pose: the nearest pose they allow, in direction error.
-        def residual(values):
-            first, second = _chain_directions(names, values)
-            return np.concatenate([first - upper, second - lower_segment])
+    gradient = np.einsum('nki,nk->ni', jacobian, residuals)
+    normal = np.einsum('nki,nkj->nij', jacobian, jacobian)
+    held = ((values <= lower) & (gradient > 0)) | ((values >= upper) & (gradient < 0))
+    stationary = np.abs(np.where(held, 0.0, gradient)).max(-1) < 1e-7
+    fixed = np.zeros_like(values)  # the steps of the held joints
+    for _ in range(values.shape[1]):
+        free = ~held
+        system = normal * (free[:, :, None] & free[:, None, :])
+        diagonal = np.einsum('nii->ni', system)
+        diagonal += np.where(free, damping[:, None] * (1.0 + diagonal), 1.0)
+        # The linear model with the held joints' steps: J' (r + J fixed) = g + J'J fixed.
+        right = -(gradient + np.einsum('nij,nj->ni', normal, fixed)) * free
+        step = np.linalg.solve(system, right[..., None])[..., 0] + fixed
+        proposed = values + step
+        out = free & ((proposed < lower) | (proposed > upper))
+        if not out.any():
+            break
+        fixed = np.where(out, np.clip(proposed, lower, upper) - values, fixed)
+        held |= out
+    return np.clip(values + step, lower, upper), stationary
 
-        start = np.clip(best, lower + 1e-9, high - 1e-9)
-        # ftol/xtol 1e-3, not 1e-8: the errors settle within 0.01 degrees of the tighter
-        # fit's (16 cameras x 5 people of the fusion_scale bench), for a fifth less time.
-        fit = least_squares(residual, start, jac=lambda values: _chain_jacobian(names, values),
-                            bounds=(lower, high), ftol=1e-3, xtol=1e-3)
-        error = _chain_error(names, fit.x, upper, lower_segment)
-        if error < best_error:
-            best, best_error = np.clip(fit.x, lower, high), error
-    return best, best_error
+
+def _refine_within_limits(chain, values, targets, iterations=40):
+    """Return the angles nearest the targets that the limits allow, for many limbs at once.
+
+    A bounded Levenberg-Marquardt (:func:`_bounded_step`) on the squared direction residuals
+    of every limb, from ``values`` (N, 4); a step is taken only when it lowers that limb's
+    cost.  One batched solve for all limbs of a group: a solver call per limb (SciPy's
+    ``least_squares``) cost more than all the rest of the inverse kinematics.
+    """
+    *terms, lower, upper = chain
+    values = values.copy()
+    residuals, jacobian = _chain_residuals(*terms, values, targets)
+    cost = (residuals ** 2).sum(-1)
+    damping = np.full(len(values), 1e-3)  # at least 1e-9 times (1 + diag): never singular
+    running = np.ones(len(values), bool)
+    for _ in range(iterations):
+        idx = np.flatnonzero(running)
+        if not idx.size:
+            break
+        trial, stationary = _bounded_step(jacobian[idx], residuals[idx], values[idx],
+                                          lower[idx], upper[idx], damping[idx])
+        trial_residuals, trial_jacobian = _chain_residuals(
+            *(term[idx] for term in terms), trial, targets[idx])
+        trial_cost = (trial_residuals ** 2).sum(-1)
+        better = trial_cost < cost[idx]
+        took = idx[better]
+        # Settled: a nearly undamped (Gauss-Newton) step that hardly lowered the cost.
+        settled = (((cost[took] - trial_cost[better]) <= 1e-6 * (1.0 + cost[took]))
+                   & (damping[took] <= 1e-2))
+        values[took] = trial[better]
+        residuals[took], jacobian[took] = trial_residuals[better], trial_jacobian[better]
+        cost[took] = trial_cost[better]
+        damping[idx] = np.where(better, np.maximum(damping[idx] / 3.0, 1e-9),
+                                damping[idx] * 4.0)
+        # A step the active set got wrong (no decrease) is retried more damped: a gradient
+        # step on the joints free to move, which never leaves the limits.
+        running[took[settled]] = False
+        running[idx[stationary]] = False
+        running[idx[damping[idx] > 1e8]] = False
+    return values
+
+
+def _solve_limbs(limbs):
+    """Return the joint angles of limbs and their errors.
+
+    Each limb takes the best of its analytic candidates, clamped to the limits; refined
+    within them when clamping hurt (:func:`_refine_within_limits`, from each candidate).
+
+    Args:
+        limbs: ``(names (4,), candidates (C, 4), upper (3,), lower segment (3,))`` each.
+
+    Returns:
+        ``(values (L, 4), errors in degrees (L,))``.
+    """
+    if not limbs:
+        return np.zeros((0, 4)), np.zeros(0)
+    names, candidates, uppers, lowers = zip(*limbs)
+    chains = [_chain(tuple(n)) for n in names]
+    chain = tuple(np.stack(part) for part in zip(*chains))
+    count = len(candidates[0])
+    targets = np.concatenate([np.stack(uppers), np.stack(lowers)], axis=1)
+    repeated = tuple(np.repeat(part, count, axis=0) for part in chain)
+    tried = _into_limits(np.concatenate(candidates), repeated[3], repeated[4])
+    repeated_targets = np.repeat(targets, count, axis=0)
+    tried_errors = _chain_errors(repeated[:3], tried, repeated_targets)
+    tried_errors = tried_errors.reshape(-1, count)
+    best = np.argmin(np.where(np.isnan(tried_errors), np.inf, tried_errors), axis=1)
+    rows = np.arange(len(limbs))
+    values = tried.reshape(-1, count, 4)[rows, best]
+    errors = tried_errors[rows, best]
+    # The limits forbid the pose: the nearest pose they allow, in direction error, refined
+    # from the best candidate; when that still leaves the limb clamped, from the others too
+    # (a joint held on a limit can miss a far better pose on the other branch).
+    clamped = np.flatnonzero(errors > TOLERANCE_DEG / 3)
+    for phase, starts in enumerate((clamped * count + best[clamped], None)):
+        if phase:
+            still = clamped[errors[clamped] > TOLERANCE_DEG]
+            starts = (still[:, None] * count + np.arange(count)).ravel()
+            starts = starts[starts % count != np.repeat(best[still], count)]
+        if not starts.size:
+            break
+        part = tuple(term[starts] for term in repeated)
+        refined = _refine_within_limits(part, tried[starts], repeated_targets[starts],
+                                        ITERATIONS_FROM_OTHER_BRANCH if phase else 40)
+        refined_errors = _chain_errors(part[:3], refined, repeated_targets[starts])
+        for limb, value, error in zip(starts // count, refined, refined_errors):
+            if error < errors[limb]:  # NaN never
+                values[limb], errors[limb] = value, error
+    return values, errors
 
 
 def _arm_candidates(reflect, upper, forearm):
@@ -398,38 +529,48 @@ def inverse_kinematics(positions, known, joint_names, world_up=(0.0, 0.0, 1.0)) 
         world_up: (3,) the world's up direction.
     """
     geometry = body_frames.SkeletonGeometry(positions, known, joint_names, world_up)
-    angles, errors = {}, {}
-    body = geometry.body_rotation()
-    spine = geometry.spine()
-    if body is not None and spine is not None:
-        local = body.T @ spine
-        waist = float(np.clip(np.arctan2(local[0], local[2]), *JOINTS_BY_NAME['waist'].limits))
-        angles['waist'] = waist
-        errors['waist'] = _angle_deg(local, [np.sin(waist), 0.0, np.cos(waist)])
-        torso = body @ _rotation((0, 1, 0), waist)
-        face = geometry.face_rotation()
-        if face is not None:
-            values, errors['head'] = _head_angles(torso.T @ face)
-            angles.update(zip(HEAD, (float(v) for v in values)))
-        for side, reflect in (('l', 1), ('r', -1)):
-            bones = geometry.limb(side, 'arm')
-            if bones is None:
-                continue
-            upper, forearm = (torso.T @ bone for bone in bones)
-            names = [f'{side}_{name}' for name in ARM]
-            values, errors[f'{side}_arm'] = _solve_chain(
-                names, _arm_candidates(reflect, upper, forearm), upper, forearm)
-            angles.update(zip(names, (float(v) for v in values)))
-    if body is not None:
-        for side, reflect in (('l', 1), ('r', -1)):
-            bones = geometry.limb(side, 'leg')
-            if bones is None:
-                continue
-            thigh, shin = (body.T @ bone for bone in bones)
-            names = [f'{side}_{name}' for name in LEG]
-            values, errors[f'{side}_leg'] = _solve_chain(
-                names, _leg_candidates(reflect, thigh, shin, np.array([0.0, 1.0, 0.0])),
-                thigh, shin)
-            angles.update(zip(names, (float(v) for v in values)))
-    unsupported = [name for name in MOVING if name not in angles]
-    return Solution(angles=angles, errors_deg=errors, unsupported=unsupported)
+    return solve_bodies([geometry])[0]
+
+
+def solve_bodies(geometries: List[body_frames.SkeletonGeometry]) -> List[Solution]:
+    """:func:`inverse_kinematics` of several skeletons, their limbs solved together."""
+    solutions, limbs, owners = [], [], []
+    for geometry in geometries:
+        angles, errors = {}, {}
+        solutions.append(Solution(angles=angles, errors_deg=errors, unsupported=[]))
+        body = geometry.body_rotation()
+        spine = geometry.spine()
+        if body is not None and spine is not None:
+            local = body.T @ spine
+            waist = float(np.clip(np.arctan2(local[0], local[2]),
+                                  *JOINTS_BY_NAME['waist'].limits))
+            angles['waist'] = waist
+            errors['waist'] = _angle_deg(local, [np.sin(waist), 0.0, np.cos(waist)])
+            torso = body @ _rotation((0, 1, 0), waist)
+            face = geometry.face_rotation()
+            if face is not None:
+                values, errors['head'] = _head_angles(torso.T @ face)
+                angles.update(zip(HEAD, (float(v) for v in values)))
+            for side, reflect in (('l', 1), ('r', -1)):
+                bones = geometry.limb(side, 'arm')
+                if bones is not None:
+                    upper, forearm = (torso.T @ bone for bone in bones)
+                    limbs.append((tuple(f'{side}_{name}' for name in ARM),
+                                  _arm_candidates(reflect, upper, forearm), upper, forearm))
+                    owners.append((solutions[-1], f'{side}_arm'))
+        if body is not None:
+            for side, reflect in (('l', 1), ('r', -1)):
+                bones = geometry.limb(side, 'leg')
+                if bones is not None:
+                    thigh, shin = (body.T @ bone for bone in bones)
+                    limbs.append((tuple(f'{side}_{name}' for name in LEG),
+                                  _leg_candidates(reflect, thigh, shin,
+                                                  np.array([0.0, 1.0, 0.0])), thigh, shin))
+                    owners.append((solutions[-1], f'{side}_leg'))
+    values, errors = _solve_limbs(limbs)
+    for (solution, part), limb, limb_values, error in zip(owners, limbs, values, errors):
+        solution.angles.update(zip(limb[0], (float(v) for v in limb_values)))
+        solution.errors_deg[part] = float(error)
+    for solution in solutions:
+        solution.unsupported = [name for name in MOVING if name not in solution.angles]
+    return solutions

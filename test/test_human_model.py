@@ -11,6 +11,7 @@ import xml.etree.ElementTree as ElementTree
 
 import numpy as np
 import pytest
+from scipy.optimize import least_squares
 from skelsplat_ros import body_frames, human_model
 from skelsplat_ros.hri_bodies import body_twist, HriBodies
 from skelsplat_ros.live import PersonPose
@@ -161,18 +162,68 @@ def test_a_pose_the_limits_forbid_is_clamped_and_its_error_reported():
 
 @pytest.mark.parametrize('limb', [human_model.ARM, human_model.LEG])
 def test_the_limb_jacobian_is_the_derivative_of_its_directions(limb):
-    # The clamped IK's least squares takes this Jacobian: central differences must agree.
+    # The clamped IK's refinement takes this Jacobian: central differences must agree.
     rng = np.random.default_rng(3)
     for side in ('l', 'r'):
-        names = [f'{side}_{name}' for name in limb]
-        values = rng.uniform(-1.5, 1.5, 4)
+        axes, skews, squares, _, _ = human_model._chain(tuple(f'{side}_{name}' for name in limb))
+        terms = (axes[None], skews[None], squares[None])
+        values = rng.uniform(-1.5, 1.5, (1, 4))
         step = 1e-6
         numeric = np.stack([
-            np.concatenate(human_model._chain_directions(names, values + step * e))
-            - np.concatenate(human_model._chain_directions(names, values - step * e))
-            for e in np.eye(4)], axis=1) / (2 * step)
-        np.testing.assert_allclose(human_model._chain_jacobian(names, values), numeric,
-                                   atol=1e-8)
+            np.concatenate(human_model._chain_directions(*terms, values + step * e), axis=1)
+            - np.concatenate(human_model._chain_directions(*terms, values - step * e), axis=1)
+            for e in np.eye(4)], axis=2) / (2 * step)
+        _, jacobian = human_model._chain_residuals(*terms, values, np.zeros((1, 6)))
+        np.testing.assert_allclose(jacobian, numeric, atol=1e-8)
+
+
+@pytest.mark.parametrize('limb', [human_model.ARM, human_model.LEG])
+def test_a_clamped_limb_is_refined_as_far_as_scipys_bounded_least_squares_gets(limb):
+    # Limbs posed a little past their limits (the elbow or knee bent as a joint can bend: the
+    # analytic candidates never hyperextend), started where the IK starts, at the clamped
+    # angles: the batched refinement must reach SciPy's trust-region solver's cost at tight
+    # tolerances, from the same start, within the limits.
+    rng = np.random.default_rng(5)
+    for side in ('l', 'r'):
+        chain = human_model._chain(tuple(f'{side}_{name}' for name in limb))
+        lower, upper = chain[3], chain[4]
+        count = 100
+        margin = 0.1 * (upper - lower)
+        truth = rng.uniform(lower - margin, upper + margin, (count, 4))
+        truth[:, 3] = rng.uniform(lower[3], upper[3], count)
+        batch = tuple(np.repeat(term[None], count, axis=0) for term in chain)
+        targets = np.concatenate(human_model._chain_directions(*batch[:3], truth), axis=1)
+        start = np.clip(truth, lower, upper)
+        refined = human_model._refine_within_limits(batch, start, targets)
+        assert ((refined >= lower) & (refined <= upper)).all()
+        residuals, _ = human_model._chain_residuals(*batch[:3], refined, targets)
+        assert ((residuals ** 2).sum(-1) > 1e-4).sum() > count / 3  # most are clamped
+        for i in range(count):
+            def residual(values, i=i):
+                return human_model._chain_residuals(*(term[i:i + 1] for term in batch[:3]),
+                                                    values[None], targets[i:i + 1])[0][0]
+            reference = least_squares(residual, np.clip(start[i], lower + 1e-9, upper - 1e-9),
+                                      bounds=(lower, upper), ftol=1e-12, xtol=1e-12)
+            assert (residuals[i] ** 2).sum() <= (reference.fun ** 2).sum() + 1e-4
+
+
+def test_bodies_solved_together_get_the_angles_each_gets_alone():
+    rng = np.random.default_rng(9)
+    geometries, alone = [], []
+    for trial in range(6):
+        positions, _ = _skeleton(_random_angles(rng, margin=-0.3), 1.7)  # some out of limits
+        known = rng.random(17) > 0.15
+        geometries.append(body_frames.SkeletonGeometry(positions, known, NAMES))
+        alone.append(human_model.inverse_kinematics(positions, known, NAMES))
+    together = human_model.solve_bodies(geometries)
+    assert any(solution.clamped for solution in alone)
+    for mine, reference in zip(together, alone):
+        assert mine.angles.keys() == reference.angles.keys()
+        assert mine.unsupported == reference.unsupported
+        for name, value in reference.angles.items():
+            assert mine.angles[name] == pytest.approx(value, abs=1e-9)
+        for part, error in reference.errors_deg.items():
+            assert mine.errors_deg[part] == pytest.approx(error, abs=1e-7)
 
 
 def test_limbs_not_located_get_no_joint_angles():
