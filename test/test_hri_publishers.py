@@ -52,10 +52,11 @@ def test_two_hundred_bodies_born_and_lost_keep_the_publishers_bounded():
     now = [0.0]
     with RosContext() as ros:
         node = ros.node('hri_soak')
-        static = {topic: node.create_publisher(kind, topic, RELIABLE_QOS)
+        static = {topic: node.create_publisher(kind, topic, RELIABLE_QOS,
+                                               event_callbacks=outputs.OUTPUT_EVENTS)
                   for topic, kind in outputs.OUTPUT_TOPICS.items()}
         baseline = len(list(node.publishers))
-        bodies = BodyPublishers(node, clock=lambda: now[0])
+        bodies = BodyPublishers(node, clock=lambda: now[0], event_callbacks=outputs.OUTPUT_EVENTS)
         listener = ros.node('listener')
         lists = []
         listener.create_subscription(IdsList, TRACKED, lambda msg: lists.append(list(msg.ids)),
@@ -104,3 +105,17 @@ def test_a_body_back_within_the_grace_period_keeps_its_publishers():
         # Still in view (its joints unsupported for a while): kept.
         assert bodies.expire(1.0, [body_id(5)]) == 0 and bodies._publishers[topic] is publisher
         assert bodies.expire(1.0, []) == 1 and len(bodies) == 0
+
+
+def test_output_publishers_carry_no_qos_event_handlers():
+    # rclpy's executor walks every event handler of every entity at each wake-up: the node's
+    # output publishers (these per-body ones too) are created without rclpy's default two.
+    with RosContext() as ros:
+        node = ros.node('hri_quiet')
+        quiet, default = (BodyPublishers(node, event_callbacks=outputs.OUTPUT_EVENTS),
+                          BodyPublishers(node))
+        for publishers, track_id in ((quiet, 1), (default, 2)):
+            publishers.publish(body_topic(body_id(track_id), 'joint_states'), JointState())
+        quiet_publisher, = quiet._publishers.values()
+        default_publisher, = default._publishers.values()
+        assert quiet_publisher.event_handlers == [] and default_publisher.event_handlers

@@ -21,6 +21,7 @@ import pytest
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
 from ros_helpers import RosContext, spin_until
 from rosgraph_msgs.msg import Clock
+from sensor_msgs.msg import Image
 from skelsplat_ros.cameras import load_calibration, make_camera
 from skelsplat_ros.ros.conversions import camera_info_msg, keypoints_msg
 from skelsplat_ros.ros.runner import create_node
@@ -126,6 +127,11 @@ def test_faulty_inputs_cost_only_their_camera(half_size):
                 timeout_s=5.0), f'no log line for {camera}: {log or text}'
 
         send_group({})
+        # A second publisher on cam_04's images offering best effort to the node's reliable
+        # subscription: nothing of it can arrive, and the node says so under cam_04.
+        probe.node.create_publisher(Image, '/cam_04/image_raw', QoSProfile(
+            depth=1, reliability=QoSReliabilityPolicy.BEST_EFFORT))
+        expect('cam_04', 'offers a QoS this node cannot take', 'RELIABILITY')
         # Image faults on cam_04 (raw) and cam_03 (compressed), one per group.
         image = good('cam_04', next_stamp())
         bogus = good('cam_04', next_stamp())

@@ -128,11 +128,13 @@ class BodyPublishers:
         node: the ``rclpy`` node that owns them.
         clock: monotonic seconds (wall time: a paused or looping ``/clock`` must not keep or
             drop publishers).
+        event_callbacks: the publishers' ``PublisherEventCallbacks`` (None: rclpy's default).
     """
 
-    def __init__(self, node, clock=time.monotonic):
+    def __init__(self, node, clock=time.monotonic, event_callbacks=None):
         self._node = node
         self._clock = clock
+        self._event_callbacks = event_callbacks
         self._publishers = {}  # topic -> publisher
         self._last_used = {}  # topic -> clock seconds
 
@@ -144,7 +146,8 @@ class BodyPublishers:
         publisher = self._publishers.get(topic)
         if publisher is None:
             qos = LATCHED_QOS if topic.endswith('/' + URDF) else BODY_QOS
-            publisher = self._node.create_publisher(type(msg), topic, qos)
+            publisher = self._node.create_publisher(
+                type(msg), topic, qos, event_callbacks=self._event_callbacks)
             self._publishers[topic] = publisher
         self._last_used[topic] = self._clock()
         publisher.publish(msg)

@@ -36,7 +36,7 @@ import rclpy
 from rclpy.clock import Clock, ClockType
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
-from rclpy.qos import qos_profile_sensor_data
+from rclpy.qos import qos_policy_name_from_kind, qos_profile_sensor_data
 from rclpy.qos import QoSDurabilityPolicy, QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from skelsplat_ros.live import fuse_group, nobody_message
@@ -49,6 +49,10 @@ from skelsplat_ros.ros.faults import fault_key as _fault_key, FaultLog
 from skelsplat_ros.ros.params import load_calibrated_cameras, ParameterError, prepared_engine
 from skelsplat_ros.ros.params import parameter_names, read_config, validate_update
 from skelsplat_ros.sync import DROP_REASONS, FrameSynchronizer, stamp_ns
+try:  # Jazzy and later
+    from rclpy.event_handler import SubscriptionEventCallbacks
+except ImportError:  # Humble
+    from rclpy.qos_event import SubscriptionEventCallbacks
 
 __all__ = ['SkelSplatNode', 'input_qos', 'main', 'spin']
 
@@ -117,11 +121,13 @@ class SkelSplatNode(Node):
 
         self._publishers_by_topic = {
             topic: self.create_publisher(kind, topic, TF_QOS if topic == outputs.TF
-                                         else RELIABLE_QOS)
+                                         else RELIABLE_QOS, event_callbacks=outputs.OUTPUT_EVENTS)
             for topic, kind in outputs.OUTPUT_TOPICS.items()}
         self._tf_static_pub = self.create_publisher(outputs.STATIC_TOPICS[outputs.TF_STATIC],
-                                                    outputs.TF_STATIC, outputs.TF_STATIC_QOS)
-        self._body_publishers = hri.BodyPublishers(self)  # ROS4HRI's per-body topics
+                                                    outputs.TF_STATIC, outputs.TF_STATIC_QOS,
+                                                    event_callbacks=outputs.OUTPUT_EVENTS)
+        # ROS4HRI's per-body topics
+        self._body_publishers = hri.BodyPublishers(self, event_callbacks=outputs.OUTPUT_EVENTS)
         self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', RELIABLE_QOS)
         self._subscribe(config)
         # Steady clock: with use_sim_time a paused or looping /clock must not stop the
@@ -149,9 +155,19 @@ class SkelSplatNode(Node):
             if config.intrinsics_source == 'camera_info':
                 inputs.append((CameraInfo, camera.camera_info_topic, self._on_camera_info))
             self._subscriptions_by_camera[name] = [
-                self.create_subscription(kind, topic, partial(self._on_message, name, kind,
-                                                              handler), qos)
+                self.create_subscription(
+                    kind, topic, partial(self._on_message, name, kind, handler), qos,
+                    event_callbacks=SubscriptionEventCallbacks(
+                        incompatible_qos=partial(self._on_incompatible_qos, name, topic),
+                        use_default_callbacks=False))
                 for kind, topic, handler in inputs]
+
+    def _on_incompatible_qos(self, name, topic, event):
+        # One handler per input instead of rclpy's default two (the executor walks them all
+        # at each wake-up), and the warning reaches /diagnostics under the camera's name.
+        self._warn(('qos', name, topic), f'{name}: a publisher on {topic} offers a QoS this '
+                   f'node cannot take ({qos_policy_name_from_kind(event.last_policy_kind)}): '
+                   'none of its messages arrive; set image_qos to match it', camera=name)
 
     def _on_message(self, name, kind, handler, msg):
         """Hand camera ``name``'s message to ``handler`` unless the camera floods."""

@@ -21,6 +21,10 @@ from typing import List, Mapping, Sequence, Tuple
 from hri_msgs.msg import IdsList
 import numpy as np
 from rclpy.qos import QoSDurabilityPolicy, QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy
+try:  # Jazzy and later
+    from rclpy.event_handler import PublisherEventCallbacks
+except ImportError:  # Humble
+    from rclpy.qos_event import PublisherEventCallbacks
 from rclpy.time import Time
 from sensor_msgs.msg import PointCloud2
 from skelsplat_ros import skeletons
@@ -31,8 +35,8 @@ from skelsplat_ros.ros import conversions, hri
 from tf2_msgs.msg import TFMessage
 from visualization_msgs.msg import MarkerArray
 
-__all__ = ['MARKERS', 'OUTPUT_TOPICS', 'Outputs', 'POINTS', 'POSES', 'STATIC_TOPICS', 'TF',
-           'TF_STATIC', 'TF_STATIC_QOS', 'TRACKED', 'type_name']
+__all__ = ['MARKERS', 'OUTPUT_EVENTS', 'OUTPUT_TOPICS', 'Outputs', 'POINTS', 'POSES',
+           'STATIC_TOPICS', 'TF', 'TF_STATIC', 'TF_STATIC_QOS', 'TRACKED', 'type_name']
 
 # Relative names, so that the node's namespace applies; /tf is absolute.
 POSES = 'human_pose_3d'
@@ -50,6 +54,13 @@ STATIC_TOPICS = {TF_STATIC: TFMessage}
 TF_STATIC_QOS = QoSProfile(depth=1, history=QoSHistoryPolicy.KEEP_LAST,
                            reliability=QoSReliabilityPolicy.RELIABLE,
                            durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
+
+# The output publishers get no QoS event handlers.  rclpy's executor walks every handler of
+# every entity at each wake-up, and by default each publisher has two (incompatible QoS and
+# incompatible type).  With 16 cameras and 5 people (about 22 publishers, the per-body ones
+# included) they took a third of the executor thread's time.  A subscriber that requests an
+# incompatible QoS still logs the warning on its own side.
+OUTPUT_EVENTS = PublisherEventCallbacks(use_default_callbacks=False)
 
 
 def type_name(message_type) -> str:
