@@ -31,7 +31,7 @@ __all__ = ['DEFAULT_HEIGHT', 'forward_kinematics', 'inverse_kinematics', 'JOINTS
 
 DEFAULT_HEIGHT = 1.65  # metres, the model's default
 HEIGHT_RANGE = (1.0, 2.3)  # metres: a measured height is clamped to a human one
-ITERATIONS_FROM_OTHER_BRANCH = 10
+ITERATIONS_FROM_OTHER_BRANCH = 5
 TOLERANCE_DEG = 3.0  # a limb pointed worse than this after IK is reported as clamped
 
 # Proportions of human-tpl.xacro, in units of height / 7.5.
