@@ -45,7 +45,7 @@ os.environ.setdefault('ROS_DOMAIN_ID', '64')
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import protocols  # noqa: E402
-from report import default_data_root, log, write_report  # noqa: E402
+from report import default_data_root, log, reference_loop_ms, write_report  # noqa: E402
 import scenes  # noqa: E402
 from skelsplat_ros.cameras import make_camera  # noqa: E402
 from soak import Pacer, ProcessMonitor, Spinner, stop_process  # noqa: E402
@@ -433,10 +433,12 @@ def main(argv=None):
         for num_people in args.people:
             frames = make_frames(cameras, truth, motion, num_people, args.seed)
             case = write_case(cameras)
+            reference = reference_loop_ms()
             profile = profile_case(case, cameras, frames, flat)
             live = run_case(case, cameras, frames, num_people, duration, args.rate, flat)
             cases.append({'cameras': count, 'people': num_people, 'live': live,
-                          'profile': profile})
+                          'profile': profile,
+                          'reference_loop_ms': [reference, reference_loop_ms()]})
             log(f'[{time.perf_counter() - started:6.1f} s] {count:2d} cameras x {num_people} '
                 f'people: {live["output_rate_hz"]:5.1f} Hz, latency '
                 f'{live["latency_ms"]["median"]} / {live["latency_ms"]["p95"]} ms, CPU '
@@ -444,7 +446,8 @@ def main(argv=None):
                 f'in-process {profile["tracker_update_cpu_ms"]} + '
                 f'{profile["outputs_cpu_ms"]} ms/group '
                 f'({profile["profiled_ms"]}), read {profile["deserialise_ms"]} + '
-                f'{profile["convert_ms"]} ms; loadavg {live["loadavg_after"][0]}')
+                f'{profile["convert_ms"]} ms; loadavg {live["loadavg_after"][0]}, reference '
+                f'loop {cases[-1]["reference_loop_ms"]} ms')
     from skelsplat_ros.tracking import TrackerConfig
     report = {
         'config': {'cameras': list(camera_counts), 'people': args.people,
@@ -456,7 +459,9 @@ def main(argv=None):
                    'tracker': dataclasses.asdict(TrackerConfig()),
                    'loadavg_start': [round(v, 2) for v in loadavg_start],
                    'loadavg_end': [round(v, 2) for v in os.getloadavg()],
-                   'note': 'taken on a shared machine under the load that loadavg records',
+                   'note': 'taken on a shared machine under the load that loadavg records; '
+                           "each case's reference_loop_ms (report.reference_loop_ms, before "
+                           'and after it) says how fast the machine was then',
                    'elapsed_s': round(time.perf_counter() - started, 1)},
         'cases': cases,
     }

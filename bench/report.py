@@ -7,6 +7,7 @@ import json
 import os
 import pathlib
 import sys
+import time
 
 
 def default_data_root():
@@ -23,6 +24,19 @@ def source_sha1(module):
     for file in files:
         digest.update(file.read_bytes())
     return digest.hexdigest()
+
+
+def reference_loop_ms():
+    """Return the CPU milliseconds of a fixed pure-Python loop: this machine's speed.
+
+    The shared machines the benchmarks run on vary in speed by up to two times from one
+    minute to the next, with no load or steal time to show it; a figure is comparable with
+    another taken at a similar reference.
+    """
+    started, total = time.process_time(), 0
+    for i in range(1_000_000):
+        total += i * i
+    return round((time.process_time() - started) * 1e3, 1)
 
 
 def log(message):

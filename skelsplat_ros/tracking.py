@@ -494,8 +494,9 @@ def over_two_people(points, conf, projected, threshold_px):
     if projected.shape[-3] < 2 or not conf.shape[-2]:
         return flag
     boxed = _covered(points, conf, projected)                              # (..., P, T)
-    mixed = _mixed(points, conf, projected, threshold_px)
-    explains = _pixel_distance(points, conf, projected) < threshold_px
+    gaps = _gaps(points, projected)
+    mixed = _mixed(gaps, conf, threshold_px)
+    explains = _mean_gaps(gaps, conf) < threshold_px
     # A detection that follows one person's projection and merely covers another's box is
     # that person's, with the other hidden behind: only mixed joints, or a box over people
     # it follows none of, make it doubtful.
@@ -538,12 +539,15 @@ def _gaps(points, projected):
     return np.linalg.norm(points[..., :, None, :, :] - projected[..., None, :, :, :], axis=-1)
 
 
-def _mixed(points, conf, projected, threshold_px):
-    """(..., P, T): tracks that each own several joints of a detection (nearest, in reach)."""
-    num_tracks = projected.shape[-3]
-    if not points.shape[-3] or not num_tracks:
-        return np.zeros(conf.shape[:-1] + (num_tracks,), dtype=bool)
-    gaps = np.nan_to_num(_gaps(points, projected), nan=np.inf)               # (..., P, T, J)
+def _mixed(gaps, conf, threshold_px):
+    """(..., P, T): tracks that each own several joints of a detection (nearest, in reach).
+
+    ``gaps``: :func:`_gaps` of the detections and tracks.
+    """
+    num_tracks = gaps.shape[-2]
+    if not gaps.shape[-3] or not num_tracks:
+        return np.zeros(gaps.shape[:-1], dtype=bool)
+    gaps = np.nan_to_num(gaps, nan=np.inf)                                    # (..., P, T, J)
     nearest = np.argmin(gaps, axis=-2)                                        # (..., P, J)
     close = (np.min(gaps, axis=-2) < threshold_px) & (conf > 0)
     owned = ((nearest[..., None, :] == np.arange(num_tracks)[:, None])
@@ -556,10 +560,13 @@ def _pixel_distance(points, conf, projected):
 
     inf where they share fewer than :data:`_MIN_SHARED_JOINTS`.
     """
-    num_tracks = projected.shape[-3]
-    if not points.shape[-3] or not num_tracks:
-        return np.full(conf.shape[:-1] + (num_tracks,), np.inf)
-    gaps = _gaps(points, projected)                                           # (..., P, T, J)
+    return _mean_gaps(_gaps(points, projected), conf)
+
+
+def _mean_gaps(gaps, conf):
+    """:func:`_pixel_distance` from the :func:`_gaps` (..., P, T, J) of the detections."""
+    if not gaps.shape[-3] or not gaps.shape[-2]:
+        return np.full(gaps.shape[:-1], np.inf)
     shared = (conf[..., None, :] > 0) & np.isfinite(gaps)
     with np.errstate(invalid='ignore'):
         mean = np.where(shared, gaps, 0.0).sum(axis=-1) / shared.sum(axis=-1)
