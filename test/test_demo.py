@@ -128,11 +128,12 @@ def test_multi_person_trial_is_recorded_reported_and_drawn(multi):
     people = people_by_id(poses, COCO17.num_joints)
     report = result.people
     # The report describes what the node published, frame by frame.
-    assert report['people_per_frame'] == [len(persons) for persons in people]
-    assert min(report['people_per_frame']) >= 1
+    # The whole report in each message: a failure here has been seen once in CI, never again.
+    assert report['people_per_frame'] == [len(persons) for persons in people], (report, people)
+    assert min(report['people_per_frame']) >= 1, report
     assert report['ids'] == {str(i): sum(i in persons for persons in people)
-                             for i in sorted({i for persons in people for i in persons})}
-    assert report['id_switches'] == []
+                             for i in sorted({i for persons in people for i in persons})}, report
+    assert report['id_switches'] == [], report
     names = {'cam_01', 'cam_02', 'cam_03', 'cam_04'}
     for msg in poses:
         for person in msg.people:
@@ -145,7 +146,7 @@ def test_multi_person_trial_is_recorded_reported_and_drawn(multi):
     for by_camera in report['reprojection_median_px'].values():
         seen = [px for px in by_camera.values() if px is not None]
         assert len(seen) >= 2 and np.median(seen) < 20.0 and max(seen) < 40.0, by_camera
-    assert set(report['merged_frames']) == names
+    assert set(report['merged_frames']) == names, report
     assert json.loads((output / 'demo_multi.json').read_text()) == report
     picture = cv2.imread(str(output / 'demo_multi.png'))
     # Four frames of the four portrait views, every person in its id's colour.
