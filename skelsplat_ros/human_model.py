@@ -27,7 +27,8 @@ import numpy as np
 from skelsplat_ros import body_frames
 
 __all__ = ['DEFAULT_HEIGHT', 'forward_kinematics', 'inverse_kinematics', 'JOINTS', 'Joint',
-           'JOINTS_BY_NAME', 'LINKS', 'MOVING', 'measured_height', 'Solution', 'urdf']
+           'JOINTS_BY_NAME', 'LINKS', 'MOVING', 'measured_height', 'Solution', 'solve_bodies',
+           'urdf']
 
 DEFAULT_HEIGHT = 1.65  # metres, the model's default
 HEIGHT_RANGE = (1.0, 2.3)  # metres: a measured height is clamped to a human one
@@ -365,7 +366,10 @@ def _bounded_step(jacobian, residuals, values, lower, upper, damping):
             break
         fixed = np.where(out, np.clip(proposed, lower, upper) - values, fixed)
         held |= out
-    return np.clip(values + step, lower, upper), stationary
+    moved = np.clip(values + step, lower, upper)
+    # Exactly on a limit, not a rounding error inside it: a joint there must count as held.
+    moved = np.where(np.abs(moved - lower) < 1e-12, lower, moved)
+    return np.where(np.abs(moved - upper) < 1e-12, upper, moved), stationary
 
 
 def _refine_within_limits(chain, values, targets, iterations=40):
@@ -426,10 +430,16 @@ def _solve_limbs(limbs):
     names, candidates, uppers, lowers = zip(*limbs)
     chains = [_chain(tuple(n)) for n in names]
     chain = tuple(np.stack(part) for part in zip(*chains))
-    count = len(candidates[0])
+    # Each candidate wrapped into [-pi, pi) and turned into the limits, both clamped: where a
+    # range spans more than pi, either can be the nearer start.
+    candidates = np.asarray(candidates, dtype=float)                        # (L, C, 4)
+    lower, upper = chain[3][:, None], chain[4][:, None]
+    tried = np.concatenate([np.clip(_wrap(candidates), lower, upper),
+                            _into_limits(candidates, lower, upper)], axis=1)
+    count = tried.shape[1]
+    tried = tried.reshape(-1, 4)
     targets = np.concatenate([np.stack(uppers), np.stack(lowers)], axis=1)
     repeated = tuple(np.repeat(part, count, axis=0) for part in chain)
-    tried = _into_limits(np.concatenate(candidates), repeated[3], repeated[4])
     repeated_targets = np.repeat(targets, count, axis=0)
     tried_errors = _chain_errors(repeated[:3], tried, repeated_targets)
     tried_errors = tried_errors.reshape(-1, count)
@@ -569,6 +579,8 @@ def solve_bodies(geometries: List[body_frames.SkeletonGeometry]) -> List[Solutio
                     owners.append((solutions[-1], f'{side}_leg'))
     values, errors = _solve_limbs(limbs)
     for (solution, part), limb, limb_values, error in zip(owners, limbs, values, errors):
+        if not (np.isfinite(error) and np.isfinite(limb_values).all()):
+            continue  # degenerate bones (no hinge): the limb is left out, as if not located
         solution.angles.update(zip(limb[0], (float(v) for v in limb_values)))
         solution.errors_deg[part] = float(error)
     for solution in solutions:

@@ -325,3 +325,23 @@ def test_any_skeleton_gives_finite_frames_and_angles_within_the_limits():
         assert all(np.isfinite(error) for error in body.solution.errors_deg.values())
         assert body.twist is None or all(np.isfinite(part).all() for part in body.twist)
         assert human_model.HEIGHT_RANGE[0] <= body.height <= human_model.HEIGHT_RANGE[1]
+
+
+def test_a_leg_just_past_its_knee_limit_keeps_its_pose_and_a_degenerate_one_is_left_out():
+    # The knee 0.008 rad past straight: the hip's other branch turned by 2 pi starts far off,
+    # the wrapped one near; the nearer start must win (0.23 degrees, not clamped).
+    angles = {'l_y_hip': 0.537, 'l_p_hip': 0.551, 'l_r_hip': 0.624, 'l_knee': 0.008}
+    positions, _ = _skeleton(angles, 1.7)
+    solution = human_model.inverse_kinematics(positions, np.ones(17, bool), NAMES)
+    assert solution.errors_deg['l_leg'] < 1.0 and 'l_leg' not in solution.clamped
+    # A straight leg along the body's left axis has no knee hinge: no NaN angle is given.
+    index = {name: i for i, name in enumerate(NAMES)}
+    hips = positions[[index['left_hip'], index['right_hip']]]
+    left = hips[0] - hips[1]
+    left[2] = 0.0
+    left /= np.linalg.norm(left)
+    positions[index['left_knee']] = hips[0] + 0.4 * left
+    positions[index['left_ankle']] = hips[0] + 0.8 * left
+    solution = human_model.inverse_kinematics(positions, np.ones(17, bool), NAMES)
+    assert all(np.isfinite(value) for value in solution.angles.values())
+    assert all(np.isfinite(error) for error in solution.errors_deg.values())
