@@ -246,11 +246,6 @@ class Solution:
         return [part for part, error in self.errors_deg.items() if error > TOLERANCE_DEG]
 
 
-def _angle_deg(a, b):
-    cos = np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b))
-    return float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
-
-
 def _wrap(angle):
     return (angle + np.pi) % (2 * np.pi) - np.pi
 
@@ -327,7 +322,7 @@ def _chain_residuals(axes, skews, squares, values, targets):
 
 
 def _angles_deg(a, b):
-    """(N,) angles in degrees between the rows of ``a`` and ``b``."""
+    """Angles in degrees between the vectors (..., 3) of ``a`` and ``b`` (the last axis)."""
     cos = (a * b).sum(-1) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1))
     return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
 
@@ -403,10 +398,10 @@ def _refine_within_limits(chain, values, targets, iterations=40):
         values[took] = trial[better]
         residuals[took], jacobian[took] = trial_residuals[better], trial_jacobian[better]
         cost[took] = trial_cost[better]
-        damping[idx] = np.where(better, np.maximum(damping[idx] / 3.0, 1e-9),
-                                damping[idx] * 4.0)
         # A step the active set got wrong (no decrease) is retried more damped: a gradient
         # step on the joints free to move, which never leaves the limits.
+        damping[idx] = np.where(better, np.maximum(damping[idx] / 3.0, 1e-9),
+                                damping[idx] * 4.0)
         running[took[settled]] = False
         running[idx[stationary]] = False
         running[idx[damping[idx] > 1e8]] = False
@@ -555,7 +550,8 @@ def solve_bodies(geometries: List[body_frames.SkeletonGeometry]) -> List[Solutio
             waist = float(np.clip(np.arctan2(local[0], local[2]),
                                   *JOINTS_BY_NAME['waist'].limits))
             angles['waist'] = waist
-            errors['waist'] = _angle_deg(local, [np.sin(waist), 0.0, np.cos(waist)])
+            modelled = np.array([np.sin(waist), 0.0, np.cos(waist)])
+            errors['waist'] = float(_angles_deg(local, modelled))
             torso = body @ _rotation((0, 1, 0), waist)
             face = geometry.face_rotation()
             if face is not None:
