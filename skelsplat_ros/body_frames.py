@@ -41,6 +41,7 @@ A link frame is published only when the joints that orient it are located; a fra
 parent is missing hangs from the nearest ancestor that is there.
 """
 
+import functools
 import math
 
 import numpy as np
@@ -196,8 +197,26 @@ def _orthogonal_unit(vector, axis):
     return _unit(vector - np.dot(vector, axis) * axis)
 
 
+def _remembered(method):
+    """Keep a :class:`SkeletonGeometry` method's result per arguments.
+
+    The link frames, the inverse kinematics and the velocity of a body ask for the same
+    directions.
+    """
+    @functools.wraps(method)
+    def remembered(self, *args):
+        key = (method.__name__,) + args
+        if key not in self._results:
+            self._results[key] = method(self, *args)
+        return self._results[key]
+    return remembered
+
+
 class SkeletonGeometry:
     """Directions a fused skeleton defines: heading, spine, face, limbs (world frame).
+
+    Each direction is computed once per skeleton; the arrays returned are shared, not to be
+    changed in place.
 
     Args:
         positions: (J, 3) world positions, metres.
@@ -212,21 +231,25 @@ class SkeletonGeometry:
         self.known = np.asarray(known, dtype=bool) & np.isfinite(self.positions).all(axis=1)
         self.index = {name: i for i, name in enumerate(joint_names)}
         self.up = _unit(np.asarray(world_up, dtype=float))
+        self._results = {}
 
     def point(self, name):
         """Return the position of joint ``name``, or None when it is not located."""
         i = self.index.get(name)
         return self.positions[i] if i is not None and self.known[i] else None
 
+    @_remembered
     def pair(self, part):
         """Return the (left, right) positions of ``part`` (hip, shoulder, ear, eye), or None."""
         return _pair(self.positions, self.known, self.index, part)
 
+    @_remembered
     def origin(self):
         """Return the body origin: the hip midpoint, else the mean of the located joints."""
         hips = _midpoint(self.pair('hip'))
         return hips if hips is not None else body_centre(self.positions, self.known)
 
+    @_remembered
     def _left(self, parts):
         for part in parts:
             pair = self.pair(part)
@@ -234,6 +257,7 @@ class SkeletonGeometry:
                 return _unit(pair[0] - pair[1])
         return None
 
+    @_remembered
     def body_rotation(self):
         """Return ``body_<id>``'s axes as columns (x forward, y left, z up), or None."""
         left = _orthogonal_unit(self._left(('hip', 'shoulder')), self.up)
@@ -241,17 +265,20 @@ class SkeletonGeometry:
             return None
         return np.column_stack([_cross(left, self.up), left, self.up])
 
+    @_remembered
     def spine(self):
         """Return the unit vector from the hip midpoint to the shoulders', or None."""
         hips, shoulders = _midpoint(self.pair('hip')), _midpoint(self.pair('shoulder'))
         return None if hips is None or shoulders is None else _unit(shoulders - hips)
 
+    @_remembered
     def torso_rotation(self, part):
         """Return the axes of the waist (hip) or torso (shoulder) link (z spine, y left)."""
         up = self.spine()
         left = None if up is None else _orthogonal_unit(self._left((part,)), up)
         return None if left is None else np.column_stack([_cross(left, up), left, up])
 
+    @_remembered
     def face_origin(self):
         """Return the ears' midpoint, else the eyes', else the nose; None without any."""
         for part in ('ear', 'eye'):
@@ -260,6 +287,7 @@ class SkeletonGeometry:
                 return middle
         return self.point('nose')
 
+    @_remembered
     def face_rotation(self):
         """Return head axes (x to the nose, y to the left ear or eye, z up the head), or None."""
         nose, origin = self.point('nose'), self.face_origin()
@@ -270,6 +298,7 @@ class SkeletonGeometry:
         return None if forward is None else np.column_stack(
             [forward, left, _cross(forward, left)])
 
+    @_remembered
     def limb(self, side, kind):
         """Return the unit directions (upper segment, lower segment) of a limb, or None.
 

@@ -463,48 +463,66 @@ def _solve_limbs(limbs):
     return values, errors
 
 
+def _rotations(axes, angles):
+    """Rodrigues for many: (..., 3, 3) rotations of ``angles`` (...) about ``axes`` (..., 3)."""
+    x, y, z = np.moveaxis(np.broadcast_to(axes, angles.shape + (3,)), -1, 0)
+    zero = np.zeros_like(x)
+    skew = np.stack([np.stack([zero, -z, y], -1), np.stack([z, zero, -x], -1),
+                     np.stack([-y, x, zero], -1)], -2)
+    return (_IDENTITY + np.sin(angles)[..., None, None] * skew
+            + (1.0 - np.cos(angles))[..., None, None] * (skew @ skew))
+
+
+def _in_frames(rotations, vectors):
+    """``rotations.T @ vector`` for (N, 2, 3, 3) rotations and (N, 3) vectors: (N, 2, 3)."""
+    return np.einsum('nbji,nj->nbi', rotations, vectors)
+
+
 def _arm_candidates(reflect, upper, forearm):
-    """(y, p, r, elbow) candidates pointing an arm along ``upper`` then ``forearm``.
+    """(N, 2, 4) (y, p, r, elbow) candidates pointing N arms along ``upper`` then ``forearm``.
 
-    In the torso frame the upper arm is ``(sin p sin y, k sin p cos y, -cos p)`` (k: +1 left,
-    -1 right); the same direction with ``-p, y + pi``.  The forearm, in the frame after yaw
-    and pitch, is ``(sin e cos kr, sin e sin kr, -cos e)``.
+    ``reflect`` (N,): +1 left, -1 right (k); ``upper``, ``forearm`` (N, 3) in the torso frame.
+    There the upper arm is ``(sin p sin y, k sin p cos y, -cos p)``; the same direction with
+    ``-p, y + pi``.  The forearm, in the frame after yaw and pitch, is
+    ``(sin e cos kr, sin e sin kr, -cos e)``.
     """
-    k = reflect
-    pitch = np.arccos(np.clip(-upper[2], -1.0, 1.0))
-    yaw = np.arctan2(upper[0], k * upper[1]) if np.sin(pitch) > 1e-9 else 0.0
-    candidates = []
-    for y, p in ((yaw, pitch), (yaw + np.pi, -pitch)):
-        rotation = _rotation((0, 0, -k), y) @ _rotation((k, 0, 0), p)
-        local = rotation.T @ forearm
-        elbow = np.arccos(np.clip(-local[2], -1.0, 1.0))
-        roll = k * np.arctan2(local[1], local[0]) if np.sin(elbow) > 1e-9 else 0.0
-        candidates.append((y, p, roll, elbow))
-    return candidates
+    k = reflect[:, None]
+    pitch = np.arccos(np.clip(-upper[:, 2], -1.0, 1.0))
+    yaw = np.where(np.sin(pitch) > 1e-9, np.arctan2(upper[:, 0], reflect * upper[:, 1]), 0.0)
+    yaws, pitches = np.stack([yaw, yaw + np.pi], 1), np.stack([pitch, -pitch], 1)
+    zero = np.zeros_like(k)
+    rotation = (_rotations(np.stack([zero, zero, -k], -1), yaws)
+                @ _rotations(np.stack([k, zero, zero], -1), pitches))
+    local = _in_frames(rotation, forearm)
+    elbow = np.arccos(np.clip(-local[..., 2], -1.0, 1.0))
+    roll = np.where(np.sin(elbow) > 1e-9, k * np.arctan2(local[..., 1], local[..., 0]), 0.0)
+    return np.stack([yaws, pitches, roll, elbow], -1)
 
 
-def _leg_candidates(reflect, thigh, shin, body_left):
-    """(y, p, r, knee) candidates pointing a leg along ``thigh`` then ``shin`` (body frame).
+def _leg_candidates(reflect, thigh, shin):
+    """(N, 2, 4) (y, p, r, knee) candidates pointing N legs along ``thigh`` then ``shin``.
 
+    ``reflect`` (N,): +1 left, -1 right (k); ``thigh``, ``shin`` (N, 3) in the body frame.
     Hip roll and knee turn about the same axis, the knee's hinge: ``thigh x shin`` for a bent
     knee (it bends backwards), the body's left axis made orthogonal to the thigh for a straight
     one.  Hip yaw and pitch turn the hinge: ``(cos p sin y, cos p cos y, k sin p)``.
     """
-    k = reflect
-    hinge = np.cross(thigh, shin)
-    if np.linalg.norm(hinge) < 1e-3:
-        hinge = body_left - np.dot(body_left, thigh) * thigh
-    hinge = hinge / np.linalg.norm(hinge)
-    pitch = k * np.arcsin(np.clip(hinge[2], -1.0, 1.0))
-    yaw = np.arctan2(hinge[0], hinge[1])
-    candidates = []
-    for y, p in ((yaw, pitch), (yaw + np.pi, np.pi - pitch)):
-        rotation = _rotation((0, 0, -1), y) @ _rotation((k, 0, 0), p)
-        t, s = rotation.T @ thigh, rotation.T @ shin
-        roll = np.arctan2(t[0], -t[2])
-        knee = _wrap(np.arctan2(s[0], -s[2]) - roll)
-        candidates.append((y, p, roll, knee))
-    return candidates
+    k = reflect[:, None]
+    hinge = _cross(thigh, shin)
+    left = np.array([0.0, 1.0, 0.0])
+    straight = np.linalg.norm(hinge, axis=-1) < 1e-3
+    hinge = np.where(straight[:, None], left - thigh[:, 1:2] * thigh, hinge)
+    hinge = hinge / np.linalg.norm(hinge, axis=-1, keepdims=True)
+    pitch = reflect * np.arcsin(np.clip(hinge[:, 2], -1.0, 1.0))
+    yaw = np.arctan2(hinge[:, 0], hinge[:, 1])
+    yaws, pitches = np.stack([yaw, yaw + np.pi], 1), np.stack([pitch, np.pi - pitch], 1)
+    zero = np.zeros_like(k)
+    rotation = (_rotations(np.array([0.0, 0.0, -1.0]), yaws)
+                @ _rotations(np.stack([k, zero, zero], -1), pitches))
+    t, s = _in_frames(rotation, thigh), _in_frames(rotation, shin)
+    roll = np.arctan2(t[..., 0], -t[..., 2])
+    knee = _wrap(np.arctan2(s[..., 0], -s[..., 2]) - roll)
+    return np.stack([yaws, pitches, roll, knee], -1)
 
 
 def _head_angles(relative):
@@ -539,7 +557,8 @@ def inverse_kinematics(positions, known, joint_names, world_up=(0.0, 0.0, 1.0)) 
 
 def solve_bodies(geometries: List[body_frames.SkeletonGeometry]) -> List[Solution]:
     """:func:`inverse_kinematics` of several skeletons, their limbs solved together."""
-    solutions, limbs, owners = [], [], []
+    solutions = []
+    found = {'arm': [], 'leg': []}  # (solution, side, reflect, upper, lower segment)
     for geometry in geometries:
         angles, errors = {}, {}
         solutions.append(Solution(angles=angles, errors_deg=errors, unsupported=[]))
@@ -557,22 +576,24 @@ def solve_bodies(geometries: List[body_frames.SkeletonGeometry]) -> List[Solutio
             if face is not None:
                 values, errors['head'] = _head_angles(torso.T @ face)
                 angles.update(zip(HEAD, (float(v) for v in values)))
-            for side, reflect in (('l', 1), ('r', -1)):
-                bones = geometry.limb(side, 'arm')
+        # Arms hang from the torso, legs from the body.
+        for kind, root in (('arm', torso if body is not None and spine is not None else None),
+                           ('leg', body)):
+            for side, reflect in (('l', 1.0), ('r', -1.0)):
+                bones = None if root is None else geometry.limb(side, kind)
                 if bones is not None:
-                    upper, forearm = (torso.T @ bone for bone in bones)
-                    limbs.append((tuple(f'{side}_{name}' for name in ARM),
-                                  _arm_candidates(reflect, upper, forearm), upper, forearm))
-                    owners.append((solutions[-1], f'{side}_arm'))
-        if body is not None:
-            for side, reflect in (('l', 1), ('r', -1)):
-                bones = geometry.limb(side, 'leg')
-                if bones is not None:
-                    thigh, shin = (body.T @ bone for bone in bones)
-                    limbs.append((tuple(f'{side}_{name}' for name in LEG),
-                                  _leg_candidates(reflect, thigh, shin,
-                                                  np.array([0.0, 1.0, 0.0])), thigh, shin))
-                    owners.append((solutions[-1], f'{side}_leg'))
+                    found[kind].append((solutions[-1], side, reflect,
+                                        *(root.T @ bone for bone in bones)))
+    limbs, owners = [], []
+    for kind, joints, candidates in (('arm', ARM, _arm_candidates),
+                                     ('leg', LEG, _leg_candidates)):
+        if not found[kind]:
+            continue
+        owned, sides, reflects, uppers, lowers = zip(*found[kind])
+        tried = candidates(np.array(reflects), np.array(uppers), np.array(lowers))
+        for solution, side, upper, lower, rows in zip(owned, sides, uppers, lowers, tried):
+            limbs.append((tuple(f'{side}_{name}' for name in joints), rows, upper, lower))
+            owners.append((solution, f'{side}_{kind}'))
     values, errors = _solve_limbs(limbs)
     for (solution, part), limb, limb_values, error in zip(owners, limbs, values, errors):
         if not (np.isfinite(error) and np.isfinite(limb_values).all()):

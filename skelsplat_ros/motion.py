@@ -75,6 +75,17 @@ class JointFilter:
         return cls(mean=np.zeros((num_joints, 6)), cov=np.tile(np.eye(6), (num_joints, 1, 1)),
                    known=np.zeros(num_joints, dtype=bool))
 
+    @classmethod
+    def concatenate(cls, filters: Sequence['JointFilter']) -> 'JointFilter':
+        """Return one filter of the joints of ``filters`` (several people's), in order."""
+        return cls(mean=np.concatenate([f.mean for f in filters]),
+                   cov=np.concatenate([f.cov for f in filters]),
+                   known=np.concatenate([f.known for f in filters]))
+
+    def part(self, joints: slice) -> 'JointFilter':
+        """Return the state of ``joints`` (views of this state's arrays)."""
+        return JointFilter(mean=self.mean[joints], cov=self.cov[joints], known=self.known[joints])
+
     @property
     def positions(self):
         """(J, 3) positions, NaN where unknown."""
@@ -113,6 +124,17 @@ class Step:
     innovation_cov: np.ndarray
     # The smoother's gains from the previous step to this one (rts_smooth fills it).
     smoother_gain: Optional[np.ndarray] = None
+
+    def part(self, joints: slice, dt: float) -> 'Step':
+        """Return the step of ``joints`` alone (views), ``dt`` seconds after the one before.
+
+        Joints are updated independently of each other, so one :func:`update_step` of several
+        people's joints gives each person the step of its own.
+        """
+        return Step(dt=dt, predicted=self.predicted.part(joints),
+                    filtered=self.filtered.part(joints), linked=self.linked[joints],
+                    innovation=self.innovation[joints],
+                    innovation_cov=self.innovation_cov[joints])
 
 
 def transition_matrix(dt: float) -> np.ndarray:

@@ -286,31 +286,45 @@ def test_people_of_different_skeletons_are_fitted_together_as_alone(rig):
 ], ids=['rendered_all_steps', 'rendered_early_stopping', 'analytic'])
 def test_people_fitted_together_get_their_own_fits(rig, config):
     # Three people with their own noise, crops and missing views, and one seen by one view
-    # only: fitted together, each gets what a fit of its own gives.
+    # only: fitted together, each gets what a fit of its own gives.  Their noise differs (each
+    # person's is measured on its own, and so are their covariances), and person 2 misses a
+    # frame (its motion step then spans two frames).
     cameras, truth, joints = rig
     offsets = np.array([[0.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.8, -0.7, 0.0], [0.5, 0.5, 0.0]])
+    noise_px = (1.0, 2.0, 4.0, 2.0)
     rng = np.random.default_rng(7)
     alone = [SkelSplatSolver(cameras, config) for _ in offsets]
     together = [SkelSplatSolver(cameras, config) for _ in offsets]
     steps = set()
     for frame in range(4):
         views = [observe(cameras, truth[frame] + offset) for offset in offsets]
-        for person in views:
-            person[..., :2] += rng.normal(0.0, 2.0, person[..., :2].shape)
+        for person, sigma in zip(views, noise_px):
+            person[..., :2] += rng.normal(0.0, sigma, person[..., :2].shape)
         views[1][0, :, 2] = 0.0                       # person 1 unseen by view 0
         views[2][3, LEFT_WRIST, 2] = 0.0
+        if frame == 1:
+            views[2][..., 2] = 0.0                    # person 2 missed
         views[3][1:, :, 2] = 0.0                      # person 3 seen by view 0 only
         expected = [solver.solve(person) for solver, person in zip(alone, views)]
         estimates = solve_people(together, views)
         assert expected[3] is None and estimates[3] is None
+        assert (expected[2] is None) == (estimates[2] is None) == (frame == 1)
         for estimate, reference in zip(estimates[:3], expected[:3]):
+            if reference is None:
+                continue
             np.testing.assert_allclose(estimate.positions, reference.positions, rtol=0,
                                        atol=1e-6)
             np.testing.assert_allclose(estimate.covariance, reference.covariance, rtol=1e-6)
+            np.testing.assert_allclose(estimate.velocities, reference.velocities, rtol=0,
+                                       atol=1e-6)
+            assert estimate.motion.step.dt == reference.motion.step.dt
             assert estimate.iterations == reference.iterations
             assert estimate.loss == pytest.approx(reference.loss, rel=1e-6, nan_ok=True)
             np.testing.assert_array_equal(estimate.inliers, reference.inliers)
             steps.add(estimate.iterations)
+        if frame == 2:
+            assert estimates[2].motion.step.dt == pytest.approx(2 * estimates[0].motion.step.dt)
+        assert not np.allclose(estimates[0].covariance, estimates[1].covariance, rtol=0.5)
     if config.min_iterations == 10:
         assert steps == {10}
     elif config == RENDERED:

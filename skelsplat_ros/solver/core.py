@@ -6,8 +6,9 @@
 stateless stages: the motion prediction (:mod:`skelsplat_ros.motion`), what the detections
 say (:mod:`.observations`), the fit by the configured objective (:mod:`.objectives`), and its
 uncertainty (:mod:`.uncertainty`); the Kalman filter then fuses the fit with the prediction.
-:func:`solve_people` runs several solvers' frames together through the same public stages
-(:meth:`SkelSplatSolver.prepare`, one objective call, :meth:`SkelSplatSolver.finish`).
+:func:`solve_people` runs several solvers' frames together through the same stages
+(:meth:`SkelSplatSolver.prepare`, one objective call, then the uncertainty and the motion update
+of everyone's joints together); :meth:`SkelSplatSolver.solve` is the same with one person.
 """
 
 from dataclasses import dataclass
@@ -123,11 +124,7 @@ class SkelSplatSolver:
                 skeleton's.
 
         """
-        problem = self.prepare(keypoints, stamp)
-        if problem is None:
-            return None
-        fit = objective_fit(self.config.objective, self.config.device)([problem])[0]
-        return self.finish(problem, fit)
+        return solve_people([self], [keypoints], stamp)[0]
 
     def prepare(self, keypoints, stamp: Optional[float] = None,
                 earlier: Optional[Consensus] = None,
@@ -136,7 +133,7 @@ class SkelSplatSolver:
 
         Picks the person in each view and triangulates the start.  Returns None, after ageing
         the temporal state, when too little is seen to fit; otherwise hand the problem to an
-        objective and its fit to :meth:`finish`.  ``earlier``: a RANSAC of this person's
+        objective (:func:`solve_people` does both).  ``earlier``: a RANSAC of this person's
         detections already run this frame (:func:`skelsplat_ros.triangulation.ransac_consensus`),
         reused where the start triangulates the same input.  ``observed``: the keypoints as
         this solver's rig observes them (per view ``(points, confidence)``,
@@ -173,29 +170,20 @@ class SkelSplatSolver:
                        prediction=None if prediction is None else prediction.positions,
                        shapes=shapes)
 
-    def finish(self, problem: Problem, fit: Fit,
-               plausible: Optional[np.ndarray] = None) -> PoseEstimate:
-        """Describe the fitted skeleton and advance the temporal state.
+    def _supported(self, problem: Problem, fit: Fit, plausible: Optional[np.ndarray]):
+        """Return the fitted joints with a depth and the views that could have seen them there.
 
-        ``plausible``: the (V, J) :func:`skelsplat_ros.solver.geometry.plausible_views` of the
-        fit's means (NaN where not ``problem.known``), for a caller that checked several
-        people's fits at once (:func:`solve_people`: one projection per camera for everyone).
-
-        Raises:
-            SolverDiverged: every joint the fit started from came out non-finite: a fault of
-                the arithmetic, not a frame without the person (the temporal state is reset).
+        Returns ``(positions (J, 3), weights (V, J))``: implausible views dropped, joints seen
+        by one view given a depth by their neighbours (or left unknown), a view's weight 0 for
+        the joints left unknown.
         """
-        cfg, state = self.config, self._state
-        if not np.isfinite(fit.means[problem.known]).all(axis=1).any():
-            self.reset()
-            raise SolverDiverged(f'all {int(problem.known.sum())} joints of the fit came out '
-                                 'non-finite')
+        state = self._state
         positions, weights = self._plausible(
             np.where(problem.known[:, None], fit.means, np.nan), problem.weights,
             plausible=plausible)
         remembered = np.zeros(len(positions), dtype=bool)
-        if cfg.temporal and state is not None and not state.missed:
-            remembered = state.weak <= cfg.depth_memory_frames
+        if self.config.temporal and state is not None and not state.missed:
+            remembered = state.weak <= self.config.depth_memory_frames
         fitted = positions
         positions = uncertainty.hold_single_view_depth(
             self.rig, self.skeleton.bones, positions, problem.init, problem.points,
@@ -205,31 +193,20 @@ class SkelSplatSolver:
         positions, weights = self._plausible(positions, weights, moved)
         known = np.isfinite(positions).all(axis=1)
         # A joint left without a depth is not supported by the view that saw it.
-        weights = np.where(known[None], weights, 0.0) * problem.inliers
-        information = uncertainty.information(self.rig, positions, problem.points, weights,
-                                              fit.detection_sigma_px, cfg)
-        if cfg.temporal:
-            # A joint seen by one view takes its depth from its neighbours this frame, which
-            # the motion model cannot improve on.
-            single = (weights > 0).sum(axis=0) == 1
-            step = motion.update_step(self._prior or motion.JointFilter.empty(len(positions)),
-                                      positions, information, restart=single, dt=self._dt)
+        return positions, np.where(known[None], weights, 0.0) * problem.inliers
+
+    def _advance(self, problem: Problem, fit: Fit, estimate: PoseEstimate, weights,
+                 step: Optional[motion.Step]) -> PoseEstimate:
+        """Complete a fit's estimate and keep its motion state (see :func:`_finish_people`)."""
+        cfg, state = self.config, self._state
+        estimate.iterations, estimate.loss = fit.iterations, fit.loss
+        estimate.outvoted = problem.outvoted
+        joints = accel = None
+        if step is not None:
             joints = step.filtered
             accel = (state.accel if state is not None
                      else motion.AccelEstimate.starting_at(cfg.accel_sigma))
             accel = accel.observe(step, self._accel_sigma)
-            positions = np.where(known[:, None], joints.mean[:, :3], np.nan)
-            covariance = joints.position_covariance.copy()
-        else:
-            step, joints, accel = None, None, None
-            covariance = np.linalg.inv(information)
-        covariance[~known] = np.eye(3) * cfg.prior_sigma ** 2
-        estimate = uncertainty.describe(self.rig, positions, problem.points, weights,
-                                        problem.inliers, problem.person_index, covariance,
-                                        cfg.agreement_px)
-        estimate.iterations, estimate.loss = fit.iterations, fit.loss
-        estimate.outvoted = problem.outvoted
-        if step is not None:
             # The step's filtered state is the one _update_state keeps (same object).
             estimate.motion = MotionRecord(step=step, rig=self.rig, points=problem.points,
                                            weights=weights * problem.inliers,
@@ -364,20 +341,95 @@ def solve_people(solvers: Sequence[SkelSplatSolver], keypoints: Sequence,
     if not fitted:
         return estimates
     config = solvers[fitted[0]].config
-    fits = objective_fit(config.objective, config.device)([problems[n] for n in fitted])
-    # The fits of everyone seen by the same cameras (the same objects: their distortion and
-    # image sizes count too) are checked in one projection per camera.
-    first = solvers[fitted[0]]
-    shared = [n for n in fitted if solvers[n] is first or (
-        solvers[n].config.workspace_radius_m == config.workspace_radius_m
-        and solvers[n].skeleton.num_joints == first.skeleton.num_joints
-        and len(solvers[n].cameras) == len(first.cameras)
-        and all(a is b for a, b in zip(solvers[n].cameras, first.cameras)))]
-    means = np.stack([np.where(problems[n].known[:, None], fit.means, np.nan)
-                      for n, fit in zip(fitted, fits) if n in shared])          # (P, J, 3)
-    plausible = geometry.plausible_views(first.rig, means.reshape(-1, 3),
-                                         config.workspace_radius_m)
-    plausible = dict(zip(shared, plausible.reshape(-1, *means.shape[:2]).swapaxes(0, 1)))
-    for n, fit in zip(fitted, fits):
-        estimates[n] = solvers[n].finish(problems[n], fit, plausible.get(n))
+    fits = dict(zip(fitted, objective_fit(config.objective, config.device)(
+        [problems[n] for n in fitted])))
+    for group in _alike(solvers, fitted):
+        finished = _finish_people([solvers[n] for n in group], [problems[n] for n in group],
+                                  [fits[n] for n in group])
+        for n, estimate in zip(group, finished):
+            estimates[n] = estimate
     return estimates
+
+
+def _alike(solvers: Sequence[SkelSplatSolver], indices: Sequence[int]) -> List[List[int]]:
+    """Split ``indices`` into groups of solvers alike, in order.
+
+    Alike: the same configuration and cameras (the same objects: their distortion and image
+    sizes count too).
+    """
+    groups: List[List[int]] = []
+    for n in indices:
+        solver = solvers[n]
+        for group in groups:
+            first = solvers[group[0]]
+            if (solver is first or (solver.config == first.config
+                                    and len(solver.cameras) == len(first.cameras)
+                                    and all(a is b for a, b in zip(solver.cameras,
+                                                                   first.cameras)))):
+                group.append(n)
+                break
+        else:
+            groups.append([n])
+    return groups
+
+
+def _finish_people(solvers: Sequence[SkelSplatSolver], problems: Sequence[Problem],
+                   fits: Sequence[Fit]) -> List[PoseEstimate]:
+    """Describe several people's fitted skeletons and advance their motion states.
+
+    The solvers are alike (:func:`_alike`).  The stages that treat each joint on its own (the
+    plausibility of the views, the information matrices, the Kalman update, the description)
+    run once on everyone's joints together: for a few people, the cost of a stage is its
+    per-call overhead, not its arithmetic.  Each person's 2D noise and acceleration std are
+    still measured on its own, so each gets what a solver of its own gives.
+
+    Raises:
+        SolverDiverged: every joint a fit started from came out non-finite: a fault of the
+            arithmetic, not a frame without the person (that person's temporal state is
+            reset; nobody's state has moved).
+    """
+    for solver, problem, fit in zip(solvers, problems, fits):
+        if not np.isfinite(fit.means[problem.known]).all(axis=1).any():
+            solver.reset()
+            raise SolverDiverged(f'all {int(problem.known.sum())} joints of the fit came out '
+                                 'non-finite')
+    first, cfg = solvers[0], solvers[0].config
+    sizes = [len(problem.known) for problem in problems]
+    ends = np.cumsum(sizes)
+    parts = [slice(end - size, end) for size, end in zip(sizes, ends)]
+    means = np.concatenate([np.where(problem.known[:, None], fit.means, np.nan)
+                            for problem, fit in zip(problems, fits)])
+    plausible = geometry.plausible_views(first.rig, means, cfg.workspace_radius_m)
+    supported = [solver._supported(problem, fit, plausible[:, part])
+                 for solver, problem, fit, part in zip(solvers, problems, fits, parts)]
+    positions = np.concatenate([p for p, _ in supported])
+    weights = np.concatenate([w for _, w in supported], axis=1)
+    points = np.concatenate([problem.points for problem in problems], axis=1)
+    known = np.isfinite(positions).all(axis=1)
+    information = uncertainty.information(first.rig, positions, points, weights,
+                                          [fit.detection_sigma_px for fit in fits], cfg, sizes)
+    steps: List[Optional[motion.Step]] = [None] * len(solvers)
+    if cfg.temporal:
+        prior = motion.JointFilter.concatenate([
+            solver._prior or motion.JointFilter.empty(size)
+            for solver, size in zip(solvers, sizes)])
+        # A joint seen by one view takes its depth from its neighbours this frame, which
+        # the motion model cannot improve on.
+        single = (weights > 0).sum(axis=0) == 1
+        step = motion.update_step(prior, positions, information, restart=single)
+        steps = [step.part(part, solver._dt) for solver, part in zip(solvers, parts)]
+        positions = np.where(known[:, None], step.filtered.mean[:, :3], np.nan)
+        covariance = step.filtered.position_covariance.copy()
+    else:
+        covariance = np.linalg.inv(information)
+    covariance[~known] = np.eye(3) * cfg.prior_sigma ** 2
+    inliers = np.concatenate([problem.inliers for problem in problems], axis=1)
+    together = uncertainty.describe(first.rig, positions, points, weights, inliers, None,
+                                    covariance, cfg.agreement_px)
+    return [solver._advance(problem, fit, PoseEstimate(
+                positions=together.positions[part], confidence=together.confidence[part],
+                covariance=together.covariance[part], num_views=together.num_views[part],
+                reprojection_error=together.reprojection_error[part],
+                inliers=together.inliers[:, part], person_index=problem.person_index),
+                weights[:, part], step)
+            for solver, problem, fit, part, step in zip(solvers, problems, fits, parts, steps)]

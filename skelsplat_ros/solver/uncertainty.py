@@ -68,7 +68,7 @@ def depth_by_neighbours(rig, bones, v, j, positions, well_seen, previous):
     return float(np.mean(depths)) if depths else None
 
 
-def information(rig, positions, points, weights, sigma_px, config):
+def information(rig, positions, points, weights, sigma_px, config, sizes=None):
     """Return the inverse covariances (J, 3, 3), m^-2, of the fitted positions.
 
     The Gauss-Newton information of the confidence-weighted reprojection objective, divided by
@@ -81,6 +81,9 @@ def information(rig, positions, points, weights, sigma_px, config):
     full-resolution pixels) stands in.  A joint seen by one view is constrained along that
     view's ray only by ``single_view_depth_sigma``; every joint gets a weak isotropic prior of
     ``prior_sigma``.  weights (V, J) are 0 for the views that do not support a joint.
+
+    ``sizes``: the joint counts of several people whose joints are the J, in order; each
+    person's noise is measured on its own, and ``sigma_px`` is then one (V,) per person.
     """
     known = np.isfinite(positions).all(axis=1)
     residual, jac = reprojection_residuals(rig.projections,
@@ -91,6 +94,26 @@ def information(rig, positions, points, weights, sigma_px, config):
     residual = np.where(used[..., None], residual, 0.0)
     jac = np.where(used[..., None, None], jac, 0.0)
     counts = used.sum(axis=0)
+    if sizes is None:
+        sizes, sigma_px = [len(positions)], [sigma_px]
+    inverse_variance = np.empty(weights.shape)
+    ends = np.cumsum(sizes)
+    for start, end, sigma in zip(ends - sizes, ends, sigma_px):
+        part = slice(start, end)
+        inverse_variance[:, part] = _noise_precision(
+            residual[:, part], weights[:, part], counts[part], known[part], sigma,
+            config.min_noise_px)[:, None]
+    scaled = np.where(used, weights * inverse_variance, 0.0)
+    info, _ = normal_equations(jac, scaled)
+    for j in np.flatnonzero(known & (counts == 1)):
+        ray = positions[j] - rig.centres[int(np.argmax(weights[:, j]))]
+        ray /= np.linalg.norm(ray)
+        info[j] += np.outer(ray, ray) / config.single_view_depth_sigma ** 2
+    return info + np.eye(3) / config.prior_sigma ** 2
+
+
+def _noise_precision(residual, weights, counts, known, sigma_px, min_noise_px):
+    """(V,) one person's inverse 2D noise variance of unit weight (see :func:`information`)."""
     redundant = known & (counts >= 2)
     squares = (weights[:, redundant] * (residual[:, redundant] ** 2).sum(axis=-1)).sum(axis=0)
     freedom = 2 * counts[redundant] - 3
@@ -100,16 +123,8 @@ def information(rig, positions, points, weights, sigma_px, config):
         squares, freedom = squares[pooled], freedom[pooled]
     if freedom.sum() > 0:
         variance = float(squares.sum() / freedom.sum())
-        inverse_variance = np.full(rig.num_views, 1.0 / max(variance, config.min_noise_px ** 2))
-    else:
-        inverse_variance = 1.0 / np.asarray(sigma_px) ** 2
-    scaled = np.where(used, weights * inverse_variance[:, None], 0.0)
-    info, _ = normal_equations(jac, scaled)
-    for j in np.flatnonzero(known & (counts == 1)):
-        ray = positions[j] - rig.centres[int(np.argmax(weights[:, j]))]
-        ray /= np.linalg.norm(ray)
-        info[j] += np.outer(ray, ray) / config.single_view_depth_sigma ** 2
-    return info + np.eye(3) / config.prior_sigma ** 2
+        return np.full(len(weights), 1.0 / max(variance, min_noise_px ** 2))
+    return 1.0 / np.asarray(sigma_px) ** 2
 
 
 def describe(rig, positions, points, weights, inliers, person_index, covariance, agreement_px):
