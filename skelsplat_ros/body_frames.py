@@ -151,23 +151,27 @@ def joints_in_body_frame(positions, origin, rotation):
 
 
 def quaternion_from_matrix(rotation):
-    """Return the unit quaternion ``(x, y, z, w)`` (ROS order, w >= 0) of a (3, 3) rotation."""
+    """Return the unit quaternions (..., 4) ``(x, y, z, w)`` of rotations (..., 3, 3).
+
+    ROS order, w >= 0.
+
+    From the matrix's symmetric 4 x 4 form ``K[a, b] = 4 q_a q_b``, read along the row of the
+    largest component, the most accurate one (Shepperd's method, without branches: one call
+    for every frame of a body).
+    """
     m = np.asarray(rotation, dtype=float)
-    trace = np.trace(m)
-    if trace > 0:
-        s = 2.0 * np.sqrt(trace + 1.0)
-        q = [(m[2, 1] - m[1, 2]) / s, (m[0, 2] - m[2, 0]) / s, (m[1, 0] - m[0, 1]) / s, 0.25 * s]
-    else:
-        i = int(np.argmax(np.diag(m)))
-        j, k = (i + 1) % 3, (i + 2) % 3
-        s = 2.0 * np.sqrt(max(1.0 + m[i, i] - m[j, j] - m[k, k], 1e-300))
-        q = [0.0, 0.0, 0.0, (m[k, j] - m[j, k]) / s]
-        q[i] = 0.25 * s
-        q[j] = (m[j, i] + m[i, j]) / s
-        q[k] = (m[k, i] + m[i, k]) / s
-    q = np.asarray(q)
-    q /= np.linalg.norm(q)
-    return q if q[3] >= 0 else -q
+    diagonal = np.diagonal(m, axis1=-2, axis2=-1)
+    trace = diagonal.sum(-1)
+    xy, xz, yz = (m[..., a, b] + m[..., b, a] for a, b in ((0, 1), (0, 2), (1, 2)))
+    xw, yw, zw = (m[..., a, b] - m[..., b, a] for a, b in ((2, 1), (0, 2), (1, 0)))
+    squares = 1.0 + 2.0 * diagonal - trace[..., None]
+    products = np.stack([
+        np.stack([squares[..., 0], xy, xz, xw], -1), np.stack([xy, squares[..., 1], yz, yw], -1),
+        np.stack([xz, yz, squares[..., 2], zw], -1), np.stack([xw, yw, zw, 1.0 + trace], -1)], -2)
+    largest = np.argmax(np.diagonal(products, axis1=-2, axis2=-1), axis=-1)
+    row = np.take_along_axis(products, largest[..., None, None], axis=-2)[..., 0, :]
+    q = row / np.linalg.norm(row, axis=-1, keepdims=True)
+    return np.where(q[..., 3:] < 0, -q, q)
 
 
 def body_id(track_id: int) -> str:

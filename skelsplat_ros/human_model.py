@@ -372,16 +372,19 @@ def _refine_within_limits(chain, values, targets, iterations=40):
 
     A bounded Levenberg-Marquardt (:func:`_bounded_step`) on the squared direction residuals
     of every limb, from ``values`` (N, 4); a step is taken only when it lowers that limb's
-    cost.  One batched solve for all limbs of a group: a solver call per limb (SciPy's
-    ``least_squares``) cost more than all the rest of the inverse kinematics.
+    cost, and each limb takes at most its ``iterations`` (one for all, or (N,)).  One batched
+    solve for all limbs of a group: a solver call per limb (SciPy's ``least_squares``) cost
+    more than all the rest of the inverse kinematics.
     """
+    iterations = np.broadcast_to(iterations, len(values))
     *terms, lower, upper = chain
     values = values.copy()
     residuals, jacobian = _chain_residuals(*terms, values, targets)
     cost = (residuals ** 2).sum(-1)
     damping = np.full(len(values), 1e-3)  # at least 1e-9 times (1 + diag): never singular
     running = np.ones(len(values), bool)
-    for _ in range(iterations):
+    for iteration in range(int(iterations.max(initial=0))):
+        running &= iterations > iteration
         idx = np.flatnonzero(running)
         if not idx.size:
             break
@@ -443,19 +446,15 @@ def _solve_limbs(limbs):
     values = tried.reshape(-1, count, 4)[rows, best]
     errors = tried_errors[rows, best]
     # The limits forbid the pose: the nearest pose they allow, in direction error, refined
-    # from the best candidate; when that still leaves the limb clamped, from the others too
-    # (a joint held on a limit can miss a far better pose on the other branch).
+    # from the best candidate; and, in the same batch, briefly from the others (a joint held
+    # on a limit can miss a far better pose on the other branch).
     clamped = np.flatnonzero(errors > TOLERANCE_DEG / 3)
-    for phase, starts in enumerate((clamped * count + best[clamped], None)):
-        if phase:
-            still = clamped[errors[clamped] > TOLERANCE_DEG]
-            starts = (still[:, None] * count + np.arange(count)).ravel()
-            starts = starts[starts % count != np.repeat(best[still], count)]
-        if not starts.size:
-            break
+    if clamped.size:
+        starts = (clamped[:, None] * count + np.arange(count)).ravel()
+        from_best = starts == np.repeat(clamped * count + best[clamped], count)
         part = tuple(term[starts] for term in repeated)
         refined = _refine_within_limits(part, tried[starts], repeated_targets[starts],
-                                        ITERATIONS_FROM_OTHER_BRANCH if phase else 40)
+                                        np.where(from_best, 40, ITERATIONS_FROM_OTHER_BRANCH))
         refined_errors = _chain_errors(part[:3], refined, repeated_targets[starts])
         for limb, value, error in zip(starts // count, refined, refined_errors):
             if error < errors[limb]:  # NaN never

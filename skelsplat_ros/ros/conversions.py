@@ -323,13 +323,14 @@ def person_msg(person: PersonPose, skeleton: Skeleton = COCO17) -> HumanPose3D:
     return HumanPose3D(
         id=int(person.person_id), skeleton_format=skeleton.name,
         joint_names=list(skeleton.joint_names),
-        positions=[Point(x=float(x), y=float(y), z=float(z)) for x, y, z in person.positions],
+        positions=[Point(x=x, y=y, z=z) for x, y, z in
+                   np.asarray(person.positions, dtype=float).tolist()],
         confidence=[float(c) for c in person.confidence],
         covariance=np.asarray(person.covariance, dtype=float).reshape(-1).tolist(),
         num_views=[int(n) for n in person.num_views],
         mean_reprojection_error=float(person.mean_reprojection_error),
         body_id=body_id(person.person_id),
-        velocities=[Vector3(x=float(x), y=float(y), z=float(z)) for x, y, z in velocities],
+        velocities=[Vector3(x=x, y=y, z=z) for x, y, z in velocities.tolist()],
         velocity_covariance=velocity_covariance.reshape(-1).tolist(),
         velocity_valid=[bool(v) for v in valid],
         cameras=list(person.cameras))
@@ -465,10 +466,10 @@ def camera_transform(stamp, world_frame: str, frame_id: str, R, t) -> TransformS
 
 def transform(stamp, parent, child, translation, quaternion):
     """Build a ``geometry_msgs/TransformStamped`` (quaternion in ROS order x, y, z, w)."""
-    msg = TransformStamped(header=Header(stamp=stamp, frame_id=parent), child_frame_id=child)
-    msg.transform.translation.x, msg.transform.translation.y, msg.transform.translation.z = (
-        float(v) for v in translation)
-    rotation = msg.transform.rotation
+    msg = TransformStamped(child_frame_id=child)
+    msg.header.stamp, msg.header.frame_id = stamp, parent
+    offset, rotation = msg.transform.translation, msg.transform.rotation
+    offset.x, offset.y, offset.z = (float(v) for v in translation)
     rotation.x, rotation.y, rotation.z, rotation.w = (float(v) for v in quaternion)
     return msg
 

@@ -23,6 +23,7 @@ from typing import List, Sequence
 from diagnostic_msgs.msg import DiagnosticStatus
 from geometry_msgs.msg import TwistStamped, Vector3
 from hri_msgs.msg import IdsList
+import numpy as np
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
 from sensor_msgs.msg import JointState
 from skelsplat_ros import human_model
@@ -50,13 +51,11 @@ def body_topic(body_id: str, leaf: str) -> str:
 
 def model_transforms(body: Body, stamp, world_frame: str, links: bool = True) -> list:
     """Return one body's TF frames: ``body_<id>`` in the world, then its links if ``links``."""
-    out = []
-    for link, parent, origin, rotation in body.frames:
-        if parent is not None and not links:
-            break
-        out.append(transform(stamp, world_frame if parent is None else f'{parent}_{body.body_id}',
-                             f'{link}_{body.body_id}', origin, quaternion_from_matrix(rotation)))
-    return out
+    frames = body.frames if links else body.frames[:1]
+    quaternions = quaternion_from_matrix(np.array([rotation for *_, rotation in frames]))
+    return [transform(stamp, world_frame if parent is None else f'{parent}_{body.body_id}',
+                      f'{link}_{body.body_id}', origin, quaternion)
+            for (link, parent, origin, _), quaternion in zip(frames, quaternions)]
 
 
 def _velocity_msg(body: Body, stamp, frame_style: str, world_frame: str) -> TwistStamped:
