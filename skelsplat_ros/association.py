@@ -110,17 +110,10 @@ def _epipolar_lines(F, points, view_of):
     """(3, N, V, J) unit lines (:func:`_unit_lines`) of N detections' joints in every view.
 
     ``points`` (N, J, 2), ``view_of`` (N,) each detection's view, ``F`` (V, V, 3, 3).  One
-    matrix product per view: a line per detection and view, not per pair of detections.
+    batched matrix product: a line per detection and view, not per pair of detections.
     """
-    num_views = len(F)
-    homogeneous = _homogeneous(points)
-    lines = np.empty((len(points), num_views) + homogeneous.shape[1:])
-    for view in np.unique(view_of):
-        mine = view_of == view
-        # Columns (w, l) of F[view, w][l, :]: x @ F[view, w].T for every w at once.
-        to_views = F[view].transpose(2, 0, 1).reshape(3, -1)
-        product = homogeneous[mine] @ to_views                        # (P, J, V * 3)
-        lines[mine] = np.moveaxis(product.reshape(product.shape[:2] + (num_views, 3)), 2, 1)
+    # x @ F[own view, w].T for every view w: (N, 1, J, 3) @ (N, V, 3, 3).
+    lines = _homogeneous(points)[:, None] @ np.swapaxes(F[view_of], -1, -2)    # (N, V, J, 3)
     return np.ascontiguousarray(_unit_lines(lines))
 
 
@@ -178,17 +171,19 @@ def associate_detections(rig, detections, threshold_px=40.0, min_views=2, contes
 
     groups = [[n] for n in range(len(nodes))]
     group_of = list(range(len(nodes)))
-    views_of = [{v} for v, _ in nodes]
+    views_of = [1 << v for v, _ in nodes]  # bit v: the group holds a detection of view v
     # Sum and count of the finite costs between every two groups (a group is indexed by its
     # first node), kept up to date as groups merge: their ratio is the average linkage.
     finite = np.isfinite(cost)
     total, count = np.where(finite, cost, 0.0), finite.astype(float)
     first, second = np.nonzero(np.triu(cost < threshold_px, k=1))
-    for n, m in sorted(zip(first, second), key=lambda edge: cost[edge]):
+    order = np.argsort(cost[first, second], kind='stable')   # cheapest first, ties in order
+    for n, m in zip(first[order].tolist(), second[order].tolist()):
         g, h = group_of[n], group_of[m]
         if g == h or views_of[g] & views_of[h]:
             continue                                       # one detection per view per person
-        if not count[g, h] or total[g, h] / count[g, h] >= threshold_px:
+        links = count.item(g, h)
+        if not links or total.item(g, h) / links >= threshold_px:
             continue
         groups[g] += groups[h]
         views_of[g] |= views_of[h]

@@ -390,12 +390,17 @@ class MultiPersonTracker:
         Returns ``([(track index, estimate)], lone detections per view)``.
         """
         candidates = self._candidates(matched)
-        projections = self._projections()
+        projections = None  # only for a view with a detection left over (most have none)
         found, taken, lone = [], set(), []
         for v, (points, conf) in enumerate(observed):
             free = [d for d in range(len(conf)) if d not in used[v] and not flagged[v][d]
                     and (conf[d] > 0).sum() >= _MIN_SHARED_JOINTS]
             count = 0
+            if not free:
+                lone.append(count)
+                continue
+            if projections is None:
+                projections = self._projections()
             near = _pixel_distance(points, conf, projections[v]) < self.config.association_px
             for d in free:
                 tracks = [t for t in candidates if near[d, t] and t not in taken]
