@@ -159,9 +159,12 @@ def spin_composed(nodes, context=None) -> int:
     import rclpy
     from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 
+    from skelsplat_ros.ros.node import freeze_startup_objects
+
     executor = SingleThreadedExecutor(context=context)
     for node in nodes:
         executor.add_node(node)
+    freeze_startup_objects()
     try:
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
