@@ -231,20 +231,24 @@ class SkelSplatNode(Node):
     def _add_frame(self, name, msg):
         stamp = stamp_ns(msg.header.stamp)
         with self._sync_lock:
-            groups = self._sync.add(name, stamp, msg, time.monotonic_ns())
+            self._dispatch(self._sync.add(name, stamp, msg, time.monotonic_ns()))
             drop = self._sync.last_drop
         self._states[name].last_stamp_ns = stamp
         if drop is not None:
             self._warn(('sync', name, drop), f'{name}: frame dropped: {DROP_REASONS[drop]} '
                        f'(stamp {stamp * 1e-9:.3f} s)', camera=name)
-        self._dispatch(groups)
 
     def _poll(self):
         with self._sync_lock:
-            groups = self._sync.poll(time.monotonic_ns())
-        self._dispatch(groups)
+            self._dispatch(self._sync.poll(time.monotonic_ns()))
 
     def _dispatch(self, groups):
+        """Hand the synchroniser's groups to the worker; call with ``_sync_lock`` held.
+
+        Both threads release groups (the executor as frames arrive, the worker when their
+        wait runs out): under the one lock they reach the pacing grid and the mailbox in the
+        synchroniser's order.
+        """
         for group in groups:
             for name in group.frames:
                 self._stats.count(f'grouped/{name}')
@@ -255,14 +259,14 @@ class SkelSplatNode(Node):
     def _work(self):
         while not self._mailbox.closed:
             group = self._mailbox.get(timeout=POLL_PERIOD_S)
-            if group is None:
-                # Nothing to fuse: release the groups whose wait ran out (a frame arriving
-                # releases them too).  Here, not on a timer: 50 wake-ups a second of the
-                # executor would cost it about 2 % of a core.
-                self._poll()
-                continue
             try:
-                self._process(group)
+                if group is not None:
+                    self._process(group)
+                # Release the groups whose wait ran out (a frame arriving releases them too).
+                # Here, not on a timer: 50 wake-ups a second would cost the executor thread
+                # about 2 % of a core.
+                if not self._mailbox.closed:
+                    self._poll()
             except Exception as error:  # noqa: B902 - the worker must survive anything
                 self._totals['errors'] += 1
                 self._engine.reset()
@@ -375,14 +379,14 @@ class SkelSplatNode(Node):
             if config is None:
                 return SetParametersResult(successful=False, reason=conversions.capped(reason))
         if any(getattr(config, key) != getattr(self.config, key) for key in SYNC_PARAMETERS):
-            try:
-                with self._sync_lock:
+            with self._sync_lock:
+                try:
                     groups = self._sync.reconfigure(
                         time.monotonic_ns(), slop_s=config.slop, max_wait_s=config.max_wait,
                         min_views=config.min_views)
-            except ValueError as error:  # bounds checked above; the node must never die of one
-                return SetParametersResult(successful=False, reason=str(error))
-            self._dispatch(groups)
+                except ValueError as error:  # bounds checked above; the node must never die
+                    return SetParametersResult(successful=False, reason=str(error))
+                self._dispatch(groups)
         self.config = config
         return SetParametersResult(successful=True)
 
@@ -456,7 +460,8 @@ def freeze_startup_objects():
 
     Python's full collections rescan every object; with torch and numpy loaded each took
     about 0.15 s here, one every few seconds at 30 Hz: a stall of the fusion worker.  Frozen,
-    they scan only what was made since (``gc.freeze``).
+    they scan only what was made since (``gc.freeze``).  Calling it again (nodes spun one
+    after another in one process) freezes what the earlier ones left; nothing is unfrozen.
     """
     gc.collect()
     gc.freeze()

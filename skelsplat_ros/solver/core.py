@@ -122,6 +122,7 @@ class SkelSplatSolver:
         Raises:
             ValueError: the view count is not the camera count, or the joint count is not the
                 skeleton's.
+            SolverDiverged: the fit came out non-finite (the temporal state is reset).
 
         """
         return solve_people([self], [keypoints], stamp)[0]
@@ -305,12 +306,13 @@ def solve_people(solvers: Sequence[SkelSplatSolver], keypoints: Sequence,
                  ) -> List[Optional[PoseEstimate]]:
     """Fuse one frame group for several people at once, each person with its own solver.
 
-    Gives what ``[solver.solve(k) for solver, k in zip(solvers, keypoints)]`` gives.  The
-    first solver's objective fits everyone in one call: the rendered objective fits the people
-    together, one Adam loop and one batched render per step for all of them (on a GPU, one
-    render's kernel launches instead of one per person; on a CPU, fewer small tensor
-    operations); each person's loss is normalised on its own and the losses are summed, so
-    each person takes the steps of a fit of its own, and stops early when it would have.
+    Each person gets what a solver of its own gives frame by frame
+    (:meth:`SkelSplatSolver.solve` is this with one person).  The first solver's objective fits
+    everyone in one call: the rendered objective fits the people together, one Adam loop and
+    one batched render per step for all of them (on a GPU, one render's kernel launches
+    instead of one per person; on a CPU, fewer small tensor operations); each person's loss is
+    normalised on its own and the losses are summed, so each person takes the steps of a fit
+    of its own, and stops early when it would have.
 
     Args:
         solvers: one :class:`SkelSplatSolver` per person, built alike (one configuration,
@@ -328,6 +330,8 @@ def solve_people(solvers: Sequence[SkelSplatSolver], keypoints: Sequence,
 
     Raises:
         ValueError: the lists differ in length, or the solvers are not built alike.
+        SolverDiverged: a person's fit came out non-finite (that person's temporal state is
+            reset; the people finished before it, with other cameras or settings, keep theirs).
 
     """
     if len(solvers) != len(keypoints):
@@ -386,7 +390,7 @@ def _finish_people(solvers: Sequence[SkelSplatSolver], problems: Sequence[Proble
     Raises:
         SolverDiverged: every joint a fit started from came out non-finite: a fault of the
             arithmetic, not a frame without the person (that person's temporal state is
-            reset; nobody's state has moved).
+            reset; no state of these people has moved).
     """
     for solver, problem, fit in zip(solvers, problems, fits):
         if not np.isfinite(fit.means[problem.known]).all(axis=1).any():
