@@ -9,6 +9,7 @@ import pytest
 from skelsplat_ros.cameras import CameraRig
 from skelsplat_ros.skeletons import COCO17, HALPE26
 from skelsplat_ros.solver import SkelSplatSolver, solve_people, SolverConfig
+from skelsplat_ros.solver.geometry import crops
 from skelsplat_ros.solver.objectives import analytic
 from skelsplat_ros.triangulation import project, triangulate_ransac
 from solver_helpers import demo_rig, observe
@@ -439,3 +440,22 @@ def test_a_missed_frame_ages_the_motion_state_as_an_empty_frame_does(rig, object
             continue
         np.testing.assert_array_equal(missing.solve(views, frame / 60.0).positions,
                                       empty.solve(views, frame / 60.0).positions)
+
+
+def test_crops_of_several_people_at_once_are_each_persons_own(rig):
+    # The analytic fit crops everyone in one call: each person's crop must be the one it gets
+    # alone, whatever the others' unknown joints and unused views.
+    cameras, truth, _ = rig
+    solver_rig = CameraRig(cameras)
+    init = np.stack([truth[0], truth[0] + (0.6, -0.4, 0.0), truth[0] - (0.5, 0.5, 0.0)])
+    init[1, :5] = np.nan                                   # a person whose face is unknown
+    points = np.stack([observe(cameras, person)[..., :2] for person in np.nan_to_num(init)])
+    weights = np.full(points.shape[:-1], 0.9)
+    weights[2, 1] = 0.0                                    # view 1 does not support person 2
+    weights[2, 1, :3] = 0.9
+    alone = [crops(solver_rig, p, w, x, 256, 0.1) for p, w, x in zip(points, weights, init)]
+    together = crops(solver_rig, points, weights, init, 256, 0.1)
+    for n, one in enumerate(alone):
+        for got, expected in zip(together, one):
+            np.testing.assert_array_equal(got[n], expected)
+    assert not np.allclose(together[1][0], together[1][1])   # the people's crops differ

@@ -46,32 +46,34 @@ def normal_equations(jac, weights, residual=None):
 def crops(rig, points, weights, init, crop_size, crop_margin):
     """Square crop per view around the person: its detections and its projected start.
 
-    ``points`` (V, J, 2) undistorted pixels, ``weights`` (V, J) 0 for unused detections,
-    ``init`` (J, 3) NaN where unknown.  Returns the crop intrinsics Ks (V, 3, 3), and scale
-    (V,) and origin (V, 2) such that crop pixels = scale * (pinhole pixels - origin).
+    ``points`` (..., V, J, 2) undistorted pixels, ``weights`` (..., V, J) 0 for unused
+    detections, ``init`` (..., J, 3) NaN where unknown; leading dims are people, each cropped
+    on its own.  Returns the crop intrinsics Ks (..., V, 3, 3), and scale (..., V) and origin
+    (..., V, 2) such that crop pixels = scale * (pinhole pixels - origin).
     """
-    known = np.isfinite(init).all(axis=1)
+    known = np.isfinite(init).all(axis=-1)                                    # (..., J)
     with np.errstate(all='ignore'):
-        projected, _ = project_all(rig.projections, init[known])              # (V, Jk, 2)
-    pts = np.concatenate([points, projected], axis=1)
+        projected, _ = project_all(rig.projections, init)                      # (..., V, J, 2)
+    pts = np.concatenate([points, projected], axis=-2)
     # An absurd camera model may overflow: its crop comes from what is finite, and a view
     # with nothing finite (it supports no joint) keeps its own pixels (scale 1).
-    used = np.concatenate([weights > 0, np.ones(projected.shape[:2], dtype=bool)], axis=1)
+    used = np.concatenate([weights > 0, np.broadcast_to(known[..., None, :], weights.shape)],
+                          axis=-1)
     used &= np.isfinite(pts).all(axis=-1)
-    some = used.any(axis=1)
-    lo = np.where(used[..., None], pts, np.inf).min(axis=1)
-    hi = np.where(used[..., None], pts, -np.inf).max(axis=1)
+    some = used.any(axis=-1)
+    lo = np.where(used[..., None], pts, np.inf).min(axis=-2)
+    hi = np.where(used[..., None], pts, -np.inf).max(axis=-2)
     with np.errstate(invalid='ignore'):
-        side = np.maximum((hi - lo).max(axis=1), 1.0) * (1 + 2 * crop_margin)
+        side = np.maximum((hi - lo).max(axis=-1), 1.0) * (1 + 2 * crop_margin)
         scale = np.where(some, crop_size / side, 1.0)
-        origins = np.where(some[:, None], (lo + hi) / 2 - side[:, None] / 2, 0.0)
+        origins = np.where(some[..., None], (lo + hi) / 2 - side[..., None] / 2, 0.0)
     # Crop pixels = scale * (pixels - origin): the same continuous coordinates for the
     # rendered projection and the target centres, so the renderer's pixel-centre convention
     # cancels out.
-    crop = np.zeros((len(scale), 3, 3))
-    crop[:, 0, 0] = crop[:, 1, 1] = scale
-    crop[:, :2, 2] = -scale[:, None] * origins
-    crop[:, 2, 2] = 1.0
+    crop = np.zeros(scale.shape + (3, 3))
+    crop[..., 0, 0] = crop[..., 1, 1] = scale
+    crop[..., :2, 2] = -scale[..., None] * origins
+    crop[..., 2, 2] = 1.0
     return crop @ rig.intrinsics, scale, origins
 
 

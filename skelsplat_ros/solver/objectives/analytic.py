@@ -25,9 +25,9 @@ from skelsplat_ros.solver.problem import Fit, Problem
 def fit(problems: Sequence[Problem]) -> List[Fit]:
     """Fit each person's joints on its own (the objective's entry, see the registry).
 
-    The people seen by the same cameras (with the same step budget) go through one batched
-    :func:`fit_analytic`: their joints are independent problems, and one set of array
-    operations for all of them costs little more than one person's.
+    The people seen by the same cameras (with the same step budget, crops and heatmap width)
+    go through one batched :func:`fit_analytic`: their joints are independent problems, and
+    one set of array operations for all of them costs little more than one person's.
     """
     fits: List[Fit] = [None] * len(problems)
     remaining = list(range(len(problems)))
@@ -36,21 +36,29 @@ def fit(problems: Sequence[Problem]) -> List[Fit]:
         shared = [n for n in remaining
                   if np.array_equal(problems[n].rig.projections, first.rig.projections)
                   and problems[n].init.shape == first.init.shape
-                  and problems[n].config.iterations == first.config.iterations]
+                  and _batch_settings(problems[n].config) == _batch_settings(first.config)]
         for n, one_fit in zip(shared, _fit_together([problems[n] for n in shared])):
             fits[n] = one_fit
         remaining = [n for n in remaining if n not in shared]
     return fits
 
 
+def _batch_settings(config):
+    """Return the settings that people fitted in one batch share."""
+    return config.iterations, config.crop_size, config.crop_margin, config.analytic_sigma
+
+
 def _fit_together(problems: Sequence[Problem]) -> List[Fit]:
     """Fit people seen by the same cameras (``problems[0].rig``) in one batched solve."""
-    sigmas, priors, prior_weights = [], [], []
+    priors, prior_weights = [], []
+    iterations, crop_size, crop_margin, analytic_sigma = _batch_settings(problems[0].config)
+    points = np.stack([problem.points for problem in problems])
+    weights = np.stack([problem.weights for problem in problems])
+    init = np.stack([problem.init for problem in problems])
+    _, scale, _ = crops(problems[0].rig, points, weights, init, crop_size, crop_margin)
+    sigmas = analytic_sigma / scale                                             # (P, V)
     for problem in problems:
         cfg = problem.config
-        _, scale, _ = crops(problem.rig, problem.points, problem.weights, problem.init,
-                            cfg.crop_size, cfg.crop_margin)
-        sigmas.append(cfg.analytic_sigma / scale)                              # (V,)
         prior = problem.prediction
         usable = np.zeros(len(problem.init), dtype=bool)
         if prior is not None:
@@ -59,10 +67,8 @@ def _fit_together(problems: Sequence[Problem]) -> List[Fit]:
         priors.append(np.where(usable[:, None], prior, 0.0) if prior is not None
                       else np.zeros_like(problem.init))
     positions, iterations = fit_analytic(
-        problems[0].rig.projections, np.stack([problem.init for problem in problems]),
-        np.stack([problem.points for problem in problems]),
-        np.stack([problem.weights for problem in problems]), np.stack(sigmas),
-        problems[0].config.iterations, prior=np.stack(priors),
+        problems[0].rig.projections, init, points, weights, sigmas, iterations,
+        prior=np.stack(priors),
         prior_weight=np.stack(prior_weights))
     # No Gaussian shapes are fitted here.
     return [Fit(means=means, log_scales=None, quats=None, iterations=int(steps),
