@@ -263,21 +263,44 @@ class AccelEstimate:
 
     def observe(self, step: Step, accel_sigma: float) -> 'AccelEstimate':
         """Return the estimate with the innovations of ``step``, predicted with ``accel_sigma``."""
-        innovation = step.innovation
-        fused = np.isfinite(innovation).all(axis=1)
-        if not fused.any():
-            return self
-        # S = U diag(l) U', so S + c I has eigenvalues l + c in the same axes: one eigh per
-        # joint scores every candidate.
-        eigenvalues, axes = np.linalg.eigh(step.innovation_cov[fused])
-        along = np.einsum('nij,ni->nj', axes, innovation[fused]) ** 2           # (N, 3)
-        extra = (self.candidates ** 2 - accel_sigma ** 2) * step.dt ** 4 / 4     # (G,)
-        variances = np.maximum(eigenvalues[:, None, :] + extra[None, :, None], 1e-300)
-        log_likelihood = -0.5 * (np.log(2.0 * np.pi * variances)
-                                 + along[:, None, :] / variances).sum(axis=2)    # (N, G)
-        evidence = EVIDENCE_MEMORY * self.evidence + np.logaddexp(
-            log_likelihood, GROSS_ERROR_LOG_DENSITY).sum(axis=0)
-        return AccelEstimate(candidates=self.candidates, evidence=evidence - evidence.max())
+        return observe_together([self], [step], [accel_sigma])[0]
+
+
+def observe_together(estimates: Sequence[AccelEstimate], steps: Sequence[Step],
+                     accel_sigmas: Sequence[float]) -> List[AccelEstimate]:
+    """:meth:`AccelEstimate.observe` of several people: their joints scored in one pass.
+
+    The estimates share their candidates (one configuration's floor); each person's evidence
+    is summed over its own joints only.
+    """
+    candidates = estimates[0].candidates
+    if any(not np.array_equal(e.candidates, candidates) for e in estimates[1:]):
+        return [observe_together([e], [s], [q])[0]
+                for e, s, q in zip(estimates, steps, accel_sigmas)]
+    fused = [np.isfinite(step.innovation).all(axis=1) for step in steps]
+    counts = np.array([f.sum() for f in fused])
+    if not counts.any():
+        return list(estimates)
+    innovation = np.concatenate([step.innovation[f] for step, f in zip(steps, fused)])
+    spread = np.concatenate([step.innovation_cov[f] for step, f in zip(steps, fused)])
+    # S = U diag(l) U', so S + c I has eigenvalues l + c in the same axes: one eigh per
+    # joint scores every candidate.
+    eigenvalues, axes = np.linalg.eigh(spread)
+    along = np.einsum('nij,ni->nj', axes, innovation) ** 2                      # (N, 3)
+    extra = np.repeat([(candidates ** 2 - q ** 2) * step.dt ** 4 / 4
+                       for step, q in zip(steps, accel_sigmas)], counts, axis=0)  # (N, G)
+    variances = np.maximum(eigenvalues[:, None, :] + extra[:, :, None], 1e-300)
+    log_likelihood = -0.5 * (np.log(2.0 * np.pi * variances)
+                             + along[:, None, :] / variances).sum(axis=2)        # (N, G)
+    robust = np.logaddexp(log_likelihood, GROSS_ERROR_LOG_DENSITY)
+    updated = []
+    for estimate, end, count in zip(estimates, np.cumsum(counts), counts):
+        if not count:
+            updated.append(estimate)
+            continue
+        evidence = EVIDENCE_MEMORY * estimate.evidence + robust[end - count:end].sum(axis=0)
+        updated.append(AccelEstimate(candidates=candidates, evidence=evidence - evidence.max()))
+    return updated
 
 
 def _smoother_gain(step: Step, after: Step) -> np.ndarray:

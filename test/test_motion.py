@@ -309,3 +309,27 @@ def test_the_fitted_std_follows_fast_motion_that_the_floor_lags():
 
     assert np.median(sigmas[20:]) > 50.0
     assert error(adaptive) < raw < error(floor)
+
+
+def test_accelerations_observed_together_are_each_persons_own():
+    # Three people with their own motion, time step and acceleration std used, and one with
+    # no fused joint this frame: scored in one pass, each gets what observing alone gives.
+    rng = np.random.default_rng(9)
+    estimates, steps, used = [], [], []
+    for person, (accel_sigma, dt) in enumerate(((40.0, DT), (150.0, 2 * DT), (10.0, DT))):
+        truth = _white_acceleration_motion(rng, 12, 5 + person, accel_sigma, dt)
+        measured = truth + rng.normal(0.0, 0.004, truth.shape)
+        if person == 2:
+            measured[-1] = np.nan
+        _, _, run = _adaptive_run(measured, sigma_m=0.004, dt=dt)
+        estimate = motion.AccelEstimate.starting_at(10.0)
+        for step in run[:-1]:
+            estimate = estimate.observe(step, estimate.sigma)
+        estimates.append(estimate)
+        steps.append(run[-1])
+        used.append(estimate.sigma)
+    together = motion.observe_together(estimates, steps, used)
+    for estimate, step, sigma, got in zip(estimates, steps, used, together):
+        np.testing.assert_array_equal(got.evidence, estimate.observe(step, sigma).evidence)
+    assert together[2] is estimates[2]                        # nothing fused: unchanged
+    assert not np.allclose(together[0].evidence, together[1].evidence)

@@ -196,18 +196,25 @@ class SkelSplatSolver:
         # A joint left without a depth is not supported by the view that saw it.
         return positions, np.where(known[None], weights, 0.0) * problem.inliers
 
+    def _accel(self) -> motion.AccelEstimate:
+        """Return the acceleration std estimate of the motion state (the floor's without one)."""
+        if self._state is not None:
+            return self._state.accel
+        return motion.AccelEstimate.starting_at(self.config.accel_sigma)
+
     def _advance(self, problem: Problem, fit: Fit, estimate: PoseEstimate, weights,
-                 step: Optional[motion.Step]) -> PoseEstimate:
-        """Complete a fit's estimate and keep its motion state (see :func:`_finish_people`)."""
-        cfg, state = self.config, self._state
+                 step: Optional[motion.Step],
+                 accel: Optional[motion.AccelEstimate]) -> PoseEstimate:
+        """Complete a fit's estimate and keep its motion state (see :func:`_finish_people`).
+
+        ``accel``: the acceleration estimate with this step's innovations (causal mode).
+        """
+        cfg = self.config
         estimate.iterations, estimate.loss = fit.iterations, fit.loss
         estimate.outvoted = problem.outvoted
-        joints = accel = None
+        joints = None
         if step is not None:
             joints = step.filtered
-            accel = (state.accel if state is not None
-                     else motion.AccelEstimate.starting_at(cfg.accel_sigma))
-            accel = accel.observe(step, self._accel_sigma)
             # The step's filtered state is the one _update_state keeps (same object).
             estimate.motion = MotionRecord(step=step, rig=self.rig, points=problem.points,
                                            weights=weights * problem.inliers,
@@ -413,6 +420,7 @@ def _finish_people(solvers: Sequence[SkelSplatSolver], problems: Sequence[Proble
     information = uncertainty.information(first.rig, positions, points, weights,
                                           [fit.detection_sigma_px for fit in fits], cfg, sizes)
     steps: List[Optional[motion.Step]] = [None] * len(solvers)
+    accels: List[Optional[motion.AccelEstimate]] = [None] * len(solvers)
     if cfg.temporal:
         prior = motion.JointFilter.concatenate([
             solver._prior or motion.JointFilter.empty(size)
@@ -422,6 +430,8 @@ def _finish_people(solvers: Sequence[SkelSplatSolver], problems: Sequence[Proble
         single = (weights > 0).sum(axis=0) == 1
         step = motion.update_step(prior, positions, information, restart=single)
         steps = [step.part(part, solver._dt) for solver, part in zip(solvers, parts)]
+        accels = motion.observe_together([solver._accel() for solver in solvers], steps,
+                                         [solver._accel_sigma for solver in solvers])
         positions = np.where(known[:, None], step.filtered.mean[:, :3], np.nan)
         covariance = step.filtered.position_covariance.copy()
     else:
@@ -435,5 +445,6 @@ def _finish_people(solvers: Sequence[SkelSplatSolver], problems: Sequence[Proble
                 covariance=together.covariance[part], num_views=together.num_views[part],
                 reprojection_error=together.reprojection_error[part],
                 inliers=together.inliers[:, part], person_index=problem.person_index),
-                weights[:, part], step)
-            for solver, problem, fit, part, step in zip(solvers, problems, fits, parts, steps)]
+                weights[:, part], step, accel)
+            for solver, problem, fit, part, step, accel
+            in zip(solvers, problems, fits, parts, steps, accels)]
