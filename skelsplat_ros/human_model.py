@@ -20,7 +20,6 @@ The skeleton's geometry (which way a bone, the torso and the head point) comes f
 
 import dataclasses
 import functools
-import math
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
@@ -127,10 +126,18 @@ def _skew(axis):
     return skew, skew @ skew
 
 
+def _rodrigues(skew, square, angles):
+    """Return the rotations (..., 3, 3) by ``angles`` (...) radians about unit axes.
+
+    The axes are given by their cross-product matrices: ``skew`` K and ``square`` K @ K.
+    """
+    angles = np.asarray(angles)[..., None, None]
+    return _IDENTITY + np.sin(angles) * skew + (1.0 - np.cos(angles)) * square
+
+
 def _rotation(axis, angle):
-    """Rodrigues: the (3, 3) rotation of ``angle`` radians about the unit ``axis``."""
-    skew, square = _skew(tuple(axis))
-    return _IDENTITY + math.sin(angle) * skew + (1.0 - math.cos(angle)) * square
+    """Return the (3, 3) rotation of ``angle`` radians about the unit ``axis``."""
+    return _rodrigues(*_skew(tuple(axis)), angle)
 
 
 def forward_kinematics(angles: Dict[str, float], height: float = DEFAULT_HEIGHT
@@ -289,8 +296,7 @@ def _chain_directions(axes, skews, squares, values, with_axes=False):
     Returns:
         ``(first (N, 3), second (N, 3))``, then the axes if ``with_axes``.
     """
-    angles = values[..., None, None]
-    turns = np.eye(3) + np.sin(angles) * skews + (1.0 - np.cos(angles)) * squares
+    turns = _rodrigues(skews, squares, values)
     chain = [turns[:, 0]]
     for i in range(1, 4):
         chain.append(chain[-1] @ turns[:, i])
@@ -463,13 +469,12 @@ def _solve_limbs(limbs):
 
 
 def _rotations(axes, angles):
-    """Rodrigues for many: (..., 3, 3) rotations of ``angles`` (...) about ``axes`` (..., 3)."""
+    """(..., 3, 3) rotations of ``angles`` (...) about unit ``axes`` (..., 3), one per angle."""
     x, y, z = np.moveaxis(np.broadcast_to(axes, angles.shape + (3,)), -1, 0)
     zero = np.zeros_like(x)
     skew = np.stack([np.stack([zero, -z, y], -1), np.stack([z, zero, -x], -1),
                      np.stack([-y, x, zero], -1)], -2)
-    return (_IDENTITY + np.sin(angles)[..., None, None] * skew
-            + (1.0 - np.cos(angles))[..., None, None] * (skew @ skew))
+    return _rodrigues(skew, skew @ skew, angles)
 
 
 def _in_frames(rotations, vectors):
