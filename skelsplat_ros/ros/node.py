@@ -58,7 +58,7 @@ except ImportError:  # Humble
 __all__ = ['freeze_startup_objects', 'SkelSplatNode', 'input_qos', 'main', 'spin']
 
 NODE_NAME = 'skelsplat_node'
-POLL_PERIOD_S = 0.02      # how often an idle worker checks for timed-out groups
+POLL_PERIOD_S = 0.02      # how often the synchroniser checks for timed-out groups
 PARAMS_HINT = ('ros2 launch skelsplat_ros multiview.launch.py params_file:=<your parameter '
                'file>, e.g. a copy of config/multiview.yaml with your cameras and calibration')
 
@@ -132,8 +132,9 @@ class SkelSplatNode(Node):
         self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', RELIABLE_QOS)
         self._subscribe(config)
         # Steady clock: with use_sim_time a paused or looping /clock must not stop the
-        # diagnostics (nor the synchroniser's timeouts: the worker polls on monotonic time).
+        # synchroniser's timeouts or the diagnostics.
         steady = Clock(clock_type=ClockType.STEADY_TIME)
+        self._poll_timer = self.create_timer(POLL_PERIOD_S, self._poll, clock=steady)
         self._diag_timer = self.create_timer(config.diagnostics_period, self._publish_diagnostics,
                                              clock=steady)
         self.add_on_set_parameters_callback(self._on_set_parameters)
@@ -231,24 +232,20 @@ class SkelSplatNode(Node):
     def _add_frame(self, name, msg):
         stamp = stamp_ns(msg.header.stamp)
         with self._sync_lock:
-            self._dispatch(self._sync.add(name, stamp, msg, time.monotonic_ns()))
+            groups = self._sync.add(name, stamp, msg, time.monotonic_ns())
             drop = self._sync.last_drop
         self._states[name].last_stamp_ns = stamp
         if drop is not None:
             self._warn(('sync', name, drop), f'{name}: frame dropped: {DROP_REASONS[drop]} '
                        f'(stamp {stamp * 1e-9:.3f} s)', camera=name)
+        self._dispatch(groups)
 
     def _poll(self):
         with self._sync_lock:
-            self._dispatch(self._sync.poll(time.monotonic_ns()))
+            groups = self._sync.poll(time.monotonic_ns())
+        self._dispatch(groups)
 
     def _dispatch(self, groups):
-        """Hand the synchroniser's groups to the worker; call with ``_sync_lock`` held.
-
-        Both threads release groups (the executor as frames arrive, the worker when their
-        wait runs out): under the one lock they reach the pacing grid and the mailbox in the
-        synchroniser's order.
-        """
         for group in groups:
             for name in group.frames:
                 self._stats.count(f'grouped/{name}')
@@ -258,15 +255,11 @@ class SkelSplatNode(Node):
     # ------------------------------------------------------------------------------- worker
     def _work(self):
         while not self._mailbox.closed:
-            group = self._mailbox.get(timeout=POLL_PERIOD_S)
+            group = self._mailbox.get(timeout=0.2)
+            if group is None:
+                continue
             try:
-                if group is not None:
-                    self._process(group)
-                # Release the groups whose wait ran out (a frame arriving releases them too).
-                # Here, not on a timer: 50 wake-ups a second would cost the executor thread
-                # about 2 % of a core.
-                if not self._mailbox.closed:
-                    self._poll()
+                self._process(group)
             except Exception as error:  # noqa: B902 - the worker must survive anything
                 self._totals['errors'] += 1
                 self._engine.reset()
@@ -379,14 +372,14 @@ class SkelSplatNode(Node):
             if config is None:
                 return SetParametersResult(successful=False, reason=conversions.capped(reason))
         if any(getattr(config, key) != getattr(self.config, key) for key in SYNC_PARAMETERS):
-            with self._sync_lock:
-                try:
+            try:
+                with self._sync_lock:
                     groups = self._sync.reconfigure(
                         time.monotonic_ns(), slop_s=config.slop, max_wait_s=config.max_wait,
                         min_views=config.min_views)
-                except ValueError as error:  # bounds checked above; the node must never die
-                    return SetParametersResult(successful=False, reason=str(error))
-                self._dispatch(groups)
+            except ValueError as error:  # bounds checked above; the node must never die of one
+                return SetParametersResult(successful=False, reason=str(error))
+            self._dispatch(groups)
         self.config = config
         return SetParametersResult(successful=True)
 
