@@ -231,7 +231,9 @@ def run_case(case, cameras, frames, num_people, duration_s, rate_hz, flat):
     times = np.array([t - start for t, _, _ in records])
     latency = np.array([lat for _, lat, _ in records])
     people = np.array([p for _, _, p in records])
-    steady = times >= WARMUP_S
+    # Each output is counted by when its group was sent (its receipt less its latency), as
+    # the sent groups are: a group sent just before the warm-up's end is in neither count.
+    steady = times - latency >= WARMUP_S
     samples = np.array(monitor.samples) if monitor.samples else np.zeros((0, 3))
     busy = samples[samples[:, 0] >= WARMUP_S]
     cpu = (100.0 * (busy[-1, 1] - busy[0, 1]) / max(busy[-1, 0] - busy[0, 0], 1e-9)

@@ -234,6 +234,8 @@ class SkelSplatNode(Node):
         with self._sync_lock:
             groups = self._sync.add(name, stamp, msg, time.monotonic_ns())
             drop = self._sync.last_drop
+            waiting = self._sync.pending_group_count > 0
+        self._arm_poll(waiting)
         self._states[name].last_stamp_ns = stamp
         if drop is not None:
             self._warn(('sync', name, drop), f'{name}: frame dropped: {DROP_REASONS[drop]} '
@@ -243,7 +245,19 @@ class SkelSplatNode(Node):
     def _poll(self):
         with self._sync_lock:
             groups = self._sync.poll(time.monotonic_ns())
+            waiting = self._sync.pending_group_count > 0
+        self._arm_poll(waiting)
         self._dispatch(groups)
+
+    def _arm_poll(self, waiting):
+        # The poll only times out groups still waiting for frames, so it runs only while one
+        # is: 50 wake-ups a second of the executor's wait-set rebuild, for nothing, when every
+        # group completes as its last frame arrives.  reset() only when stopped: a running
+        # poll keeps its beat however often frames arrive.
+        if waiting and self._poll_timer.is_canceled():
+            self._poll_timer.reset()
+        elif not waiting and not self._poll_timer.is_canceled():
+            self._poll_timer.cancel()
 
     def _dispatch(self, groups):
         for group in groups:

@@ -64,7 +64,9 @@ def select_person(rig, candidates, reference, threshold_px):
     for v, (pts, conf) in enumerate(candidates):
         if not counts[v]:
             continue
-        if counts[v] == 1 or reference is None:
+        if counts[v] == 1:
+            best = 0
+        elif reference is None:
             best = int(np.argmax(conf.sum(axis=1)))
         else:
             best = _closest_candidate(rig.projections[v], pts, conf, reference, threshold_px)
