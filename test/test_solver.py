@@ -306,6 +306,11 @@ def test_people_fitted_together_get_their_own_fits(rig, config):
         if frame == 1:
             views[2][..., 2] = 0.0                    # person 2 missed
         views[3][1:, :, 2] = 0.0                      # person 3 seen by view 0 only
+        if frame == 3:
+            # Undone and gated by the predictions, which are fitted together too: person 0's
+            # wrists swapped in two views (a 2-2 tie for RANSAC), person 1's knee 150 px off.
+            views[0][:2, [LEFT_WRIST, RIGHT_WRIST]] = views[0][:2, [RIGHT_WRIST, LEFT_WRIST]]
+            views[1][2, LEFT_KNEE, 0] += 150.0
         expected = [solver.solve(person) for solver, person in zip(alone, views)]
         estimates = solve_people(together, views)
         assert expected[3] is None and estimates[3] is None
@@ -325,6 +330,9 @@ def test_people_fitted_together_get_their_own_fits(rig, config):
             steps.add(estimate.iterations)
         if frame == 2:
             assert estimates[2].motion.step.dt == pytest.approx(2 * estimates[0].motion.step.dt)
+        if frame == 3:
+            assert estimates[0].inliers[:, [LEFT_WRIST, RIGHT_WRIST]].all()
+            assert not estimates[1].inliers[2, LEFT_KNEE]
         assert not np.allclose(estimates[0].covariance, estimates[1].covariance, rtol=0.5)
     if config.min_iterations == 10:
         assert steps == {10}

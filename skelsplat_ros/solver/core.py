@@ -141,22 +141,32 @@ class SkelSplatSolver:
         :meth:`skelsplat_ros.cameras.CameraRig.observe_people`), for a caller that has them
         already; ``keypoints`` is then not read.
         """
+        return _prepare_people([self], [keypoints], stamp, [earlier], [observed])[0]
+
+    def _select(self, keypoints, stamp, observed):
+        """Move the motion state to ``stamp`` and pick the person in each view.
+
+        Returns ``(points (V, J, 2), weights (V, J), person_index (V,))``, or None, after
+        ageing the temporal state, when fewer than two views see the person.
+        """
         self._predict(stamp)
         candidates = self._observe(keypoints) if observed is None else observed
         reference = (self._prior.positions if self._prior is not None
                      and self._prior.known.any() else None)
-        threshold = self.config.ransac_threshold_px
-        points, weights, person_index = observations.select_person(self.rig, candidates,
-                                                                   reference, threshold)
-        if int(((weights > 0).sum(axis=1) > 0).sum()) < 2:
+        selected = observations.select_person(self.rig, candidates, reference,
+                                              self.config.ransac_threshold_px)
+        if int(((selected[1] > 0).sum(axis=1) > 0).sum()) < 2:
             self._age_state()
             return None
-        prediction = self._prediction()
-        if prediction is not None:
-            points, weights = observations.unswap_by_prediction(
-                self.rig, points, weights, prediction.positions, self.skeleton, threshold)
-        init, inliers, outvoted = observations.initial_positions(
-            self.rig, points, weights, prediction, self.config, self.skeleton, earlier)
+        return selected
+
+    def _problem(self, points, weights, person_index, prediction, start) -> Optional[Problem]:
+        """Return the fit's :class:`Problem` from its start, or None (state aged) without one.
+
+        ``start``: ``(init, inliers, outvoted)`` of
+        :func:`skelsplat_ros.solver.observations.initial_positions`.
+        """
+        init, inliers, outvoted = start
         known = np.isfinite(init).all(axis=1)
         if known.sum() < 2:
             self._age_state()
@@ -345,8 +355,7 @@ def solve_people(solvers: Sequence[SkelSplatSolver], keypoints: Sequence,
         raise ValueError(f'got {len(keypoints)} keypoint sets for {len(solvers)} solvers')
     earlier = [None] * len(solvers) if earlier is None else earlier
     observed = [None] * len(solvers) if observed is None else observed
-    problems = [solver.prepare(people, stamp, consensus, seen) for solver, people, consensus, seen
-                in zip(solvers, keypoints, earlier, observed)]
+    problems = _prepare_people(solvers, keypoints, stamp, earlier, observed)
     fitted = [n for n, problem in enumerate(problems) if problem is not None]
     estimates: List[Optional[PoseEstimate]] = [None] * len(solvers)
     if not fitted:
@@ -360,6 +369,42 @@ def solve_people(solvers: Sequence[SkelSplatSolver], keypoints: Sequence,
         for n, estimate in zip(group, finished):
             estimates[n] = estimate
     return estimates
+
+
+def _prepare_people(solvers: Sequence[SkelSplatSolver], keypoints: Sequence,
+                    stamp: Optional[float], earlier: Sequence[Optional[Consensus]],
+                    observed: Sequence[Optional[Sequence]]) -> List[Optional[Problem]]:
+    """:meth:`SkelSplatSolver.prepare` of several people (arguments as :func:`solve_people`'s).
+
+    The people of alike solvers (:func:`_alike`) undo their left/right swaps in one call and
+    are gated by their predictions in one call, on all their joints together; each person's
+    selection, RANSAC and problem are still its own.
+    """
+    selected = [solver._select(people, stamp, seen)
+                for solver, people, seen in zip(solvers, keypoints, observed)]
+    problems: List[Optional[Problem]] = [None] * len(solvers)
+    for group in _alike(solvers, [n for n, chosen in enumerate(selected) if chosen is not None]):
+        first = solvers[group[0]]
+        points = [selected[n][0] for n in group]
+        weights = [selected[n][1] for n in group]
+        predictions = [solvers[n]._prediction() for n in group]
+        predicted = [k for k, prediction in enumerate(predictions) if prediction is not None]
+        if predicted:
+            unswapped = observations.unswap_by_prediction(
+                first.rig, np.stack([points[k] for k in predicted]),
+                np.stack([weights[k] for k in predicted]),
+                np.stack([predictions[k].positions for k in predicted]), first.skeleton,
+                first.config.ransac_threshold_px)
+            for row, k in enumerate(predicted):
+                points[k], weights[k] = unswapped[0][row], unswapped[1][row]
+        starts = observations.initial_positions(first.rig, points, weights, predictions,
+                                                first.config, first.skeleton,
+                                                [earlier[n] for n in group])
+        for n, person_points, person_weights, prediction, start in zip(
+                group, points, weights, predictions, starts):
+            problems[n] = solvers[n]._problem(person_points, person_weights, selected[n][2],
+                                              prediction, start)
+    return problems
 
 
 def _alike(solvers: Sequence[SkelSplatSolver], indices: Sequence[int]) -> List[List[int]]:

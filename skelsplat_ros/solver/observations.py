@@ -118,30 +118,33 @@ def unswap_by_prediction(rig, points, weights, predicted, skeleton, threshold_px
 
     Detectors swap limbs; two views swapping the same limb tie 2-2 in RANSAC.  Where a view's
     left and right joints each lie closer to the other side's predicted projection (J, 3), by
-    a clear margin, the pair is swapped back before anything else sees it.  Returns the
-    ``(points, weights)`` with the swaps undone (copies).
+    a clear margin, the pair is swapped back before anything else sees it.  Leading dims
+    ``...`` (none, or people) of ``points`` (..., V, J, 2), ``weights`` (..., V, J) and
+    ``predicted`` (..., J, 3) are independent people.  Returns the ``(points, weights)`` with
+    the swaps undone (copies).
     """
     points, weights = points.copy(), weights.copy()
     pairs = np.array([(j, int(m)) for j, m in enumerate(skeleton.flip) if j < m],
                      dtype=np.int64).reshape(-1, 2)
     left, right = pairs.T
-    known = np.isfinite(predicted[left]).all(axis=1) & np.isfinite(predicted[right]).all(axis=1)
+    known = (np.isfinite(predicted[..., left, :]).all(axis=-1)
+             & np.isfinite(predicted[..., right, :]).all(axis=-1))             # (..., pairs)
     if not known.any():
         return points, weights
-    left, right = left[known], right[known]
-    projected, _ = project_all(rig.projections, predicted)                     # (V, J, 2)
-    expect_left, expect_right = projected[:, left], projected[:, right]
-    seen = (weights[:, left] > 0) & (weights[:, right] > 0)                  # (V, pairs)
-    kept = (np.linalg.norm(points[:, left] - expect_left, axis=-1)
-            + np.linalg.norm(points[:, right] - expect_right, axis=-1))
-    crossed = (np.linalg.norm(points[:, left] - expect_right, axis=-1)
-               + np.linalg.norm(points[:, right] - expect_left, axis=-1))
-    swap = seen & (crossed < 0.5 * kept) & (kept > threshold_px)
-    views, pair = np.nonzero(swap)
-    a, b = left[pair], right[pair]
+    projected, _ = project_all(rig.projections, predicted)                     # (..., V, J, 2)
+    expect_left, expect_right = projected[..., left, :], projected[..., right, :]
+    seen = (weights[..., left] > 0) & (weights[..., right] > 0)               # (..., V, pairs)
+    kept = (np.linalg.norm(points[..., left, :] - expect_left, axis=-1)
+            + np.linalg.norm(points[..., right, :] - expect_right, axis=-1))
+    crossed = (np.linalg.norm(points[..., left, :] - expect_right, axis=-1)
+               + np.linalg.norm(points[..., right, :] - expect_left, axis=-1))
+    # An unknown prediction projects to NaN, which compares false: such a pair stays.
+    swap = known[..., None, :] & seen & (crossed < 0.5 * kept) & (kept > threshold_px)
+    *views, pair = np.nonzero(swap)
+    a, b = (*views, left[pair]), (*views, right[pair])
     # The pairs are disjoint, so every swap of a view can be done at once.
-    points[views, a], points[views, b] = points[views, b], points[views, a]
-    weights[views, a], weights[views, b] = weights[views, b], weights[views, a]
+    points[a], points[b] = points[b], points[a]
+    weights[a], weights[b] = weights[b], weights[a]
     return points, weights
 
 
@@ -267,27 +270,65 @@ def break_ties_by_skeleton(P, positions, inliers, points, weights, bones, thresh
     return positions, inliers, weights
 
 
-def initial_positions(rig, points, weights, prediction: Optional[Prediction], config,
-                      skeleton, earlier: Optional[Consensus] = None):
-    """Start the fit: robust triangulation, checked by the prediction or the skeleton.
+def initial_positions(rig, points, weights, predictions, config, skeleton, earlier=None):
+    """Start people's fits: robust triangulation, checked by the prediction or the skeleton.
 
     Joints that no two views agree on take the motion prediction where there is one, and a
-    joint seen in one view only lies on its ray at the depth of the rest of the body.
-    ``earlier``: see :func:`robust_start`.
+    joint seen in one view only lies on its ray at the depth of the rest of the body.  The
+    people with a prediction are gated in one call on all their joints together
+    (:func:`gate_by_prediction` treats each joint on its own): for a few people, its cost is
+    its per-call overhead.
 
-    Returns positions (J, 3) with NaN where nothing is known, inliers (V, J), and the views
-    left out whole (V,).
+    Args:
+        rig: the :class:`skelsplat_ros.cameras.CameraRig`.
+        points: per person (V, J, 2) undistorted pixels.
+        weights: per person (V, J) confidences, 0 where unused.
+        predictions: per person its :class:`Prediction`, or None.
+        config: the solver's configuration.
+        skeleton: the people's :class:`skelsplat_ros.skeletons.Skeleton`.
+        earlier: per person, see :func:`robust_start` (None: none for anyone).
+
+    Returns:
+        Per person: positions (J, 3) with NaN where nothing is known, inliers (V, J), and the
+        views left out whole (V,).
     """
-    positions, inliers, weights, outvoted = robust_start(rig, points, weights,
-                                                         config.ransac_threshold_px, earlier)
-    if prediction is not None:
-        positions, inliers, weights = gate_by_prediction(rig, positions, inliers, points,
-                                                         weights, prediction, config)
-    else:
-        positions, inliers, weights = break_ties_by_skeleton(
-            rig.projections, positions, inliers, points, weights,
-            np.asarray(skeleton.bones, dtype=np.int64).reshape(-1, 2),
-            config.ransac_threshold_px)
+    threshold = config.ransac_threshold_px
+    earlier = [None] * len(points) if earlier is None else earlier
+    starts = [robust_start(rig, person_points, person_weights, threshold, consensus)
+              for person_points, person_weights, consensus in zip(points, weights, earlier)]
+    started = [start[:3] for start in starts]   # (positions, inliers, weights) per person
+    gated = [n for n, prediction in enumerate(predictions) if prediction is not None]
+    if gated:
+        sizes = [len(started[n][0]) for n in gated]
+        ends = np.cumsum(sizes)
+        together = Prediction(*(np.concatenate([getattr(predictions[n], field) for n in gated])
+                                for field in ('positions', 'covariance', 'weak')))
+        positions, inliers, gated_weights = gate_by_prediction(
+            rig, np.concatenate([started[n][0] for n in gated]),
+            np.concatenate([started[n][1] for n in gated], axis=1),
+            np.concatenate([points[n] for n in gated], axis=1),
+            np.concatenate([started[n][2] for n in gated], axis=1), together, config)
+        for n, size, end in zip(gated, sizes, ends):
+            part = slice(end - size, end)
+            started[n] = (positions[part], inliers[:, part], gated_weights[:, part])
+    bones = np.asarray(skeleton.bones, dtype=np.int64).reshape(-1, 2)
+    results = []
+    for person_points, (positions, inliers, person_weights), prediction, start in zip(
+            points, started, predictions, starts):
+        if prediction is None:
+            positions, inliers, person_weights = break_ties_by_skeleton(
+                rig.projections, positions, inliers, person_points, person_weights, bones,
+                threshold)
+        results.append((*_fill_unknown(rig, positions, inliers, person_points, person_weights,
+                                       prediction), start[3]))
+    return results
+
+
+def _fill_unknown(rig, positions, inliers, points, weights, prediction):
+    """Give the joints no two views agree on the prediction, or a depth on their one view's ray.
+
+    Returns positions (J, 3), changed in place, and inliers (V, J).
+    """
     missing = ~np.isfinite(positions).all(axis=1)
     if prediction is not None:
         use = missing & np.isfinite(prediction.positions).all(axis=1)
@@ -301,4 +342,4 @@ def initial_positions(rig, points, weights, prediction: Optional[Prediction], co
             positions[j] = back_project(rig, v, points[v, j], positions)
     single = (seen.sum(axis=0) == 1) & np.isfinite(positions).all(axis=1)
     inliers[:, single] = seen[:, single]
-    return positions, inliers & (weights > 0), outvoted
+    return positions, inliers & (weights > 0)
