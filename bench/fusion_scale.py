@@ -210,12 +210,13 @@ def run_case(case, cameras, frames, num_people, duration_s, rate_hz, flat):
     pacer = Pacer(start, rate_hz, duration_s)
     published = []
     for tick in pacer:
+        stamped_at = time.monotonic() - start
         stamp_ns = time.time_ns()
         stamp = Time(sec=stamp_ns // 10**9, nanosec=stamp_ns % 10**9)
         for publisher, msg in zip(publishers, messages[playback_index(tick)]):
             msg.header.stamp = stamp
             publisher.publish(msg)
-        published.append(time.monotonic() - start)
+        published.append(stamped_at)
     time.sleep(1.5)      # the last groups
     monitor.stop()
     load_after = os.getloadavg()
@@ -231,8 +232,8 @@ def run_case(case, cameras, frames, num_people, duration_s, rate_hz, flat):
     times = np.array([t - start for t, _, _ in records])
     latency = np.array([lat for _, lat, _ in records])
     people = np.array([p for _, _, p in records])
-    # Each output is counted by when its group was sent (its receipt less its latency), as
-    # the sent groups are: a group sent just before the warm-up's end is in neither count.
+    # Each output is counted by when its group was stamped (its receipt less its latency), as
+    # the sent groups are: a group stamped just before the warm-up's end is in neither count.
     steady = times - latency >= WARMUP_S
     samples = np.array(monitor.samples) if monitor.samples else np.zeros((0, 3))
     busy = samples[samples[:, 0] >= WARMUP_S]

@@ -157,9 +157,10 @@ def associate_detections(rig, detections, threshold_px=40.0, min_views=2, contes
         # Every detection against those of the later views, in one batched computation (not
         # one per pair of views); detections of the same view are never one person.  In single
         # precision, which halves the time of the tracker's costliest step: the costs (about
-        # 1e-4 px off) are only compared with a threshold of tens of pixels.
+        # 1e-4 px off) are only compared with a threshold of tens of pixels.  Pixels are held
+        # within a million of the image, so that a garbage detection's lines cannot overflow.
         seen = [d for d in detections if len(d[1])]
-        points = np.concatenate([pts for pts, _ in seen]).astype(np.float32)
+        points = np.clip(np.concatenate([pts for pts, _ in seen]), -1e6, 1e6).astype(np.float32)
         conf = np.concatenate([c for _, c in seen]).astype(np.float32)
         view_of = np.array([v for v, _ in nodes])
         lines = _epipolar_lines(fundamental_matrices(rig.projections).astype(np.float32),

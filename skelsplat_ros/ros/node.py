@@ -253,7 +253,8 @@ class SkelSplatNode(Node):
         # The poll only times out groups still waiting for frames, so it runs only while one
         # is: 50 wake-ups a second of the executor's wait-set rebuild, for nothing, when every
         # group completes as its last frame arrives.  reset() only when stopped: a running
-        # poll keeps its beat however often frames arrive.
+        # poll keeps its beat however often frames arrive.  Single-threaded executors only (a
+        # multi-threaded one could run a poll that a message callback had just cancelled).
         if waiting and self._poll_timer.is_canceled():
             self._poll_timer.reset()
         elif not waiting and not self._poll_timer.is_canceled():

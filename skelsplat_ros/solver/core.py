@@ -6,9 +6,10 @@
 stateless stages: the motion prediction (:mod:`skelsplat_ros.motion`), what the detections
 say (:mod:`.observations`), the fit by the configured objective (:mod:`.objectives`), and its
 uncertainty (:mod:`.uncertainty`); the Kalman filter then fuses the fit with the prediction.
-:func:`solve_people` runs several solvers' frames together through the same stages
-(:meth:`SkelSplatSolver.prepare`, one objective call, then the uncertainty and the motion update
-of everyone's joints together); :meth:`SkelSplatSolver.solve` is the same with one person.
+:func:`solve_people` runs several solvers' frames together through the same stages (each
+person's selection, then the unswaps and the gating of everyone's joints together, one
+objective call, then the uncertainty and the motion update of everyone's joints together);
+:meth:`SkelSplatSolver.solve` is the same with one person.
 """
 
 from dataclasses import dataclass
@@ -146,8 +147,9 @@ class SkelSplatSolver:
     def _select(self, keypoints, stamp, observed):
         """Move the motion state to ``stamp`` and pick the person in each view.
 
-        Returns ``(points (V, J, 2), weights (V, J), person_index (V,))``, or None, after
-        ageing the temporal state, when fewer than two views see the person.
+        Returns ``(points (V, J, 2), weights (V, J), person_index (V,), prediction)`` (the
+        :class:`observations.Prediction` or None), or None, after ageing the temporal state,
+        when fewer than two views see the person.
         """
         self._predict(stamp)
         candidates = self._observe(keypoints) if observed is None else observed
@@ -158,7 +160,7 @@ class SkelSplatSolver:
         if int(((selected[1] > 0).sum(axis=1) > 0).sum()) < 2:
             self._age_state()
             return None
-        return selected
+        return (*selected, self._prediction())
 
     def _problem(self, points, weights, person_index, prediction, start) -> Optional[Problem]:
         """Return the fit's :class:`Problem` from its start, or None (state aged) without one.
@@ -332,9 +334,12 @@ def solve_people(solvers: Sequence[SkelSplatSolver], keypoints: Sequence,
     of its own, and stops early when it would have.
 
     Args:
-        solvers: one :class:`SkelSplatSolver` per person, built alike (one configuration,
-            skeleton and camera count); the views are the same cameras for everyone, and a
-            view that does not see a person gives that person's fit nothing.
+        solvers: one :class:`SkelSplatSolver` per person, with the same cameras: a view
+            that does not see a person gives that person's fit nothing.  The people of
+            solvers alike (configuration, cameras and skeleton) are prepared and finished
+            together; the rendered objective fits only solvers built alike (one
+            configuration, skeleton and camera count), the analytic one fits each kind of
+            skeleton in a call of its own.
         keypoints: per person, what its solver's :meth:`SkelSplatSolver.solve` takes.
         stamp: capture time in seconds (see :meth:`SkelSplatSolver.solve`).
         earlier: per person, a RANSAC of its detections already run this frame, or None
@@ -387,7 +392,7 @@ def _prepare_people(solvers: Sequence[SkelSplatSolver], keypoints: Sequence,
         first = solvers[group[0]]
         points = [selected[n][0] for n in group]
         weights = [selected[n][1] for n in group]
-        predictions = [solvers[n]._prediction() for n in group]
+        predictions = [selected[n][3] for n in group]
         predicted = [k for k, prediction in enumerate(predictions) if prediction is not None]
         if predicted:
             unswapped = observations.unswap_by_prediction(
@@ -410,8 +415,8 @@ def _prepare_people(solvers: Sequence[SkelSplatSolver], keypoints: Sequence,
 def _alike(solvers: Sequence[SkelSplatSolver], indices: Sequence[int]) -> List[List[int]]:
     """Split ``indices`` into groups of solvers alike, in order.
 
-    Alike: the same configuration and cameras (the same objects: their distortion and image
-    sizes count too).
+    Alike: the same configuration, cameras (the same objects: their distortion and image
+    sizes count too) and skeleton.
     """
     groups: List[List[int]] = []
     for n in indices:
@@ -419,6 +424,7 @@ def _alike(solvers: Sequence[SkelSplatSolver], indices: Sequence[int]) -> List[L
         for group in groups:
             first = solvers[group[0]]
             if (solver is first or (solver.config == first.config
+                                    and solver.skeleton.name == first.skeleton.name
                                     and len(solver.cameras) == len(first.cameras)
                                     and all(a is b for a, b in zip(solver.cameras,
                                                                    first.cameras)))):

@@ -1,10 +1,11 @@
 # Copyright 2026 The skelsplat_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""What one frame's detections say about one person, before any fit: stateless rules.
+"""What one frame's detections say about each person, before any fit: stateless rules.
 
-In order (see :func:`skelsplat_ros.solver.core.SkelSplatSolver.prepare`): the person chosen in
+In order (see :meth:`skelsplat_ros.solver.core.SkelSplatSolver.prepare`): the person chosen in
 each view (:func:`select_person`), left/right swaps undone against the motion prediction
-(:func:`unswap_by_prediction`), and the fit's start (:func:`initial_positions`): RANSAC-DLT,
+(:func:`unswap_by_prediction`, several people in one call), and the fits' start
+(:func:`initial_positions`, several people in one call): RANSAC-DLT,
 views outvoted whole, views that contradict the prediction (:func:`gate_by_prediction`) or,
 without a prediction, 2-2 ties settled by the skeleton (:func:`break_ties_by_skeleton`), and
 joints seen by one view back-projected.  Every function takes the rig, the arrays and the
@@ -200,7 +201,8 @@ def gate_by_prediction(rig, positions, inliers, points, weights, prediction: Pre
 
     Otherwise a consensus of views wins over the prediction.
 
-    Returns the gated ``(positions, inliers, weights)`` (copies).
+    Returns the gated ``(positions, inliers, weights)``: copies where a view was dropped, the
+    arrays given otherwise.
     """
     threshold = config.ransac_threshold_px
     predicted = prediction.positions
