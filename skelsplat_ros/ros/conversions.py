@@ -469,8 +469,8 @@ def transform(stamp, parent, child, translation, quaternion):
     msg = TransformStamped(child_frame_id=child)
     msg.header.stamp, msg.header.frame_id = stamp, parent
     offset, rotation = msg.transform.translation, msg.transform.rotation
-    offset.x, offset.y, offset.z = (float(v) for v in translation)
-    rotation.x, rotation.y, rotation.z, rotation.w = (float(v) for v in quaternion)
+    offset.x, offset.y, offset.z = np.asarray(translation, dtype=float).tolist()
+    rotation.x, rotation.y, rotation.z, rotation.w = np.asarray(quaternion, dtype=float).tolist()
     return msg
 
 

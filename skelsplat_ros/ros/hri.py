@@ -49,13 +49,20 @@ def body_topic(body_id: str, leaf: str) -> str:
     return f'/humans/bodies/{body_id}/{leaf}'
 
 
-def model_transforms(body: Body, stamp, world_frame: str, links: bool = True) -> list:
-    """Return one body's TF frames: ``body_<id>`` in the world, then its links if ``links``."""
-    frames = body.frames if links else body.frames[:1]
-    quaternions = quaternion_from_matrix(np.array([rotation for *_, rotation in frames]))
-    return [transform(stamp, world_frame if parent is None else f'{parent}_{body.body_id}',
-                      f'{link}_{body.body_id}', origin, quaternion)
-            for (link, parent, origin, _), quaternion in zip(frames, quaternions)]
+def model_transforms(bodies: Sequence[Body], stamp, world_frame: str,
+                     links: bool = True) -> list:
+    """Return the bodies' TF frames: each ``body_<id>`` in the world, then its links if ``links``.
+
+    The quaternions of every frame of the group come from one conversion.
+    """
+    frames = [(body.body_id, frame) for body in bodies
+              for frame in (body.frames if links else body.frames[:1])]
+    if not frames:
+        return []
+    quaternions = quaternion_from_matrix(np.array([frame[3] for _, frame in frames])).tolist()
+    return [transform(stamp, world_frame if parent is None else f'{parent}_{body_id}',
+                      f'{link}_{body_id}', origin, quaternion)
+            for (body_id, (link, parent, origin, _)), quaternion in zip(frames, quaternions)]
 
 
 def _velocity_msg(body: Body, stamp, frame_style: str, world_frame: str) -> TwistStamped:

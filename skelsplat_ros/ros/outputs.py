@@ -151,15 +151,12 @@ class Outputs:
                        if config.publish_hri or (config.publish_tf and ros4hri) else [])
         if config.publish_tf and people and (self._last_tf_ns is None
                                              or stamp_ns > self._last_tf_ns):
-            transforms = []
             if ros4hri:
-                links = config.model_frames_by == 'node'
-                for body in self.bodies:
-                    transforms += hri.model_transforms(body, stamp, frame, links)
+                transforms = hri.model_transforms(self.bodies, stamp, frame,
+                                                  config.model_frames_by == 'node')
             else:
-                for person in people:
-                    transforms += conversions.person_transforms(person, stamp, frame,
-                                                                skeleton.joint_names)
+                transforms = [msg for person in people for msg in conversions.person_transforms(
+                    person, stamp, frame, skeleton.joint_names)]
             out.append((TF, TFMessage(transforms=transforms)))
             self._last_tf_ns = stamp_ns
         if config.publish_hri:
