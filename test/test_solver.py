@@ -15,6 +15,8 @@ from skelsplat_ros.triangulation import project, triangulate_ransac
 from solver_helpers import demo_rig, observe
 
 LEFT_WRIST, RIGHT_WRIST, LEFT_HIP, LEFT_KNEE = 9, 10, 11, 13
+LEFT_SHOULDER, RIGHT_SHOULDER = 5, 6
+HEAD, NECK = HALPE26.joint_names.index('head'), HALPE26.joint_names.index('neck')
 J = COCO17.num_joints
 # The paper's method, which SolverConfig()'s 'auto' objective runs on a GPU only.
 RENDERED = SolverConfig(objective='rendered')
@@ -261,36 +263,42 @@ def test_analytic_fits_of_several_people_each_stop_as_they_would_alone(rig):
 
 @pytest.mark.parametrize('temporal', [True, False], ids=['causal', 'per_frame'])
 def test_people_of_different_skeletons_are_fitted_together_as_alone(rig, temporal):
-    # A HALPE26 person and a COCO17 one over three frames: each kind of skeleton is prepared
-    # with its own mirror and bones.  The COCO17 person's left knee is a 2-2 tie on the first
-    # frame (two views agree on a point 43 cm off), settled by its own skeleton's bones.
+    # A COCO17 person and a HALPE26 one over three frames: each kind of skeleton is prepared
+    # with its own mirror and bones.  On the first frame each has a 2-2 tie (two views agree
+    # on a point 43 cm off): the COCO17 person's left knee, and the HALPE26 person's neck, a
+    # joint only HALPE26 has, which only its own bones (to the shoulders) can settle.
     cameras, truth, _ = rig
     config = SolverConfig(objective='analytic', temporal=temporal)
-    skeletons = (HALPE26, COCO17)
+    skeletons = (COCO17, HALPE26)
     alone = [SkelSplatSolver(cameras, config, skeleton) for skeleton in skeletons]
     together = [SkelSplatSolver(cameras, config, skeleton) for skeleton in skeletons]
     for frame in range(3):
+        coco_views = observe(cameras, truth[frame], confidence=0.8)
         halpe = np.full((HALPE26.num_joints, 3), np.nan)
         halpe[:J] = truth[frame] + [0.5, 0.0, 0.0]      # HALPE26 starts with the COCO17 joints
+        halpe[NECK] = halpe[[LEFT_SHOULDER, RIGHT_SHOULDER]].mean(axis=0) + [0.0, 0.0, 0.05]
         halpe_views = np.zeros((len(cameras), HALPE26.num_joints, 3))
         for v, camera in enumerate(cameras):
-            halpe_views[v, :J, :2] = camera.project(halpe[:J])
-            halpe_views[v, :J, 2] = 0.9
-        coco_views = observe(cameras, truth[frame], confidence=0.8)
+            halpe_views[v, :NECK + 1, :2] = camera.project(halpe[:NECK + 1])
+            halpe_views[v, :NECK + 1, 2] = 0.8
+        halpe_views[:, HEAD, 2] = 0.0                   # not located: only the neck is new
         if frame == 0:
-            wrong = truth[0, LEFT_KNEE] + (0.25, 0.25, 0.25)
-            for v in (1, 2):
-                coco_views[v, LEFT_KNEE] = (*cameras[v].project(wrong[None])[0], 0.95)
-        views = (halpe_views, coco_views)
+            for views, joint, centre in ((coco_views, LEFT_KNEE, truth[0, LEFT_KNEE]),
+                                         (halpe_views, NECK, halpe[NECK])):
+                wrong = centre + (0.25, 0.25, 0.25)
+                for v in (1, 2):
+                    views[v, joint] = (*cameras[v].project(wrong[None])[0], 0.95)
+        views = (coco_views, halpe_views)
         expected = [solver.solve(person) for solver, person in zip(alone, views)]
         estimates = solve_people(together, list(views))
         for estimate, reference in zip(estimates, expected):
             np.testing.assert_allclose(estimate.positions, reference.positions, atol=1e-9,
                                        equal_nan=True)
             np.testing.assert_array_equal(estimate.inliers, reference.inliers)
-        assert estimates[0].positions.shape == (HALPE26.num_joints, 3)
+        assert estimates[1].positions.shape == (HALPE26.num_joints, 3)
         if frame == 0:
-            assert estimates[1].inliers[:, LEFT_KNEE].tolist() == [True, False, False, True]
+            assert estimates[0].inliers[:, LEFT_KNEE].tolist() == [True, False, False, True]
+            assert estimates[1].inliers[:, NECK].tolist() == [True, False, False, True]
 
 
 @pytest.mark.parametrize('config', [
@@ -301,11 +309,12 @@ def test_people_of_different_skeletons_are_fitted_together_as_alone(rig, tempora
 def test_people_fitted_together_get_their_own_fits(rig, config):
     # Three people with their own noise, crops and missing views, and one seen by one view
     # only: fitted together, each gets what a fit of its own gives.  Their noise differs (each
-    # person's is measured on its own, and so are their covariances), and person 2 misses a
-    # frame (its motion step then spans two frames).
+    # person's is measured on its own, and so are their covariances), and person 0 misses a
+    # frame (its motion step then spans two frames, and on the next frame it has no
+    # prediction while the people after it have).
     cameras, truth, joints = rig
     offsets = np.array([[0.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.8, -0.7, 0.0], [0.5, 0.5, 0.0]])
-    noise_px = (1.0, 2.0, 4.0, 2.0)
+    noise_px = (4.0, 2.0, 1.0, 2.0)
     rng = np.random.default_rng(7)
     alone = [SkelSplatSolver(cameras, config) for _ in offsets]
     together = [SkelSplatSolver(cameras, config) for _ in offsets]
@@ -315,19 +324,24 @@ def test_people_fitted_together_get_their_own_fits(rig, config):
         for person, sigma in zip(views, noise_px):
             person[..., :2] += rng.normal(0.0, sigma, person[..., :2].shape)
         views[1][0, :, 2] = 0.0                       # person 1 unseen by view 0
-        views[2][3, LEFT_WRIST, 2] = 0.0
+        views[0][3, LEFT_WRIST, 2] = 0.0
         if frame == 1:
-            views[2][..., 2] = 0.0                    # person 2 missed
+            views[0][..., 2] = 0.0                    # person 0 missed
         views[3][1:, :, 2] = 0.0                      # person 3 seen by view 0 only
         if frame == 3:
-            # Undone and gated by the predictions, which are fitted together too: person 0's
-            # wrists swapped in two views (a 2-2 tie for RANSAC), person 1's knee 150 px off.
-            views[0][:2, [LEFT_WRIST, RIGHT_WRIST]] = views[0][:2, [RIGHT_WRIST, LEFT_WRIST]]
+            # Undone and gated by the predictions, which are fitted together too: persons 1
+            # and 2 have their wrists swapped in two views (which RANSAC alone would keep or
+            # tie); person 1's knee is seen by views 1 and 2 only, view 2's 150 px off (a 1-1
+            # tie the prediction settles).
+            for person, swapped in ((1, [1, 2]), (2, [0, 1])):
+                views[person][swapped, LEFT_WRIST], views[person][swapped, RIGHT_WRIST] = (
+                    views[person][swapped, RIGHT_WRIST], views[person][swapped, LEFT_WRIST])
+            views[1][3, LEFT_KNEE, 2] = 0.0
             views[1][2, LEFT_KNEE, 0] += 150.0
         expected = [solver.solve(person) for solver, person in zip(alone, views)]
         estimates = solve_people(together, views)
         assert expected[3] is None and estimates[3] is None
-        assert (expected[2] is None) == (estimates[2] is None) == (frame == 1)
+        assert (expected[0] is None) == (estimates[0] is None) == (frame == 1)
         for estimate, reference in zip(estimates[:3], expected[:3]):
             if reference is None:
                 continue
@@ -342,11 +356,12 @@ def test_people_fitted_together_get_their_own_fits(rig, config):
             np.testing.assert_array_equal(estimate.inliers, reference.inliers)
             steps.add(estimate.iterations)
         if frame == 2:
-            assert estimates[2].motion.step.dt == pytest.approx(2 * estimates[0].motion.step.dt)
+            assert estimates[0].motion.step.dt == pytest.approx(2 * estimates[2].motion.step.dt)
         if frame == 3:
-            assert estimates[0].inliers[:, [LEFT_WRIST, RIGHT_WRIST]].all()
-            assert not estimates[1].inliers[2, LEFT_KNEE]
-        assert not np.allclose(estimates[0].covariance, estimates[1].covariance, rtol=0.5)
+            for person, swapped in ((1, [1, 2]), (2, [0, 1])):
+                assert estimates[person].inliers[swapped][:, [LEFT_WRIST, RIGHT_WRIST]].all()
+            assert estimates[1].inliers[:, LEFT_KNEE].tolist() == [False, True, False, False]
+        assert not np.allclose(estimates[1].covariance, estimates[2].covariance, rtol=0.5)
     if config.min_iterations == 10:
         assert steps == {10}
     elif config == RENDERED:
@@ -355,6 +370,8 @@ def test_people_fitted_together_get_their_own_fits(rig, config):
         with pytest.raises(ValueError, match='built alike'):
             other = SkelSplatSolver(cameras, dataclasses.replace(config, window=7))
             solve_people([together[0], other], views[:2])
+    with pytest.raises(ValueError, match='given twice'):  # one motion state per person
+        solve_people([together[1], together[1]], views[1:3])
 
 
 @pytest.mark.parametrize('objective', ['rendered', 'analytic'])

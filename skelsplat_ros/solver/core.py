@@ -351,13 +351,16 @@ def solve_people(solvers: Sequence[SkelSplatSolver], keypoints: Sequence,
         Per person, its estimate, or None when fewer than two views see it.
 
     Raises:
-        ValueError: the lists differ in length, or the solvers are not built alike.
+        ValueError: the lists differ in length, a solver is given twice, or the solvers are
+            not built alike.
         SolverDiverged: a person's fit came out non-finite (that person's temporal state is
             reset; the people finished before it, with other cameras or settings, keep theirs).
 
     """
     if len(solvers) != len(keypoints):
         raise ValueError(f'got {len(keypoints)} keypoint sets for {len(solvers)} solvers')
+    if len({id(solver) for solver in solvers}) != len(solvers):
+        raise ValueError('each person needs a solver of its own: one is given twice')
     earlier = [None] * len(solvers) if earlier is None else earlier
     observed = [None] * len(solvers) if observed is None else observed
     problems = _prepare_people(solvers, keypoints, stamp, earlier, observed)
@@ -423,16 +426,21 @@ def _alike(solvers: Sequence[SkelSplatSolver], indices: Sequence[int]) -> List[L
         solver = solvers[n]
         for group in groups:
             first = solvers[group[0]]
-            if (solver is first or (solver.config == first.config
-                                    and solver.skeleton.name == first.skeleton.name
-                                    and len(solver.cameras) == len(first.cameras)
-                                    and all(a is b for a, b in zip(solver.cameras,
-                                                                   first.cameras)))):
+            if (solver.config == first.config
+                    and _same_skeleton(solver.skeleton, first.skeleton)
+                    and len(solver.cameras) == len(first.cameras)
+                    and all(a is b for a, b in zip(solver.cameras, first.cameras))):
                 group.append(n)
                 break
         else:
             groups.append([n])
     return groups
+
+
+def _same_skeleton(a: Skeleton, b: Skeleton) -> bool:
+    """Whether two skeletons have the same joints, bones and mirror."""
+    return a is b or (a.name == b.name and a.joint_names == b.joint_names
+                      and np.array_equal(a.bones, b.bones) and np.array_equal(a.flip, b.flip))
 
 
 def _finish_people(solvers: Sequence[SkelSplatSolver], problems: Sequence[Problem],
