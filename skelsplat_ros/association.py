@@ -156,8 +156,9 @@ def associate_detections(rig, detections, threshold_px=40.0, min_views=2, contes
     if nodes:
         # Every detection against those of the later views, in one batched computation (not
         # one per pair of views); detections of the same view are never one person.  In single
-        # precision, which halves the time of the tracker's costliest step: the costs (about
-        # 1e-4 px off) are only compared with a threshold of tens of pixels.  Pixels are held
+        # precision, which halves the time of the tracker's costliest step: the costs, about
+        # 1e-4 px off, are compared with a threshold of tens of pixels and with each other
+        # (only pairs that close in cost could merge in another order).  Pixels are held
         # within a million of the image, so that a garbage detection's lines cannot overflow.
         seen = [d for d in detections if len(d[1])]
         points = np.clip(np.concatenate([pts for pts, _ in seen]), -1e6, 1e6).astype(np.float32)
