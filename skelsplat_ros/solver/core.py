@@ -128,22 +128,6 @@ class SkelSplatSolver:
         """
         return solve_people([self], [keypoints], stamp)[0]
 
-    def prepare(self, keypoints, stamp: Optional[float] = None,
-                earlier: Optional[Consensus] = None,
-                observed: Optional[Sequence] = None) -> Optional[Problem]:
-        """Move the motion state to ``stamp`` and set up the frame's fit (see :meth:`solve`).
-
-        Picks the person in each view and triangulates the start.  Returns None, after ageing
-        the temporal state, when too little is seen to fit; otherwise hand the problem to an
-        objective (:func:`solve_people` does both).  ``earlier``: a RANSAC of this person's
-        detections already run this frame (:func:`skelsplat_ros.triangulation.ransac_consensus`),
-        reused where the start triangulates the same input.  ``observed``: the keypoints as
-        this solver's rig observes them (per view ``(points, confidence)``,
-        :meth:`skelsplat_ros.cameras.CameraRig.observe_people`), for a caller that has them
-        already; ``keypoints`` is then not read.
-        """
-        return _prepare_people([self], [keypoints], stamp, [earlier], [observed])[0]
-
     def _select(self, keypoints, stamp, observed):
         """Move the motion state to ``stamp`` and pick the person in each view.
 
@@ -342,10 +326,12 @@ def solve_people(solvers: Sequence[SkelSplatSolver], keypoints: Sequence,
             skeleton in a call of its own.
         keypoints: per person, what its solver's :meth:`SkelSplatSolver.solve` takes.
         stamp: capture time in seconds (see :meth:`SkelSplatSolver.solve`).
-        earlier: per person, a RANSAC of its detections already run this frame, or None
-            (see :meth:`SkelSplatSolver.prepare`).
-        observed: per person, its keypoints as observed by the rig, or None (see
-            :meth:`SkelSplatSolver.prepare`).
+        earlier: per person, a RANSAC of its detections already run this frame
+            (:func:`skelsplat_ros.triangulation.ransac_consensus`), reused where the start
+            triangulates the same input, or None.
+        observed: per person, its keypoints as its solver's rig observes them (per view
+            ``(points, confidence)``, :meth:`skelsplat_ros.cameras.CameraRig.observe_people`),
+            for a caller that has them already (its ``keypoints`` are then not read), or None.
 
     Returns:
         Per person, its estimate, or None when fewer than two views see it.
@@ -382,10 +368,11 @@ def solve_people(solvers: Sequence[SkelSplatSolver], keypoints: Sequence,
 def _prepare_people(solvers: Sequence[SkelSplatSolver], keypoints: Sequence,
                     stamp: Optional[float], earlier: Sequence[Optional[Consensus]],
                     observed: Sequence[Optional[Sequence]]) -> List[Optional[Problem]]:
-    """:meth:`SkelSplatSolver.prepare` of several people (arguments as :func:`solve_people`'s).
+    """Move each person's motion state to ``stamp`` and set up its fit (see solve_people).
 
-    The people of alike solvers (:func:`_alike`) undo their left/right swaps in one call and
-    are gated by their predictions in one call, on all their joints together; each person's
+    A person gets None, after its temporal state ages, when too little is seen to fit.  The
+    people of alike solvers (:func:`_alike`) undo their left/right swaps in one call and are
+    gated by their predictions in one call, on all their joints together; each person's
     selection, RANSAC and problem are still its own.
     """
     selected = [solver._select(people, stamp, seen)

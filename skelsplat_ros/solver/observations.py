@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """What one frame's detections say about each person, before any fit: stateless rules.
 
-In order (see :meth:`skelsplat_ros.solver.core.SkelSplatSolver.prepare`): the person chosen in
+In order (see :func:`skelsplat_ros.solver.core.solve_people`): the person chosen in
 each view (:func:`select_person`), left/right swaps undone against the motion prediction
 (:func:`unswap_by_prediction`, several people in one call), and the fits' start
 (:func:`initial_positions`, several people in one call): RANSAC-DLT,

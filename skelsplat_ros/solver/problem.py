@@ -16,7 +16,7 @@ from skelsplat_ros.skeletons import Skeleton
 
 @dataclass
 class Problem:
-    """One person's fit in one frame group, as :meth:`SkelSplatSolver.prepare` sets it up.
+    """One person's fit in one frame group, as :func:`.core.solve_people` sets it up.
 
     Attributes:
         rig: the cameras.
